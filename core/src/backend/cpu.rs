@@ -1,0 +1,88 @@
+//! The CPU reference backend.
+
+use super::{Analyzer, AnalyzerConfig, Backend, BackendInfo, SumJob};
+use crate::Result;
+
+/// The reference implementation of [`Backend`]: plain Rust, multi-threaded with
+/// rayon across output channels on native targets (deterministic: each output
+/// is summed in the same order whatever the thread count).
+#[derive(Debug, Default, Clone)]
+pub struct CpuBackend;
+
+impl CpuBackend {
+    /// A CPU backend.
+    pub fn new() -> Self {
+        CpuBackend
+    }
+}
+
+/// CPU twin of `shaders/sum_stems.wgsl`: one output channel of a [`SumJob`].
+pub fn sum_stems(job: &SumJob<'_>, o: usize, out: &mut Vec<f32>) {
+    let n = job.frames;
+    out.clear();
+    out.resize(n, 0.0);
+    let ni = job.inputs.len();
+    for i in 0..ni {
+        let m = job.matrix[o * ni + i];
+        if m == 0.0 {
+            continue;
+        }
+        let x = &job.inputs[i][..n];
+        let env = &job.envelopes[job.envelope_of[i]][..n];
+        for ((y, &xv), &g) in out.iter_mut().zip(x).zip(env) {
+            *y += m * g * xv;
+        }
+    }
+}
+
+impl Backend for CpuBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: "cpu".into(),
+            name: cpu_name(),
+            api: String::new(),
+            device_type: "cpu".into(),
+            driver: String::new(),
+        }
+    }
+
+    fn sum(&mut self, job: &SumJob<'_>, out: &mut [Vec<f32>]) -> Result<()> {
+        job.validate()?;
+        if out.len() < job.outputs {
+            return Err(crate::Error::Backend(format!(
+                "sum: {} output buffers for {} outputs",
+                out.len(),
+                job.outputs
+            )));
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use rayon::prelude::*;
+            out[..job.outputs]
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(o, buf)| sum_stems(job, o, buf));
+        }
+        #[cfg(target_arch = "wasm32")]
+        for (o, buf) in out[..job.outputs].iter_mut().enumerate() {
+            sum_stems(job, o, buf);
+        }
+        Ok(())
+    }
+
+    fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>> {
+        Ok(Box::new(crate::loudness::HopAnalyzer::new(cfg)?))
+    }
+}
+
+fn cpu_name() -> String {
+    #[cfg(target_os = "linux")]
+    if let Ok(s) = std::fs::read_to_string("/proc/cpuinfo") {
+        if let Some(l) = s.lines().find(|l| l.starts_with("model name")) {
+            if let Some((_, v)) = l.split_once(':') {
+                return v.trim().to_string();
+            }
+        }
+    }
+    std::env::consts::ARCH.to_string()
+}

@@ -1,0 +1,128 @@
+//! The one seam between the CPU and the GPU.
+//!
+//! The pipeline calls a [`Backend`] on blocks of planar `f32` audio. The CPU
+//! implementation ([`cpu::CpuBackend`]) is the reference; `dubstage-gpu`
+//! implements the same trait with wgpu compute shaders, and every shader
+//! `shaders/X.wgsl` has a CPU twin named `X` here, so one test body runs on both.
+
+pub mod cpu;
+
+use crate::Result;
+use serde::Serialize;
+
+/// Who computed the figures, recorded in the QC report and `--json` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackendInfo {
+    /// `"cpu"` or `"gpu"`.
+    pub kind: String,
+    /// Adapter or CPU name.
+    pub name: String,
+    /// Graphics API (Vulkan, Metal, Dx12, Gl) for a GPU; empty for the CPU.
+    pub api: String,
+    /// wgpu device type (DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu, Other) or `"cpu"`.
+    pub device_type: String,
+    /// Driver name and version, when the adapter reports them.
+    pub driver: String,
+}
+
+/// A summing job: every output channel is a weighted sum of the input channels,
+/// each input multiplied sample by sample by a gain envelope:
+///
+/// `out[o][t] = Σ_i matrix[o * inputs.len() + i] * envelopes[envelope_of[i]][t] * inputs[i][t]`
+///
+/// summed in increasing `i` (so the CPU and the GPU add in the same order).
+#[derive(Debug, Clone, Copy)]
+pub struct SumJob<'a> {
+    /// Frames to produce; every input and envelope slice holds at least this many.
+    pub frames: usize,
+    /// Planar input channels (all stems' channels, one after the other).
+    pub inputs: &'a [&'a [f32]],
+    /// For each input channel, which envelope scales it.
+    pub envelope_of: &'a [usize],
+    /// Per-sample linear gains (automation, stem gain and bus gain folded in).
+    pub envelopes: &'a [&'a [f32]],
+    /// Routing and pan coefficients, `outputs x inputs.len()`, row-major.
+    pub matrix: &'a [f32],
+    /// Number of output channels.
+    pub outputs: usize,
+}
+
+impl SumJob<'_> {
+    /// Checks the shapes; backends call this before running.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(crate::Error::Backend(m));
+        if self.envelope_of.len() != self.inputs.len() {
+            return bad(format!(
+                "sum: {} inputs but {} envelope indices",
+                self.inputs.len(),
+                self.envelope_of.len()
+            ));
+        }
+        if self.matrix.len() != self.outputs * self.inputs.len() {
+            return bad(format!(
+                "sum: matrix has {} coefficients, expected {} x {}",
+                self.matrix.len(),
+                self.outputs,
+                self.inputs.len()
+            ));
+        }
+        if let Some(i) = self.inputs.iter().position(|x| x.len() < self.frames) {
+            return bad(format!("sum: input {i} shorter than {} frames", self.frames));
+        }
+        if let Some(e) = self.envelopes.iter().position(|x| x.len() < self.frames) {
+            return bad(format!("sum: envelope {e} shorter than {} frames", self.frames));
+        }
+        if let Some(&e) = self.envelope_of.iter().find(|&&e| e >= self.envelopes.len()) {
+            return bad(format!("sum: envelope index {e} out of range"));
+        }
+        Ok(())
+    }
+}
+
+/// What an [`Analyzer`] measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzerConfig {
+    /// Channels pushed per call.
+    pub channels: usize,
+    /// Sample rate in Hz; 100 ms must be a whole number of samples.
+    pub sample_rate: u32,
+    /// True-peak oversampling factor (0 = no true peak; 4 is BS.1770-4 at 48 kHz;
+    /// 2 at 96 kHz; 8 or 16 for a closer estimate).
+    pub true_peak_oversample: u32,
+}
+
+/// Figures for one 100 ms hop (the BS.1770 gating step), per channel.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hop {
+    /// Frames in this hop: `sample_rate / 10`, fewer only for the last one.
+    pub frames: usize,
+    /// Sum of squares of the K-weighted signal over the hop (not yet divided).
+    pub energy: Vec<f64>,
+    /// Maximum absolute sample value.
+    pub sample_peak: Vec<f32>,
+    /// Maximum absolute value of the oversampled signal (0 when true peak is off).
+    pub true_peak: Vec<f32>,
+}
+
+/// Streaming loudness analysis: K-weighted hop energies and peaks.
+/// Filter state is carried across `push` calls, so the hops are the same
+/// whatever the block size.
+pub trait Analyzer: Send {
+    /// Feeds planar audio (one slice per channel, equal lengths).
+    fn push(&mut self, planar: &[&[f32]]) -> Result<()>;
+    /// Completed hops since the last call, in order.
+    fn take_hops(&mut self) -> Result<Vec<Hop>>;
+    /// Ends the stream: the remaining hops, the last one possibly partial.
+    fn finish(&mut self) -> Result<Vec<Hop>>;
+}
+
+/// The stage operations the pipeline runs on blocks of audio.
+pub trait Backend: Send {
+    /// Who runs the work.
+    fn info(&self) -> BackendInfo;
+    /// Runs a [`SumJob`]; `out` gets `job.outputs` channels of `job.frames` samples
+    /// (resized as needed).
+    fn sum(&mut self, job: &SumJob<'_>, out: &mut [Vec<f32>]) -> Result<()>;
+    /// A new streaming analyzer.
+    fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>>;
+}

@@ -1,0 +1,40 @@
+//! # dubstage-core
+//!
+//! The mix and printmaster pipeline of dubstage, in pure Rust (it also compiles
+//! to wasm32). The modules follow the signal path:
+//!
+//! ```text
+//! session (TOML) ──► io (WAV/RF64/BW64 decode, streamed in blocks)
+//!        │
+//!        ▼
+//! stem: automation, gain/pan ──► mix: Backend::sum into buses (DX, MX, FX, ...)
+//!        │                                   │
+//!        │                   printmaster = Σ buses, M&E = Σ non-dialogue buses,
+//!        │                   DME stems, downmixes (Lo/Ro)
+//!        ▼                                   ▼
+//! loudness (BS.1770-4 via Backend::analyzer) ──► master (normalize, true-peak limit)
+//!                                                    │
+//!                                                    ▼
+//!                                 io (deliverables, atomic) ──► qc (report)
+//! ```
+//!
+//! [`backend::Backend`] is the one seam between the CPU reference and the GPU.
+
+pub mod backend;
+pub mod demo;
+pub mod error;
+pub mod io;
+pub mod layout;
+pub mod loudness;
+pub mod mix;
+pub mod pipeline;
+pub mod session;
+pub mod stem;
+pub mod timecode;
+
+pub use error::{Error, Result};
+pub use layout::{Channel, Layout};
+pub use timecode::{FrameRate, Timecode};
+
+/// The version recorded in reports and in bext coding history.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,1 @@
+//! Per-stem processing: automation, gain and pan.

@@ -1,0 +1,4 @@
+//! The `dubstage` command-line interface.
+fn main() {
+    println!("dubstage {}", dubstage_core::VERSION);
+}
