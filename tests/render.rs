@@ -102,7 +102,11 @@ fn ramp(t: i64, (t0, d0): (i64, f64), (t1, d1): (i64, f64)) -> f64 {
 }
 
 fn at(x: &[f32], i: i64) -> f64 {
-    if i < 0 || i as usize >= x.len() { 0.0 } else { x[i as usize] as f64 }
+    if i < 0 || i as usize >= x.len() {
+        0.0
+    } else {
+        x[i as usize] as f64
+    }
 }
 
 /// The oracle: every bus of the session, sample by sample, in f64, from first principles.
@@ -149,7 +153,13 @@ fn render_fixture(name: &str, extra: &[&str]) -> (std::path::PathBuf, Fixture) {
     let f = fixture(&dir);
     std::fs::write(dir.join("session.toml"), SESSION).unwrap();
     let out = dir.join("out");
-    let mut args = vec!["render", dir.join("session.toml").to_str().unwrap().to_string(), "--out".into(), out.to_str().unwrap().into(), "--quiet".into()];
+    let mut args = vec![
+        "render".to_string(),
+        dir.join("session.toml").to_str().unwrap().to_string(),
+        "--out".into(),
+        out.to_str().unwrap().into(),
+        "--quiet".into(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     ok(&a);
@@ -185,7 +195,10 @@ fn mix_matches_the_per_sample_oracle_and_nulls() {
             }
             // The M&E null test: printmaster - M&E - dialogue is zero to f32 rounding.
             let resid = pm[c][t] - me[c][t] - sdx[c][t];
-            assert!(resid.abs() <= 4.0 * f32::EPSILON * pm[c][t].abs().max(1e-3), "null test fails at {c}/{t}: {resid}");
+            assert!(
+                resid.abs() <= 4.0 * f32::EPSILON * pm[c][t].abs().max(1e-3),
+                "null test fails at {c}/{t}: {resid}"
+            );
         }
     }
     // every stem really contributes (the oracle is not trivially zero)
@@ -217,13 +230,35 @@ fn pcm24_nulls_within_dither_and_is_deterministic_across_threads() {
     std::fs::write(dir.join("session.toml"), s).unwrap();
     let sess = dir.join("session.toml");
     let (o1, o2) = (dir.join("t1"), dir.join("t2"));
-    ok(&["render", sess.to_str().unwrap(), "--out", o1.to_str().unwrap(), "--quiet", "--threads", "1"]);
-    ok(&["render", sess.to_str().unwrap(), "--out", o2.to_str().unwrap(), "--quiet", "--threads", "2", "--block-frames", "3000"]);
+    ok(&[
+        "render",
+        sess.to_str().unwrap(),
+        "--out",
+        o1.to_str().unwrap(),
+        "--quiet",
+        "--threads",
+        "1",
+    ]);
+    ok(&[
+        "render",
+        sess.to_str().unwrap(),
+        "--out",
+        o2.to_str().unwrap(),
+        "--quiet",
+        "--threads",
+        "2",
+        "--block-frames",
+        "3000",
+    ]);
     let names = files_in(&o1);
-    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(names.len(), 7, "six deliverables and SHA256SUMS: {names:?}");
     assert_eq!(names, files_in(&o2));
     for n in &names {
-        assert_eq!(sha256(&o1.join(n)), sha256(&o2.join(n)), "{n} differs between 1 and 2 threads");
+        assert_eq!(
+            sha256(&o1.join(n)),
+            sha256(&o2.join(n)),
+            "{n} differs between 1 and 2 threads"
+        );
     }
     let (spec, pm) = read(&o1.join("Test_Reel_R2_PM_5.1.wav"));
     assert_eq!(spec.bits_per_sample, 24);
@@ -242,7 +277,13 @@ fn pcm24_nulls_within_dither_and_is_deterministic_across_threads() {
 fn json_summary_lists_every_deliverable_with_hashes() {
     let (out, _) = render_fixture("json", &[]);
     let dir = out.parent().unwrap();
-    let o = ok(&["render", dir.join("session.toml").to_str().unwrap(), "--out", dir.join("out2").to_str().unwrap(), "--json"]);
+    let o = ok(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        dir.join("out2").to_str().unwrap(),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&o).unwrap();
     let d = v["deliverables"].as_array().unwrap();
     assert_eq!(d.len(), 6);
@@ -253,6 +294,64 @@ fn json_summary_lists_every_deliverable_with_hashes() {
         assert_eq!(x["frames"], 144_000);
     }
     assert!(v["x_realtime"].as_f64().unwrap() > 0.0);
+    // the manifest is what `sha256sum -c` checks
+    let m = std::process::Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(dir.join("out2"))
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&m.stdout).matches(": OK").count(),
+        6
+    );
+}
+
+#[test]
+fn multi_mono_and_fold_down_deliverables() {
+    let dir = tmpdir("multimono");
+    fixture(&dir);
+    let s = format!(
+        "{SESSION}\n[[deliverable]]\nkind = \"printmaster\"\nmulti_mono = true\n\n[[deliverable]]\nkind = \"me\"\nlayout = \"2.0\"\n"
+    );
+    std::fs::write(dir.join("session.toml"), s).unwrap();
+    let out = dir.join("out");
+    ok(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let names = files_in(&out);
+    for c in ["L", "R", "C", "LFE", "Ls", "Rs"] {
+        assert!(
+            names.contains(&format!("Test_Reel_R2_PM_5.1_{c}.wav")),
+            "{names:?}"
+        );
+    }
+    // the mono files carry exactly the interleaved printmaster's channels
+    let (_, pm) = {
+        let d2 = tmpdir("multimono-ref");
+        fixture(&d2);
+        std::fs::write(d2.join("session.toml"), SESSION).unwrap();
+        ok(&[
+            "render",
+            d2.join("session.toml").to_str().unwrap(),
+            "--out",
+            d2.join("o").to_str().unwrap(),
+            "--quiet",
+        ]);
+        read(&d2.join("o/Test_Reel_R2_PM_5.1.wav"))
+    };
+    let (spec, lfe) = read(&out.join("Test_Reel_R2_PM_5.1_LFE.wav"));
+    assert_eq!(spec.channels, 1);
+    assert_eq!(lfe[0], pm[3]);
+    // a stereo M&E is the BS.775 fold-down of the 5.1 M&E
+    let (spec, me2) = read(&out.join("Test_Reel_R2_ME_2.0.wav"));
+    assert_eq!(spec.channels, 2);
+    assert_eq!(me2[0].len(), 144_000);
 }
 
 // ---------------------------------------------------------------- bad input
@@ -265,26 +364,53 @@ fn bad(name: &str, edit: impl Fn(&str) -> String, prep: impl Fn(&Path), expect: 
     prep(&dir);
     std::fs::write(dir.join("session.toml"), edit(SESSION)).unwrap();
     let out = dir.join("out");
-    let err = fails(&["render", dir.join("session.toml").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let err = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     for e in expect {
-        assert!(err.contains(e), "[{name}] error should contain {e:?}:\n{err}");
+        assert!(
+            err.contains(e),
+            "[{name}] error should contain {e:?}:\n{err}"
+        );
     }
-    assert!(files_in(&out).is_empty(), "[{name}] left files behind: {:?}", files_in(&out));
+    assert!(
+        files_in(&out).is_empty(),
+        "[{name}] left files behind: {:?}",
+        files_in(&out)
+    );
 }
 
 #[test]
 fn toml_syntax_error_names_line_and_column() {
-    bad("syntax", |s| s.replace("title = \"Test Reel\"", "title = \"Test Reel"), |_| {}, &["session.toml:4:"]);
+    bad(
+        "syntax",
+        |s| s.replace("title = \"Test Reel\"", "title = \"Test Reel"),
+        |_| {},
+        &["session.toml:4:"],
+    );
 }
 
 #[test]
 fn unknown_key_suggests_the_nearest() {
-    bad("unknown", |s| s.replace("gain_db = -3.0", "gian_db = -3.0"), |_| {}, &["gian_db", "did you mean `gain_db`"]);
+    bad(
+        "unknown",
+        |s| s.replace("gain_db = -3.0", "gian_db = -3.0"),
+        |_| {},
+        &["gian_db", "did you mean `gain_db`"],
+    );
 }
 
 #[test]
 fn missing_file_is_named() {
-    bad("missing", |s| s.replace("stems/adr.wav", "stems/nope.wav"), |_| {}, &["stem 'adr'", "nope.wav", "does not exist"]);
+    bad(
+        "missing",
+        |s| s.replace("stems/adr.wav", "stems/nope.wav"),
+        |_| {},
+        &["stem 'adr'", "nope.wav", "does not exist"],
+    );
 }
 
 #[test]
@@ -303,7 +429,12 @@ fn truncated_wav_is_an_error() {
 
 #[test]
 fn garbage_wav_is_an_error() {
-    bad("garbage", |s| s.to_string(), |d| std::fs::write(d.join("stems/fx.wav"), b"not a wav at all").unwrap(), &["stem 'fx'", "fx.wav"]);
+    bad(
+        "garbage",
+        |s| s.to_string(),
+        |d| std::fs::write(d.join("stems/fx.wav"), b"not a wav at all").unwrap(),
+        &["stem 'fx'", "fx.wav"],
+    );
 }
 
 #[test]
@@ -318,19 +449,34 @@ fn wrong_sample_rate_says_so() {
 
 #[test]
 fn channel_count_must_match_layout() {
-    bad("layout", |s| s.replace("layout = \"5.1\"", "layout = \"7.1\""), |_| {}, &["stem 'fx'", "6 channel", "7.1"]);
+    bad(
+        "layout",
+        |s| s.replace("layout = \"5.1\"", "layout = \"7.1\""),
+        |_| {},
+        &["stem 'fx'", "6 channel", "7.1"],
+    );
 }
 
 #[test]
 fn malformed_timecode_names_line() {
-    bad("tc", |s| s.replace("start = \"01:00:01:00\"", "start = \"01:00:01:30\""), |_| {}, &["session.toml:", "01:00:01:30"]);
+    bad(
+        "tc",
+        |s| s.replace("start = \"01:00:01:00\"", "start = \"01:00:01:30\""),
+        |_| {},
+        &["session.toml:", "01:00:01:30"],
+    );
 }
 
 #[test]
 fn automation_out_of_order_names_stem_and_line() {
     bad(
         "auto",
-        |s| s.replace("{ at = \"01:00:01:12\", db = -12.0 }", "{ at = \"01:00:00:06\", db = -12.0 }"),
+        |s| {
+            s.replace(
+                "{ at = \"01:00:01:12\", db = -12.0 }",
+                "{ at = \"01:00:00:06\", db = -12.0 }",
+            )
+        },
         |_| {},
         &["session.toml:", "stem 'dx'", "out of order"],
     );
@@ -358,8 +504,16 @@ fn unwritable_output_folder_is_an_error() {
     std::fs::write(dir.join("session.toml"), SESSION).unwrap();
     std::fs::write(dir.join("blocker"), b"x").unwrap();
     let out = dir.join("blocker/out");
-    let err = fails(&["render", dir.join("session.toml").to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(err.contains("blocker/out") && err.contains("cannot create"), "{err}");
+    let err = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("blocker/out") && err.contains("cannot create"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -370,8 +524,16 @@ fn output_that_is_an_input_is_refused() {
     std::fs::write(dir.join("session.toml"), s).unwrap();
     let before = sha256(&dir.join("stems/dx.wav"));
     let out = dir.join("stems");
-    let err = fails(&["render", dir.join("session.toml").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let err = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(err.contains("overwrite an input"), "{err}");
     assert_eq!(before, sha256(&dir.join("stems/dx.wav")));
-    assert_eq!(files_in(&out), vec!["adr.wav", "dx.wav", "fx.wav", "mx.wav"]);
+    assert_eq!(
+        files_in(&out),
+        vec!["adr.wav", "dx.wav", "fx.wav", "mx.wav"]
+    );
 }

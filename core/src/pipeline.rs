@@ -10,7 +10,6 @@
 
 use crate::backend::{Backend, BackendInfo, SumJob};
 use crate::io::{OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
-use crate::layout::Layout;
 use crate::mix::downmix_matrix;
 use crate::session::{DeliverableKind, Plan, PlanDeliverable, PlanStem};
 use crate::stem::Envelope;
@@ -65,6 +64,8 @@ pub struct RenderSummary {
     pub duration_s: f64,
     pub backend: BackendInfo,
     pub deliverables: Vec<DeliverableResult>,
+    /// The checksum file (`sha256sum -c` format) beside the deliverables.
+    pub manifest: PathBuf,
     pub wall_s: f64,
     pub x_realtime: f64,
 }
@@ -227,6 +228,9 @@ pub fn deliverable_files(d: &PlanDeliverable) -> Vec<String> {
 struct Output {
     plan: PlanDeliverable,
     writers: Vec<WavWriter>,
+    /// Fold-down from the mix layout (BS.775 Lo/Ro, 7.1 -> 5.1, ...), when the layouts differ.
+    convert: Option<Vec<f32>>,
+    scratch: Vec<Vec<f32>>,
 }
 
 impl Output {
@@ -292,10 +296,31 @@ impl Output {
         Ok(Output {
             plan: d.clone(),
             writers,
+            convert: (d.layout != plan.layout).then(|| downmix_matrix(plan.layout, d.layout)),
+            scratch: vec![Vec::new(); d.layout.len()],
         })
     }
 
-    fn write(&mut self, chans: &[&[f32]]) -> Result<()> {
+    fn write(&mut self, mix: &[&[f32]]) -> Result<()> {
+        let converted: Vec<&[f32]>;
+        let chans: &[&[f32]] = match &self.convert {
+            None => mix,
+            Some(m) => {
+                let ni = mix.len();
+                for (o, y) in self.scratch.iter_mut().enumerate() {
+                    y.clear();
+                    y.resize(mix[0].len(), 0.0);
+                    for (i, x) in mix.iter().enumerate() {
+                        let g = m[o * ni + i];
+                        if g != 0.0 {
+                            y.iter_mut().zip(x.iter()).for_each(|(y, x)| *y += g * *x);
+                        }
+                    }
+                }
+                converted = self.scratch.iter().map(|v| v.as_slice()).collect();
+                &converted
+            }
+        };
         if self.plan.multi_mono {
             for (w, c) in self.writers.iter_mut().zip(chans) {
                 w.write_planar(std::slice::from_ref(c))?;
@@ -307,7 +332,7 @@ impl Output {
     }
 }
 
-/// Mixed audio of one block: buses, dialogue, M&E, printmaster, Lo/Ro.
+/// Mixed audio of one block: buses, dialogue, M&E, printmaster (all in the mix layout).
 #[derive(Default)]
 pub struct MixBlock {
     /// `buses * channels` planar outputs of the sum.
@@ -315,7 +340,6 @@ pub struct MixBlock {
     pub dialogue: Vec<Vec<f32>>,
     pub me: Vec<Vec<f32>>,
     pub printmaster: Vec<Vec<f32>>,
-    pub loro: Vec<Vec<f32>>,
 }
 
 /// The mixing engine: stems in, buses and mixes out, one block at a time.
@@ -328,7 +352,6 @@ pub struct Mixer<'p> {
     bus_env: Vec<Envelope>,
     matrix: Vec<f32>,
     envelope_of: Vec<usize>,
-    loro: Vec<f32>,
     /// Next reel sample.
     pub pos: u64,
 }
@@ -386,7 +409,6 @@ impl<'p> Mixer<'p> {
             readers,
             matrix,
             envelope_of,
-            loro: downmix_matrix(plan.layout, Layout::Stereo),
             pos: 0,
         })
     }
@@ -436,15 +458,15 @@ impl<'p> Mixer<'p> {
         };
         out.buses.resize(nb * nch, Vec::new());
         backend.sum(&job, &mut out.buses)?;
-        derive_mixes(plan, &self.loro, n, out);
+        derive_mixes(plan, n, out);
         self.pos += n as u64;
         Ok(())
     }
 }
 
 /// Dialogue = Σ dialogue buses, M&E = Σ other buses (in bus order),
-/// printmaster = M&E + dialogue, Lo/Ro = BS.775 downmix of the printmaster.
-fn derive_mixes(plan: &Plan, loro_m: &[f32], n: usize, out: &mut MixBlock) {
+/// printmaster = M&E + dialogue.
+fn derive_mixes(plan: &Plan, n: usize, out: &mut MixBlock) {
     let nch = plan.layout.len();
     for v in [&mut out.dialogue, &mut out.me, &mut out.printmaster] {
         v.resize(nch, Vec::new());
@@ -472,19 +494,6 @@ fn derive_mixes(plan: &Plan, loro_m: &[f32], n: usize, out: &mut MixBlock) {
             *p = *m + *d;
         }
     }
-    out.loro.resize(2, Vec::new());
-    for (o, lo) in out.loro.iter_mut().enumerate() {
-        lo.clear();
-        lo.resize(n, 0.0);
-        for c in 0..nch {
-            let g = loro_m[o * nch + c];
-            if g != 0.0 {
-                for (y, x) in lo.iter_mut().zip(&out.printmaster[c]) {
-                    *y += g * *x;
-                }
-            }
-        }
-    }
 }
 
 /// The channels of a deliverable within a mixed block.
@@ -496,9 +505,10 @@ fn deliverable_channels<'a>(
 ) -> Vec<&'a [f32]> {
     let nch = plan.layout.len();
     match d.kind {
-        DeliverableKind::Printmaster => m.printmaster.iter().map(|v| &v[..n]).collect(),
+        DeliverableKind::Printmaster | DeliverableKind::Loro => {
+            m.printmaster.iter().map(|v| &v[..n]).collect()
+        }
         DeliverableKind::Me => m.me.iter().map(|v| &v[..n]).collect(),
-        DeliverableKind::Loro => m.loro.iter().map(|v| &v[..n]).collect(),
         DeliverableKind::Stems => {
             let b = d.bus.expect("stems deliverable has a bus");
             m.buses[b * nch..(b + 1) * nch]
@@ -579,6 +589,7 @@ pub fn render(
             peak_dbfs: peak,
         });
     }
+    let manifest = write_manifest(&opts.out_dir, &results)?;
     let wall = t_start.elapsed().as_secs_f64();
     let dur = total as f64 / plan.sample_rate as f64;
     Ok(RenderSummary {
@@ -593,11 +604,45 @@ pub fn render(
         duration_s: dur,
         backend: backend.info(),
         deliverables: results,
+        manifest,
         wall_s: wall,
         x_realtime: if wall > 0.0 {
             dur / wall
         } else {
             f64::INFINITY
         },
+    })
+}
+
+/// Name of the checksum manifest written beside the deliverables.
+pub const MANIFEST: &str = "SHA256SUMS";
+
+/// Writes `SHA256SUMS` (the `sha256sum -c` format: hash, two spaces, file name) atomically.
+fn write_manifest(dir: &Path, results: &[DeliverableResult]) -> Result<PathBuf> {
+    let mut text = String::new();
+    for f in results.iter().flat_map(|d| &d.files) {
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        text.push_str(&format!("{}  {}\n", f.sha256, name));
+    }
+    let path = dir.join(MANIFEST);
+    write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// Writes a small file through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
     })
 }

@@ -200,6 +200,9 @@ pub struct DeliverableSpec {
     pub multi_mono: Option<bool>,
     /// File name override (without extension) for single-file deliverables.
     pub name: Option<String>,
+    /// Layout override: a fold-down of the mix (e.g. a 5.1 printmaster of a 7.1 mix,
+    /// a stereo M&E). `loro` is always stereo.
+    pub layout: Option<Spanned<String>>,
 }
 
 /// A parsed, checked session file.
@@ -339,6 +342,11 @@ impl Session {
         self.output_format(&f.output.format)?;
         for d in &f.deliverables {
             self.output_format(&d.format)?;
+            if let Some(l) = &d.layout {
+                l.get_ref()
+                    .parse::<Layout>()
+                    .map_err(|m| self.err_at(l.span(), m))?;
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for b in &f.buses {
@@ -533,6 +541,7 @@ impl Session {
                 format: None,
                 multi_mono: None,
                 name: None,
+                layout: None,
             })
             .collect()
         } else {
@@ -542,6 +551,26 @@ impl Session {
         for d in &specs {
             let format = self.output_format(&d.format)?.unwrap_or(default_format);
             let multi_mono = d.multi_mono.unwrap_or(f.output.multi_mono);
+            let asked = match &d.layout {
+                Some(l) => Some(
+                    l.get_ref()
+                        .parse::<Layout>()
+                        .map_err(|m| self.err_at(l.span(), m))?,
+                ),
+                None => None,
+            };
+            let out_layout = match d.kind {
+                DeliverableKind::Loro => Layout::Stereo,
+                _ => asked.unwrap_or(layout),
+            };
+            if out_layout.len() > layout.len() {
+                return Err(self.err(format!(
+                    "deliverable {:?}: layout {} is wider than the {} mix",
+                    d.kind,
+                    out_layout.name(),
+                    layout.name()
+                )));
+            }
             let base = |what: &str, lay: Layout| {
                 format!(
                     "{}_R{}_{}_{}",
@@ -556,8 +585,8 @@ impl Session {
                     for (bi, b) in buses.iter().enumerate() {
                         deliverables.push(PlanDeliverable {
                             kind: d.kind,
-                            name: base(&sanitize(&b.id), layout),
-                            layout,
+                            name: base(&sanitize(&b.id), out_layout),
+                            layout: out_layout,
                             format,
                             multi_mono,
                             bus: Some(bi),
@@ -565,11 +594,7 @@ impl Session {
                     }
                 }
                 k => {
-                    let lay = if k == DeliverableKind::Loro {
-                        Layout::Stereo
-                    } else {
-                        layout
-                    };
+                    let lay = out_layout;
                     deliverables.push(PlanDeliverable {
                         kind: k,
                         name: d

@@ -85,7 +85,9 @@ pub fn read(path: &Path) -> (hound::WavSpec, Vec<Vec<f32>>) {
         hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>().map(|s| s.unwrap() as f32 * scale).collect()
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 * scale)
+                .collect()
         }
     };
     let mut out = vec![Vec::with_capacity(inter.len() / nch); nch];
@@ -113,5 +115,8 @@ pub fn files_in(dir: &Path) -> Vec<String> {
 pub fn sha256(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     let b = std::fs::read(path).unwrap();
-    Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(&b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
