@@ -26,7 +26,8 @@ pub struct Args {
 }
 
 fn fmt_db(v: Option<f64>, undefined: &str) -> String {
-    v.map(|x| format!("{x:.1}")).unwrap_or_else(|| undefined.to_string())
+    v.map(|x| format!("{x:.1}"))
+        .unwrap_or_else(|| undefined.to_string())
 }
 
 fn json_of(f: &FileMeasurement, timeline: bool) -> serde_json::Value {
@@ -65,7 +66,10 @@ fn print_text(f: &FileMeasurement) {
         f.sample_rate,
         f.duration_s
     );
-    println!("  integrated     {} LUFS", fmt_db(s.integrated_lufs, "-inf"));
+    println!(
+        "  integrated     {} LUFS",
+        fmt_db(s.integrated_lufs, "-inf")
+    );
     println!("  loudness range {} LU", fmt_db(s.loudness_range_lu, "n/a"));
     let tp = if f.true_peak_oversample == 0 {
         "n/a (off)".to_string()
@@ -77,9 +81,18 @@ fn print_text(f: &FileMeasurement) {
         )
     };
     println!("  true peak      {tp}");
-    println!("  sample peak    {} dBFS", fmt_db(s.sample_peak_dbfs, "-inf"));
-    println!("  max momentary  {} LUFS", fmt_db(s.max_momentary_lufs, "-inf"));
-    println!("  max short-term {} LUFS", fmt_db(s.max_short_term_lufs, "-inf"));
+    println!(
+        "  sample peak    {} dBFS",
+        fmt_db(s.sample_peak_dbfs, "-inf")
+    );
+    println!(
+        "  max momentary  {} LUFS",
+        fmt_db(s.max_momentary_lufs, "-inf")
+    );
+    println!(
+        "  max short-term {} LUFS",
+        fmt_db(s.max_short_term_lufs, "-inf")
+    );
     if f.true_peak_oversample != 0 {
         let per: Vec<String> = s
             .channels
