@@ -173,16 +173,26 @@ fn limiter_is_transparent_below_the_ceiling_and_independent_of_block_size() {
     let x: Vec<f32> = (0..n)
         .map(|i| (0.25 * (i as f64 * 0.05).sin()) as f32)
         .collect();
-    let (out, gains, l) = limit(&[x.clone()], -1.0, LimiterOptions::default(), 1000);
+    let (out, gains, l) = limit(
+        std::slice::from_ref(&x),
+        -1.0,
+        LimiterOptions::default(),
+        1000,
+    );
     assert_eq!(out[0], x);
     assert!(gains.iter().all(|&g| g == 1.0));
     assert_eq!(l.stats().max_gain_reduction_db, 0.0);
 
     let mut rng = Rng(7);
     let y: Vec<f32> = (0..n).map(|_| (rng.gauss() * 0.6) as f32).collect();
-    let (a, ga, _) = limit(&[y.clone()], -1.0, LimiterOptions::default(), n);
+    let (a, ga, _) = limit(std::slice::from_ref(&y), -1.0, LimiterOptions::default(), n);
     for block in [1, 333, 4800] {
-        let (b, gb, _) = limit(&[y.clone()], -1.0, LimiterOptions::default(), block);
+        let (b, gb, _) = limit(
+            std::slice::from_ref(&y),
+            -1.0,
+            LimiterOptions::default(),
+            block,
+        );
         assert_eq!(a, b, "block {block}");
         assert_eq!(ga, gb, "block {block}");
     }
