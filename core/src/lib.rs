@@ -26,6 +26,7 @@ pub mod error;
 pub mod io;
 pub mod layout;
 pub mod loudness;
+pub mod master;
 pub mod mix;
 pub mod pipeline;
 pub mod session;

@@ -2,5 +2,6 @@
 
 pub mod demo;
 pub mod inspect;
+pub mod measure;
 pub mod progress;
 pub mod render;
