@@ -28,6 +28,7 @@ pub mod layout;
 pub mod loudness;
 pub mod mix;
 pub mod pipeline;
+pub mod qc;
 pub mod session;
 pub mod stem;
 pub mod timecode;
