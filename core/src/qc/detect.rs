@@ -128,6 +128,7 @@ impl Merger {
 #[derive(Debug)]
 struct ClipState {
     run_start: Option<u64>,
+    run_neg: bool,
     run_peak: f32,
     merger: Merger,
     runs: u64,
@@ -372,6 +373,7 @@ impl QcDetectors {
             clip: (0..n)
                 .map(|_| ClipState {
                     run_start: None,
+                    run_neg: false,
                     run_peak: 0.0,
                     merger: Merger::new(gap),
                     runs: 0,
@@ -460,21 +462,27 @@ impl QcDetectors {
             let pos = base + i as u64;
             let a = v.abs();
             // Clip runs (finite samples only; NaN/Inf have their own check).
+            // A run is a flat top: same sign, every sample at full scale.
             let c = &mut self.clip[ch];
-            if a >= level && a.is_finite() {
+            let at_fs = a >= level && a.is_finite();
+            let neg = v < 0.0;
+            if c.run_start.is_some() && (!at_fs || neg != c.run_neg) {
+                let s = c.run_start.take().unwrap_or(pos);
+                if pos - s >= min_run {
+                    c.runs += 1;
+                    c.samples += pos - s;
+                    if let Some(e) = c.merger.add(s, pos, c.run_peak) {
+                        self.sink.push(clip_finding(&self.time, label, &e));
+                    }
+                }
+            }
+            if at_fs {
                 if c.run_start.is_none() {
                     c.run_start = Some(pos);
+                    c.run_neg = neg;
                     c.run_peak = 0.0;
                 }
                 c.run_peak = c.run_peak.max(a);
-            } else if let Some(s) = c.run_start.take()
-                && pos - s >= min_run
-            {
-                c.runs += 1;
-                c.samples += pos - s;
-                if let Some(e) = c.merger.add(s, pos, c.run_peak) {
-                    self.sink.push(clip_finding(&self.time, label, &e));
-                }
             }
             // NaN / Inf runs.
             let nn = &mut self.nan[ch];
@@ -498,16 +506,14 @@ impl QcDetectors {
         self.any_signal.resize(n, false);
         for (ch, x) in planar.iter().enumerate() {
             // DC: programme mean of the finite samples.
-            let mut s = 0.0f64;
-            let mut cnt = 0u64;
+            // Summed sample by sample, so the figure does not depend on the block size.
+            let (sum, cnt) = (&mut self.dc_sum[ch], &mut self.dc_n[ch]);
             for &v in x.iter() {
                 if v.is_finite() {
-                    s += v as f64;
-                    cnt += 1;
+                    *sum += v as f64;
+                    *cnt += 1;
                 }
             }
-            self.dc_sum[ch] += s;
-            self.dc_n[ch] += cnt;
             // Drop-outs.
             let st = &mut self.silence[ch];
             for (i, &v) in x.iter().enumerate() {
