@@ -660,8 +660,8 @@ impl QcDetectors {
         }
     }
 
-    /// Ends the stream: the findings, each kind in time order, capped per kind
-    /// with a summary finding for the overflow.
+    /// Ends the stream: the findings in time order, capped per kind (with an
+    /// information finding counting the overflow).
     pub fn finish(self) -> Vec<Finding> {
         self.finish_with_checks().1
     }
@@ -817,7 +817,7 @@ impl QcDetectors {
                 }
             }
         }
-        let mut out = Vec::new();
+        let mut out: Vec<Finding> = Vec::new();
         for (kind, (mut v, dropped)) in kinds {
             v.sort_by_key(|f| (f.start_sample, f.channel.clone()));
             let last_end = v.last().map_or(0, |f| f.end_sample);
@@ -838,6 +838,8 @@ impl QcDetectors {
                 });
             }
         }
+        // Chronological, as a producer reads them (stable: kinds keep their order).
+        out.sort_by_key(|f| f.start_sample);
         out
     }
 

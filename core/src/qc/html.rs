@@ -67,6 +67,7 @@ ul.attn li{padding:4px 0;border-bottom:1px solid #f0f2f5}
 svg{display:block;width:100%;height:auto;margin:6px 0}
 .note{color:#59636e;font-size:12.5px}
 .more{color:#59636e;font-style:italic}
+table.kv th{width:11em}
 @media print{body{background:#fff}.card{break-inside:avoid;border-color:#bbb}}
 "#;
 
@@ -264,7 +265,11 @@ fn header_meta(h: &mut String, r: &QcReport) {
         ("Session file", s.path.clone(), true),
         ("Frame rate", format!("{} fps", s.frame_rate), false),
         ("Session SHA-256", s.sha256.clone(), true),
-        ("Sample rate", format!("{} Hz", s.sample_rate), false),
+        (
+            "Sample rate",
+            format!("{} kHz", s.sample_rate as f64 / 1000.0),
+            false,
+        ),
         ("dubstage", r.dubstage_version.clone(), false),
         ("Start TC", s.start_tc.clone(), true),
         ("Backend", backend, false),
@@ -496,18 +501,62 @@ impl TimeAxis {
         samples as f64 / self.sample_rate as f64
     }
 
-    /// Label for `t` seconds after the first sample.
-    fn label(&self, t: f64) -> String {
-        match self.tc {
-            Some((rate, start)) => {
-                let s = start + (t * self.sample_rate as f64).round() as i64;
-                Timecode::from_samples(s, rate, self.sample_rate).to_string()
+    /// Axis ticks over `span` seconds: (seconds from the first sample, label),
+    /// at round timecodes (whole timecode seconds, minutes, hours) when the
+    /// session's timecode is known, else at round elapsed times.
+    fn ticks(&self, span: f64, max_ticks: f64) -> Vec<(f64, String)> {
+        let step = tick_step(span, max_ticks);
+        let sr = self.sample_rate as f64;
+        let mut out = Vec::new();
+        let Some((rate, start)) = self.tc else {
+            let mut t = 0.0;
+            while t <= span + 1e-9 {
+                let s = t.round() as u64;
+                out.push((
+                    t,
+                    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60),
+                ));
+                t += step;
             }
-            None => {
-                let t = t.max(0.0).round() as u64;
-                format!("{}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60)
-            }
+            return out;
+        };
+        let step = step as i64;
+        let nominal = rate.nominal() as u32;
+        let tc_at = |secs: i64| Timecode {
+            hours: (secs / 3600 % 24) as u32,
+            minutes: (secs / 60 % 60) as u32,
+            seconds: (secs % 60) as u32,
+            frames: 0,
+            rate,
+        };
+        let per_day = Timecode {
+            hours: 23,
+            minutes: 59,
+            seconds: 59,
+            frames: nominal - 1,
+            rate,
         }
+        .to_frames()
+            + 1;
+        let t0 = Timecode::from_samples(start, rate, self.sample_rate);
+        let first_frame = rate.samples_to_frames(start, self.sample_rate);
+        let day0 = first_frame.div_euclid(per_day);
+        let digits =
+            (t0.hours * 3600 + t0.minutes * 60 + t0.seconds) as i64 + i64::from(t0.frames > 0);
+        let mut secs = (digits + step - 1).div_euclid(step) * step;
+        loop {
+            let tc = tc_at(secs);
+            let frames = tc.to_frames() + (day0 + secs / 86_400) * per_day;
+            let t = (rate.frames_to_samples(frames, self.sample_rate) - start) as f64 / sr;
+            if t > span + 1e-9 || out.len() > 100 {
+                break;
+            }
+            if t >= 0.0 {
+                out.push((t, tc.to_string()));
+            }
+            secs += step;
+        }
+        out
     }
 }
 
@@ -620,7 +669,7 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
         return;
     }
     let p = &r.profile;
-    let (ml, mr, mt, mb) = (56.0, 14.0, 26.0, 40.0);
+    let (ml, mr, mt, mb) = (56.0, 14.0, 32.0, 40.0);
     let (w, ht) = (PLOT_W, 300.0);
     let (pw, ph) = (w - ml - mr, ht - mt - mb);
     // Vertical range: 5 LU grid, 45 LU tall, top above the loudest value and the band.
@@ -679,29 +728,25 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
         "<text x=\"14\" y=\"{:.1}\" transform=\"rotate(-90 14 {0:.1})\" text-anchor=\"middle\" fill=\"#59636e\">LUFS</text>",
         mt + ph / 2.0
     );
-    // Timecode axis.
-    let step = tick_step(span, 8.0);
-    let mut t = 0.0;
-    while t <= span + 1e-9 {
+    // Timecode axis: ticks at round timecodes.
+    for (t, label) in axis.ticks(span, 8.0) {
         let x = x_of(t);
-        let anchor = if t == 0.0 { "start" } else { "middle" };
         let _ = write!(
             h,
-            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{mt}\" y2=\"{:.1}\" stroke=\"#eef1f4\"/>\
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{mt}\" y2=\"{:.1}\" stroke=\"#e9edf1\"/>\
              <line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#8a94a3\"/>\
-             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#3a4350\" font-family=\"ui-monospace,Menlo,Consolas,monospace\">{}</text>",
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#3a4350\" font-family=\"ui-monospace,Menlo,Consolas,monospace\">{}</text>",
             mt + ph,
             mt + ph,
             mt + ph + 4.0,
             mt + ph + 16.0,
-            escape(&axis.label(t))
+            escape(&label)
         );
-        t += step;
     }
     let _ = write!(
         h,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">timecode</text>",
-        ml + pw / 2.0,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#59636e\">timecode →</text>",
+        ml + pw,
         ht - 6.0
     );
     // Momentary (light envelope) and short-term (dark envelope).
@@ -727,15 +772,16 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
     for f in d.findings.iter().filter(|f| f.severity >= Status::Warn) {
         finding_marker(h, f, axis, span, &x_of, mt, ph);
     }
-    // Legend.
-    let lx = ml + pw - 420.0;
+    // Legend, under the axis on the left.
     let _ = write!(
         h,
-        "<g transform=\"translate({lx:.1},{:.1})\" fill=\"#3a4350\">\
+        "<g transform=\"translate({ml},{:.1})\" fill=\"#3a4350\">\
          <rect x=\"0\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#7aa7e0\" fill-opacity=\"0.6\"/><text x=\"18\" y=\"0\">momentary</text>\
          <rect x=\"92\" y=\"-6\" width=\"14\" height=\"3\" fill=\"#1f4e96\"/><text x=\"110\" y=\"0\">short-term</text>\
-         <rect x=\"182\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#2e9e4f\" fill-opacity=\"0.25\"/><text x=\"200\" y=\"0\">target {}</text></g>",
-        mt - 8.0,
+         <rect x=\"182\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#2e9e4f\" fill-opacity=\"0.3\"/><text x=\"200\" y=\"0\">target {}</text>\
+         <rect x=\"316\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#d7261b\"/><text x=\"326\" y=\"0\">fail</text>\
+         <rect x=\"356\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#e0a100\"/><text x=\"366\" y=\"0\">warn (findings)</text></g>",
+        ht - 6.0,
         escape(&format!("{:.0} ± {:.0} LU", p.target_lufs, p.tolerance_lu))
     );
     h.push_str("</svg>");
@@ -779,7 +825,7 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
     let l = &d.loudness;
     let ceiling = r.profile.true_peak_max_dbtp;
     let n = l.true_peak_dbtp.len();
-    let (ml, mr, mt, mb, row) = (56.0, 110.0, 10.0, 30.0, 22.0);
+    let (ml, mr, mt, mb, row) = (56.0, 110.0, 24.0, 30.0, 22.0);
     let w = PLOT_W;
     let ht = mt + mb + row * n as f64;
     let pw = w - ml - mr;
@@ -864,11 +910,11 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
     let _ = write!(
         h,
         "<line x1=\"{xc:.1}\" x2=\"{xc:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#d7261b\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#d7261b\" text-anchor=\"end\">ceiling {ceiling:.1}</text></svg>",
+         <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#d7261b\" text-anchor=\"middle\">ceiling {ceiling:.1} dBTP</text></svg>",
         mt - 4.0,
         ht - mb,
-        xc - 4.0,
-        ht - mb - 4.0
+        xc,
+        mt - 9.0
     );
 }
 
@@ -889,7 +935,7 @@ fn sync_section(h: &mut String, r: &QcReport) {
     );
     h.push_str(
         "<table><thead><tr><th>Stem</th><th>Pop at</th><th class=\"num\">Sample</th>\
-         <th class=\"num\">Offset</th><th class=\"num\">Offset</th><th class=\"num\">Level</th><th>Status</th><th>Detail</th></tr></thead><tbody>",
+         <th class=\"num\">Offset (samples)</th><th class=\"num\">Offset (ms)</th><th class=\"num\">Level</th><th>Status</th><th>Detail</th></tr></thead><tbody>",
     );
     for row in &s.stems {
         let _ = write!(
@@ -900,8 +946,7 @@ fn sync_section(h: &mut String, r: &QcReport) {
             escape(&row.stem),
             escape(row.pop_tc.as_deref().unwrap_or("—")),
             row.pop_sample.map_or("—".into(), |v| v.to_string()),
-            row.offset_samples
-                .map_or("—".into(), |v| format!("{v:+} smp")),
+            row.offset_samples.map_or("—".into(), |v| format!("{v:+}")),
             row.offset_ms.map_or("—".into(), |v| format!("{v:+.2} ms")),
             fmt_v(row.level_dbfs, "dBFS"),
             pill(row.status),
@@ -918,7 +963,7 @@ fn null_section(h: &mut String, r: &QcReport) {
     let db = |v: Option<f64>| v.map_or("−∞ (bit-exact)".into(), |d| format!("{d:.1} dBFS"));
     let _ = write!(
         h,
-        "<section class=\"card\"><h2>Null test {}</h2><p>{}</p><table><tbody>\
+        "<section class=\"card\"><h2>Null test {}</h2><p>{}</p><table class=\"kv\"><tbody>\
          <tr><th>Residual</th><td>{}</td></tr>\
          <tr><th>Peak</th><td class=\"mono\">{}</td></tr>\
          <tr><th>RMS</th><td class=\"mono\">{}</td></tr>\
