@@ -384,6 +384,24 @@ fn report_json_round_trips() {
     assert_eq!(qc::to_json(&back).unwrap(), json);
     assert!(back == rep, "round trip changed the report");
     assert!(qc::from_json("{\"dubstage_version\": 3}").is_err());
+    // The same document as serde_json's own output, laid out for reading:
+    // one key per line, each timeline on one line.
+    let ours: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string_pretty(&rep).unwrap()).unwrap();
+    assert!(ours == theirs, "layout changed the content");
+    assert!(json.contains("\n  \"dubstage_version\": \"0.1.0\",\n"));
+    let line = json
+        .lines()
+        .find(|l| l.trim_start().starts_with("\"momentary\""))
+        .unwrap();
+    assert!(
+        line.trim_start().starts_with("\"momentary\": [null,null,"),
+        "{}",
+        &line[..60]
+    );
+    assert!(line.ends_with("],"), "a timeline is one line");
+    assert!(json.contains("\"channels\": [\"L\",\"R\",\"C\",\"LFE\",\"Ls\",\"Rs\"]"));
 }
 
 #[test]
@@ -449,6 +467,8 @@ fn two_hour_timeline_is_downsampled() {
         d.timelines.short_term = timeline(hops, 11, 30);
     }
     let html = qc::html::render(&rep);
+    let dir = std::env::temp_dir().join("dubstage-qc-2h");
+    qc::write_report(&dir, &rep).unwrap();
     // Three deliverables x two series x 72000 points would be megabytes.
     assert!(html.len() < 400_000, "{} bytes", html.len());
     // Hour ticks on the timecode axis.

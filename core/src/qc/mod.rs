@@ -20,6 +20,7 @@
 
 pub mod detect;
 pub mod html;
+mod json;
 pub mod null;
 pub mod report;
 pub mod sync;
@@ -209,10 +210,17 @@ pub fn from_dbfs(db: f64) -> f64 {
     10f64.powf(db / 20.0)
 }
 
-/// Serializes `report` to pretty JSON.
+/// Serializes `report` to JSON: objects one key per line, arrays of numbers
+/// and strings (the loudness timelines) on one line.
 pub fn to_json(report: &QcReport) -> Result<String> {
-    serde_json::to_string_pretty(report)
-        .map_err(|e| Error::Invalid(format!("QC report: cannot serialize: {e}")))
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut buf, json::ReportFormatter::default());
+    report
+        .serialize(&mut ser)
+        .map_err(|e| Error::Invalid(format!("QC report: cannot serialize: {e}")))?;
+    buf.push(b'\n');
+    String::from_utf8(buf).map_err(|e| Error::Invalid(format!("QC report: {e}")))
 }
 
 /// Parses a `report.json`.
