@@ -1,1 +1,3 @@
 //! Bus summing and downmixes.
+
+pub mod matrix;
