@@ -31,7 +31,8 @@
 //! is computed once per block, so a partial block costs one forward FFT per
 //! input channel, one multiply-add and one inverse FFT per output channel. Feed
 //! chunks that are multiples of [`Convolver::block_frames`] for the fewest FFTs
-//! (any chunk size gives the same output to the last bit).
+//! (any chunk size gives the same output within f64 rounding, far below
+//! f32 resolution).
 //!
 //! # Layout for the GPU twin (shaders/convolve.wgsl, to come)
 //!
