@@ -71,10 +71,16 @@ fn assert_close(got: &[f32], want: &[f64], limit_db: f64, what: &str) {
     let mut worst = 0.0f64;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let e = (g as f64 - w).abs();
-        assert!(e <= bound, "{what}: sample {i}: got {g}, want {w} (error {e:e}, peak {peak})");
+        assert!(
+            e <= bound,
+            "{what}: sample {i}: got {g}, want {w} (error {e:e}, peak {peak})"
+        );
         worst = worst.max(e);
     }
-    eprintln!("{what}: error {:.1} dB re peak", 20.0 * (worst / peak).log10());
+    eprintln!(
+        "{what}: error {:.1} dB re peak",
+        20.0 * (worst / peak).log10()
+    );
 }
 
 fn ir(chans: Vec<Vec<f32>>) -> Ir {
@@ -85,18 +91,40 @@ fn ir(chans: Vec<Vec<f32>>) -> Ir {
 fn mono_matches_direct_for_many_lengths_blocks_and_pieces() {
     let mut rng = Rng(1);
     let x = rng.vec(3001);
-    for (hl, block) in [(1, 64), (7, 64), (64, 64), (65, 64), (100, 64), (1000, 128), (1537, 256), (333, 1024)] {
+    for (hl, block) in [
+        (1, 64),
+        (7, 64),
+        (64, 64),
+        (65, 64),
+        (100, 64),
+        (1000, 128),
+        (1537, 256),
+        (333, 1024),
+    ] {
         let h = rng.vec(hl);
         let want = direct(&x, &h);
-        for pieces in [&[1usize, 2, 3][..], &[63, 64, 65], &[4096], &[17, 500, 1, 128]] {
+        for pieces in [
+            &[1usize, 2, 3][..],
+            &[63, 64, 65],
+            &[4096],
+            &[17, 500, 1, 128],
+        ] {
             let opts = ConvolverOptions {
                 block: Some(block),
                 ..Default::default()
             };
             let mut c = Convolver::new(&ir(vec![h.clone()]), 1, &IrMap::Auto, &opts).unwrap();
             assert_eq!(c.tail_frames(), hl - 1);
-            let got = { let t = c.tail_frames(); run(&mut c, std::slice::from_ref(&x), t, pieces) };
-            assert_close(&got[0], &want, -120.0, &format!("ir {hl} block {block} pieces {pieces:?}"));
+            let got = {
+                let t = c.tail_frames();
+                run(&mut c, std::slice::from_ref(&x), t, pieces)
+            };
+            assert_close(
+                &got[0],
+                &want,
+                -120.0,
+                &format!("ir {hl} block {block} pieces {pieces:?}"),
+            );
         }
     }
 }
@@ -116,7 +144,10 @@ fn default_block_and_long_ir() {
     };
     let mut c = Convolver::new(&ir(vec![h.clone()]), 1, &IrMap::Auto, &opts).unwrap();
     assert_eq!(c.partitions(), 5);
-    let got = { let t = c.tail_frames(); run(&mut c, &[x.clone()], t, &[777]) };
+    let got = {
+        let t = c.tail_frames();
+        run(&mut c, std::slice::from_ref(&x), t, &[777])
+    };
     assert_close(&got[0], &direct(&x, &h), -120.0, "5000-tap IR");
 }
 
@@ -132,10 +163,18 @@ fn five_one_with_stereo_ir_map_l_r_l_l_l_r() {
         ..Default::default()
     };
     let mut c = Convolver::new(&ir(vec![hl.clone(), hr.clone()]), 6, &map, &opts).unwrap();
-    let got = { let t = c.tail_frames(); run(&mut c, &x, t, &[100, 1000, 3]) };
+    let got = {
+        let t = c.tail_frames();
+        run(&mut c, &x, t, &[100, 1000, 3])
+    };
     for (ch, &m) in [0, 1, 0, 0, 0, 1].iter().enumerate() {
         let h = if m == 0 { &hl } else { &hr };
-        assert_close(&got[ch], &direct(&x[ch], h), -120.0, &format!("5.1 channel {ch}"));
+        assert_close(
+            &got[ch],
+            &direct(&x[ch], h),
+            -120.0,
+            &format!("5.1 channel {ch}"),
+        );
     }
 }
 
@@ -156,7 +195,10 @@ fn true_stereo_wet_dry_predelay_and_normalization() {
     let norm = Normalize::Peak.factor(&the_ir);
     let mut c = Convolver::new(&the_ir, 2, &IrMap::TrueStereo, &opts).unwrap();
     assert_eq!(c.tail_frames(), 299 + pre);
-    let got = { let t = c.tail_frames(); run(&mut c, &x, t, &[129, 5]) };
+    let got = {
+        let t = c.tail_frames();
+        run(&mut c, &x, t, &[129, 5])
+    };
     let wet = 10f64.powf(-6.0 / 20.0) * norm;
     let dry = 10f64.powf(-3.0 / 20.0);
     for (o, routes) in [[(0, 0), (1, 2)], [(0, 1), (1, 3)]].iter().enumerate() {
@@ -182,33 +224,57 @@ fn energy_normalization_gives_unit_energy() {
 
 #[test]
 fn ir_validation_errors_name_the_file() {
-    let e = Ir::new(vec![vec![0.0; 10]], 48_000, "irs/silent.wav").unwrap_err().to_string();
+    let e = Ir::new(vec![vec![0.0; 10]], 48_000, "irs/silent.wav")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("irs/silent.wav") && e.contains("silent"), "{e}");
-    let e = Ir::new(vec![vec![0.5, f32::NAN]], 48_000, "irs/nan.wav").unwrap_err().to_string();
+    let e = Ir::new(vec![vec![0.5, f32::NAN]], 48_000, "irs/nan.wav")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("irs/nan.wav") && e.contains("NaN"), "{e}");
-    let e = Ir::new(vec![vec![0.5, f32::INFINITY]], 48_000, "irs/inf.wav").unwrap_err().to_string();
+    let e = Ir::new(vec![vec![0.5, f32::INFINITY]], 48_000, "irs/inf.wav")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("inf"), "{e}");
     let long = (MAX_IR_SECONDS * 48_000.0) as usize + 1;
-    let e = Ir::new(vec![vec![0.1; long]], 48_000, "irs/long.wav").unwrap_err().to_string();
+    let e = Ir::new(vec![vec![0.1; long]], 48_000, "irs/long.wav")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("irs/long.wav") && e.contains("30 s"), "{e}");
     assert!(Ir::new(vec![vec![0.1; long - 1]], 48_000, "ok.wav").is_ok());
-    let e = Ir::new(vec![vec![]], 48_000, "irs/empty.wav").unwrap_err().to_string();
+    let e = Ir::new(vec![vec![]], 48_000, "irs/empty.wav")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("empty"), "{e}");
-    let e = Ir::new(vec![vec![1.0], vec![1.0, 0.0]], 48_000, "irs/ragged.wav").unwrap_err().to_string();
+    let e = Ir::new(vec![vec![1.0], vec![1.0, 0.0]], 48_000, "irs/ragged.wav")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("differ"), "{e}");
 
     let stereo = ir(vec![vec![1.0], vec![1.0]]);
     let opts = ConvolverOptions::default();
-    let e = Convolver::new(&stereo, 6, &IrMap::Auto, &opts).err().unwrap().to_string();
-    assert!(e.contains("mem.wav") && e.contains("2 channels") && e.contains("map"), "{e}");
+    let e = Convolver::new(&stereo, 6, &IrMap::Auto, &opts)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("mem.wav") && e.contains("2 channels") && e.contains("map"),
+        "{e}"
+    );
     let e = Convolver::new(&stereo, 6, &IrMap::Channels(vec![0, 1, 2, 0, 0, 1]), &opts)
         .err()
         .unwrap()
         .to_string();
     assert!(e.contains("IR channel 3"), "{e}");
-    let e = Convolver::new(&stereo, 6, &IrMap::Channels(vec![0, 1]), &opts).err().unwrap().to_string();
+    let e = Convolver::new(&stereo, 6, &IrMap::Channels(vec![0, 1]), &opts)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("lists 2 channels"), "{e}");
-    let e = Convolver::new(&stereo, 2, &IrMap::TrueStereo, &opts).err().unwrap().to_string();
+    let e = Convolver::new(&stereo, 2, &IrMap::TrueStereo, &opts)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("4-channel"), "{e}");
     let bad_block = ConvolverOptions {
         block: Some(100),
@@ -227,12 +293,12 @@ fn reset_restarts_cleanly_and_output_is_deterministic() {
         ..Default::default()
     };
     let mut c = Convolver::new(&ir(vec![h]), 1, &IrMap::Auto, &opts).unwrap();
-    let a = run(&mut c, &[x.clone()], 499, &[100]);
+    let a = run(&mut c, std::slice::from_ref(&x), 499, &[100]);
     c.reset();
-    let b = run(&mut c, &[x.clone()], 499, &[100]);
+    let b = run(&mut c, std::slice::from_ref(&x), 499, &[100]);
     assert_eq!(a, b, "bit-identical output after reset");
     c.reset();
-    let d = run(&mut c, &[x.clone()], 499, &[33, 1]);
+    let d = run(&mut c, std::slice::from_ref(&x), 499, &[33, 1]);
     let want: Vec<f64> = a[0].iter().map(|&v| v as f64).collect();
     assert_close(&d[0], &want, -130.0, "other chunking");
 }

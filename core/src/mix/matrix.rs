@@ -36,8 +36,8 @@
 //! bilinear transform with `Ω = tan(π f / fs)`: `(c + z⁻¹)/(1 + c z⁻¹)`,
 //! `c = (w − 1)/(w + 1)`, so the digital phase is exactly the analog phase at
 //! the warped frequency. The band is placed at `[tan(π·20/fs), 3000·tan(π·20/fs)]`,
-//! i.e. 20 Hz to 19.3 kHz at 44.1 kHz, 20 Hz to 20 kHz at 48 kHz, 20 Hz to
-//! 34 kHz at 96 kHz.
+//! i.e. 20 Hz to 18.8 kHz at 44.1 kHz, 20 Hz to 20.2 kHz at 48 kHz, 20 Hz to
+//! 33.6 kHz at 96 kHz ([`band_high_hz`]).
 //!
 //! # Passive decode (QC)
 //!
@@ -195,11 +195,15 @@ impl LtRtEncoder {
     pub fn new(layout: Layout, sample_rate: u32, opts: &MatrixOptions) -> Result<LtRtEncoder> {
         let chans = layout.channels();
         let n_s = chans.iter().filter(|c| c.is_surround()).count();
-        let k = opts
-            .surround_sum_gain
-            .unwrap_or(if n_s > 0 { 1.0 / (n_s as f64).sqrt() } else { 0.0 });
+        let k = opts.surround_sum_gain.unwrap_or(if n_s > 0 {
+            1.0 / (n_s as f64).sqrt()
+        } else {
+            0.0
+        });
         if !k.is_finite() {
-            return Err(Error::Invalid(format!("surround sum gain {k} is not finite")));
+            return Err(Error::Invalid(format!(
+                "surround sum gain {k} is not finite"
+            )));
         }
         let gains = chans
             .iter()
@@ -247,7 +251,10 @@ impl LtRtEncoder {
     pub fn process(&mut self, input: &[&[f32]], lt: &mut [f32], rt: &mut [f32]) {
         assert_eq!(input.len(), self.gains.len(), "Lt/Rt encoder channel count");
         let n = lt.len();
-        assert!(rt.len() == n && input.iter().all(|c| c.len() == n), "lengths differ");
+        assert!(
+            rt.len() == n && input.iter().all(|c| c.len() == n),
+            "lengths differ"
+        );
         self.s_buf.clear();
         self.s_buf.resize(n, 0.0);
         // mono surround sum (f64 per sample, then the band-limit in f64 inside Eq)

@@ -177,7 +177,10 @@ impl InsertChain {
                     Error::Invalid(m) => m,
                     other => other.to_string(),
                 };
-                Error::stem(stem_id, format!("insert {} ({}): {msg}", i + 1, spec.kind()))
+                Error::stem(
+                    stem_id,
+                    format!("insert {} ({}): {msg}", i + 1, spec.kind()),
+                )
             };
             let built = build_one(spec, sample_rate, channels, base_dir, load).map_err(wrap)?;
             for s in built {
@@ -199,6 +202,19 @@ impl InsertChain {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.stages.is_empty()
+    }
+
+    /// The stages in processing order: `"eq"`, `"convolve"`, `"trim"` (a futz
+    /// is an `"eq"` followed by a `"convolve"` when it has an IR).
+    pub fn stage_kinds(&self) -> Vec<&'static str> {
+        self.stages
+            .iter()
+            .map(|s| match s {
+                Stage::Eq(_) => "eq",
+                Stage::Convolve(_) => "convolve",
+                Stage::Trim(_) => "trim",
+            })
+            .collect()
     }
 
     /// Channel count the chain was built for.
@@ -261,7 +277,9 @@ fn build_one(
         if v.is_finite() {
             Ok(())
         } else {
-            Err(Error::Invalid(format!("{name} = {v} is not a finite number")))
+            Err(Error::Invalid(format!(
+                "{name} = {v} is not a finite number"
+            )))
         }
     };
     Ok(match spec {
@@ -295,7 +313,9 @@ fn build_one(
             let ir = load(&base_dir.join(ir))?;
             let map = match (map, true_stereo) {
                 (Some(_), true) => {
-                    return Err(Error::Invalid("give either map or true_stereo, not both".into()));
+                    return Err(Error::Invalid(
+                        "give either map or true_stereo, not both".into(),
+                    ));
                 }
                 (None, true) => IrMap::TrueStereo,
                 (None, false) => IrMap::Auto,
@@ -313,7 +333,9 @@ fn build_one(
                 predelay_frames: (predelay_ms / 1000.0 * sample_rate as f64).round() as usize,
                 block: None,
             };
-            vec![Stage::Convolve(Box::new(Convolver::new(&ir, channels, &map, &opts)?))]
+            vec![Stage::Convolve(Box::new(Convolver::new(
+                &ir, channels, &map, &opts,
+            )?))]
         }
         InsertSpec::Futz {
             low_hz,
@@ -322,7 +344,7 @@ fn build_one(
             ir,
             normalize,
         } => {
-            if !(low_hz < high_hz) {
+            if !low_hz.is_finite() || !high_hz.is_finite() || low_hz >= high_hz {
                 return Err(Error::Invalid(format!(
                     "low_hz = {low_hz} must be below high_hz = {high_hz}"
                 )));

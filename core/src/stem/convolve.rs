@@ -387,7 +387,12 @@ impl Convolver {
     /// Builds a convolver for a stem of `channels` channels. Errors name the IR
     /// file: a sample-rate mismatch is not checked here (see [`load_ir`]), the
     /// map must fit, predelay ≤ [`MAX_PREDELAY_MS`], block a power of two ≥ 64.
-    pub fn new(ir: &Ir, channels: usize, map: &IrMap, opts: &ConvolverOptions) -> Result<Convolver> {
+    pub fn new(
+        ir: &Ir,
+        channels: usize,
+        map: &IrMap,
+        opts: &ConvolverOptions,
+    ) -> Result<Convolver> {
         let routes = map.routes(ir, channels)?;
         let bad = |msg: String| Err(Error::format(&ir.path, msg));
         let max_pre = (MAX_PREDELAY_MS / 1000.0 * ir.sample_rate as f64) as usize;
@@ -428,8 +433,12 @@ impl Convolver {
                             *v = h[idx as usize] as f64 * scale;
                         }
                     }
-                    fft.process_with_scratch(&mut t, &mut spec[p * bins..(p + 1) * bins], &mut scratch)
-                        .expect("FFT buffer lengths are consistent");
+                    fft.process_with_scratch(
+                        &mut t,
+                        &mut spec[p * bins..(p + 1) * bins],
+                        &mut scratch,
+                    )
+                    .expect("FFT buffer lengths are consistent");
                 }
                 spec
             };
@@ -534,7 +543,10 @@ impl Convolver {
     pub fn process_in_place(&mut self, bufs: &mut [&mut [f32]]) {
         assert_eq!(bufs.len(), self.channels(), "channel count");
         let n = bufs.first().map_or(0, |b| b.len());
-        assert!(bufs.iter().all(|b| b.len() == n), "channels differ in length");
+        assert!(
+            bufs.iter().all(|b| b.len() == n),
+            "channels differ in length"
+        );
         let mut pos = 0;
         while pos < n {
             let take = (self.b - self.fill).min(n - pos);
@@ -551,17 +563,19 @@ impl Convolver {
         let start = self.fill;
         let fft = &self.fft;
         // 1. append the input, transform each input window.
-        par_mut!(self.ins).zip(par_mut!(bufs)).for_each(|(st, buf)| {
-            for (w, &x) in st.win[b + start..b + start + take]
-                .iter_mut()
-                .zip(&buf[pos..pos + take])
-            {
-                *w = x as f64;
-            }
-            st.tmp.copy_from_slice(&st.win);
-            fft.process_with_scratch(&mut st.tmp, &mut st.cur, &mut st.scratch)
-                .expect("FFT buffer lengths are consistent");
-        });
+        par_mut!(self.ins)
+            .zip(par_mut!(bufs))
+            .for_each(|(st, buf)| {
+                for (w, &x) in st.win[b + start..b + start + take]
+                    .iter_mut()
+                    .zip(&buf[pos..pos + take])
+                {
+                    *w = x as f64;
+                }
+                st.tmp.copy_from_slice(&st.win);
+                fft.process_with_scratch(&mut st.tmp, &mut st.cur, &mut st.scratch)
+                    .expect("FFT buffer lengths are consistent");
+            });
         // 2. per output: past partitions (once per block) + partition 0, inverse FFT.
         let (ins, ir, routes, ifft) = (&self.ins, &self.ir, &self.routes, &self.ifft);
         let (parts, slot, dry) = (self.parts, self.slot, self.dry);

@@ -219,8 +219,14 @@ impl Biquad {
         let w = 2.0 * PI * f / fs;
         let (c1, s1) = (w.cos(), -w.sin());
         let (c2, s2) = ((2.0 * w).cos(), -(2.0 * w).sin());
-        let num = (self.b0 + self.b1 * c1 + self.b2 * c2, self.b1 * s1 + self.b2 * s2);
-        let den = (1.0 + self.a1 * c1 + self.a2 * c2, self.a1 * s1 + self.a2 * s2);
+        let num = (
+            self.b0 + self.b1 * c1 + self.b2 * c2,
+            self.b1 * s1 + self.b2 * s2,
+        );
+        let den = (
+            1.0 + self.a1 * c1 + self.a2 * c2,
+            self.a1 * s1 + self.a2 * s2,
+        );
         cdiv(num, den)
     }
 }
@@ -368,12 +374,16 @@ impl Band {
             cdiv(num, den)
         };
         match *self {
-            Band::HighPass { slope, .. } => slope.butterworth_qs().iter().fold((1.0, 0.0), |h, q| {
-                cmul(h, ratio([0.0, 0.0, 1.0], [1.0, 1.0 / q, 1.0]))
-            }),
-            Band::LowPass { slope, .. } => slope.butterworth_qs().iter().fold((1.0, 0.0), |h, q| {
-                cmul(h, ratio([1.0, 0.0, 0.0], [1.0, 1.0 / q, 1.0]))
-            }),
+            Band::HighPass { slope, .. } => {
+                slope.butterworth_qs().iter().fold((1.0, 0.0), |h, q| {
+                    cmul(h, ratio([0.0, 0.0, 1.0], [1.0, 1.0 / q, 1.0]))
+                })
+            }
+            Band::LowPass { slope, .. } => {
+                slope.butterworth_qs().iter().fold((1.0, 0.0), |h, q| {
+                    cmul(h, ratio([1.0, 0.0, 0.0], [1.0, 1.0 / q, 1.0]))
+                })
+            }
             Band::LowShelf {
                 gain_db, q, slope, ..
             } => {
@@ -541,10 +551,15 @@ mod tests {
         for b in &bands {
             let qs = b.biquads(48_000);
             for f in [20.0, 61.0, 199.0, 1000.0, 2500.0, 7000.0, 15000.0, 21000.0] {
-                let h = qs.iter().fold((1.0, 0.0), |h, q| cmul(h, q.response(48_000.0, f)));
+                let h = qs
+                    .iter()
+                    .fold((1.0, 0.0), |h, q| cmul(h, q.response(48_000.0, f)));
                 let a = b.analog_response(48_000, f);
                 let err = ((h.0 - a.0).powi(2) + (h.1 - a.1).powi(2)).sqrt();
-                assert!(err < 1e-9 * (1.0 + a.0.hypot(a.1)), "{b:?} at {f}: {h:?} vs {a:?}");
+                assert!(
+                    err < 1e-9 * (1.0 + a.0.hypot(a.1)),
+                    "{b:?} at {f}: {h:?} vs {a:?}"
+                );
             }
         }
     }
@@ -560,6 +575,8 @@ mod tests {
             }
         );
         assert!(toml::from_str::<Band>("kind = \"high_pass\"\nfreq = 80\nslope = 18").is_err());
-        assert!(toml::from_str::<Band>("kind = \"peak\"\nfreq = 80\nq=1\ngain_db=1\nfoo=1").is_err());
+        assert!(
+            toml::from_str::<Band>("kind = \"peak\"\nfreq = 80\nq=1\ngain_db=1\nfoo=1").is_err()
+        );
     }
 }
