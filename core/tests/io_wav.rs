@@ -648,3 +648,71 @@ fn unfinished_writer_leaves_nothing_and_finish_renames() {
     assert!(matches!(e, Error::Output { .. }));
     assert!(e.to_string().contains("x.wav"));
 }
+
+/// Files written by an independent writer (ffmpeg): 64-bit float, 8-bit,
+/// WAVE_FORMAT_EXTENSIBLE float with a 5.1 mask, and a bext chunk.
+#[test]
+fn ffmpeg_written_files_are_read() {
+    if !have("ffmpeg") {
+        return;
+    }
+    let d = scratch("ffmpeg_in");
+    let src = d.join("src.wav");
+    let sig = signal(6, 3000, 0.5);
+    let mut sp = spec(6, OutputFormat::Float32);
+    sp.channel_mask = 0x3F;
+    write(&src, sp, &sig, 3000);
+    let conv = |name: &str, args: &[&str]| {
+        let out = d.join(name);
+        run(std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(&src)
+            .args(args)
+            .arg(&out));
+        out
+    };
+    // f32 -> f64 -> f32 is exact.
+    let f64p = conv("f64.wav", &["-c:a", "pcm_f64le"]);
+    let info = read_info(&f64p).unwrap();
+    assert_eq!(info.format, SampleFormat::Float(64));
+    assert_eq!(info.channel_mask, Some(0x3F));
+    assert_eq!(read_all(&f64p, 1000), sig);
+    // ffmpeg's own 32-bit float (extensible, mask from the 5.1 layout).
+    let f32p = conv("f32.wav", &["-c:a", "pcm_f32le"]);
+    assert_eq!(read_info(&f32p).unwrap().channel_mask, Some(0x3F));
+    assert_eq!(read_all(&f32p, 1000), sig);
+    // 8-bit unsigned: codes within 1 LSB (ffmpeg rounds, no dither) of the source.
+    let u8p = conv("u8.wav", &["-c:a", "pcm_u8"]);
+    assert_eq!(read_info(&u8p).unwrap().format, SampleFormat::Int(8));
+    let back = read_all(&u8p, 1000);
+    for (a, b) in back.iter().flatten().zip(sig.iter().flatten()) {
+        assert_eq!(a * 128.0, (a * 128.0).round());
+        assert!((a - b).abs() <= 1.0 / 128.0, "{a} vs {b}");
+    }
+    // bext written by ffmpeg (-write_bext with metadata).
+    let bw = conv(
+        "bext.wav",
+        &[
+            "-c:a",
+            "pcm_s24le",
+            "-write_bext",
+            "1",
+            "-metadata",
+            "description=Reel 3 M&E",
+            "-metadata",
+            "originator=ffmpeg test",
+            "-metadata",
+            "time_reference=172800000",
+            "-metadata",
+            "coding_history=A=PCM,F=48000,W=24\r\n",
+        ],
+    );
+    let info = read_info(&bw).unwrap();
+    let b = info.bext.expect("bext");
+    assert_eq!(b.description, "Reel 3 M&E");
+    assert_eq!(b.originator, "ffmpeg test");
+    assert_eq!(b.time_reference, 172_800_000);
+    assert!(b.coding_history.starts_with("A=PCM,F=48000,W=24"), "{b:?}");
+    assert_eq!(info.format, SampleFormat::Int(24));
+    assert_eq!(info.frames, 3000);
+}
