@@ -106,6 +106,22 @@ pub struct WavInfo {
     pub bext: Option<Bext>,
 }
 
+impl WavInfo {
+    /// Length in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.frames as f64 / f64::from(self.sample_rate)
+    }
+}
+
+impl SampleFormat {
+    /// Bits per stored sample.
+    pub fn bits(self) -> u16 {
+        match self {
+            SampleFormat::Int(b) | SampleFormat::Float(b) => b,
+        }
+    }
+}
+
 /// Format tags (mmreg.h; RFC 2361).
 const WAVE_FORMAT_PCM: u16 = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT: u16 = 0x0003;
@@ -595,7 +611,10 @@ impl OutputFormat {
 pub enum Rf64Mode {
     /// Plain RIFF up to `threshold` bytes of data, RF64 (or BW64) past it.
     /// A file too large for 32-bit sizes always becomes RF64/BW64.
-    Auto { threshold: u64 },
+    Auto {
+        /// Bytes of audio data above which the file is written as RF64/BW64.
+        threshold: u64,
+    },
     /// Always RF64/BW64 (the `ds64` chunk is written even for small files).
     Always,
     /// Never: writing more than a RIFF can hold (4 GiB) is an error.
@@ -612,8 +631,11 @@ impl Rf64Mode {
 /// What to write.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WavSpec {
+    /// Interleaved channels (WAV order, e.g. L R C LFE Ls Rs for 5.1).
     pub channels: u16,
+    /// Frames per second.
     pub sample_rate: u32,
+    /// Sample format (PCM is TPDF-dithered).
     pub format: OutputFormat,
     /// dwChannelMask written in the WAVE_FORMAT_EXTENSIBLE header (used when
     /// the file has more than 2 channels or more than 16 bits).
@@ -621,6 +643,7 @@ pub struct WavSpec {
     /// A `bext` chunk to write; its space is reserved at create and its final
     /// contents (see [`WavWriter::set_bext`]) are written at finish.
     pub bext: Option<Bext>,
+    /// When the file becomes RF64/BW64.
     pub rf64: Rf64Mode,
     /// Write 'BW64' instead of 'RF64' when the file needs 64-bit sizes.
     pub bw64: bool,
@@ -628,12 +651,33 @@ pub struct WavSpec {
     pub dither_seed: u64,
 }
 
+impl WavSpec {
+    /// A spec with no channel mask, no bext, RF64 only past the RIFF limit
+    /// ([`Rf64Mode::AUTO`]), 'RF64' rather than 'BW64', dither seed 0.
+    pub fn new(channels: u16, sample_rate: u32, format: OutputFormat) -> Self {
+        WavSpec {
+            channels,
+            sample_rate,
+            format,
+            channel_mask: 0,
+            bext: None,
+            rf64: Rf64Mode::AUTO,
+            bw64: false,
+            dither_seed: 0,
+        }
+    }
+}
+
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WrittenFile {
+    /// The final path (after the rename).
     pub path: PathBuf,
+    /// RIFF, or RF64/BW64 when 64-bit sizes were written.
     pub container: Container,
+    /// Sample frames written.
     pub frames: u64,
+    /// Size of the file in bytes.
     pub bytes: u64,
     /// Lower-case hex SHA-256 of the whole file as it lies on disk.
     pub sha256: String,
