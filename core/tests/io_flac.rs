@@ -188,3 +188,44 @@ fn unknown_content_is_refused_by_content_not_extension() {
             .contains("empty.wav")
     );
 }
+
+/// Damaged FLAC headers and frames never panic: open and read give either
+/// audio or an error naming the file.
+#[test]
+fn damaged_flac_never_panics() {
+    if !have("ffmpeg") {
+        return;
+    }
+    let d = scratch("flac_damage");
+    let wav = source(&d, "s.wav", 2, OutputFormat::Pcm16, 0x3, 9000);
+    let flac = d.join("s.flac");
+    ffmpeg_flac(&wav, &flac);
+    let bytes = std::fs::read(&flac).unwrap();
+    let p = d.join("damaged.flac");
+    let probe = |b: &[u8]| {
+        std::fs::write(&p, b).unwrap();
+        match AudioReader::open(&p) {
+            Ok(mut r) => {
+                let mut buf = vec![Vec::new(); r.info().channels as usize];
+                while let Ok(n) = r.read_planar(&mut buf, 1000) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            Err(e) => assert!(e.to_string().contains("damaged.flac"), "{e}"),
+        }
+    };
+    // fLaC marker + STREAMINFO block (4 + 4 + 34 bytes) and the first frame header.
+    let hdr = 42 + 16;
+    for i in 4..hdr.min(bytes.len()) {
+        for v in [0x00, 0xFF, bytes[i] ^ 0x01] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            probe(&b);
+        }
+    }
+    for len in (0..hdr).chain((hdr..bytes.len()).step_by(997)) {
+        probe(&bytes[..len]);
+    }
+}

@@ -716,3 +716,61 @@ fn ffmpeg_written_files_are_read() {
     assert_eq!(info.format, SampleFormat::Int(24));
     assert_eq!(info.frames, 3000);
 }
+
+/// Damaged headers and cut files never panic: every one either opens (and
+/// then reads to its end or to an error) or is refused with an error naming
+/// the file.
+#[test]
+fn damaged_files_never_panic() {
+    let d = scratch("damage");
+    let p = d.join("damaged.wav");
+    let probe = |b: &[u8]| {
+        std::fs::write(&p, b).unwrap();
+        match WavReader::open(&p) {
+            Ok(mut r) => {
+                let mut buf = vec![Vec::new(); r.info().channels as usize];
+                while let Ok(n) = r.read_planar(&mut buf, 7) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            Err(e) => assert!(e.to_string().contains("damaged.wav"), "{e}"),
+        }
+    };
+    // RF64 (ds64, extensible fmt): every header byte damaged, every cut.
+    let good = d.join("rf64.wav");
+    let mut sp = spec(3, OutputFormat::Pcm24);
+    sp.channel_mask = 0x7;
+    sp.rf64 = Rf64Mode::Always;
+    write(&good, sp, &signal(3, 20, 0.5), 20);
+    let bytes = std::fs::read(&good).unwrap();
+    let data_at = find(&bytes, b"data").unwrap() + 8;
+    for len in (0..data_at + 8).chain((data_at + 8..bytes.len()).step_by(7)) {
+        probe(&bytes[..len]);
+    }
+    for i in 0..data_at {
+        for v in [0x00, 0xFF, bytes[i] ^ 0x01] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            probe(&b);
+        }
+    }
+    // bext: its chunk header, version and the cut inside it.
+    let good = d.join("bext.wav");
+    let mut sp = spec(1, OutputFormat::Pcm16);
+    sp.bext = Some(sample_bext());
+    write(&good, sp, &signal(1, 20, 0.5), 20);
+    let bytes = std::fs::read(&good).unwrap();
+    let at = find(&bytes, b"bext").unwrap();
+    for i in (at..at + 8).chain(at + 8 + 346..at + 8 + 348) {
+        for v in [0x00, 0xFF, bytes[i] ^ 0x01] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            probe(&b);
+        }
+    }
+    for len in [at + 4, at + 8, at + 300, at + 8 + 601, at + 8 + 602] {
+        probe(&bytes[..len]);
+    }
+}
