@@ -501,6 +501,23 @@ fn sox_reads_our_files() {
     assert!(out.contains("Sample Rate    : 48000"), "{out}");
     assert!(out.contains("Precision      : 24-bit"), "{out}");
     assert!(out.contains("48000 samples"), "{out}");
+    // RF64: sox decodes it to the same samples as our reader.
+    let r = d.join("r.wav");
+    let mut sp = spec(2, OutputFormat::Pcm16);
+    sp.rf64 = Rf64Mode::Always;
+    write(&r, sp, &signal(2, 1000, 0.4), 1000);
+    let raw = d.join("r.raw");
+    run(std::process::Command::new("sox")
+        .arg(&r)
+        .args(["-t", "raw", "-e", "signed-integer", "-b", "16"])
+        .arg(&raw));
+    let raw = std::fs::read(&raw).unwrap();
+    let ours = read_all(&r, 1000);
+    assert_eq!(raw.len(), 4000);
+    for (i, s) in raw.chunks_exact(2).enumerate() {
+        let v = f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0;
+        assert_eq!(v, ours[i % 2][i / 2]);
+    }
 }
 
 #[test]
