@@ -145,6 +145,39 @@ fn dither_is_deterministic_and_independent_of_blocking() {
 }
 
 #[test]
+fn digital_silence_stays_silent() {
+    // A silent channel beside a live one, and silence inside a live channel.
+    let d = scratch("silence");
+    let mut live = noise(3, 4000, 0.3);
+    live[1000..2000].fill(0.0);
+    let p = d.join("s.wav");
+    let wf = write(
+        &p,
+        spec(2, OutputFormat::Pcm16),
+        &[vec![0.0; 4000], live.clone()],
+        1000,
+    );
+    assert_eq!(wf.peak[0], 0.0);
+    let back = read_all(&p, 4000);
+    assert!(back[0].iter().all(|&x| x == 0.0));
+    assert!(back[1][1000..2000].iter().all(|&x| x == 0.0));
+    // The rest is still dithered: same output as if the silence were elsewhere
+    // (dither streams advance on silent samples too).
+    let mut other = noise(3, 4000, 0.3);
+    other[3000..3500].fill(0.0);
+    let p2 = d.join("s2.wav");
+    write(
+        &p2,
+        spec(2, OutputFormat::Pcm16),
+        &[vec![0.0; 4000], other],
+        1000,
+    );
+    let back2 = read_all(&p2, 4000);
+    assert_eq!(back[1][..1000], back2[1][..1000]);
+    assert_eq!(back[1][2000..3000], back2[1][2000..3000]);
+}
+
+#[test]
 fn dither_streams_per_channel_are_independent() {
     // Identical input on two channels: the dithered outputs must differ.
     let d = scratch("indep");

@@ -579,9 +579,9 @@ pub fn read_info(path: &Path) -> Result<WavInfo> {
 /// Sample format of a deliverable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum OutputFormat {
-    /// 16-bit PCM with TPDF dither.
+    /// 16-bit PCM with TPDF dither (exact zeros stay zero, see [`super::dither::quantize`]).
     Pcm16,
-    /// 24-bit PCM with TPDF dither.
+    /// 24-bit PCM with TPDF dither (exact zeros stay zero).
     Pcm24,
     /// 32-bit IEEE float.
     Float32,
