@@ -362,6 +362,10 @@ ffoa = "01:00:08:00"
 [output]
 format = "pcm24"
 
+# Netflix: -27 LKFS dialogue-gated (stem-gated on the dialogue buses) +-2 LU, -2 dBTP
+[delivery]
+profile = "netflix"
+
 [[stem]]
 id = "dx"
 kind = "dialogue"
