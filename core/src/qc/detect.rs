@@ -147,7 +147,6 @@ struct NanState {
 #[derive(Debug, Default)]
 struct SilenceState {
     first_signal: Option<u64>,
-    last_signal: Option<u64>,
     zero_start: Option<u64>,
 }
 
@@ -172,7 +171,6 @@ impl SilenceState {
             if self.first_signal.is_none() {
                 self.first_signal = Some(pos);
             }
-            self.last_signal = Some(pos);
             out
         }
     }
@@ -459,8 +457,12 @@ impl QcDetectors {
         let min_run = self.cfg.clip_min_run as u64;
         let label = self.channels[ch].label();
         for (i, &v) in x.iter().enumerate() {
-            let pos = base + i as u64;
             let a = v.abs();
+            // Fast path: an ordinary sample with no run open (NaN fails `a < level`).
+            if a < level && self.clip[ch].run_start.is_none() && self.nan[ch].run_start.is_none() {
+                continue;
+            }
+            let pos = base + i as u64;
             // Clip runs (finite samples only; NaN/Inf have their own check).
             // A run is a flat top: same sign, every sample at full scale.
             let c = &mut self.clip[ch];
@@ -506,20 +508,26 @@ impl QcDetectors {
         self.any_signal.resize(n, false);
         for (ch, x) in planar.iter().enumerate() {
             // DC: programme mean of the finite samples.
-            // Summed sample by sample, so the figure does not depend on the block size.
-            let (sum, cnt) = (&mut self.dc_sum[ch], &mut self.dc_n[ch]);
+            // Summed sample by sample onto the running total, so the figure does
+            // not depend on the block size.
+            let (mut sum, mut cnt) = (self.dc_sum[ch], self.dc_n[ch]);
             for &v in x.iter() {
                 if v.is_finite() {
-                    *sum += v as f64;
-                    *cnt += 1;
+                    sum += v as f64;
+                    cnt += 1;
                 }
             }
+            (self.dc_sum[ch], self.dc_n[ch]) = (sum, cnt);
             // Drop-outs.
             let st = &mut self.silence[ch];
             for (i, &v) in x.iter().enumerate() {
                 let silent = v.abs() <= level;
                 if !silent {
                     self.any_signal[i] = true;
+                    // Fast path: signal continues, nothing to close.
+                    if st.zero_start.is_none() && st.first_signal.is_some() {
+                        continue;
+                    }
                 }
                 if let Some((s, e)) = st.step(base + i as u64, silent, self.dropout_min) {
                     self.sink.push(Finding {
@@ -572,14 +580,22 @@ impl QcDetectors {
         let st = &mut self.phase[p];
         let origin = *st.origin.get_or_insert(base);
         let (x, y) = (planar[st.a], planar[st.b]);
-        for (&a, &b) in x.iter().zip(y) {
-            let (a, b) = (a as f64, b as f64);
-            if a.is_finite() && b.is_finite() {
-                st.cur[0] += a * a;
-                st.cur[1] += b * b;
-                st.cur[2] += a * b;
+        let mut i = 0;
+        while i < x.len() {
+            // Accumulate up to the end of the current hop (in registers).
+            let take = ((st.hop_len - st.cur_n) as usize).min(x.len() - i);
+            let mut c = st.cur;
+            for (&a, &b) in x[i..i + take].iter().zip(&y[i..i + take]) {
+                let (a, b) = (a as f64, b as f64);
+                if a.is_finite() && b.is_finite() {
+                    c[0] += a * a;
+                    c[1] += b * b;
+                    c[2] += a * b;
+                }
             }
-            st.cur_n += 1;
+            st.cur = c;
+            st.cur_n += take as u64;
+            i += take;
             if st.cur_n < st.hop_len {
                 continue;
             }
@@ -642,18 +658,27 @@ impl QcDetectors {
             return;
         };
         let x = planar[st.ch];
-        for (i, &v) in x.iter().enumerate() {
+        let mut i = 0;
+        while i < x.len() {
             if st.win_start.is_none() {
                 st.win_start = Some(base + i as u64);
             }
-            let v = if v.is_finite() { v as f64 } else { 0.0 };
-            let mut y = v;
-            for s in st.hp.iter_mut() {
-                y = s.run(y);
+            // Filter up to the end of the current window with the state in registers.
+            let take = ((st.win_len - st.win_n) as usize).min(x.len() - i);
+            let mut hp = st.hp;
+            let (mut tot, mut hpe) = (st.win_tot, st.win_hp);
+            for &v in &x[i..i + take] {
+                let v = if v.is_finite() { v as f64 } else { 0.0 };
+                let mut y = v;
+                for s in hp.iter_mut() {
+                    y = s.run(y);
+                }
+                tot += v * v;
+                hpe += y * y;
             }
-            st.win_tot += v * v;
-            st.win_hp += y * y;
-            st.win_n += 1;
+            (st.hp, st.win_tot, st.win_hp) = (hp, tot, hpe);
+            st.win_n += take as u64;
+            i += take;
             if st.win_n == st.win_len {
                 lfe_window(st, floor, limit, &self.time, &mut self.sink, &self.cfg);
             }
