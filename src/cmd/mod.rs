@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod inspect;
+pub mod measure;
+pub mod progress;
+pub mod render;
