@@ -162,11 +162,11 @@ impl SilenceState {
             None
         } else {
             let mut out = None;
-            if let Some(s) = self.zero_start.take()
-                && self.first_signal.is_some()
-                && pos - s >= min_len
-            {
-                out = Some((s, pos));
+            let s = self.zero_start.take();
+            if let (Some(s), Some(_)) = (s, self.first_signal) {
+                if pos - s >= min_len {
+                    out = Some((s, pos));
+                }
             }
             if self.first_signal.is_none() {
                 self.first_signal = Some(pos);
@@ -699,8 +699,10 @@ impl QcDetectors {
         for ch in 0..self.channels.len() {
             let label = self.channels[ch].label();
             let c = &mut self.clip[ch];
-            if let Some(s) = c.run_start.take()
-                && end - s >= self.cfg.clip_min_run as u64
+            if let Some(s) = c
+                .run_start
+                .take()
+                .filter(|&s| end - s >= self.cfg.clip_min_run as u64)
             {
                 c.runs += 1;
                 c.samples += end - s;

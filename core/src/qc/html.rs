@@ -182,18 +182,14 @@ fn attention(h: &mut String, r: &QcReport) {
             }
         }
     }
-    if let Some(sy) = &r.sync
-        && sy.check.status >= Status::Warn
-    {
+    if let Some(sy) = r.sync.as_ref().filter(|s| s.check.status >= Status::Warn) {
         items.push((
             sy.check.status,
             "Sync · 2-pop".into(),
             sy.check.detail.clone(),
         ));
     }
-    if let Some(nt) = &r.null_test
-        && nt.status >= Status::Warn
-    {
+    if let Some(nt) = r.null_test.as_ref().filter(|n| n.status >= Status::Warn) {
         items.push((
             nt.status,
             format!("Null test · {}", nt.name),
@@ -894,10 +890,14 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
                 );
             }
         }
-        if let Some(Some(sp)) = l.sample_peak_dbfs.get(i)
-            && sp.is_finite()
+        if let Some(sp) = l
+            .sample_peak_dbfs
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|v| v.is_finite())
         {
-            let x = x_of(*sp);
+            let x = x_of(sp);
             let _ = write!(
                 h,
                 "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#1c2127\" stroke-width=\"2\"/>",
