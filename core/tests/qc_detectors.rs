@@ -440,7 +440,7 @@ fn findings_are_capped_with_a_summary() {
     assert!(
         check(&checks, "Clipping")
             .detail
-            .starts_with("150 clipped run(s), 600 samples")
+            .starts_with("150 clipped runs, 600 samples")
     );
 }
 

@@ -911,7 +911,8 @@ impl QcDetectors {
                 "Clipping",
                 Status::Fail,
                 format!(
-                    "{runs} clipped run(s), {samples} samples, on {}; first at {}",
+                    "{}, {samples} samples, on {}; first at {}",
+                    n_of(runs, "clipped run", "clipped runs"),
                     chans.join(", "),
                     first_tc(FindingKind::Clip)
                 ),
@@ -926,7 +927,8 @@ impl QcDetectors {
                 "NaN / Inf samples",
                 Status::Fail,
                 format!(
-                    "{bad} non-finite sample(s); first at {}",
+                    "{}; first at {}",
+                    n_of(bad, "non-finite sample", "non-finite samples"),
                     first_tc(FindingKind::NonFinite)
                 ),
             )
@@ -968,7 +970,8 @@ impl QcDetectors {
                 "Drop-outs",
                 Status::Warn,
                 format!(
-                    "{d} stretch(es) of digital silence over {:.0} ms inside the programme; first at {}",
+                    "{} of digital silence over {:.0} ms inside the programme; first at {}",
+                    n_of(d, "stretch", "stretches"),
                     self.cfg.dropout_min_s * 1000.0,
                     first_tc(FindingKind::DropOut)
                 ),
@@ -989,7 +992,8 @@ impl QcDetectors {
                 "Programme silence",
                 Status::Warn,
                 format!(
-                    "{ps} silence(s) on all channels over {:.1} s; first at {}",
+                    "{} on all channels over {:.1} s; first at {}",
+                    n_of(ps, "silence", "silences"),
                     self.cfg.programme_silence_min_s,
                     first_tc(FindingKind::ProgrammeSilence)
                 ),
@@ -1015,8 +1019,10 @@ impl QcDetectors {
                 (
                     Status::Warn,
                     format!(
-                        "{} stretch(es) below {:+.1} for over {:.1} s; {detail}",
-                        st.sustained, self.cfg.phase_threshold, self.cfg.phase_min_s
+                        "{} below {:+.1} for over {:.1} s; {detail}",
+                        n_of(st.sustained, "stretch", "stretches"),
+                        self.cfg.phase_threshold,
+                        self.cfg.phase_min_s
                     ),
                 )
             } else if st.min_r.is_none() {
@@ -1182,6 +1188,11 @@ fn nan_finding(time: &TimeBase, ch: &str, e: &Event) -> Finding {
         start_sample: e.start,
         end_sample: e.end,
         timecode: time.timecode(e.start),
-        detail: format!("{} NaN/Inf sample(s)", e.samples),
+        detail: n_of(e.samples, "NaN/Inf sample", "NaN/Inf samples"),
     }
+}
+
+/// `"1 clipped run"`, `"3 clipped runs"`.
+fn n_of(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

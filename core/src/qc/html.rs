@@ -67,7 +67,10 @@ ul.attn li{padding:4px 0;border-bottom:1px solid #f0f2f5}
 svg{display:block;width:100%;height:auto;margin:6px 0}
 .note{color:#59636e;font-size:12.5px}
 .more{color:#59636e;font-style:italic}
+.r-fail{color:#a3160b;font-weight:600}.r-warn{color:#6e4b00;font-weight:600}
+.tw{overflow-x:auto}
 table.kv th{width:11em}
+@media (max-width:760px){.meta{grid-template-columns:max-content 1fr}main{padding:12px}}
 @media print{body{background:#fff}.card{break-inside:avoid;border-color:#bbb}}
 "#;
 
@@ -294,17 +297,29 @@ fn header_meta(h: &mut String, r: &QcReport) {
 
 fn summary_table(h: &mut String, r: &QcReport) {
     h.push_str(
-        "<section class=\"card\"><h2>Deliverables</h2><table><thead><tr><th>Deliverable</th>\
+        "<section class=\"card\"><h2>Deliverables</h2><div class=\"tw\"><table><thead><tr><th>Deliverable</th>\
          <th>Layout</th><th class=\"num\">Integrated</th><th class=\"num\">Dialogue</th>\
          <th class=\"num\">True peak</th><th class=\"num\">LRA</th><th>Status</th><th>Reasons</th></tr></thead><tbody>",
     );
     for (i, d) in r.deliverables.iter().enumerate() {
         let l = &d.loudness;
-        let reasons: Vec<String> = d
+        // Names only, worst first: the details are under "Needs attention".
+        let mut bad: Vec<&Check> = d
             .checks
             .iter()
             .filter(|c| c.status >= Status::Warn)
-            .map(|c| format!("<b>{}</b>: {}", escape(&c.name), escape(&c.detail)))
+            .collect();
+        bad.sort_by_key(|c| std::cmp::Reverse(c.status));
+        let reasons: Vec<String> = bad
+            .iter()
+            .map(|c| {
+                format!(
+                    "<span class=\"r-{}\" title=\"{}\">{}</span>",
+                    c.status.as_str(),
+                    escape(&c.detail),
+                    escape(&c.name)
+                )
+            })
             .collect();
         let _ = write!(
             h,
@@ -321,11 +336,11 @@ fn summary_table(h: &mut String, r: &QcReport) {
             if reasons.is_empty() {
                 "all checks pass".to_string()
             } else {
-                reasons.join("<br>")
+                reasons.join(", ")
             }
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn deliverable(h: &mut String, r: &QcReport, d: &DeliverableQc, i: usize, axis: &TimeAxis) {
@@ -401,7 +416,7 @@ fn checks_table(h: &mut String, checks: &[Check]) {
         h.push_str("<p class=\"note\">No checks recorded.</p>");
         return;
     }
-    h.push_str("<table><thead><tr><th style=\"width:7em\">Status</th><th style=\"width:14em\">Check</th><th>Result</th></tr></thead><tbody>");
+    h.push_str("<div class=\"tw\"><table><thead><tr><th style=\"width:7em\">Status</th><th style=\"width:14em\">Check</th><th>Result</th></tr></thead><tbody>");
     for c in checks {
         let _ = write!(
             h,
@@ -412,7 +427,7 @@ fn checks_table(h: &mut String, checks: &[Check]) {
             escape(&c.detail)
         );
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
 }
 
 fn findings_table(h: &mut String, d: &DeliverableQc, axis: &TimeAxis) {
@@ -421,7 +436,7 @@ fn findings_table(h: &mut String, d: &DeliverableQc, axis: &TimeAxis) {
         h.push_str("<p class=\"note\">No defects found.</p>");
         return;
     }
-    h.push_str("<table><thead><tr><th style=\"width:6em\"></th><th>Timecode</th><th class=\"num\">Duration</th><th>What</th><th>Channel</th><th>Detail</th></tr></thead><tbody>");
+    h.push_str("<div class=\"tw\"><table><thead><tr><th style=\"width:6em\"></th><th>Timecode</th><th class=\"num\">Duration</th><th>What</th><th>Channel</th><th>Detail</th></tr></thead><tbody>");
     for f in d.findings.iter().take(MAX_FINDING_ROWS) {
         let dur = axis.seconds(f.end_sample.saturating_sub(f.start_sample));
         let _ = write!(
@@ -436,7 +451,7 @@ fn findings_table(h: &mut String, d: &DeliverableQc, axis: &TimeAxis) {
             escape(&f.detail)
         );
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
     if d.findings.len() > MAX_FINDING_ROWS {
         let _ = write!(
             h,
@@ -934,7 +949,7 @@ fn sync_section(h: &mut String, r: &QcReport) {
         s.tolerance_samples
     );
     h.push_str(
-        "<table><thead><tr><th>Stem</th><th>Pop at</th><th class=\"num\">Sample</th>\
+        "<div class=\"tw\"><table><thead><tr><th>Stem</th><th>Pop at</th><th class=\"num\">Sample</th>\
          <th class=\"num\">Offset (samples)</th><th class=\"num\">Offset (ms)</th><th class=\"num\">Level</th><th>Status</th><th>Detail</th></tr></thead><tbody>",
     );
     for row in &s.stems {
@@ -953,7 +968,7 @@ fn sync_section(h: &mut String, r: &QcReport) {
             escape(&row.detail)
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn null_section(h: &mut String, r: &QcReport) {
@@ -963,13 +978,13 @@ fn null_section(h: &mut String, r: &QcReport) {
     let db = |v: Option<f64>| v.map_or("−∞ (bit-exact)".into(), |d| format!("{d:.1} dBFS"));
     let _ = write!(
         h,
-        "<section class=\"card\"><h2>Null test {}</h2><p>{}</p><table class=\"kv\"><tbody>\
+        "<section class=\"card\"><h2>Null test {}</h2><p>{}</p><div class=\"tw\"><table class=\"kv\"><tbody>\
          <tr><th>Residual</th><td>{}</td></tr>\
          <tr><th>Peak</th><td class=\"mono\">{}</td></tr>\
          <tr><th>RMS</th><td class=\"mono\">{}</td></tr>\
          <tr><th>Largest at</th><td class=\"mono\">{}</td></tr>\
          <tr><th>Limit</th><td class=\"mono\">peak below {:.0} dBFS</td></tr>\
-         <tr><th>Compared</th><td class=\"mono\">{} frames</td></tr></tbody></table></section>",
+         <tr><th>Compared</th><td class=\"mono\">{} frames</td></tr></tbody></table></div></section>",
         pill(n.status),
         escape(&n.detail),
         escape(&n.name),
@@ -990,7 +1005,7 @@ fn cues_section(h: &mut String, r: &QcReport) {
     }
     let _ = write!(
         h,
-        "<section class=\"card\"><h2>Cues ({})</h2><table><thead><tr><th>#</th><th>Type</th><th>In</th><th>Out</th>\
+        "<section class=\"card\"><h2>Cues ({})</h2><div class=\"tw\"><table><thead><tr><th>#</th><th>Type</th><th>In</th><th>Out</th>\
          <th>Character</th><th>Line / description</th><th>Reason</th><th>Notes</th></tr></thead><tbody>",
         r.cues.len()
     );
@@ -1008,12 +1023,12 @@ fn cues_section(h: &mut String, r: &QcReport) {
             escape(&c.notes)
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn manifest_section(h: &mut String, r: &QcReport) {
     h.push_str(
-        "<section class=\"card\"><h2>Manifest</h2><table><thead><tr><th>File</th>\
+        "<section class=\"card\"><h2>Manifest</h2><div class=\"tw\"><table><thead><tr><th>File</th>\
          <th class=\"num\">Size</th><th>SHA-256</th></tr></thead><tbody>",
     );
     if r.manifest.is_empty() {
@@ -1036,7 +1051,7 @@ fn manifest_section(h: &mut String, r: &QcReport) {
             );
         }
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn fmt_bytes(b: u64) -> String {
