@@ -300,3 +300,30 @@ fn null_test_passes_when_parts_sum_and_fails_with_a_residual() {
             .is_err()
     );
 }
+
+#[test]
+fn pop_is_sample_exact_at_96k() {
+    let fs = 96_000u32;
+    let rate = FrameRate::Fps24;
+    let time = TimeBase::new(fs, Timecode::parse("00:59:52:00", rate).unwrap());
+    let expected = 6 * fs as u64;
+    for at in [expected, expected + 1, expected + 4000] {
+        let mut x = vec![0.0f32; (expected + 3 * fs as u64) as usize];
+        for k in 0..4000 {
+            x[at as usize + k] =
+                (0.1 * (2.0 * PI * 1000.0 * k as f64 / fs as f64 + 0.7).sin()) as f32;
+        }
+        let mut d = PopDetector::new(
+            "DX",
+            Layout::Mono.channels(),
+            time,
+            expected,
+            &QcConfig::default(),
+        )
+        .unwrap();
+        d.push(&[&x]).unwrap();
+        let r = d.finish();
+        assert_eq!(r.sample, Some(at));
+        assert_eq!(r.length, Some(4000));
+    }
+}
