@@ -151,6 +151,7 @@ fn sample_report() -> QcReport {
     let rate: FrameRate = s.frame_rate.parse().unwrap();
     let start = Timecode::parse(&s.start_tc, rate).unwrap();
     let time = TimeBase::new(FS, start);
+    let rep_ffoa = s.ffoa_tc.clone();
     let ffoa =
         (Timecode::parse(&s.ffoa_tc, rate).unwrap().to_samples(FS) - time.start_samples) as u64;
     let secs = 150;
@@ -269,7 +270,8 @@ fn sample_report() -> QcReport {
         status: Status::Pass,
     };
     // Sync: four stems, FX one frame late.
-    let expected = ffoa - 2 * FS as u64;
+    let expected =
+        qc::expected_pop_sample(start, Timecode::parse(&rep_ffoa, rate).unwrap(), FS).unwrap();
     let frame = 2002;
     let mut pops = Vec::new();
     for (name, off) in [("DX", 0i64), ("MX", 0), ("FX", 2002), ("BG", 0)] {
