@@ -563,3 +563,25 @@ fn meter_output_converts_to_report_figures() {
     assert_eq!(l.dialogue_gated_lufs, None); // no dialogue bus metered
     assert_eq!(l.normalization, None);
 }
+
+#[test]
+fn report_without_profile_draws_no_target() {
+    let mut rep = sample_report();
+    let judged = qc::html::render(&rep);
+    assert!(judged.contains(">target -27 ± 2 LU<") && judged.contains(">ceiling -2.0 dBTP<"));
+    rep.profile = ProfileInfo {
+        name: "none".into(),
+        ..ProfileInfo::default()
+    };
+    let html = qc::html::render(&rep);
+    assert!(html.contains("not judged (no delivery profile)"));
+    assert!(
+        !html.contains(">target "),
+        "no target band without a profile"
+    );
+    assert!(
+        !html.contains(">ceiling "),
+        "no true-peak ceiling without a profile"
+    );
+    assert!(!html.contains("dBTP over"));
+}

@@ -7,7 +7,9 @@
 //! timelines are reduced to one min/max pair per plot column, so a two-hour
 //! reel gives a page of a few hundred kilobytes.
 
-use super::report::{Check, DeliverableQc, Finding, LoudnessFigures, QcReport, Status, Timelines};
+use super::report::{
+    Check, DeliverableQc, Finding, LoudnessFigures, ProfileInfo, QcReport, Status, Timelines,
+};
 use crate::timecode::{FrameRate, Timecode};
 use std::fmt::Write;
 
@@ -121,6 +123,12 @@ pub fn render(r: &QcReport) -> String {
     h
 }
 
+/// Whether the report has a delivery target to draw (a profile that targets
+/// 0 LUFS ± 0 LU is the "no profile" placeholder).
+fn judged(p: &ProfileInfo) -> bool {
+    !(p.target_lufs == 0.0 && p.tolerance_lu == 0.0)
+}
+
 fn pill(s: Status) -> String {
     format!("<span class=\"pill {0}\">{0}</span>", s.as_str())
 }
@@ -232,17 +240,21 @@ fn header_meta(h: &mut String, r: &QcReport) {
     .copied()
     .collect::<Vec<_>>()
     .join(" · ");
-    let mut target = format!(
-        "{:.1} LUFS ± {:.1} LU{}, true peak ≤ {:.1} dBTP",
-        p.target_lufs,
-        p.tolerance_lu,
-        if p.dialogue_gated {
-            " dialogue-gated"
-        } else {
-            " integrated"
-        },
-        p.true_peak_max_dbtp
-    );
+    let mut target = if !judged(p) {
+        "not judged (no delivery profile)".to_string()
+    } else {
+        format!(
+            "{:.1} LUFS ± {:.1} LU{}, true peak ≤ {:.1} dBTP",
+            p.target_lufs,
+            p.tolerance_lu,
+            if p.dialogue_gated {
+                " dialogue-gated"
+            } else {
+                " integrated"
+            },
+            p.true_peak_max_dbtp
+        )
+    };
     if let (Some(pct), Some(fb)) = (p.dialogue_min_percent, p.fallback_target_lufs) {
         let _ = write!(
             target,
@@ -690,11 +702,13 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
         .chain(&tl.short_term)
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
+    let has_band = judged(p);
     let band_top = p.target_lufs + p.tolerance_lu;
-    let top_raw = if vmax.is_finite() {
-        vmax.max(band_top)
-    } else {
-        band_top
+    let top_raw = match (vmax.is_finite(), has_band) {
+        (true, true) => vmax.max(band_top),
+        (true, false) => vmax,
+        (false, true) => band_top,
+        (false, false) => -20.0,
     };
     let y_top = ((top_raw + 2.0) / 5.0).ceil() * 5.0;
     let y_bot = y_top - 45.0;
@@ -712,14 +726,16 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
     );
     // Target band.
     let (b0, b1) = (y_of(band_top), y_of(p.target_lufs - p.tolerance_lu));
-    let _ = write!(
-        h,
-        "<rect x=\"{ml}\" y=\"{b0:.1}\" width=\"{pw}\" height=\"{:.1}\" fill=\"#2e9e4f\" fill-opacity=\"0.13\"/>\
+    if has_band {
+        let _ = write!(
+            h,
+            "<rect x=\"{ml}\" y=\"{b0:.1}\" width=\"{pw}\" height=\"{:.1}\" fill=\"#2e9e4f\" fill-opacity=\"0.13\"/>\
          <line x1=\"{ml}\" x2=\"{:.1}\" y1=\"{2:.1}\" y2=\"{2:.1}\" stroke=\"#2e9e4f\" stroke-dasharray=\"5 4\" stroke-width=\"1\"/>",
-        (b1 - b0).max(1.0),
-        ml + pw,
-        y_of(p.target_lufs)
-    );
+            (b1 - b0).max(1.0),
+            ml + pw,
+            y_of(p.target_lufs)
+        );
+    }
     // Horizontal grid and LUFS labels.
     let mut v = y_bot;
     while v <= y_top + 1e-9 {
@@ -789,11 +805,18 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
         "<g transform=\"translate({ml},{:.1})\" fill=\"#3a4350\">\
          <rect x=\"0\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#7aa7e0\" fill-opacity=\"0.6\"/><text x=\"18\" y=\"0\">momentary</text>\
          <rect x=\"92\" y=\"-6\" width=\"14\" height=\"3\" fill=\"#1f4e96\"/><text x=\"110\" y=\"0\">short-term</text>\
-         <rect x=\"182\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#2e9e4f\" fill-opacity=\"0.3\"/><text x=\"200\" y=\"0\">target {}</text>\
+         {}\
          <rect x=\"316\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#d7261b\"/><text x=\"326\" y=\"0\">fail</text>\
          <rect x=\"356\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#e0a100\"/><text x=\"366\" y=\"0\">warn (findings)</text></g>",
         ht - 6.0,
-        escape(&format!("{:.0} ± {:.0} LU", p.target_lufs, p.tolerance_lu))
+        if has_band {
+            format!(
+                "<rect x=\"182\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#2e9e4f\" fill-opacity=\"0.3\"/><text x=\"200\" y=\"0\">target {}</text>",
+                escape(&format!("{:.0} ± {:.0} LU", p.target_lufs, p.tolerance_lu))
+            )
+        } else {
+            String::new()
+        }
     );
     h.push_str("</svg>");
 }
@@ -834,7 +857,12 @@ fn finding_marker(
 
 fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
     let l = &d.loudness;
-    let ceiling = r.profile.true_peak_max_dbtp;
+    let has_ceiling = judged(&r.profile);
+    let ceiling = if has_ceiling {
+        r.profile.true_peak_max_dbtp
+    } else {
+        f64::INFINITY
+    };
     let n = l.true_peak_dbtp.len();
     let (ml, mr, mt, mb, row) = (56.0, 110.0, 24.0, 30.0, 22.0);
     let w = PLOT_W;
@@ -883,7 +911,11 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
         match tp {
             Some(tp) if tp.is_finite() => {
                 let over = *tp > ceiling + 1e-9;
-                let col = if over { "#d7261b" } else { "#3f8f5a" };
+                let col = match (over, has_ceiling) {
+                    (true, _) => "#d7261b",
+                    (false, true) => "#3f8f5a",
+                    (false, false) => "#5b7fa8",
+                };
                 let x1 = x_of(*tp);
                 let _ = write!(
                     h,
@@ -920,6 +952,10 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
                 y + 16.0
             );
         }
+    }
+    if !has_ceiling {
+        h.push_str("</svg>");
+        return;
     }
     let xc = x_of(ceiling);
     let _ = write!(
