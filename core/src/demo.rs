@@ -218,13 +218,13 @@ impl Synth {
             _ => {
                 // Backgrounds: decorrelated low-passed noise beds (room tone, traffic).
                 let lfe = self.layout.index_of(crate::Channel::Lfe);
-                for c in 0..out.len() {
+                for (c, (o, lp)) in out.iter_mut().zip(self.lp.iter_mut()).enumerate() {
                     if Some(c) == lfe {
                         continue;
                     }
                     let n = self.rng.bipolar();
-                    self.lp[c] += 0.08 * (n - self.lp[c]);
-                    out[c] = self.lp[c] * db(if c == 2 { -36.0 } else { -26.0 });
+                    *lp += 0.08 * (n - *lp);
+                    *o = *lp * db(if c == 2 { -36.0 } else { -26.0 });
                 }
             }
         }

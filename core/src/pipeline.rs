@@ -9,7 +9,7 @@
 //! thread count.
 
 use crate::backend::{Backend, BackendInfo, SumJob};
-use crate::io::{OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
+use crate::io::{AudioReader, OutputFormat, Rf64Mode, WavSpec, WavWriter, WrittenFile};
 use crate::mix::downmix_matrix;
 use crate::session::{DeliverableKind, Plan, PlanDeliverable, PlanStem};
 use crate::stem::Envelope;
@@ -78,7 +78,7 @@ pub fn peak_db(p: f32) -> Option<f64> {
 /// Reads one stem onto the reel timeline, block after block.
 pub struct StemReader {
     id: String,
-    readers: Vec<WavReader>,
+    readers: Vec<AudioReader>,
     /// file channel -> layout index
     map: Vec<usize>,
     frames: u64,
@@ -94,7 +94,7 @@ impl StemReader {
     pub fn open(stem: &PlanStem, plan: &Plan, t0: i64) -> Result<StemReader> {
         let mut readers = Vec::new();
         for p in &stem.paths {
-            readers.push(WavReader::open(p).map_err(|e| Error::stem(&stem.id, e.to_string()))?);
+            readers.push(AudioReader::open(p).map_err(|e| Error::stem(&stem.id, e.to_string()))?);
         }
         let local = (t0 - stem.offset).clamp(0, stem.frames as i64) as u64;
         for r in &mut readers {
@@ -562,25 +562,43 @@ pub fn render(
     // Finish every file (header, sync, hash, rename), in parallel: only now do the
     // final paths appear.
     let finish = |o: Output| -> Result<(PlanDeliverable, Vec<WrittenFile>)> {
-        let files = o.writers.into_iter().map(WavWriter::finish).collect::<Result<Vec<_>>>()?;
+        let files = o
+            .writers
+            .into_iter()
+            .map(WavWriter::finish)
+            .collect::<Result<Vec<_>>>()?;
         Ok((o.plan, files))
     };
     #[cfg(not(target_arch = "wasm32"))]
     let finished: Vec<_> = {
         use rayon::prelude::*;
-        outputs.into_par_iter().map(finish).collect::<Result<Vec<_>>>()?
+        outputs
+            .into_par_iter()
+            .map(finish)
+            .collect::<Result<Vec<_>>>()?
     };
     #[cfg(target_arch = "wasm32")]
-    let finished: Vec<_> = outputs.into_iter().map(finish).collect::<Result<Vec<_>>>()?;
+    let finished: Vec<_> = outputs
+        .into_iter()
+        .map(finish)
+        .collect::<Result<Vec<_>>>()?;
     let mut results = Vec::new();
     for (d, files) in finished {
-        let peak: Vec<Option<f64>> = files.iter().flat_map(|f| f.peak.iter().map(|&p| peak_db(p))).collect();
+        let peak: Vec<Option<f64>> = files
+            .iter()
+            .flat_map(|f| f.peak.iter().map(|&p| peak_db(p)))
+            .collect();
         results.push(DeliverableResult {
             name: d.name.clone(),
             kind: d.kind,
             bus: d.bus.map(|b| plan.buses[b].id.clone()),
             layout: d.layout.name().to_string(),
-            channels: d.layout.channels().iter().map(|c| c.label().to_string()).collect(),
+            channels: d
+                .layout
+                .channels()
+                .iter()
+                .map(|c| c.label().to_string())
+                .collect(),
             format: d.format,
             frames: total,
             duration_s: total as f64 / plan.sample_rate as f64,

@@ -6,7 +6,7 @@
 //! session into a [`Plan`]: sample positions on the reel, channel mappings,
 //! routing matrices and the deliverables to write.
 
-use crate::io::{Container, OutputFormat, WavInfo, WavReader};
+use crate::io::{AudioReader, Container, OutputFormat, WavInfo};
 use crate::layout::{Channel, Layout};
 use crate::timecode::{FrameRate, Timecode};
 use crate::{Error, Result};
@@ -667,7 +667,7 @@ impl Session {
                     format!("source file {} does not exist", p.display()),
                 ));
             }
-            let r = WavReader::open(p).map_err(|e| Error::stem(&s.id, e.to_string()))?;
+            let r = AudioReader::open(p).map_err(|e| Error::stem(&s.id, e.to_string()))?;
             infos.push(r.info().clone());
         }
         let multi = paths.len() > 1 || s.sources.is_some();
