@@ -257,6 +257,7 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
     })?;
     let len = (minutes * 60.0 * RATE as f64) as u64;
     let (pop, pop_len) = two_pop();
+    let ffoa = FPS.frames_to_samples(8 * 24, RATE) as u64;
     let start = Timecode::parse("01:00:00:00", FPS)?;
     let defs: [(&str, Layout, u64); 6] = [
         ("dx", Layout::Mono, 11),
@@ -308,7 +309,12 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
             }
             for i in 0..n as u64 {
                 let ti = t + i;
-                synth.frame(ti, &mut frame);
+                // The leader is silent but for the 2-pop; the programme starts at FFOA.
+                if ti < ffoa {
+                    frame.fill(0.0);
+                } else {
+                    synth.frame(ti, &mut frame);
+                }
                 if (pop..pop + pop_len).contains(&ti) {
                     let v = db(-20.0) * (TAU * 1000.0 * (ti - pop) as f64 / RATE as f64).sin();
                     for (c, f) in frame.iter_mut().enumerate() {
