@@ -302,3 +302,63 @@ fn reset_restarts_cleanly_and_output_is_deterministic() {
     let want: Vec<f64> = a[0].iter().map(|&v| v as f64).collect();
     assert_close(&d[0], &want, -130.0, "other chunking");
 }
+
+fn write_ir(path: &std::path::Path, rate: u32, chans: &[Vec<f32>]) {
+    let spec = hound::WavSpec {
+        channels: chans.len() as u16,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for t in 0..chans[0].len() {
+        for c in chans {
+            w.write_sample(c[t]).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn load_ir_reads_files_and_rejects_bad_ones_by_name() {
+    use dubstage_core::stem::convolve::load_ir;
+    let dir = std::env::temp_dir().join(format!("dubstage-dsp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = dir.join("room.wav");
+    let mut rng = Rng(9);
+    let chans = vec![rng.vec(1000), rng.vec(1000)];
+    write_ir(&ok, 48_000, &chans);
+    let ir = load_ir(&ok, 48_000).unwrap();
+    assert_eq!(ir.channels, chans);
+    assert_eq!(ir.path, ok);
+
+    let e = load_ir(&ok, 44_100).unwrap_err().to_string();
+    assert!(
+        e.contains("room.wav") && e.contains("48000 Hz") && e.contains("44100"),
+        "{e}"
+    );
+
+    let nan = dir.join("nan.wav");
+    write_ir(&nan, 48_000, &[vec![0.1, 0.2, f32::NAN, 0.0]]);
+    let e = load_ir(&nan, 48_000).unwrap_err().to_string();
+    assert!(
+        e.contains("nan.wav") && e.contains("sample 2") && e.contains("NaN"),
+        "{e}"
+    );
+
+    let zero = dir.join("zero.wav");
+    write_ir(&zero, 48_000, &[vec![0.0; 64]]);
+    let e = load_ir(&zero, 48_000).unwrap_err().to_string();
+    assert!(e.contains("zero.wav") && e.contains("silent"), "{e}");
+
+    let long = dir.join("long.wav");
+    write_ir(&long, 8_000, &[vec![0.01; 8_000 * 31]]);
+    let e = load_ir(&long, 8_000).unwrap_err().to_string();
+    assert!(e.contains("long.wav") && e.contains("31.0 s"), "{e}");
+
+    let e = load_ir(&dir.join("missing.wav"), 48_000)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing.wav"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
