@@ -33,21 +33,28 @@ fi
 # time_runs NAME CMD...: runs RUNS times, prints "NAME median_wall_s max_rss_MiB"
 time_runs() {
   local name=$1; shift
-  local walls=() rss=0
+  local walls=() cpus=() rss=0
   for i in $(seq "$RUNS"); do
     cat "$IN" "$IR" > /dev/null   # inputs from the page cache for every tool
-    /usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
-    read -r w m < "$OUT/$name.time"
-    walls+=("$w"); [ "$m" -gt "$rss" ] && rss=$m
+    /usr/bin/time -f '%e %M %U %S' -o "$OUT/$name.time" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
+    read -r w m u s < "$OUT/$name.time"
+    walls+=("$w"); cpus+=("$(awk "BEGIN{print $u+$s}")"); [ "$m" -gt "$rss" ] && rss=$m
   done
   local med; med=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-  printf '%-34s median %7.2f s  (runs: %s)  max RSS %5d MiB\n' "$name" "$med" "${walls[*]}" $((rss / 1024))
+  local cmed; cmed=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  printf '%-34s wall median %7.2f s (runs: %s)  CPU median %6.2f s  max RSS %5d MiB\n' \
+    "$name" "$med" "${walls[*]}" "$cmed" $((rss / 1024))
 }
 
 SECS=$(awk "BEGIN{print $REEL_MIN*60}")
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== convolution: ${REEL_MIN}-min 5.1 stem x ${IR_SEC}-s stereo IR, map L,R,L,L,L,R; $(nproc) cores; median of $RUNS"
 time_runs "dubstage convolve" "$BIN" convolve "$IN" "$IR" "$OUT/conv_dubstage.wav" --map L,R,L,L,L,R
 cat "$OUT/dubstage convolve.out"
+echo "-- engine alone, one thread, no I/O overlap (CPU time of the convolution itself):"
+RAYON_NUM_THREADS=1 "$BIN" convolve "$IN" "$IR" "$OUT/conv_dubstage_seq.wav" --map L,R,L,L,L,R --sequential
+cmp -s "$OUT/conv_dubstage_seq.wav" "$OUT/conv_dubstage.wav" && echo "   (bit-identical to the multi-threaded output)"
+rm -f "$OUT/conv_dubstage_seq.wav"
 IRMAP="[1:a]pan=5.1|c0=c0|c1=c1|c2=c0|c3=c0|c4=c0|c5=c1[ir];[0:a][ir]afir=gtype=none[o]"
 time_runs "ffmpeg afir gtype=none" ffmpeg -nostdin -hide_banner -nostats -y -i "$IN" -i "$IR" \
   -filter_complex "$IRMAP" -map "[o]" -c:a pcm_f32le "$OUT/conv_afir.wav"

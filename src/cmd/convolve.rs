@@ -1,7 +1,7 @@
 //! `dubstage convolve IN IR OUT [--map L,R,L,L,L,R]` (hidden): runs the
 //! streaming FFT convolution engine on files, for benchmarks and checks.
 
-use dubstage_core::io::{OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter};
+use dubstage_core::io::{OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
 use dubstage_core::stem::chain::IrChannelRef;
 use dubstage_core::stem::convolve::{Convolver, ConvolverOptions, IrMap, Normalize, load_ir};
 use dubstage_core::{Error, Layout, Result};
@@ -42,9 +42,26 @@ pub struct Args {
     /// Frames per read (rounded up to a multiple of the partition size).
     #[arg(long, default_value_t = 131_072)]
     pub chunk: usize,
+    /// Read, convolve and write one after the other on one thread (for CPU
+    /// figures: the convolution's CPU time is then measured alone).
+    #[arg(long)]
+    pub sequential: bool,
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+/// CPU time (user + system) of this process so far, in seconds (Linux:
+/// /proc/self/stat fields 14 and 15, in clock ticks of 1/100 s; elsewhere 0).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // the command name (field 2) may contain spaces: split after its ')'
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
 }
 
 pub fn run(a: &Args) -> Result<()> {
@@ -115,37 +132,123 @@ pub fn run(a: &Args) -> Result<()> {
             dither_seed: 0,
         },
     )?;
-    let mut buf: Vec<Vec<f32>> = vec![Vec::with_capacity(chunk); ch];
     let (mut t_read, mut t_conv, mut t_write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let mut tail_left = if a.tail { conv.tail_frames() } else { 0 };
+    let mut cpu_conv = 0.0;
+    let tail = if a.tail { conv.tail_frames() } else { 0 };
     let mut frames_in = 0u64;
-    loop {
-        let t = Instant::now();
-        let mut n = reader.read_planar(&mut buf, chunk)?;
-        t_read += t.elapsed();
-        frames_in += n as u64;
-        if n == 0 {
-            if tail_left == 0 {
-                break;
+    // Yields the next chunk (input, then `tail` zero frames), or None at the end.
+    let mut next_chunk = {
+        let mut tail_left = tail;
+        move |reader: &mut WavReader, buf: &mut Vec<Vec<f32>>| -> Result<Option<usize>> {
+            let n = reader.read_planar(buf, chunk)?;
+            if n > 0 {
+                return Ok(Some(n));
             }
-            n = tail_left.min(chunk);
+            if tail_left == 0 {
+                return Ok(None);
+            }
+            let n = tail_left.min(chunk);
             tail_left -= n;
-            for c in &mut buf {
+            for c in buf.iter_mut() {
                 c.clear();
                 c.resize(n, 0.0);
             }
+            Ok(Some(n))
+        }
+    };
+    let written = if a.sequential {
+        let mut buf: Vec<Vec<f32>> = vec![Vec::with_capacity(chunk); ch];
+        loop {
+            let t = Instant::now();
+            let Some(n) = next_chunk(&mut reader, &mut buf)? else {
+                break;
+            };
+            t_read += t.elapsed();
+            frames_in += n as u64;
+            let (t, c) = (Instant::now(), cpu_seconds());
+            conv.process_planar(&mut buf, n);
+            t_conv += t.elapsed();
+            cpu_conv += cpu_seconds() - c;
+            let t = Instant::now();
+            let slices: Vec<&[f32]> = buf.iter().map(|c| &c[..n]).collect();
+            writer.write_planar(&slices)?;
+            t_write += t.elapsed();
         }
         let t = Instant::now();
-        conv.process_planar(&mut buf, n);
-        t_conv += t.elapsed();
-        let t = Instant::now();
-        let slices: Vec<&[f32]> = buf.iter().map(|c| &c[..n]).collect();
-        writer.write_planar(&slices)?;
+        let w = writer.finish()?;
         t_write += t.elapsed();
-    }
-    let t = Instant::now();
-    let written = writer.finish()?;
-    t_write += t.elapsed();
+        w
+    } else {
+        // reader thread -> convolution (this thread) -> writer thread, two chunks in flight
+        use std::sync::mpsc::sync_channel;
+        type Chunk = (Vec<Vec<f32>>, usize);
+        let (to_conv, from_reader) = sync_channel::<Result<Chunk>>(2);
+        let (to_writer, from_conv) = sync_channel::<Chunk>(2);
+        std::thread::scope(|sc| -> Result<_> {
+            let reader_thread = sc.spawn(move || {
+                let mut t_read = Duration::ZERO;
+                loop {
+                    let mut buf: Vec<Vec<f32>> = vec![Vec::with_capacity(chunk); ch];
+                    let t = Instant::now();
+                    let r = next_chunk(&mut reader, &mut buf);
+                    t_read += t.elapsed();
+                    match r {
+                        Ok(Some(n)) => {
+                            if to_conv.send(Ok((buf, n))).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = to_conv.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+                t_read
+            });
+            let writer_thread = sc.spawn(move || -> Result<(WrittenFile, Duration)> {
+                let mut writer = writer;
+                let mut t_write = Duration::ZERO;
+                for (buf, n) in from_conv {
+                    let t = Instant::now();
+                    let slices: Vec<&[f32]> = buf.iter().map(|c| &c[..n]).collect();
+                    writer.write_planar(&slices)?;
+                    t_write += t.elapsed();
+                }
+                let t = Instant::now();
+                let w = writer.finish()?;
+                Ok((w, t_write + t.elapsed()))
+            });
+            let mut failed = None;
+            for msg in from_reader {
+                let (mut buf, n) = match msg {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                };
+                frames_in += n as u64;
+                let t = Instant::now();
+                conv.process_planar(&mut buf, n);
+                t_conv += t.elapsed();
+                if to_writer.send((buf, n)).is_err() {
+                    break;
+                }
+            }
+            drop(to_writer);
+            t_read = reader_thread.join().unwrap_or_default();
+            let (w, tw) = writer_thread
+                .join()
+                .map_err(|_| Error::Invalid("writer thread panicked".into()))??;
+            t_write = tw;
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(w),
+            }
+        })?
+    };
     let total = t_all.elapsed();
     let secs = frames_in as f64 / info.sample_rate as f64;
     let rt = secs / t_conv.as_secs_f64().max(1e-9);
@@ -158,6 +261,7 @@ pub fn run(a: &Args) -> Result<()> {
             "seconds": { "setup": setup.as_secs_f64(), "read": t_read.as_secs_f64(),
                          "convolve": t_conv.as_secs_f64(), "write": t_write.as_secs_f64(),
                          "total": total.as_secs_f64() },
+            "cpu_seconds": { "convolve": a.sequential.then_some(cpu_conv), "total": cpu_seconds() },
             "realtime_factor": rt, "sha256": written.sha256, "non_finite": written.non_finite,
             "threads": rayon::current_num_threads(),
         });
@@ -174,14 +278,29 @@ pub fn run(a: &Args) -> Result<()> {
             conv.partitions()
         );
         println!(
-            "time: setup {:.3} s, read {:.3} s, convolve {:.3} s ({rt:.0}x real time, {} threads), write {:.3} s, total {:.3} s",
+            "time: setup {:.3} s, read {:.3} s, convolve {:.3} s ({rt:.0}x real time, {} threads), \
+             write {:.3} s, total {:.3} s{}",
             setup.as_secs_f64(),
             t_read.as_secs_f64(),
             t_conv.as_secs_f64(),
             rayon::current_num_threads(),
             t_write.as_secs_f64(),
-            total.as_secs_f64()
+            total.as_secs_f64(),
+            if a.sequential {
+                ""
+            } else {
+                " (read/convolve/write overlap)"
+            }
         );
+        if a.sequential {
+            println!(
+                "cpu: convolve {cpu_conv:.2} s ({:.0}x real time per CPU-second), process {:.2} s",
+                secs / cpu_conv.max(0.01),
+                cpu_seconds()
+            );
+        } else {
+            println!("cpu: process {:.2} s", cpu_seconds());
+        }
     }
     Ok(())
 }

@@ -50,8 +50,12 @@
 //! (≈ 16 bytes per IR sample each), so bounded by the IR size (30 s at
 //! 48 kHz ≈ 23 MB per channel), independent of the programme length.
 //!
-//! Output channels are computed in parallel with rayon on native targets; each
-//! channel's arithmetic is the same whatever the thread count (deterministic).
+//! Channels are computed in parallel with rayon on native targets. When every
+//! output reads only its own input channel (mono IR, one IR channel per
+//! channel, any explicit map) the channels run independently over the whole
+//! chunk passed in (one parallel region per call); true stereo synchronizes
+//! per block. Each channel's arithmetic is the same whatever the thread
+//! count (deterministic).
 
 use crate::io::WavReader;
 use crate::{Error, Result};
