@@ -131,9 +131,9 @@ fn mono_matches_direct_for_many_lengths_blocks_and_pieces() {
 
 #[test]
 fn default_block_and_long_ir() {
-    assert_eq!(default_block(96_000), 32_768);
+    assert_eq!(default_block(96_000), 16_384);
     assert_eq!(default_block(10), 1024);
-    assert_eq!(default_block(30 * 48_000), 32_768);
+    assert_eq!(default_block(30 * 48_000), 65_536);
     // IR longer than several blocks with the default block size.
     let mut rng = Rng(2);
     let h = rng.vec(5000);
