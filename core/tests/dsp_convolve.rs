@@ -362,3 +362,39 @@ fn load_ir_reads_files_and_rejects_bad_ones_by_name() {
     assert!(e.contains("missing.wav"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn thirty_second_ir_with_sparse_taps_and_full_tail() {
+    // A 30-s IR (the limit) whose taps are sparse, so the direct oracle is cheap;
+    // the FFT engine does not know that and runs all of its partitions.
+    let fs = 48_000;
+    let len = 30 * fs;
+    let taps = [
+        (0usize, 0.5f32),
+        (1, -0.25),
+        (65_535, 0.125),
+        (65_536, 0.3),
+        (700_001, -0.7),
+        (len - 1, 0.05),
+    ];
+    let mut h = vec![0.0f32; len];
+    for &(i, v) in &taps {
+        h[i] = v;
+    }
+    let the_ir = Ir::new(vec![h], fs as u32, "long.wav").unwrap();
+    let mut c = Convolver::new(&the_ir, 1, &IrMap::Auto, &ConvolverOptions::default()).unwrap();
+    assert_eq!(c.block_frames(), 65_536);
+    assert_eq!(c.partitions(), 22);
+    let mut rng = Rng(11);
+    let x = rng.vec(10_000);
+    let tail = c.tail_frames();
+    assert_eq!(tail, len - 1);
+    let got = run(&mut c, std::slice::from_ref(&x), tail, &[65_536 * 2]);
+    let mut want = vec![0.0f64; x.len() + len - 1];
+    for &(i, v) in &taps {
+        for (k, &xv) in x.iter().enumerate() {
+            want[i + k] += v as f64 * xv as f64;
+        }
+    }
+    assert_close(&got[0], &want, -120.0, "30-s IR");
+}
