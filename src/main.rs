@@ -24,6 +24,8 @@ enum Command {
     Render(cmd::render::Args),
     /// Describe audio files: format, layout, length, timecode, bext.
     Inspect(cmd::inspect::Args),
+    /// Measure loudness (BS.1770-4 / EBU R128): integrated, LRA, true peak, maxima.
+    Measure(cmd::measure::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Convolve(a) => cmd::convolve::run(a),
         Command::Render(a) => cmd::render::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Measure(a) => cmd::measure::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

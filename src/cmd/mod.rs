@@ -3,5 +3,6 @@
 pub mod convolve;
 pub mod demo;
 pub mod inspect;
+pub mod measure;
 pub mod progress;
 pub mod render;
