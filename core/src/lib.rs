@@ -29,6 +29,7 @@ pub mod loudness;
 pub mod master;
 pub mod mix;
 pub mod pipeline;
+pub mod qc;
 pub mod session;
 pub mod stem;
 pub mod timecode;
