@@ -283,9 +283,7 @@ fn max_fast<const P: usize>(pm: &[[f32; TAPS_PER_PHASE]; P], window: &[f32]) -> 
     }
     // Phase 0: output n is window[n + T - 1 - T / 2].
     let d0 = T - 1 - T / 2;
-    window[d0..d0 + n_out]
-        .iter()
-        .fold(m, |m, v| m.max(v.abs()))
+    window[d0..d0 + n_out].iter().fold(m, |m, v| m.max(v.abs()))
 }
 
 impl TruePeakKernel {
