@@ -103,7 +103,9 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Rf64Mode {
     /// Plain RIFF up to `threshold` bytes of data, RF64 (or BW64) past it.
-    Auto { threshold: u64 },
+    Auto {
+        threshold: u64,
+    },
     Always,
     Never,
 }
