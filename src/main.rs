@@ -1,4 +1,40 @@
-//! The `dubstage` command-line interface.
-fn main() {
-    println!("dubstage {}", dubstage_core::VERSION);
+//! `dubstage`: the offline printmaster command line.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// GPU-accelerated offline printmaster for film and TV sound.
+#[derive(Parser)]
+#[command(name = "dubstage", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Synthesize a demo reel (six stems, 5.1) and render every deliverable.
+    Demo(cmd::demo::Args),
+    /// Render a session's deliverables.
+    Render(cmd::render::Args),
+    /// Describe audio files: format, layout, length, timecode, bext.
+    Inspect(cmd::inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match &cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Render(a) => cmd::render::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
