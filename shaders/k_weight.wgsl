@@ -23,12 +23,15 @@
 //    s -> M s + f (M = A^L, computed on the host in f64), giving each segment's
 //    true start state and the state carried into the next chunk.
 // 3. `hop_figures`: every (channel, segment) reruns its segment from its true
-//    start state: K-weighted sum of squares, sample peak, and true peak through
-//    the polyphase FIR of dubstage_core::loudness::true_peak_fir
-//    (output n * factor + p = Σ_k fir[p * taps + k] * x[n - k]).
+//    start state: K-weighted sum of squares (CPU twin loudness::block_energy),
+//    sample peak, and true peak (`true_peak_max` in true_peak.wgsl, appended to
+//    this source by the host) over the oversampled outputs whose centre lies in
+//    the segment: output n * factor + p estimates time n - look + p / factor, so
+//    the centres c of the segment use inputs up to c + look.
 //
-// Input layout per channel (stride `stride`): `hist` frames of history (the
-// previous chunk's last taps - 1 samples, zeros at the start), then the chunk.
+// Input layout per channel (stride `stride`): `hist` = taps - 1 frames of
+// history (zeros at the start), the chunk's `frames`, then `look` frames of the
+// next chunk (zeros after the end).
 
 struct Params {
     channels: u32,
@@ -40,7 +43,7 @@ struct Params {
     factor: u32,    // true-peak oversampling factor (0 = off)
     taps: u32,      // FIR taps per phase
     groups_x: u32,  // workgroups along x for the (channel, segment) passes
-    pad0: u32,
+    look: u32,      // true-peak delay = look-ahead frames after the chunk
     pad1: u32,
     pad2: u32,
 }
@@ -191,14 +194,7 @@ fn hop_figures(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     var tp = 0.0;
     if params.factor > 0u {
         for (var j = 0u; j < n; j++) {
-            let t = base + j;
-            for (var p = 0u; p < params.factor; p++) {
-                var acc = 0.0;
-                for (var q = 0u; q < params.taps; q++) {
-                    acc += fir[p * params.taps + q] * input[t - q];
-                }
-                tp = max(tp, abs(acc));
-            }
+            tp = max(tp, true_peak_max(base + j + params.look));
         }
     }
     figures[3u * id] = energy;

@@ -84,7 +84,7 @@ impl Backend for GpuBackend {
 
     fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>> {
         let fir = match cfg.true_peak_oversample {
-            0 | 1 => None,
+            0 => None,
             f => Some(true_peak_fir(f)?),
         };
         Ok(Box::new(self.analyzer_with(

@@ -205,7 +205,9 @@ impl GpuContext {
 
     /// Largest byte size one storage binding may have.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// A compute pipeline for `entry` in a WGSL module, its layout inferred from the shader.

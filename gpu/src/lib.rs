@@ -7,7 +7,8 @@
 //! | shader | entry points | CPU twin |
 //! |---|---|---|
 //! | `sum_stems.wgsl` | `main` | `backend::cpu::sum_stems` |
-//! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `loudness::HopAnalyzer` |
+//! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `loudness::HopAnalyzer`, `loudness::block_energy` |
+//! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `loudness::true_peak` |
 //!
 //! [`select_backend`] is what the CLI's `--backend cpu|gpu|auto` calls.
 

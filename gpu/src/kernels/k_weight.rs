@@ -9,7 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use wgpu::BufferUsages as U;
 
-const WGSL: &str = include_str!("../../../shaders/k_weight.wgsl");
+/// `k_weight.wgsl` calls `true_peak_max` from `true_peak.wgsl` (WGSL has no
+/// include; the host joins the two sources).
+const WGSL: [&str; 2] = [
+    include_str!("../../../shaders/k_weight.wgsl"),
+    include_str!("../../../shaders/true_peak.wgsl"),
+];
 const GROUP: u32 = 64;
 /// Chunks in flight at once: one being filled on the host, others uploading,
 /// computing or reading back.
@@ -29,10 +34,11 @@ pub(crate) struct KWeightPipelines {
 
 impl KWeightPipelines {
     pub fn new(ctx: &GpuContext) -> Self {
+        let src = WGSL.concat();
         KWeightPipelines {
-            zero_state: ctx.pipeline("k_weight zero_state", WGSL, "zero_state"),
-            carry: ctx.pipeline("k_weight carry", WGSL, "carry"),
-            hop_figures: ctx.pipeline("k_weight hop_figures", WGSL, "hop_figures"),
+            zero_state: ctx.pipeline("k_weight zero_state", &src, "zero_state"),
+            carry: ctx.pipeline("k_weight carry", &src, "carry"),
+            hop_figures: ctx.pipeline("k_weight hop_figures", &src, "hop_figures"),
         }
     }
 }
@@ -172,10 +178,14 @@ pub struct GpuAnalyzer {
     seg_len: usize,
     chunk: usize,
     hist: usize,
+    /// True-peak look-ahead: the interpolator's delay (outputs are assigned to
+    /// the hop of their centre, `delay` samples earlier).
+    look: usize,
     factor: usize,
     taps: usize,
     stride: usize,
-    /// Per channel: `hist` frames of history, then up to `chunk` pending frames.
+    /// Per channel: `hist` frames of history, then the pending frames (up to
+    /// `chunk + look`; at the end `look` zeros after them).
     host: Vec<Vec<f32>>,
     pending: usize,
     slots: Vec<Slot>,
@@ -228,11 +238,15 @@ impl GpuAnalyzer {
             _ => (0, 0, vec![0.0]),
         };
         let hist = taps.saturating_sub(1);
+        let look = fir
+            .as_ref()
+            .filter(|f| f.factor > 0)
+            .map_or(0, |f| f.delay());
         let c = cfg.channels;
         // Frames per chunk: a whole number of segments, within the adapter's
         // binding size (input and figures), the scan's reach, and the caller's cap.
         let max_bytes = ctx.max_binding_bytes() as usize;
-        let by_binding = (max_bytes / (4 * c)).saturating_sub(hist);
+        let by_binding = (max_bytes / (4 * c)).saturating_sub(hist + look);
         let by_figures = max_bytes / (12 * c) * seg_len;
         let mut chunk = max_chunk
             .unwrap_or(DEFAULT_CHUNK)
@@ -240,7 +254,7 @@ impl GpuAnalyzer {
             .min(by_figures)
             .min(MAX_SEGS * seg_len);
         chunk = (chunk / seg_len).max(1) * seg_len;
-        let stride = hist + chunk;
+        let stride = hist + chunk + look;
         if (c * stride) as u64 * 4 > ctx.max_binding_bytes() || c > 65535 {
             return Err(Error::Backend(format!(
                 "analyzer: {c} channels do not fit this adapter's buffer limits"
@@ -332,6 +346,7 @@ impl GpuAnalyzer {
             seg_len,
             chunk,
             hist,
+            look,
             factor,
             taps,
             stride,
@@ -355,9 +370,9 @@ impl GpuAnalyzer {
         self.chunk
     }
 
-    /// Uploads and dispatches the pending frames as one chunk.
-    fn submit(&mut self) -> Result<()> {
-        let n = self.pending;
+    /// Uploads and dispatches the next `n` pending frames as one chunk (with
+    /// `hist` frames of history before and `look` frames after them).
+    fn submit(&mut self, n: usize) -> Result<()> {
         if n == 0 {
             return Ok(());
         }
@@ -371,7 +386,7 @@ impl GpuAnalyzer {
             ctx.queue.write_buffer(
                 &slot.input,
                 (ch * self.stride * 4) as u64,
-                bytemuck::cast_slice(&h[..self.hist + n]),
+                bytemuck::cast_slice(&h[..self.hist + n + self.look]),
             );
         }
         let items = (self.channels * segs) as u64;
@@ -390,7 +405,7 @@ impl GpuAnalyzer {
             self.factor as u32,
             self.taps as u32,
             gx,
-            0,
+            self.look as u32,
             0,
             0,
         ];
@@ -426,13 +441,11 @@ impl GpuAnalyzer {
             submission,
         });
         self.next_slot = (self.next_slot + 1) % RING;
-        // Keep the last `hist` frames as the next chunk's true-peak history.
-        let hist = self.hist;
+        // The last `hist` frames of this chunk are the next one's history.
         for h in &mut self.host {
-            h.copy_within(n..n + hist, 0);
-            h.truncate(hist);
+            h.drain(..n);
         }
-        self.pending = 0;
+        self.pending -= n;
         let _ = ctx.device.poll(wgpu::PollType::Poll);
         Ok(())
     }
@@ -532,14 +545,14 @@ impl Analyzer for GpuAnalyzer {
         }
         let mut at = 0;
         while at < len {
-            let take = (self.chunk - self.pending).min(len - at);
+            let take = (self.chunk + self.look - self.pending).min(len - at);
             for (h, p) in self.host.iter_mut().zip(planar) {
                 h.extend_from_slice(&p[at..at + take]);
             }
             self.pending += take;
             at += take;
-            if self.pending == self.chunk {
-                self.submit()?;
+            if self.pending == self.chunk + self.look {
+                self.submit(self.chunk)?;
             }
         }
         Ok(())
@@ -553,7 +566,13 @@ impl Analyzer for GpuAnalyzer {
     fn finish(&mut self) -> Result<Vec<Hop>> {
         if !self.finished {
             self.finished = true;
-            self.submit()?;
+            // Zeros after the end complete the last centres' interpolation.
+            for h in &mut self.host {
+                h.resize(h.len() + self.look, 0.0);
+            }
+            while self.pending > 0 {
+                self.submit(self.pending.min(self.chunk))?;
+            }
             while !self.in_flight.is_empty() {
                 self.complete_oldest()?;
             }
