@@ -21,6 +21,8 @@ enum Command {
     Render(cmd::render::Args),
     /// Describe audio files: format, layout, length, timecode, bext.
     Inspect(cmd::inspect::Args),
+    /// Time every stage (sum, loudness, true peak) on every backend and check CPU/GPU parity.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Render(a) => cmd::render::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

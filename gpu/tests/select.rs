@@ -11,7 +11,10 @@ fn cpu_is_always_available() {
 
 #[test]
 fn unknown_choice_is_an_error() {
-    let e = select_backend("tpu", None).err().expect("error").to_string();
+    let e = select_backend("tpu", None)
+        .err()
+        .expect("error")
+        .to_string();
     assert!(e.contains("unknown backend 'tpu'"), "{e}");
 }
 
@@ -59,10 +62,24 @@ fn adapter_by_index_and_name() {
         ..Default::default()
     })
     .expect("by index");
-    assert_eq!(dubstage_core::backend::Backend::info(&by_index).name, first.name);
-    let word = first.name.split_whitespace().next().expect("a name").to_uppercase();
+    assert_eq!(
+        dubstage_core::backend::Backend::info(&by_index).name,
+        first.name
+    );
+    let word = first
+        .name
+        .split_whitespace()
+        .next()
+        .expect("a name")
+        .to_uppercase();
     let (b, _) = select_backend("gpu", Some(&word)).expect("by name substring, any case");
     assert!(b.info().name.to_uppercase().contains(&word));
-    let e = select_backend("gpu", Some("no-such-adapter-xyz")).err().expect("error").to_string();
-    assert!(e.contains("no GPU adapter matches 'no-such-adapter-xyz'") && e.contains("available:"), "{e}");
+    let e = select_backend("gpu", Some("no-such-adapter-xyz"))
+        .err()
+        .expect("error")
+        .to_string();
+    assert!(
+        e.contains("no GPU adapter matches 'no-such-adapter-xyz'") && e.contains("available:"),
+        "{e}"
+    );
 }
