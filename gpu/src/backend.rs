@@ -40,6 +40,11 @@ impl GpuBackend {
         })
     }
 
+    /// Batched FFTs on this backend's device (`shaders/fft.wgsl`).
+    pub fn fft(&self) -> crate::kernels::fft::GpuFft {
+        crate::kernels::fft::GpuFft::new(self.ctx.clone())
+    }
+
     /// Upload / compute / readback times of the last [`Backend::sum`] call.
     pub fn last_sum_timings(&self) -> Timings {
         self.sum.timings

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `sum_stems.wgsl` | `main` | `backend::cpu::sum_stems` |
 //! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `loudness::HopAnalyzer`, `loudness::block_energy` |
+//! | `fft.wgsl` | `fft_pass`, `real_post` | `kernels::fft::{fft_pass, real_post}` (here: no CPU FFT in core yet) |
 //! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `loudness::true_peak` |
 //!
 //! [`select_backend`] is what the CLI's `--backend cpu|gpu|auto` calls.
@@ -18,6 +19,7 @@ pub mod kernels;
 
 pub use backend::GpuBackend;
 pub use context::{ADAPTER_ENV, AdapterSummary, GpuOptions, list_adapters};
+pub use kernels::fft::GpuFft;
 pub use kernels::k_weight::GpuAnalyzer;
 pub use kernels::sum_stems::Timings;
 

@@ -1,0 +1,117 @@
+// Batched complex FFT (Stockham autosort, radix 4 with one radix-2 pass when
+// log2 n is odd) and the real-to-complex post-processing step.
+// CPU twin: dubstage_gpu::kernels::fft::{fft_pass, real_post}, same indexing
+// and the same order of operations.
+//
+// Stockham pass (radix r, sub-transform size p so far; p = 1, r, r*r', ...):
+// thread i in 0..n/r, k = i mod p:
+//   u_j  = src[i + j n/r] * w^(j k),  w = exp(∓2πi / (p r)),   j in 0..r
+//   u'   = DFT_r(u)
+//   dst[(i - k) r + k + j p] = u'_j
+// After the last pass (p = n) dst holds the transform in natural order, no
+// bit reversal. One dispatch per pass ping-pongs between two buffers, so any
+// n up to the binding limit works (2^20 and beyond): the "multi-pass beyond one
+// workgroup" form.
+//
+// Twiddles come from a table computed in f64 on the host, tw[m] = exp(-2πi m / t)
+// for m in 0..t; a transform of size n reads it with stride t / n (WGSL's sin
+// and cos are only accurate to 2^-11 on some hardware).
+//
+// Real input of length 2n is read as n complex values (x[2m] + i x[2m+1]),
+// transformed with the passes above, then `real_post` forms the 2n-point
+// spectrum's n + 1 bins:
+//   X[k] = (Z[k] + conj Z[n-k]) / 2 - i/2 * w^k (Z[k] - conj Z[n-k]),  w = exp(-2πi / 2n)
+
+struct Params {
+    n: u32,         // complex transform size (a power of two)
+    batch: u32,     // transforms in this dispatch, each n values apart
+    p: u32,         // sub-transform size before this pass
+    radix: u32,     // 2 or 4
+    stride: u32,    // twiddle-table stride for a size-n transform: t / n
+    inverse: u32,   // 1: exp(+2πi ...) (unscaled inverse)
+    groups_x: u32,  // workgroups along x
+    pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> tw: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> src: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> dst: array<vec2<f32>>;
+
+fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+    return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+
+// exp(∓2πi m / n) for m in 0..n.
+fn twiddle(m: u32) -> vec2<f32> {
+    let w = tw[m * params.stride];
+    if params.inverse == 1u {
+        return vec2<f32>(w.x, -w.y);
+    }
+    return w;
+}
+
+// Multiplies by -i (forward) or +i (inverse).
+fn rot(a: vec2<f32>) -> vec2<f32> {
+    if params.inverse == 1u {
+        return vec2<f32>(-a.y, a.x);
+    }
+    return vec2<f32>(a.y, -a.x);
+}
+
+@compute @workgroup_size(256)
+fn fft_pass(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let id = (wg.y * params.groups_x + wg.x) * 256u + li;
+    let r = params.radix;
+    let q = params.n / r;
+    if id >= q * params.batch {
+        return;
+    }
+    let base = (id / q) * params.n;
+    let i = id % q;
+    let p = params.p;
+    let k = i % p;
+    // w^(j k) with w = exp(-2πi / (p r)) is table entry j k n / (p r).
+    let step = k * (params.n / (p * r));
+    let out = base + (i - k) * r + k;
+    if r == 4u {
+        let u0 = src[base + i];
+        let u1 = cmul(src[base + i + q], twiddle(step));
+        let u2 = cmul(src[base + i + 2u * q], twiddle(2u * step));
+        let u3 = cmul(src[base + i + 3u * q], twiddle(3u * step));
+        let a0 = u0 + u2;
+        let a1 = u0 - u2;
+        let a2 = u1 + u3;
+        let a3 = rot(u1 - u3);
+        dst[out] = a0 + a2;
+        dst[out + p] = a1 + a3;
+        dst[out + 2u * p] = a0 - a2;
+        dst[out + 3u * p] = a1 - a3;
+    } else {
+        let u0 = src[base + i];
+        let u1 = cmul(src[base + i + q], twiddle(step));
+        dst[out] = u0 + u1;
+        dst[out + p] = u0 - u1;
+    }
+}
+
+// Real-to-complex post-processing: `src` holds the n-point transforms of the
+// packed real signals, `dst` gets n + 1 bins per transform. Here `stride` is
+// the table stride of the 2n-point real transform (t / 2n).
+@compute @workgroup_size(256)
+fn real_post(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let id = (wg.y * params.groups_x + wg.x) * 256u + li;
+    let n = params.n;
+    if id >= (n + 1u) * params.batch {
+        return;
+    }
+    let b = id / (n + 1u);
+    let k = id % (n + 1u);
+    let zk = src[b * n + k % n];
+    let zm = src[b * n + (n - k) % n];
+    let zc = vec2<f32>(zm.x, -zm.y);
+    let e = 0.5 * (zk + zc);
+    let d = 0.5 * (zk - zc);
+    let o = vec2<f32>(d.y, -d.x); // -i d
+    dst[id] = e + cmul(tw[k * params.stride], o);
+}
