@@ -389,7 +389,7 @@ fn toml_syntax_error_names_line_and_column() {
         "syntax",
         |s| s.replace("title = \"Test Reel\"", "title = \"Test Reel"),
         |_| {},
-        &["session.toml:4:"],
+        &["session.toml:3:19", "invalid basic string"],
     );
 }
 

@@ -156,7 +156,7 @@ impl Synth {
                 let y = self.res[0].run(x, f1, 90.0) * 1.0
                     + self.res[1].run(x, f2, 110.0) * 0.6
                     + self.res[2].run(x, f3, 160.0) * 0.3;
-                out[0] = y * env * db(if self.id == "dx" { 3.0 } else { 1.0 });
+                out[0] = y * env * db(if self.id == "dx" { -20.0 } else { -21.0 });
             }
             "music" => {
                 // Chord pads, four seconds a chord, with a bass note; L/R slightly detuned.
@@ -188,7 +188,7 @@ impl Synth {
                     let env = (std::f64::consts::PI * p).sin().powi(2);
                     let n = self.rng.bipolar();
                     let f = 300.0 + 2500.0 * p;
-                    let y = self.res[0].run(n, f, f * 0.3) * 4.0 * env * db(-8.0);
+                    let y = self.res[0].run(n, f, f * 0.3) * 4.0 * env * db(-18.0);
                     let ang = (seed + p) * TAU;
                     let g = [
                         ang.cos().max(0.0),
@@ -202,7 +202,7 @@ impl Synth {
                         *o = y * gi;
                     }
                     let boom_t = (t - s) as f64 / sr;
-                    out[3] = (TAU * 42.0 * boom_t).sin() * (-boom_t * 3.0).exp() * db(-12.0);
+                    out[3] = (TAU * 42.0 * boom_t).sin() * (-boom_t * 3.0).exp() * db(-14.0);
                 }
             }
             "foley" => {

@@ -559,30 +559,29 @@ pub fn render(
             p(mixer.pos, total);
         }
     }
-    // Finish every file; only now do the final paths appear.
+    // Finish every file (header, sync, hash, rename), in parallel: only now do the
+    // final paths appear.
+    let finish = |o: Output| -> Result<(PlanDeliverable, Vec<WrittenFile>)> {
+        let files = o.writers.into_iter().map(WavWriter::finish).collect::<Result<Vec<_>>>()?;
+        Ok((o.plan, files))
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let finished: Vec<_> = {
+        use rayon::prelude::*;
+        outputs.into_par_iter().map(finish).collect::<Result<Vec<_>>>()?
+    };
+    #[cfg(target_arch = "wasm32")]
+    let finished: Vec<_> = outputs.into_iter().map(finish).collect::<Result<Vec<_>>>()?;
     let mut results = Vec::new();
-    for o in outputs {
-        let mut files = Vec::new();
-        for w in o.writers {
-            files.push(w.finish()?);
-        }
-        let peak: Vec<Option<f64>> = files
-            .iter()
-            .flat_map(|f| f.peak.iter().map(|&p| peak_db(p)))
-            .collect();
+    for (d, files) in finished {
+        let peak: Vec<Option<f64>> = files.iter().flat_map(|f| f.peak.iter().map(|&p| peak_db(p))).collect();
         results.push(DeliverableResult {
-            name: o.plan.name.clone(),
-            kind: o.plan.kind,
-            bus: o.plan.bus.map(|b| plan.buses[b].id.clone()),
-            layout: o.plan.layout.name().to_string(),
-            channels: o
-                .plan
-                .layout
-                .channels()
-                .iter()
-                .map(|c| c.label().to_string())
-                .collect(),
-            format: o.plan.format,
+            name: d.name.clone(),
+            kind: d.kind,
+            bus: d.bus.map(|b| plan.buses[b].id.clone()),
+            layout: d.layout.name().to_string(),
+            channels: d.layout.channels().iter().map(|c| c.label().to_string()).collect(),
+            format: d.format,
             frames: total,
             duration_s: total as f64 / plan.sample_rate as f64,
             files,

@@ -1007,7 +1007,7 @@ mod tests {
     fn unknown_key_names_line_and_nearest_key() {
         let t = MIN.replace("source = ", "gian_db = 1\nsource = ");
         let e = parse(&t).unwrap_err().to_string();
-        assert!(e.contains("s.toml:9:"), "{e}");
+        assert!(e.contains("s.toml:8:1"), "{e}");
         assert!(e.contains("did you mean `gain_db`"), "{e}");
     }
 

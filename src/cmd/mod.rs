@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod demo;
 pub mod inspect;
+pub mod measure;
 pub mod progress;
 pub mod render;

@@ -15,13 +15,13 @@
 //! [`measure::measure_file`] streams a WAV file through a backend's analyzer into a [`Meter`].
 
 pub mod filter;
-// pub mod measure;
-// pub mod meter;
+pub mod measure;
+pub mod meter;
 pub mod true_peak;
 
 pub use filter::{Biquad, BiquadState, k_weight, k_weighting};
-// pub use measure::{FileMeasurement, MeasureOptions, measure_file};
-// pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, TimelinePoint};
+pub use measure::{FileMeasurement, MeasureOptions, measure_file};
+pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, TimelinePoint};
 pub use true_peak::{
     TruePeakFir, TruePeakKernel, default_true_peak_factor, true_peak, true_peak_fir,
 };
