@@ -6,7 +6,7 @@
 
 use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend, Hop, SumJob};
-use dubstage_core::loudness::{Biquad, TruePeakFir, k_weighting, true_peak_fir};
+use dubstage_core::loudness::{Biquad, Meter, TruePeakFir, k_weighting, true_peak_fir};
 use dubstage_gpu::{GpuBackend, GpuOptions, list_adapters};
 
 /// A seeded xorshift64* generator: deterministic test signals.
@@ -377,26 +377,34 @@ fn check_analyzer(
     let gpu_hops = run_analyzer(g.analyzer(&cfg).expect("gpu analyzer").as_mut(), &sig, seed);
     compare_hops("gpu vs f64 oracle", &gpu_hops, &want, 1e-4, 0.01);
     compare_hops("gpu vs cpu", &gpu_hops, &cpu_hops, 1e-4, 0.01);
-    let (ic, ig) = (integrated(&cpu_hops, rate), integrated(&gpu_hops, rate));
-    eprintln!("integrated: cpu {ic:.4} LUFS, gpu {ig:.4} LUFS");
-    assert!((ic - ig).abs() <= 0.01, "integrated cpu {ic} gpu {ig}");
+    let (mc, mg) = (
+        meter(&cpu_hops, rate, channels),
+        meter(&gpu_hops, rate, channels),
+    );
+    for (what, c, g) in [
+        ("integrated", mc.integrated(), mg.integrated()),
+        ("loudness range", mc.loudness_range(), mg.loudness_range()),
+        ("max momentary", mc.max_momentary(), mg.max_momentary()),
+    ] {
+        eprintln!("{what}: cpu {c:?}, gpu {g:?}");
+        match (c, g) {
+            (Some(c), Some(g)) => assert!((c - g).abs() <= 0.01, "{what}: cpu {c} gpu {g} (LU)"),
+            (None, None) => {}
+            _ => panic!("{what}: cpu {c:?} gpu {g:?}"),
+        }
+    }
 }
 
-/// BS.1770-4 integrated loudness from hops (all channel weights 1): 400 ms blocks
-/// (4 hops), absolute gate -70 LUFS, relative gate -10 LU. A stand-in until the
-/// core meter is exported; it only has to be the same for both backends.
-fn integrated(hops: &[Hop], rate: u32) -> f64 {
-    let block = 4.0 * rate as f64 / 10.0;
-    let z: Vec<f64> = hops
-        .windows(4)
-        .filter(|w| w.iter().all(|h| h.frames == rate as usize / 10))
-        .map(|w| w.iter().flat_map(|h| h.energy.iter()).sum::<f64>() / block)
-        .collect();
-    let lk = |m: f64| -0.691 + 10.0 * m.log10();
-    let abs: Vec<f64> = z.iter().copied().filter(|&m| lk(m) > -70.0).collect();
-    let rel = lk(abs.iter().sum::<f64>() / abs.len() as f64) - 10.0;
-    let gated: Vec<f64> = abs.into_iter().filter(|&m| lk(m) > rel).collect();
-    lk(gated.iter().sum::<f64>() / gated.len() as f64)
+/// The core meter (BS.1770-4 gating in f64) over a backend's hops, all weights 1.
+fn meter(hops: &[Hop], rate: u32, channels: usize) -> Meter {
+    let mut m = Meter::with_weights(
+        rate,
+        (0..channels).map(|c| format!("ch{c}")).collect(),
+        vec![1.0; channels],
+    )
+    .expect("meter");
+    m.push_hops(hops).expect("push_hops");
+    m
 }
 
 #[test]
@@ -419,4 +427,38 @@ fn analyzer_other_rates_and_factors() {
     check_analyzer(2, 44_100, 4.3, 8, Some(20_000), 14);
     check_analyzer(1, 96_000, 2.5, 2, None, 15);
     check_analyzer(2, 192_000, 1.5, 1, None, 16);
+}
+
+/// EBU Tech 3342 case 1 (REFERENCE.md): a stereo 1 kHz sine, 20 s at -20 dBFS then
+/// 20 s at -30 dBFS: LRA 10 ± 1 LU on both backends, and the backends within 0.01 LU
+/// of each other for integrated loudness and LRA.
+#[test]
+fn analyzer_ebu_3342_case_1_loudness_range() {
+    let rate = 48_000u32;
+    let sec = rate as usize;
+    let one: Vec<f32> = (0..40 * sec)
+        .map(|t| {
+            let a = if t < 20 * sec { 0.1 } else { 0.1f64.powf(1.5) };
+            (a * (std::f64::consts::TAU * 1000.0 * t as f64 / rate as f64).sin()) as f32
+        })
+        .collect();
+    let sig = vec![one.clone(), one];
+    let cfg = AnalyzerConfig {
+        channels: 2,
+        sample_rate: rate,
+        true_peak_oversample: 4,
+    };
+    let cpu_hops = run_analyzer(CpuBackend::new().analyzer(&cfg).expect("cpu").as_mut(), &sig, 21);
+    let mc = meter(&cpu_hops, rate, 2);
+    let lra_c = mc.loudness_range().expect("cpu LRA");
+    assert!((lra_c - 10.0).abs() <= 1.0, "cpu LRA {lra_c}");
+    let Some(g) = gpu(None) else { return };
+    let gpu_hops = run_analyzer(g.analyzer(&cfg).expect("gpu").as_mut(), &sig, 21);
+    compare_hops("3342-1 gpu vs cpu", &gpu_hops, &cpu_hops, 1e-4, 0.01);
+    let mg = meter(&gpu_hops, rate, 2);
+    let lra_g = mg.loudness_range().expect("gpu LRA");
+    let (ic, ig) = (mc.integrated().expect("cpu I"), mg.integrated().expect("gpu I"));
+    eprintln!("3342-1: LRA cpu {lra_c:.4} gpu {lra_g:.4}; integrated cpu {ic:.4} gpu {ig:.4}");
+    assert!((lra_c - lra_g).abs() <= 0.01, "LRA cpu {lra_c} gpu {lra_g}");
+    assert!((ic - ig).abs() <= 0.01, "integrated cpu {ic} gpu {ig}");
 }
