@@ -2,6 +2,7 @@
 
 use dubstage_core::backend::BackendInfo;
 use dubstage_core::{Error, Result};
+use std::sync::{Arc, Mutex};
 
 /// The environment variable that picks an adapter when [`GpuOptions::adapter`] is `None`:
 /// an index into [`list_adapters`] or a case-insensitive substring of the adapter name.
@@ -42,6 +43,10 @@ pub struct AdapterSummary {
 /// An open device with what the kernels need to size their work.
 pub(crate) struct GpuContext {
     pub device: wgpu::Device,
+    /// wgpu errors raised outside an error scope (validation, out of memory,
+    /// device lost), collected instead of wgpu's default panic and turned into
+    /// `Error::Backend` by [`GpuContext::wait`].
+    pub errors: Arc<Mutex<Vec<String>>>,
     pub queue: wgpu::Queue,
     pub limits: wgpu::Limits,
     pub info: BackendInfo,
@@ -189,7 +194,15 @@ impl GpuContext {
                 s.name
             )));
         }
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
         Ok(GpuContext {
+            errors,
             device,
             queue,
             limits,
@@ -240,10 +253,38 @@ impl GpuContext {
 
     /// Blocks until all submitted work is done.
     pub fn wait(&self) -> Result<()> {
+        self.wait_for(None)
+    }
+
+    /// Blocks until submission `index` (or all work) is done, then reports any
+    /// error wgpu raised meanwhile.
+    pub fn wait_for(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
         self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-            .map_err(|e| Error::Backend(format!("GPU wait failed: {e}")))
+            .poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: None,
+            })
+            .map_err(|e| Error::Backend(format!("GPU wait failed: {e}")))?;
+        self.check()
+    }
+
+    /// The first error wgpu reported since the last check, as `Error::Backend`.
+    pub fn check(&self) -> Result<()> {
+        let mut v = self
+            .errors
+            .lock()
+            .map_err(|_| Error::Backend("GPU error log poisoned".into()))?;
+        if v.is_empty() {
+            return Ok(());
+        }
+        let first = v.remove(0);
+        let more = v.len();
+        v.clear();
+        Err(Error::Backend(if more > 0 {
+            format!("GPU error: {first} (and {more} more)")
+        } else {
+            format!("GPU error: {first}")
+        }))
     }
 }
 

@@ -175,6 +175,25 @@ fn sum_two_dimensional_grid() {
 }
 
 #[test]
+fn sum_one_backend_many_shapes() {
+    // Buffers are kept between calls and rebuilt when the shape changes.
+    let Some(mut g) = gpu(Some(4096)) else { return };
+    for (frames, stems, outputs, seed) in [
+        (10_000, 6, 6, 5),
+        (777, 2, 2, 6),
+        (10_000, 6, 6, 7),
+        (1, 1, 1, 8),
+    ] {
+        let c = sum_case(frames, stems, outputs, seed);
+        let (e, _) = sum_error(&mut g, &c, &sum_oracle(&c));
+        assert!(
+            e <= 1e-6,
+            "gpu sum error {e:e} for {frames} frames, {stems} stems, {outputs} outputs"
+        );
+    }
+}
+
+#[test]
 fn sum_rejects_bad_shapes() {
     let Some(mut g) = gpu(None) else { return };
     let x = [0.0f32; 10];
@@ -448,7 +467,11 @@ fn analyzer_ebu_3342_case_1_loudness_range() {
         sample_rate: rate,
         true_peak_oversample: 4,
     };
-    let cpu_hops = run_analyzer(CpuBackend::new().analyzer(&cfg).expect("cpu").as_mut(), &sig, 21);
+    let cpu_hops = run_analyzer(
+        CpuBackend::new().analyzer(&cfg).expect("cpu").as_mut(),
+        &sig,
+        21,
+    );
     let mc = meter(&cpu_hops, rate, 2);
     let lra_c = mc.loudness_range().expect("cpu LRA");
     assert!((lra_c - 10.0).abs() <= 1.0, "cpu LRA {lra_c}");
@@ -457,7 +480,10 @@ fn analyzer_ebu_3342_case_1_loudness_range() {
     compare_hops("3342-1 gpu vs cpu", &gpu_hops, &cpu_hops, 1e-4, 0.01);
     let mg = meter(&gpu_hops, rate, 2);
     let lra_g = mg.loudness_range().expect("gpu LRA");
-    let (ic, ig) = (mc.integrated().expect("cpu I"), mg.integrated().expect("gpu I"));
+    let (ic, ig) = (
+        mc.integrated().expect("cpu I"),
+        mg.integrated().expect("gpu I"),
+    );
     eprintln!("3342-1: LRA cpu {lra_c:.4} gpu {lra_g:.4}; integrated cpu {ic:.4} gpu {ig:.4}");
     assert!((lra_c - lra_g).abs() <= 0.01, "LRA cpu {lra_c} gpu {lra_g}");
     assert!((ic - ig).abs() <= 0.01, "integrated cpu {ic} gpu {ig}");

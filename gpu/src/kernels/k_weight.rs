@@ -457,14 +457,9 @@ impl GpuAnalyzer {
         };
         let slot = &self.slots[f.slot];
         if slot.mapped.load(Ordering::SeqCst) == 1 {
-            self.ctx
-                .device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(f.submission),
-                    timeout: None,
-                })
-                .map_err(|e| Error::Backend(format!("GPU wait failed: {e}")))?;
+            self.ctx.wait_for(Some(f.submission))?;
         }
+        self.ctx.check()?;
         if slot.mapped.load(Ordering::SeqCst) != 2 {
             return Err(Error::Backend(
                 "GPU readback of loudness figures failed".into(),
