@@ -9,9 +9,11 @@
 //   u'   = DFT_r(u)
 //   dst[(i - k) r + k + j p] = u'_j
 // After the last pass (p = n) dst holds the transform in natural order, no
-// bit reversal. One dispatch per pass ping-pongs between two buffers, so any
-// n up to the binding limit works (2^20 and beyond): the "multi-pass beyond one
-// workgroup" form.
+// bit reversal. Up to n = 1024 the whole transform runs in one workgroup
+// (`fft_local`: every pass in workgroup memory, one dispatch, one transform per
+// workgroup). Beyond, one dispatch per pass (`fft_pass`) ping-pongs between two
+// storage buffers, so any n up to the binding limit works (2^20 and beyond).
+// Both forms compute the same butterflies in the same order, bit for bit.
 //
 // Twiddles come from a table computed in f64 on the host, tw[m] = exp(-2πi m / t)
 // for m in 0..t; a transform of size n reads it with stride t / n (WGSL's sin
@@ -92,6 +94,71 @@ fn fft_pass(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
         let u1 = cmul(src[base + i + q], twiddle(step));
         dst[out] = u0 + u1;
         dst[out + p] = u0 - u1;
+    }
+}
+
+const LOCAL_MAX: u32 = 1024u;
+var<workgroup> sh: array<vec2<f32>, 2048>; // two halves of LOCAL_MAX: ping and pong
+
+// One Stockham pass inside workgroup memory: reads half `half`, writes the other.
+fn local_pass(li: u32, p: u32, r: u32, half: u32) {
+    let n = params.n;
+    let q = n / r;
+    let s = half * LOCAL_MAX;
+    let d = (1u - half) * LOCAL_MAX;
+    for (var i = li; i < q; i += 256u) {
+        let k = i % p;
+        let step = k * (n / (p * r));
+        let out = d + (i - k) * r + k;
+        if r == 4u {
+            let u0 = sh[s + i];
+            let u1 = cmul(sh[s + i + q], twiddle(step));
+            let u2 = cmul(sh[s + i + 2u * q], twiddle(2u * step));
+            let u3 = cmul(sh[s + i + 3u * q], twiddle(3u * step));
+            let a0 = u0 + u2;
+            let a1 = u0 - u2;
+            let a2 = u1 + u3;
+            let a3 = rot(u1 - u3);
+            sh[out] = a0 + a2;
+            sh[out + p] = a1 + a3;
+            sh[out + 2u * p] = a0 - a2;
+            sh[out + 3u * p] = a1 - a3;
+        } else {
+            let u0 = sh[s + i];
+            let u1 = cmul(sh[s + i + q], twiddle(step));
+            sh[out] = u0 + u1;
+            sh[out + p] = u0 - u1;
+        }
+    }
+}
+
+// A whole transform of size n <= LOCAL_MAX per workgroup (workgroup id = batch index).
+@compute @workgroup_size(256)
+fn fft_local(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let b = wg.y * params.groups_x + wg.x;
+    if b >= params.batch {
+        return;
+    }
+    let n = params.n;
+    let base = b * n;
+    for (var i = li; i < n; i += 256u) {
+        sh[i] = src[base + i];
+    }
+    workgroupBarrier();
+    var p = 1u;
+    var half = 0u;
+    while p < n {
+        var r = 2u;
+        if p * 4u <= n {
+            r = 4u;
+        }
+        local_pass(li, p, r, half);
+        workgroupBarrier();
+        p *= r;
+        half = 1u - half;
+    }
+    for (var i = li; i < n; i += 256u) {
+        dst[base + i] = sh[half * LOCAL_MAX + i];
     }
 }
 

@@ -207,3 +207,24 @@ fn bad_sizes_are_errors() {
         assert!(g.rfft(&[0.0; 10], 4).is_err());
     }
 }
+
+/// The one-workgroup path (n <= 1024) and the multi-pass path (n > 1024) both
+/// match the CPU twin, and a batch wider than 65,535 workgroups uses the 2-D grid.
+#[test]
+fn gpu_paths_match_cpu_twin() {
+    let Some(g) = gpu() else { return };
+    for (n, batch) in [(4, 70_000), (1024, 3), (2048, 3), (1 << 13, 2)] {
+        let raw = signal(2 * n * batch, n as u64);
+        let x: Vec<C32> = raw.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+        let mut cpu = x.clone();
+        fft(&mut cpu, n, false).expect("cpu");
+        let y = g.fft(&x, n, false).expect("gpu");
+        let c64: Vec<Complex<f64>> = cpu
+            .iter()
+            .map(|v| Complex::new(v[0] as f64, v[1] as f64))
+            .collect();
+        let e = rel_rms(&y, &c64);
+        eprintln!("n {n} x {batch}: gpu vs cpu twin {e:.2e}");
+        assert!(e < 1e-6, "n {n} batch {batch}: gpu vs cpu twin {e:e}");
+    }
+}

@@ -199,14 +199,30 @@ pub fn rfft(x: &[f32], n: usize) -> Result<Vec<C32>> {
 pub struct GpuFft {
     ctx: Arc<GpuContext>,
     pass: wgpu::ComputePipeline,
+    local: wgpu::ComputePipeline,
     post: wgpu::ComputePipeline,
+    /// Largest size `fft_local` handles on this adapter (0: never).
+    local_max: usize,
 }
+
+/// `LOCAL_MAX` in the shader: sizes up to this run in one workgroup.
+pub const LOCAL_MAX: usize = 1024;
 
 impl GpuFft {
     pub(crate) fn new(ctx: Arc<GpuContext>) -> GpuFft {
         let pass = ctx.pipeline("fft_pass", WGSL, "fft_pass");
         let post = ctx.pipeline("real_post", WGSL, "real_post");
-        GpuFft { ctx, pass, post }
+        // fft_local keeps 2 x LOCAL_MAX complex values in workgroup memory.
+        let fits = ctx.limits.max_compute_workgroup_storage_size as usize >= 2 * LOCAL_MAX * 8
+            && ctx.limits.max_compute_invocations_per_workgroup >= 256;
+        let local = ctx.pipeline("fft_local", WGSL, "fft_local");
+        GpuFft {
+            ctx,
+            pass,
+            local,
+            post,
+            local_max: if fits { LOCAL_MAX } else { 0 },
+        }
     }
 
     /// Batched complex FFT of size `n` (a power of two >= 2): `data.len() / n`
@@ -290,7 +306,18 @@ impl GpuFft {
         let mut in_a = true;
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            for r in radices(n) {
+            if n <= self.local_max {
+                let (gx, gy) = grid(batch as u64, 1, max_dim);
+                let params =
+                    [n, batch, 0, 0, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32);
+                let bind = self.bind(&self.local, &params, &[(1, &table), (2, &a), (3, &b)]);
+                pass.set_pipeline(&self.local);
+                pass.set_bind_group(0, &bind.0, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+                keep.push(bind);
+                in_a = false;
+            }
+            for r in radices(n).into_iter().filter(|_| n > self.local_max) {
                 let (gx, gy) = grid((n / r * batch) as u64, GROUP, max_dim);
                 let params =
                     [n, batch, p, r, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32);
