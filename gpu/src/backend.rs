@@ -32,6 +32,8 @@ impl GpuBackend {
         let ctx = Arc::new(GpuContext::open(opts)?);
         let sum = SumKernel::new(&ctx);
         let kw = Arc::new(KWeightPipelines::new(&ctx));
+        // Shader compilation errors surface here rather than at first use.
+        ctx.wait()?;
         Ok(GpuBackend {
             ctx,
             sum,
@@ -40,9 +42,12 @@ impl GpuBackend {
         })
     }
 
-    /// Batched FFTs on this backend's device (`shaders/fft.wgsl`).
-    pub fn fft(&self) -> crate::kernels::fft::GpuFft {
-        crate::kernels::fft::GpuFft::new(self.ctx.clone())
+    /// Batched FFTs on this backend's device (`shaders/fft.wgsl`); compiles the
+    /// shader (an error if the adapter rejects it).
+    pub fn fft(&self) -> Result<crate::kernels::fft::GpuFft> {
+        let f = crate::kernels::fft::GpuFft::new(self.ctx.clone());
+        self.ctx.wait()?;
+        Ok(f)
     }
 
     /// Upload / compute / readback times of the last [`Backend::sum`] call.

@@ -29,7 +29,8 @@ fn gpu() -> Option<GpuFft> {
     Some(
         GpuBackend::new(&GpuOptions::default())
             .expect("GpuBackend::new")
-            .fft(),
+            .fft()
+            .expect("fft shader"),
     )
 }
 
