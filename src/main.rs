@@ -26,6 +26,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Measure loudness (BS.1770-4 / EBU R128): integrated, LRA, true peak, maxima.
     Measure(cmd::measure::Args),
+    /// Time every stage (sum, loudness, true peak) on every backend and check CPU/GPU parity.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Render(a) => cmd::render::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Measure(a) => cmd::measure::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
