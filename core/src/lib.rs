@@ -29,6 +29,7 @@ pub mod loudness;
 pub mod mix;
 pub mod pipeline;
 pub mod session;
+pub mod spot;
 pub mod stem;
 pub mod timecode;
 
