@@ -1,32 +1,46 @@
-//! The `dubstage` command-line interface.
-use clap::{Parser, Subcommand};
+//! `dubstage`: the offline printmaster command line.
 
 mod cmd;
 
-/// dubstage: GPU-accelerated offline printmaster for film and TV sound.
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// GPU-accelerated offline printmaster for film and TV sound.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "dubstage", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
-    cmd: Cmd,
+    command: Command,
 }
 
 #[derive(Subcommand)]
-enum Cmd {
+enum Command {
+    /// Synthesize a demo reel (six stems, 5.1) and render every deliverable.
+    Demo(cmd::demo::Args),
+    /// Render a session's deliverables.
+    Render(cmd::render::Args),
+    /// Describe audio files: format, layout, length, timecode, bext.
+    Inspect(cmd::inspect::Args),
     /// Write (and optionally serve) a browser preview package for review and spotting.
     Preview(cmd::preview::Args),
     /// Check a spotting list against a session's reel and print it as a cue sheet.
     Spot(cmd::spot::Args),
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let r = match &cli.cmd {
-        Cmd::Preview(a) => cmd::preview::run(a),
-        Cmd::Spot(a) => cmd::spot::run(a),
+    let r = match &cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Render(a) => cmd::render::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Preview(a) => cmd::preview::run(a),
+        Command::Spot(a) => cmd::spot::run(a),
     };
-    if let Err(e) = r {
-        eprintln!("error: {e}");
-        std::process::exit(1);
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

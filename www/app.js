@@ -408,10 +408,16 @@ function draw() {
   g.fillStyle = '#8a9099'; g.font = '10px ui-monospace, monospace';
   const secs = S.view.spp * w / S.sr;
   const stepS = [1, 2, 5, 10, 30, 60, 120, 300, 600, 1200].find((s) => secs / s < 10) || 1800;
-  for (let t = Math.ceil(S.view.start / S.sr / stepS) * stepS; t * S.sr < viewEnd(); t += stepS) {
-    const x = (t * S.sr - S.view.start) / S.view.spp;
+  // ticks on whole timecode seconds (frame counts), so that labels read :00 frames
+  const nominal = Math.round(S.p.fps());
+  const firstK = Math.max(0, Math.floor(S.view.start / S.sr / stepS) - 1);
+  for (let k = firstK; ; k++) {
+    const s = S.p.step_frames(0, k * stepS * nominal);
+    if (s >= viewEnd() || s >= S.length) break;
+    if (s < S.view.start) continue;
+    const x = (s - S.view.start) / S.view.spp;
     g.fillRect(x, 0, 1, 5);
-    g.fillText(S.p.timecode(t * S.sr), x + 3, 11);
+    g.fillText(S.p.timecode(s), x + 3, 11);
   }
   // lanes
   for (let i = 0; i < nst; i++) {
@@ -651,7 +657,7 @@ function wire() {
   $('b-end').onclick = () => seek(S.length - 1);
   $('goto').onsubmit = (e) => {
     e.preventDefault();
-    try { seek(S.p.parse_timecode($('goto-tc').value)); setStatus(''); } catch (err) { setStatus(String(err.message || err)); }
+    try { seek(S.p.parse_timecode($('goto-tc').value)); setStatus(''); $('goto-tc').blur(); } catch (err) { setStatus(String(err.message || err)); }
   };
   $('z-in').onclick = () => zoom(0.5);
   $('z-out').onclick = () => zoom(2);

@@ -47,7 +47,12 @@ pub enum Error {
     Invalid(String),
 }
 
-fn session_msg(path: &std::path::Path, line: Option<usize>, col: Option<usize>, msg: &str) -> String {
+fn session_msg(
+    path: &std::path::Path,
+    line: Option<usize>,
+    col: Option<usize>,
+    msg: &str,
+) -> String {
     match (line, col) {
         (Some(l), Some(c)) => format!("{}:{l}:{c}: {msg}", path.display()),
         (Some(l), None) => format!("{}:{l}: {msg}", path.display()),

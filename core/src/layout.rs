@@ -78,6 +78,21 @@ impl Channel {
         }
     }
 
+    /// The WAVE_FORMAT_EXTENSIBLE speaker bit of this feed (for multi-mono files):
+    /// 5.x surrounds and 7.1 rears use the back pair (0x10/0x20), 7.1 sides 0x200/0x400.
+    pub fn mono_mask(self) -> u32 {
+        match self {
+            Channel::L => 0x1,
+            Channel::R => 0x2,
+            Channel::C => 0x4,
+            Channel::Lfe => 0x8,
+            Channel::Ls | Channel::Lrs => 0x10,
+            Channel::Rs | Channel::Rrs => 0x20,
+            Channel::Lss => 0x200,
+            Channel::Rss => 0x400,
+        }
+    }
+
     /// Is this a left-hand channel (for pair analyses)?
     pub fn is_left(self) -> bool {
         matches!(self, Channel::L | Channel::Ls | Channel::Lrs | Channel::Lss)

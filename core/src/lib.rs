@@ -39,3 +39,14 @@ pub use timecode::{FrameRate, Timecode};
 
 /// The version recorded in reports and in bext coding history.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Lower-case hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,1 +1,648 @@
-//! (in progress)
+//! The streaming render: stems -> buses -> deliverables, block by block.
+//!
+//! Memory is bounded by the block size, the number of channels and the
+//! processing state, never by the reel's length. Every deliverable is written
+//! to a temporary file beside its final path and renamed only when the whole
+//! render succeeded, so a failed render leaves nothing at a final path.
+//! Work is spread over threads per stem, per output channel and per file, and
+//! each unit is computed in a fixed order, so the bytes do not depend on the
+//! thread count.
+
+use crate::backend::{Backend, BackendInfo, SumJob};
+use crate::io::{OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
+use crate::mix::downmix_matrix;
+use crate::session::{DeliverableKind, Plan, PlanDeliverable, PlanStem};
+use crate::stem::Envelope;
+use crate::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Frames per block unless the caller asks otherwise (about 1.4 s at 48 kHz).
+pub const DEFAULT_BLOCK_FRAMES: usize = 1 << 16;
+
+/// Render settings.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Where deliverables go (created if missing).
+    pub out_dir: PathBuf,
+    /// Frames per processing block.
+    pub block_frames: usize,
+}
+
+/// A progress callback: (frames done, frames total).
+pub type ProgressFn<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// One rendered deliverable.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliverableResult {
+    pub name: String,
+    pub kind: DeliverableKind,
+    /// The bus of a DME stem.
+    pub bus: Option<String>,
+    pub layout: String,
+    pub channels: Vec<String>,
+    pub format: OutputFormat,
+    pub frames: u64,
+    pub duration_s: f64,
+    /// One file, or one per channel for multi-mono.
+    pub files: Vec<WrittenFile>,
+    /// Peak per channel in dBFS (after quantization), `None` for digital silence.
+    pub peak_dbfs: Vec<Option<f64>>,
+}
+
+/// What a render did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderSummary {
+    pub title: String,
+    pub reel: u32,
+    pub session: PathBuf,
+    pub session_sha256: String,
+    pub sample_rate: u32,
+    pub frame_rate: String,
+    pub start_timecode: String,
+    pub frames: u64,
+    pub duration_s: f64,
+    pub backend: BackendInfo,
+    pub deliverables: Vec<DeliverableResult>,
+    /// The checksum file (`sha256sum -c` format) beside the deliverables.
+    pub manifest: PathBuf,
+    pub wall_s: f64,
+    pub x_realtime: f64,
+}
+
+/// Converts a linear peak to dBFS (`None` for zero).
+pub fn peak_db(p: f32) -> Option<f64> {
+    (p > 0.0).then(|| 20.0 * (p as f64).log10())
+}
+
+/// Reads one stem onto the reel timeline, block after block.
+pub struct StemReader {
+    id: String,
+    readers: Vec<WavReader>,
+    /// file channel -> layout index
+    map: Vec<usize>,
+    frames: u64,
+    offset: i64,
+    channels: usize,
+    scratch: Vec<Vec<f32>>,
+    start_samples: i64,
+    plan_rate: (crate::FrameRate, u32),
+}
+
+impl StemReader {
+    /// Opens the stem's files, positioned for reel sample `t0`.
+    pub fn open(stem: &PlanStem, plan: &Plan, t0: i64) -> Result<StemReader> {
+        let mut readers = Vec::new();
+        for p in &stem.paths {
+            readers.push(WavReader::open(p).map_err(|e| Error::stem(&stem.id, e.to_string()))?);
+        }
+        let local = (t0 - stem.offset).clamp(0, stem.frames as i64) as u64;
+        for r in &mut readers {
+            r.seek(local)
+                .map_err(|e| Error::stem(&stem.id, e.to_string()))?;
+        }
+        Ok(StemReader {
+            id: stem.id.clone(),
+            readers,
+            map: stem.file_to_layout.clone(),
+            frames: stem.frames,
+            offset: stem.offset,
+            channels: stem.layout.len(),
+            scratch: vec![Vec::new(); stem.layout.len()],
+            start_samples: plan.start_samples,
+            plan_rate: (plan.frame_rate, plan.sample_rate),
+        })
+    }
+
+    /// Fills `out` (layout order, `n` frames each) with reel samples `t0 .. t0 + n`
+    /// (silence outside the stem). Calls must be consecutive.
+    pub fn read_block(&mut self, t0: i64, n: usize, out: &mut [Vec<f32>]) -> Result<()> {
+        for ch in out.iter_mut() {
+            ch.clear();
+            ch.resize(n, 0.0);
+        }
+        let a = (t0 - self.offset).max(0);
+        let b = (t0 + n as i64 - self.offset).min(self.frames as i64);
+        if b <= a {
+            return Ok(());
+        }
+        let want = (b - a) as usize;
+        let dst = (a + self.offset - t0) as usize;
+        let mut file_ch = 0;
+        for r in &mut self.readers {
+            let nch = r.info().channels as usize;
+            let got = r
+                .read_planar(&mut self.scratch[..nch], want)
+                .map_err(|e| Error::stem(&self.id, e.to_string()))?;
+            if got != want {
+                return Err(Error::stem(
+                    &self.id,
+                    format!(
+                        "{} ended after {} of {} frames (truncated?)",
+                        r.info().path.display(),
+                        a as usize + got,
+                        self.frames
+                    ),
+                ));
+            }
+            for c in 0..nch {
+                let li = self.map[file_ch + c];
+                let src = &self.scratch[c][..want];
+                if let Some(k) = src.iter().position(|x| !x.is_finite()) {
+                    let at = a + self.offset + k as i64;
+                    let tc = crate::Timecode::from_samples(
+                        self.start_samples + at,
+                        self.plan_rate.0,
+                        self.plan_rate.1,
+                    );
+                    return Err(Error::stem(
+                        &self.id,
+                        format!(
+                            "{} holds a NaN or infinite sample at {tc} (frame {} of the file, channel {})",
+                            r.info().path.display(),
+                            a + k as i64,
+                            c + 1
+                        ),
+                    ));
+                }
+                out[li][dst..dst + want].copy_from_slice(src);
+            }
+            file_ch += nch;
+        }
+        debug_assert_eq!(file_ch, self.channels);
+        Ok(())
+    }
+}
+
+/// Checks that no deliverable would overwrite an input and the folder is writable.
+fn check_outputs(plan: &Plan, out_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::Output {
+        path: out_dir.to_path_buf(),
+        msg: format!("cannot create the output folder: {e}"),
+    })?;
+    let probe = out_dir.join(format!(".dubstage-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| Error::Output {
+        path: out_dir.to_path_buf(),
+        msg: format!("the output folder is not writable: {e}"),
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let dir = canon(out_dir);
+    let inputs: Vec<PathBuf> = plan
+        .stems
+        .iter()
+        .flat_map(|s| s.paths.iter().map(|p| canon(p)))
+        .chain(std::iter::once(canon(&plan.session_path)))
+        .collect();
+    for d in &plan.deliverables {
+        for f in deliverable_files(d) {
+            let p = dir.join(&f);
+            if inputs.contains(&p) {
+                return Err(Error::Output {
+                    path: p,
+                    msg: format!(
+                        "deliverable '{}' would overwrite an input of the session",
+                        d.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// File names of a deliverable (one, or one per channel for multi-mono).
+pub fn deliverable_files(d: &PlanDeliverable) -> Vec<String> {
+    if d.multi_mono {
+        d.layout
+            .channels()
+            .iter()
+            .map(|c| format!("{}_{}.wav", d.name, c.label()))
+            .collect()
+    } else {
+        vec![format!("{}.wav", d.name)]
+    }
+}
+
+/// The writers of one deliverable.
+struct Output {
+    plan: PlanDeliverable,
+    writers: Vec<WavWriter>,
+    /// Fold-down from the mix layout (BS.775 Lo/Ro, 7.1 -> 5.1, ...), when the layouts differ.
+    convert: Option<Vec<f32>>,
+    scratch: Vec<Vec<f32>>,
+}
+
+impl Output {
+    fn create(plan: &Plan, d: &PlanDeliverable, index: usize, dir: &Path) -> Result<Output> {
+        let mut writers = Vec::new();
+        let files = deliverable_files(d);
+        for (k, f) in files.iter().enumerate() {
+            let (channels, mask) = if d.multi_mono {
+                (1, d.layout.channels()[k].mono_mask())
+            } else {
+                (d.layout.len() as u16, d.layout.channel_mask())
+            };
+            let spec = WavSpec {
+                channels,
+                sample_rate: plan.sample_rate,
+                format: d.format,
+                channel_mask: mask,
+                bext: Some(crate::io::Bext {
+                    description: format!(
+                        "{} reel {} {} {}",
+                        plan.title,
+                        plan.reel,
+                        match d.kind {
+                            DeliverableKind::Printmaster => "printmaster",
+                            DeliverableKind::Me => "M&E",
+                            DeliverableKind::Stems => "DME stem",
+                            DeliverableKind::Loro => "Lo/Ro downmix",
+                        },
+                        d.layout.name()
+                    ),
+                    originator: "dubstage".into(),
+                    originator_reference: format!("dubstage-{}", &plan.session_sha256[..12]),
+                    time_reference: plan.start_samples.max(0) as u64,
+                    version: 2,
+                    coding_history: format!(
+                        "A=PCM,F={},W={},M={},T=dubstage {}\r\n",
+                        plan.sample_rate,
+                        match d.format {
+                            OutputFormat::Pcm16 => 16,
+                            OutputFormat::Pcm24 => 24,
+                            OutputFormat::Float32 => 32,
+                        },
+                        if channels == 1 {
+                            "mono".to_string()
+                        } else {
+                            d.layout.name().to_string()
+                        },
+                        crate::VERSION
+                    ),
+                    ..Default::default()
+                }),
+                rf64: Rf64Mode::Auto {
+                    threshold: plan.rf64_threshold,
+                },
+                bw64: plan.bw64,
+                dither_seed: plan
+                    .dither_seed
+                    .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                    .wrapping_add(k as u64),
+            };
+            writers.push(WavWriter::create(&dir.join(f), spec)?);
+        }
+        Ok(Output {
+            plan: d.clone(),
+            writers,
+            convert: (d.layout != plan.layout).then(|| downmix_matrix(plan.layout, d.layout)),
+            scratch: vec![Vec::new(); d.layout.len()],
+        })
+    }
+
+    fn write(&mut self, mix: &[&[f32]]) -> Result<()> {
+        let converted: Vec<&[f32]>;
+        let chans: &[&[f32]] = match &self.convert {
+            None => mix,
+            Some(m) => {
+                let ni = mix.len();
+                for (o, y) in self.scratch.iter_mut().enumerate() {
+                    y.clear();
+                    y.resize(mix[0].len(), 0.0);
+                    for (i, x) in mix.iter().enumerate() {
+                        let g = m[o * ni + i];
+                        if g != 0.0 {
+                            y.iter_mut().zip(x.iter()).for_each(|(y, x)| *y += g * *x);
+                        }
+                    }
+                }
+                converted = self.scratch.iter().map(|v| v.as_slice()).collect();
+                &converted
+            }
+        };
+        if self.plan.multi_mono {
+            for (w, c) in self.writers.iter_mut().zip(chans) {
+                w.write_planar(std::slice::from_ref(c))?;
+            }
+            Ok(())
+        } else {
+            self.writers[0].write_planar(chans)
+        }
+    }
+}
+
+/// Mixed audio of one block: buses, dialogue, M&E, printmaster (all in the mix layout).
+#[derive(Default)]
+pub struct MixBlock {
+    /// `buses * channels` planar outputs of the sum.
+    pub buses: Vec<Vec<f32>>,
+    pub dialogue: Vec<Vec<f32>>,
+    pub me: Vec<Vec<f32>>,
+    pub printmaster: Vec<Vec<f32>>,
+}
+
+/// The mixing engine: stems in, buses and mixes out, one block at a time.
+pub struct Mixer<'p> {
+    plan: &'p Plan,
+    readers: Vec<StemReader>,
+    stem_bufs: Vec<Vec<Vec<f32>>>,
+    envelopes: Vec<Vec<f32>>,
+    stem_env: Vec<Envelope>,
+    bus_env: Vec<Envelope>,
+    matrix: Vec<f32>,
+    envelope_of: Vec<usize>,
+    /// Next reel sample.
+    pub pos: u64,
+}
+
+impl<'p> Mixer<'p> {
+    /// Opens every stem at the start of the reel.
+    pub fn new(plan: &'p Plan) -> Result<Mixer<'p>> {
+        let nch = plan.layout.len();
+        let nb = plan.buses.len();
+        let total_in: usize = plan.stems.iter().map(|s| s.layout.len()).sum();
+        let mut matrix = vec![0.0f32; nb * nch * total_in];
+        let mut envelope_of = Vec::with_capacity(total_in);
+        let mut col = 0;
+        for (si, s) in plan.stems.iter().enumerate() {
+            let w = s.layout.len();
+            for o in 0..nch {
+                for i in 0..w {
+                    matrix[(s.bus * nch + o) * total_in + col + i] = s.matrix[o * w + i];
+                }
+            }
+            envelope_of.extend(std::iter::repeat_n(si, w));
+            col += w;
+        }
+        let readers = plan
+            .stems
+            .iter()
+            .map(|s| StemReader::open(s, plan, 0))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Mixer {
+            plan,
+            stem_bufs: plan
+                .stems
+                .iter()
+                .map(|s| vec![Vec::new(); s.layout.len()])
+                .collect(),
+            envelopes: vec![Vec::new(); plan.stems.len()],
+            stem_env: plan
+                .stems
+                .iter()
+                .map(|s| Envelope {
+                    gain_db: s.gain_db,
+                    points: s.automation.clone(),
+                    mute: s.mute,
+                })
+                .collect(),
+            bus_env: plan
+                .buses
+                .iter()
+                .map(|b| Envelope {
+                    gain_db: b.gain_db,
+                    points: b.automation.clone(),
+                    mute: false,
+                })
+                .collect(),
+            readers,
+            matrix,
+            envelope_of,
+            pos: 0,
+        })
+    }
+
+    /// Mixes the next `n` frames into `out`.
+    pub fn next_block(
+        &mut self,
+        backend: &mut dyn Backend,
+        n: usize,
+        out: &mut MixBlock,
+    ) -> Result<()> {
+        let t0 = self.pos as i64;
+        let plan = self.plan;
+        // Read every stem (in parallel on native targets; each stem is independent).
+        {
+            let work = self.readers.iter_mut().zip(self.stem_bufs.iter_mut());
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                use rayon::prelude::*;
+                let v: Vec<_> = work.collect();
+                v.into_par_iter()
+                    .map(|(r, b)| r.read_block(t0, n, b))
+                    .collect::<Result<Vec<()>>>()?;
+            }
+            #[cfg(target_arch = "wasm32")]
+            for (r, b) in work {
+                r.read_block(t0, n, b)?;
+            }
+        }
+        for (si, s) in plan.stems.iter().enumerate() {
+            let e = &mut self.envelopes[si];
+            e.resize(n, 0.0);
+            self.stem_env[si].fill(t0, e, false);
+            self.bus_env[s.bus].fill(t0, e, true);
+        }
+        let inputs: Vec<&[f32]> = self.stem_bufs.iter().flatten().map(|v| &v[..n]).collect();
+        let envs: Vec<&[f32]> = self.envelopes.iter().map(|v| &v[..n]).collect();
+        let nch = plan.layout.len();
+        let nb = plan.buses.len();
+        let job = SumJob {
+            frames: n,
+            inputs: &inputs,
+            envelope_of: &self.envelope_of,
+            envelopes: &envs,
+            matrix: &self.matrix,
+            outputs: nb * nch,
+        };
+        out.buses.resize(nb * nch, Vec::new());
+        backend.sum(&job, &mut out.buses)?;
+        derive_mixes(plan, n, out);
+        self.pos += n as u64;
+        Ok(())
+    }
+}
+
+/// Dialogue = Σ dialogue buses, M&E = Σ other buses (in bus order),
+/// printmaster = M&E + dialogue.
+fn derive_mixes(plan: &Plan, n: usize, out: &mut MixBlock) {
+    let nch = plan.layout.len();
+    for v in [&mut out.dialogue, &mut out.me, &mut out.printmaster] {
+        v.resize(nch, Vec::new());
+        for c in v.iter_mut() {
+            c.clear();
+            c.resize(n, 0.0);
+        }
+    }
+    for (b, bus) in plan.buses.iter().enumerate() {
+        for c in 0..nch {
+            let src = &out.buses[b * nch + c][..n];
+            let dst = if bus.dialogue {
+                &mut out.dialogue[c]
+            } else {
+                &mut out.me[c]
+            };
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d += *s;
+            }
+        }
+    }
+    for c in 0..nch {
+        let (me, dx, pm) = (&out.me[c], &out.dialogue[c], &mut out.printmaster[c]);
+        for ((p, m), d) in pm.iter_mut().zip(me).zip(dx) {
+            *p = *m + *d;
+        }
+    }
+}
+
+/// The channels of a deliverable within a mixed block.
+fn deliverable_channels<'a>(
+    plan: &Plan,
+    d: &PlanDeliverable,
+    m: &'a MixBlock,
+    n: usize,
+) -> Vec<&'a [f32]> {
+    let nch = plan.layout.len();
+    match d.kind {
+        DeliverableKind::Printmaster | DeliverableKind::Loro => {
+            m.printmaster.iter().map(|v| &v[..n]).collect()
+        }
+        DeliverableKind::Me => m.me.iter().map(|v| &v[..n]).collect(),
+        DeliverableKind::Stems => {
+            let b = d.bus.expect("stems deliverable has a bus");
+            m.buses[b * nch..(b + 1) * nch]
+                .iter()
+                .map(|v| &v[..n])
+                .collect()
+        }
+    }
+}
+
+/// Renders every deliverable of `plan` into `opts.out_dir`.
+pub fn render(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    opts: &RenderOptions,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<RenderSummary> {
+    let t_start = std::time::Instant::now();
+    check_outputs(plan, &opts.out_dir)?;
+    let mut outputs = plan
+        .deliverables
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Output::create(plan, d, i, &opts.out_dir))
+        .collect::<Result<Vec<_>>>()?;
+    let mut mixer = Mixer::new(plan)?;
+    let mut block = MixBlock::default();
+    let total = plan.length;
+    let bf = opts.block_frames.max(1);
+    while mixer.pos < total {
+        let n = ((total - mixer.pos) as usize).min(bf);
+        mixer.next_block(backend, n, &mut block)?;
+        let write = |o: &mut Output| {
+            let ch = deliverable_channels(plan, &o.plan, &block, n);
+            o.write(&ch)
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use rayon::prelude::*;
+            outputs
+                .par_iter_mut()
+                .map(write)
+                .collect::<Result<Vec<()>>>()?;
+        }
+        #[cfg(target_arch = "wasm32")]
+        outputs.iter_mut().map(write).collect::<Result<Vec<()>>>()?;
+        if let Some(p) = progress {
+            p(mixer.pos, total);
+        }
+    }
+    // Finish every file; only now do the final paths appear.
+    let mut results = Vec::new();
+    for o in outputs {
+        let mut files = Vec::new();
+        for w in o.writers {
+            files.push(w.finish()?);
+        }
+        let peak: Vec<Option<f64>> = files
+            .iter()
+            .flat_map(|f| f.peak.iter().map(|&p| peak_db(p)))
+            .collect();
+        results.push(DeliverableResult {
+            name: o.plan.name.clone(),
+            kind: o.plan.kind,
+            bus: o.plan.bus.map(|b| plan.buses[b].id.clone()),
+            layout: o.plan.layout.name().to_string(),
+            channels: o
+                .plan
+                .layout
+                .channels()
+                .iter()
+                .map(|c| c.label().to_string())
+                .collect(),
+            format: o.plan.format,
+            frames: total,
+            duration_s: total as f64 / plan.sample_rate as f64,
+            files,
+            peak_dbfs: peak,
+        });
+    }
+    let manifest = write_manifest(&opts.out_dir, &results)?;
+    let wall = t_start.elapsed().as_secs_f64();
+    let dur = total as f64 / plan.sample_rate as f64;
+    Ok(RenderSummary {
+        title: plan.title.clone(),
+        reel: plan.reel,
+        session: plan.session_path.clone(),
+        session_sha256: plan.session_sha256.clone(),
+        sample_rate: plan.sample_rate,
+        frame_rate: plan.frame_rate.name().to_string(),
+        start_timecode: plan.start_tc.to_string(),
+        frames: total,
+        duration_s: dur,
+        backend: backend.info(),
+        deliverables: results,
+        manifest,
+        wall_s: wall,
+        x_realtime: if wall > 0.0 {
+            dur / wall
+        } else {
+            f64::INFINITY
+        },
+    })
+}
+
+/// Name of the checksum manifest written beside the deliverables.
+pub const MANIFEST: &str = "SHA256SUMS";
+
+/// Writes `SHA256SUMS` (the `sha256sum -c` format: hash, two spaces, file name) atomically.
+fn write_manifest(dir: &Path, results: &[DeliverableResult]) -> Result<PathBuf> {
+    let mut text = String::new();
+    for f in results.iter().flat_map(|d| &d.files) {
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        text.push_str(&format!("{}  {}\n", f.sha256, name));
+    }
+    let path = dir.join(MANIFEST);
+    write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// Writes a small file through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}

@@ -1,1 +1,1042 @@
-//! (in progress)
+//! The session file: a reel's stems, buses and deliverables, in TOML.
+//!
+//! [`Session::load`] parses and checks the text (syntax, unknown keys with the
+//! nearest valid key, timecodes, automation order), reporting the file, line and
+//! column. [`Session::resolve`] then opens every source's header and turns the
+//! session into a [`Plan`]: sample positions on the reel, channel mappings,
+//! routing matrices and the deliverables to write.
+
+use crate::io::{Container, OutputFormat, WavInfo, WavReader};
+use crate::layout::{Channel, Layout};
+use crate::timecode::{FrameRate, Timecode};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A timecode string with its place in the session file.
+pub type TcText = Spanned<String>;
+
+/// The whole session as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFile {
+    pub reel: ReelSpec,
+    #[serde(default)]
+    pub output: OutputSpec,
+    #[serde(default, rename = "bus")]
+    pub buses: Vec<BusSpec>,
+    #[serde(default, rename = "stem")]
+    pub stems: Vec<StemSpec>,
+    #[serde(default, rename = "deliverable")]
+    pub deliverables: Vec<DeliverableSpec>,
+}
+
+/// `[reel]`: what the reel is and where it sits in time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReelSpec {
+    pub title: String,
+    #[serde(default = "one")]
+    pub reel: u32,
+    #[serde(default = "default_rate")]
+    pub sample_rate: u32,
+    pub frame_rate: Spanned<String>,
+    /// Timecode of the reel's first sample (default 01:00:00:00, reel n at n:00:00:00 by convention).
+    pub start: Option<TcText>,
+    /// First frame of action (default start + 8 s, after the leader).
+    pub ffoa: Option<TcText>,
+    /// Duration as a timecode (`00:20:00:00`); default: up to the end of the longest stem.
+    pub length: Option<TcText>,
+    /// Printmaster layout; default 7.1 when any stem is 7.1, 5.1 when any is wider than stereo, else stereo.
+    pub layout: Option<Spanned<String>>,
+}
+
+fn one() -> u32 {
+    1
+}
+fn default_rate() -> u32 {
+    48_000
+}
+
+/// `[output]`: how deliverables are written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// `pcm24` (default, TPDF dither), `pcm16` or `float32`.
+    pub format: Option<Spanned<String>>,
+    /// One WAV per channel instead of interleaved files.
+    #[serde(default)]
+    pub multi_mono: bool,
+    /// Data size in bytes past which a deliverable is written as RF64 (default: 4 GiB minus headers).
+    pub rf64_threshold: Option<u64>,
+    /// Write BW64 instead of RF64 when 64-bit sizes are needed.
+    #[serde(default)]
+    pub bw64: bool,
+    /// Seed of the dither (default fixed, so renders are reproducible).
+    pub dither_seed: Option<u64>,
+}
+
+/// One automation breakpoint: at a timecode, a gain in dB; ramps are linear in dB.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breakpoint {
+    pub at: TcText,
+    pub db: f64,
+}
+
+/// `[[bus]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSpec {
+    pub id: String,
+    /// Is this a dialogue bus (left out of the M&E)?
+    #[serde(default)]
+    pub dialogue: bool,
+    #[serde(default)]
+    pub gain_db: f64,
+    #[serde(default)]
+    pub automation: Vec<Breakpoint>,
+}
+
+/// Stem kinds; they choose the default bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StemKind {
+    Dialogue,
+    Adr,
+    Music,
+    Effects,
+    Foley,
+    Backgrounds,
+    Custom,
+}
+
+impl StemKind {
+    /// The default bus: dialogue and ADR to DX, music to MX, the rest to FX.
+    pub fn default_bus(self, dialogue_flag: bool) -> &'static str {
+        match self {
+            StemKind::Dialogue | StemKind::Adr => "DX",
+            StemKind::Music => "MX",
+            StemKind::Custom if dialogue_flag => "DX",
+            _ => "FX",
+        }
+    }
+}
+
+/// Pan of a stem narrower than its bus (constant power).
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PanSpec {
+    /// -1 = left, 0 = centre, +1 = right (through C when the bus has one).
+    #[serde(default)]
+    pub position: f64,
+    /// 0 = front only, 1 = surrounds only.
+    #[serde(default)]
+    pub surround: f64,
+}
+
+/// `[[stem]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StemSpec {
+    pub id: String,
+    pub kind: StemKind,
+    /// For `custom` stems: is it dialogue?
+    #[serde(default)]
+    pub dialogue: bool,
+    /// One interleaved file ...
+    pub source: Option<String>,
+    /// ... or one mono file per channel (multi-mono), in `channel_order` or layout order.
+    pub sources: Option<Vec<String>>,
+    pub layout: Option<Spanned<String>>,
+    /// The file's channel order when it is not the WAV order, e.g. `["L","C","R","Ls","Rs","LFE"]`.
+    pub channel_order: Option<Vec<Spanned<String>>>,
+    /// Where the stem's first sample sits; default: the file's bext TimeReference, else the reel start.
+    pub start: Option<TcText>,
+    #[serde(default)]
+    pub gain_db: f64,
+    #[serde(default)]
+    pub mute: bool,
+    pub bus: Option<String>,
+    pub pan: Option<PanSpec>,
+    #[serde(default)]
+    pub automation: Vec<Breakpoint>,
+}
+
+/// What a deliverable contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliverableKind {
+    /// The full mix.
+    Printmaster,
+    /// Music and effects: every bus but dialogue.
+    Me,
+    /// One file per bus (the DME stems).
+    Stems,
+    /// ITU-R BS.775 Lo/Ro stereo downmix of the printmaster.
+    Loro,
+}
+
+impl DeliverableKind {
+    /// Name used in file names.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeliverableKind::Printmaster => "PM",
+            DeliverableKind::Me => "ME",
+            DeliverableKind::Stems => "STEM",
+            DeliverableKind::Loro => "LoRo",
+        }
+    }
+}
+
+/// `[[deliverable]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverableSpec {
+    pub kind: DeliverableKind,
+    /// Override of the output format for this deliverable.
+    pub format: Option<Spanned<String>>,
+    pub multi_mono: Option<bool>,
+    /// File name override (without extension) for single-file deliverables.
+    pub name: Option<String>,
+    /// Layout override: a fold-down of the mix (e.g. a 5.1 printmaster of a 7.1 mix,
+    /// a stereo M&E). `loro` is always stereo.
+    pub layout: Option<Spanned<String>>,
+}
+
+/// A parsed, checked session file.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session file's path.
+    pub path: PathBuf,
+    /// The folder relative paths are resolved against.
+    pub dir: PathBuf,
+    /// The text, for error positions.
+    pub text: String,
+    pub file: SessionFile,
+    pub frame_rate: FrameRate,
+}
+
+impl Session {
+    /// Reads and checks a session file.
+    pub fn load(path: &Path) -> Result<Session> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Session::parse(path, &text)
+    }
+
+    /// Parses session text (`path` names it in errors and anchors relative paths).
+    pub fn parse(path: &Path, text: &str) -> Result<Session> {
+        let file: SessionFile = toml::from_str(text).map_err(|e| {
+            let (line, col) = e
+                .span()
+                .map(|s| line_col(text, s.start))
+                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            Error::Session {
+                path: path.to_path_buf(),
+                line,
+                col,
+                msg: explain_toml_error(e.message()),
+            }
+        })?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let s = Session {
+            path: path.to_path_buf(),
+            dir: if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            },
+            text: text.to_string(),
+            frame_rate: FrameRate::Fps24,
+            file,
+        };
+        let rate = s
+            .file
+            .reel
+            .frame_rate
+            .get_ref()
+            .parse::<FrameRate>()
+            .map_err(|m| s.err_at(s.file.reel.frame_rate.span(), m))?;
+        let mut s = s;
+        s.frame_rate = rate;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// An error at a byte span of the session text.
+    pub fn err_at(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> Error {
+        let (l, c) = line_col(&self.text, span.start);
+        Error::Session {
+            path: self.path.clone(),
+            line: Some(l),
+            col: Some(c),
+            msg: msg.into(),
+        }
+    }
+
+    fn err(&self, msg: impl Into<String>) -> Error {
+        Error::Session {
+            path: self.path.clone(),
+            line: None,
+            col: None,
+            msg: msg.into(),
+        }
+    }
+
+    /// Parses a spanned timecode, with the line in the error.
+    pub fn timecode(&self, tc: &TcText) -> Result<Timecode> {
+        Timecode::parse(tc.get_ref(), self.frame_rate)
+            .map_err(|e| self.err_at(tc.span(), e.to_string()))
+    }
+
+    fn check_automation(&self, owner: &str, bps: &[Breakpoint]) -> Result<()> {
+        let mut last: Option<(i64, &TcText)> = None;
+        for bp in bps {
+            let f = self.timecode(&bp.at)?.to_frames();
+            if !bp.db.is_finite() {
+                return Err(self.err_at(
+                    bp.at.span(),
+                    format!("{owner}: automation gain is not a number"),
+                ));
+            }
+            if let Some((lf, ltc)) = last {
+                if f < lf {
+                    return Err(self.err_at(
+                        bp.at.span(),
+                        format!(
+                            "{owner}: automation breakpoints out of order ({} comes after {})",
+                            bp.at.get_ref(),
+                            ltc.get_ref()
+                        ),
+                    ));
+                }
+            }
+            last = Some((f, &bp.at));
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<()> {
+        let f = &self.file;
+        let sr = f.reel.sample_rate;
+        if !(8_000..=384_000).contains(&sr) || sr % 10 != 0 {
+            return Err(self.err(format!(
+                "[reel] sample_rate {sr} is not supported (8000-384000 Hz, a multiple of 10)"
+            )));
+        }
+        for tc in [&f.reel.start, &f.reel.ffoa, &f.reel.length]
+            .into_iter()
+            .flatten()
+        {
+            self.timecode(tc)?;
+        }
+        if let Some(l) = &f.reel.layout {
+            l.get_ref()
+                .parse::<Layout>()
+                .map_err(|m| self.err_at(l.span(), m))?;
+        }
+        self.output_format(&f.output.format)?;
+        for d in &f.deliverables {
+            self.output_format(&d.format)?;
+            if let Some(l) = &d.layout {
+                l.get_ref()
+                    .parse::<Layout>()
+                    .map_err(|m| self.err_at(l.span(), m))?;
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for b in &f.buses {
+            if !ids.insert(b.id.as_str()) {
+                return Err(self.err(format!("bus '{}' is defined twice", b.id)));
+            }
+            self.check_automation(&format!("bus '{}'", b.id), &b.automation)?;
+        }
+        let mut stem_ids = std::collections::HashSet::new();
+        if f.stems.is_empty() {
+            return Err(self.err("the session has no [[stem]]"));
+        }
+        for s in &f.stems {
+            if !stem_ids.insert(s.id.as_str()) {
+                return Err(self.err(format!("stem '{}' is defined twice", s.id)));
+            }
+            match (&s.source, &s.sources) {
+                (None, None) => {
+                    return Err(self.err(format!(
+                        "stem '{}': give `source` (one file) or `sources` (multi-mono)",
+                        s.id
+                    )));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(self.err(format!(
+                        "stem '{}': give either `source` or `sources`, not both",
+                        s.id
+                    )));
+                }
+                (None, Some(v)) if v.is_empty() => {
+                    return Err(self.err(format!("stem '{}': `sources` is empty", s.id)));
+                }
+                _ => {}
+            }
+            if let Some(l) = &s.layout {
+                l.get_ref()
+                    .parse::<Layout>()
+                    .map_err(|m| self.err_at(l.span(), format!("stem '{}': {m}", s.id)))?;
+            }
+            if let Some(order) = &s.channel_order {
+                for c in order {
+                    c.get_ref()
+                        .parse::<Channel>()
+                        .map_err(|m| self.err_at(c.span(), format!("stem '{}': {m}", s.id)))?;
+                }
+            }
+            if let Some(tc) = &s.start {
+                self.timecode(tc)?;
+            }
+            if !s.gain_db.is_finite() {
+                return Err(self.err(format!("stem '{}': gain_db is not a number", s.id)));
+            }
+            if let Some(p) = &s.pan {
+                if !(-1.0..=1.0).contains(&p.position) || !(0.0..=1.0).contains(&p.surround) {
+                    return Err(self.err(format!(
+                        "stem '{}': pan position must be in -1..1 and surround in 0..1",
+                        s.id
+                    )));
+                }
+            }
+            self.check_automation(&format!("stem '{}'", s.id), &s.automation)?;
+        }
+        Ok(())
+    }
+
+    fn output_format(&self, f: &Option<Spanned<String>>) -> Result<Option<OutputFormat>> {
+        let Some(f) = f else { return Ok(None) };
+        let v = match f.get_ref().to_ascii_lowercase().as_str() {
+            "pcm24" | "24" | "s24" => OutputFormat::Pcm24,
+            "pcm16" | "16" | "s16" => OutputFormat::Pcm16,
+            "float32" | "f32" | "float" => OutputFormat::Float32,
+            other => {
+                return Err(self.err_at(
+                    f.span(),
+                    format!("unknown output format '{other}' (expected pcm24, pcm16 or float32)"),
+                ));
+            }
+        };
+        Ok(Some(v))
+    }
+
+    /// Resolves a path written in the session against the session's folder.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let pb = PathBuf::from(p);
+        if pb.is_absolute() {
+            pb
+        } else {
+            self.dir.join(pb)
+        }
+    }
+
+    /// Opens every source's header and builds the render [`Plan`].
+    pub fn resolve(&self) -> Result<Plan> {
+        let f = &self.file;
+        let sr = f.reel.sample_rate;
+        let rate = self.frame_rate;
+        let start_tc = match &f.reel.start {
+            Some(t) => self.timecode(t)?,
+            None => Timecode::parse(&format!("{:02}:00:00:00", f.reel.reel.min(23)), rate)?,
+        };
+        let start_abs = start_tc.to_samples(sr);
+        let ffoa_tc = match &f.reel.ffoa {
+            Some(t) => self.timecode(t)?,
+            None => Timecode::from_frames(start_tc.to_frames() + 8 * rate.nominal() as i64, rate),
+        };
+        let ffoa = ffoa_tc.to_samples(sr) - start_abs;
+        if ffoa < 0 {
+            return Err(self.err(format!(
+                "[reel] ffoa {ffoa_tc} is before the reel start {start_tc}"
+            )));
+        }
+
+        // Buses: the three defaults unless the session defines its own.
+        let mut buses: Vec<PlanBus> = Vec::new();
+        let bus_specs: Vec<BusSpec> = if f.buses.is_empty() {
+            ["DX", "MX", "FX"]
+                .iter()
+                .map(|id| BusSpec {
+                    id: id.to_string(),
+                    dialogue: *id == "DX",
+                    gain_db: 0.0,
+                    automation: vec![],
+                })
+                .collect()
+        } else {
+            f.buses.clone()
+        };
+        for b in &bus_specs {
+            buses.push(PlanBus {
+                id: b.id.clone(),
+                dialogue: b.dialogue,
+                gain_db: b.gain_db,
+                automation: self.breakpoints(&b.automation, start_abs)?,
+            });
+        }
+
+        // Stems.
+        let mut stems = Vec::new();
+        for s in &f.stems {
+            stems.push(self.resolve_stem(s, &buses, start_abs)?);
+        }
+
+        let layout = match &f.reel.layout {
+            Some(l) => l
+                .get_ref()
+                .parse::<Layout>()
+                .map_err(|m| self.err_at(l.span(), m))?,
+            None => {
+                if stems.iter().any(|s| s.layout == Layout::SevenOne) {
+                    Layout::SevenOne
+                } else if stems.iter().any(|s| s.layout.len() > 2) {
+                    Layout::FiveOne
+                } else {
+                    Layout::Stereo
+                }
+            }
+        };
+        for s in &mut stems {
+            s.matrix = crate::mix::route_matrix(s.layout, layout, s.pan);
+        }
+
+        let length = match &f.reel.length {
+            Some(t) => {
+                let tc = self.timecode(t)?;
+                rate.frames_to_samples(tc.to_frames(), sr)
+            }
+            None => stems
+                .iter()
+                .map(|s| s.offset + s.frames as i64)
+                .max()
+                .unwrap_or(0),
+        };
+        if length <= 0 {
+            return Err(self.err(
+                "the reel is empty: every stem ends before the reel start (give [reel] length?)",
+            ));
+        }
+
+        let default_format = self
+            .output_format(&f.output.format)?
+            .unwrap_or(OutputFormat::Pcm24);
+        let specs: Vec<DeliverableSpec> = if f.deliverables.is_empty() {
+            [
+                DeliverableKind::Printmaster,
+                DeliverableKind::Loro,
+                DeliverableKind::Me,
+                DeliverableKind::Stems,
+            ]
+            .iter()
+            .map(|&kind| DeliverableSpec {
+                kind,
+                format: None,
+                multi_mono: None,
+                name: None,
+                layout: None,
+            })
+            .collect()
+        } else {
+            f.deliverables.clone()
+        };
+        let mut deliverables = Vec::new();
+        for d in &specs {
+            let format = self.output_format(&d.format)?.unwrap_or(default_format);
+            let multi_mono = d.multi_mono.unwrap_or(f.output.multi_mono);
+            let asked = match &d.layout {
+                Some(l) => Some(
+                    l.get_ref()
+                        .parse::<Layout>()
+                        .map_err(|m| self.err_at(l.span(), m))?,
+                ),
+                None => None,
+            };
+            let out_layout = match d.kind {
+                DeliverableKind::Loro => Layout::Stereo,
+                _ => asked.unwrap_or(layout),
+            };
+            if out_layout.len() > layout.len() {
+                return Err(self.err(format!(
+                    "deliverable {:?}: layout {} is wider than the {} mix",
+                    d.kind,
+                    out_layout.name(),
+                    layout.name()
+                )));
+            }
+            let base = |what: &str, lay: Layout| {
+                format!(
+                    "{}_R{}_{}_{}",
+                    sanitize(&f.reel.title),
+                    f.reel.reel,
+                    what,
+                    lay.name()
+                )
+            };
+            match d.kind {
+                DeliverableKind::Stems => {
+                    for (bi, b) in buses.iter().enumerate() {
+                        deliverables.push(PlanDeliverable {
+                            kind: d.kind,
+                            name: base(&sanitize(&b.id), out_layout),
+                            layout: out_layout,
+                            format,
+                            multi_mono,
+                            bus: Some(bi),
+                        });
+                    }
+                }
+                k => {
+                    let lay = out_layout;
+                    deliverables.push(PlanDeliverable {
+                        kind: k,
+                        name: d
+                            .name
+                            .clone()
+                            .map(|n| sanitize(&n))
+                            .unwrap_or_else(|| base(k.label(), lay)),
+                        layout: lay,
+                        format,
+                        multi_mono,
+                        bus: None,
+                    });
+                }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for d in &deliverables {
+            if !names.insert(d.name.clone()) {
+                return Err(self.err(format!("two deliverables would both be named '{}'", d.name)));
+            }
+        }
+
+        Ok(Plan {
+            session_path: self.path.clone(),
+            session_sha256: crate::sha256_hex(self.text.as_bytes()),
+            title: f.reel.title.clone(),
+            reel: f.reel.reel,
+            sample_rate: sr,
+            frame_rate: rate,
+            start_tc,
+            start_samples: start_abs,
+            ffoa,
+            length: length as u64,
+            layout,
+            buses,
+            stems,
+            deliverables,
+            rf64_threshold: f
+                .output
+                .rf64_threshold
+                .unwrap_or(u32::MAX as u64 - 1024 * 1024),
+            bw64: f.output.bw64,
+            dither_seed: f.output.dither_seed.unwrap_or(0x6475_6273_7461_6765),
+        })
+    }
+
+    fn breakpoints(&self, bps: &[Breakpoint], start_abs: i64) -> Result<Vec<(i64, f64)>> {
+        bps.iter()
+            .map(|b| {
+                Ok((
+                    self.timecode(&b.at)?.to_samples(self.file.reel.sample_rate) - start_abs,
+                    b.db,
+                ))
+            })
+            .collect()
+    }
+
+    fn resolve_stem(&self, s: &StemSpec, buses: &[PlanBus], start_abs: i64) -> Result<PlanStem> {
+        let sr = self.file.reel.sample_rate;
+        let paths: Vec<PathBuf> = match (&s.source, &s.sources) {
+            (Some(p), _) => vec![self.resolve_path(p)],
+            (_, Some(v)) => v.iter().map(|p| self.resolve_path(p)).collect(),
+            _ => unreachable!("checked in Session::check"),
+        };
+        let mut infos: Vec<WavInfo> = Vec::new();
+        for p in &paths {
+            if !p.exists() {
+                return Err(Error::stem(
+                    &s.id,
+                    format!("source file {} does not exist", p.display()),
+                ));
+            }
+            let r = WavReader::open(p).map_err(|e| Error::stem(&s.id, e.to_string()))?;
+            infos.push(r.info().clone());
+        }
+        let multi = paths.len() > 1 || s.sources.is_some();
+        for i in &infos {
+            if i.sample_rate != sr {
+                return Err(Error::stem(
+                    &s.id,
+                    format!(
+                        "{} is at {} Hz but the session is at {sr} Hz (resampling is not supported yet)",
+                        i.path.display(),
+                        i.sample_rate
+                    ),
+                ));
+            }
+            if multi && i.channels != 1 {
+                return Err(Error::stem(
+                    &s.id,
+                    format!(
+                        "{} has {} channels; multi-mono sources must be mono",
+                        i.path.display(),
+                        i.channels
+                    ),
+                ));
+            }
+        }
+        let channels = if multi {
+            infos.len()
+        } else {
+            infos[0].channels as usize
+        };
+        let frames = if multi {
+            let f0 = infos[0].frames;
+            if let Some(i) = infos.iter().find(|i| i.frames != f0) {
+                return Err(Error::stem(
+                    &s.id,
+                    format!(
+                        "multi-mono sources differ in length: {} has {} frames, {} has {f0}",
+                        i.path.display(),
+                        i.frames,
+                        infos[0].path.display()
+                    ),
+                ));
+            }
+            f0
+        } else {
+            infos[0].frames
+        };
+
+        // Layout: explicit, else the channel order's set, else the mask, else the count.
+        let order: Option<Vec<Channel>> = s.channel_order.as_ref().map(|v| {
+            v.iter()
+                .map(|c| c.get_ref().parse::<Channel>().expect("checked"))
+                .collect()
+        });
+        let layout = if let Some(l) = &s.layout {
+            l.get_ref().parse::<Layout>().expect("checked")
+        } else if let Some(o) = &order {
+            Layout::ALL
+                .iter()
+                .copied()
+                .find(|l| l.len() == o.len() && o.iter().all(|c| l.channels().contains(c)))
+                .ok_or_else(|| {
+                    Error::stem(&s.id, "channel_order does not match any known layout")
+                })?
+        } else if let Some(l) = (!multi)
+            .then(|| infos[0].channel_mask.and_then(Layout::from_mask))
+            .flatten()
+        {
+            l
+        } else {
+            Layout::from_count(channels).ok_or_else(|| {
+                Error::stem(
+                    &s.id,
+                    format!("cannot tell the layout of {channels} channels: give `layout`"),
+                )
+            })?
+        };
+        if layout.len() != channels {
+            return Err(Error::stem(
+                &s.id,
+                format!(
+                    "{} has {channels} channel(s) but the layout {} needs {}",
+                    paths[0].display(),
+                    layout.name(),
+                    layout.len()
+                ),
+            ));
+        }
+        // file channel i -> layout index
+        let map: Vec<usize> = match &order {
+            Some(o) => {
+                if o.len() != channels {
+                    return Err(Error::stem(
+                        &s.id,
+                        format!(
+                            "channel_order names {} channels but the source has {channels}",
+                            o.len()
+                        ),
+                    ));
+                }
+                let mut seen = vec![false; channels];
+                let mut m = Vec::new();
+                for c in o {
+                    let idx = layout.index_of(*c).ok_or_else(|| {
+                        Error::stem(
+                            &s.id,
+                            format!("channel {c} is not part of layout {}", layout.name()),
+                        )
+                    })?;
+                    if seen[idx] {
+                        return Err(Error::stem(
+                            &s.id,
+                            format!("channel {c} appears twice in channel_order"),
+                        ));
+                    }
+                    seen[idx] = true;
+                    m.push(idx);
+                }
+                m
+            }
+            None => (0..channels).collect(),
+        };
+
+        let offset = match &s.start {
+            Some(t) => self.timecode(t)?.to_samples(sr) - start_abs,
+            None => match infos[0].bext.as_ref().filter(|b| b.time_reference > 0) {
+                Some(b) => b.time_reference as i64 - start_abs,
+                None => 0,
+            },
+        };
+
+        let is_dialogue_kind = matches!(s.kind, StemKind::Dialogue | StemKind::Adr)
+            || (s.kind == StemKind::Custom && s.dialogue);
+        let bus_id = s
+            .bus
+            .clone()
+            .unwrap_or_else(|| s.kind.default_bus(s.dialogue).to_string());
+        let bus = buses.iter().position(|b| b.id == bus_id).ok_or_else(|| {
+            Error::stem(
+                &s.id,
+                format!(
+                    "bus '{bus_id}' does not exist (buses: {})",
+                    buses
+                        .iter()
+                        .map(|b| b.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+        if is_dialogue_kind && !buses[bus].dialogue {
+            return Err(Error::stem(
+                &s.id,
+                format!(
+                    "a dialogue stem routed to the non-dialogue bus '{bus_id}' would leak dialogue into the M&E"
+                ),
+            ));
+        }
+        Ok(PlanStem {
+            id: s.id.clone(),
+            kind: s.kind,
+            paths,
+            containers: infos.iter().map(|i| i.container).collect(),
+            layout,
+            file_to_layout: map,
+            frames,
+            offset,
+            gain_db: s.gain_db,
+            mute: s.mute,
+            bus,
+            pan: s.pan.unwrap_or_default(),
+            automation: self.breakpoints(&s.automation, start_abs)?,
+            matrix: Vec::new(),
+        })
+    }
+}
+
+/// The resolved render plan: everything in samples on the reel (sample 0 = the reel's start).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub session_path: PathBuf,
+    pub session_sha256: String,
+    pub title: String,
+    pub reel: u32,
+    pub sample_rate: u32,
+    pub frame_rate: FrameRate,
+    pub start_tc: Timecode,
+    /// Samples since midnight of the reel's first sample.
+    pub start_samples: i64,
+    /// First frame of action, in samples from the reel start.
+    pub ffoa: i64,
+    /// Reel length in samples.
+    pub length: u64,
+    /// Printmaster and bus layout.
+    pub layout: Layout,
+    pub buses: Vec<PlanBus>,
+    pub stems: Vec<PlanStem>,
+    pub deliverables: Vec<PlanDeliverable>,
+    pub rf64_threshold: u64,
+    pub bw64: bool,
+    pub dither_seed: u64,
+}
+
+impl Plan {
+    /// The timecode of a reel sample position.
+    pub fn timecode_at(&self, sample: i64) -> Timecode {
+        Timecode::from_samples(
+            self.start_samples + sample,
+            self.frame_rate,
+            self.sample_rate,
+        )
+    }
+}
+
+/// A resolved bus.
+#[derive(Debug, Clone)]
+pub struct PlanBus {
+    pub id: String,
+    pub dialogue: bool,
+    pub gain_db: f64,
+    /// Breakpoints (sample on the reel, dB).
+    pub automation: Vec<(i64, f64)>,
+}
+
+/// A resolved stem.
+#[derive(Debug, Clone)]
+pub struct PlanStem {
+    pub id: String,
+    pub kind: StemKind,
+    /// One interleaved file, or one mono file per channel.
+    pub paths: Vec<PathBuf>,
+    pub containers: Vec<Container>,
+    pub layout: Layout,
+    /// For each file channel, its index in `layout`.
+    pub file_to_layout: Vec<usize>,
+    /// Length in frames.
+    pub frames: u64,
+    /// Reel sample of the stem's first frame (may be negative).
+    pub offset: i64,
+    pub gain_db: f64,
+    pub mute: bool,
+    /// Index into [`Plan::buses`].
+    pub bus: usize,
+    pub pan: PanSpec,
+    /// Breakpoints (sample on the reel, dB).
+    pub automation: Vec<(i64, f64)>,
+    /// Routing into the bus layout: `bus channels x stem channels`, row-major.
+    pub matrix: Vec<f32>,
+}
+
+/// A resolved deliverable.
+#[derive(Debug, Clone)]
+pub struct PlanDeliverable {
+    pub kind: DeliverableKind,
+    /// File name stem (no extension).
+    pub name: String,
+    pub layout: Layout,
+    pub format: OutputFormat,
+    pub multi_mono: bool,
+    /// For DME stems: which bus.
+    pub bus: Option<usize>,
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let off = offset.min(text.len());
+    let before = &text[..off];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn sanitize(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if t.is_empty() { "untitled".into() } else { t }
+}
+
+/// Adds "did you mean" to serde's unknown-field messages.
+fn explain_toml_error(msg: &str) -> String {
+    let msg = msg.trim();
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some((field, tail)) = rest.split_once('`') {
+            let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+            if let Some(best) = expected.iter().min_by_key(|e| edit_distance(field, e)) {
+                return format!(
+                    "unknown key `{field}`; did you mean `{best}`? (valid keys: {})",
+                    expected.join(", ")
+                );
+            }
+        }
+    }
+    msg.to_string()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Session> {
+        Session::parse(Path::new("s.toml"), t)
+    }
+
+    const MIN: &str = "[reel]\ntitle = \"T\"\nframe_rate = \"24\"\n\n[[stem]]\nid = \"a\"\nkind = \"music\"\nsource = \"a.wav\"\n";
+
+    #[test]
+    fn minimal_session_parses() {
+        let s = parse(MIN).unwrap();
+        assert_eq!(s.frame_rate, FrameRate::Fps24);
+        assert_eq!(s.file.reel.sample_rate, 48_000);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_nearest_key() {
+        let t = MIN.replace("source = ", "gian_db = 1\nsource = ");
+        let e = parse(&t).unwrap_err().to_string();
+        assert!(e.contains("s.toml:9:"), "{e}");
+        assert!(e.contains("did you mean `gain_db`"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let e = parse("[reel]\ntitle = \"T\nframe_rate = \"24\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn bad_timecode_and_out_of_order_automation_name_the_line() {
+        let t = format!(
+            "{MIN}automation = [{{ at = \"01:00:10:00\", db = 0 }}, {{ at = \"01:00:09:00\", db = -6 }}]\n"
+        );
+        let e = parse(&t).unwrap_err().to_string();
+        assert!(e.contains("s.toml:9:") && e.contains("out of order"), "{e}");
+        let t = MIN.replace(
+            "frame_rate = \"24\"",
+            "frame_rate = \"24\"\nstart = \"01:00:00:99\"",
+        );
+        let e = parse(&t).unwrap_err().to_string();
+        assert!(e.contains("s.toml:4:") && e.contains("01:00:00:99"), "{e}");
+    }
+
+    #[test]
+    fn edit_distance_works() {
+        assert_eq!(edit_distance("gian_db", "gain_db"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

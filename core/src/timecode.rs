@@ -186,7 +186,9 @@ impl Timecode {
             if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err(format!("'{p}' is not a two-digit number")));
             }
-            v[i] = p.parse().map_err(|_| err(format!("'{p}' is not a number")))?;
+            v[i] = p
+                .parse()
+                .map_err(|_| err(format!("'{p}' is not a number")))?;
         }
         let [hours, minutes, seconds, frames] = v;
         if hours > 23 {
@@ -307,13 +309,18 @@ mod tests {
         assert!(Timecode::parse("00:01:00;00", r).is_err());
         assert!(Timecode::parse("00:10:00;00", r).is_ok());
         // one hour of 29.97 DF is 107892 frames
-        assert_eq!(Timecode::parse("01:00:00;00", r).unwrap().to_frames(), 107_892);
+        assert_eq!(
+            Timecode::parse("01:00:00;00", r).unwrap().to_frames(),
+            107_892
+        );
     }
 
     #[test]
     fn round_trip_every_rate() {
         for r in FrameRate::ALL {
-            for f in [0i64, 1, 1799, 1800, 17982, 17983, 107_891, 107_892, 2_000_000] {
+            for f in [
+                0i64, 1, 1799, 1800, 17982, 17983, 107_891, 107_892, 2_000_000,
+            ] {
                 let tc = Timecode::from_frames(f, r);
                 assert_eq!(tc.to_frames(), f, "{r} {f} -> {tc}");
                 let again = Timecode::parse(&tc.to_string(), r).unwrap();
@@ -333,7 +340,13 @@ mod tests {
     #[test]
     fn malformed_timecodes_are_rejected() {
         let r = FrameRate::Fps24;
-        for t in ["1:00:00", "01:00:00:24", "01:60:00:00", "aa:00:00:00", "01:00:00;00"] {
+        for t in [
+            "1:00:00",
+            "01:00:00:24",
+            "01:60:00:00",
+            "aa:00:00:00",
+            "01:00:00;00",
+        ] {
             assert!(Timecode::parse(t, r).is_err(), "{t}");
         }
     }

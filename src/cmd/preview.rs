@@ -13,7 +13,9 @@ use dubstage_wasm::manifest::{
     self, AudioInfo, BusInfo, Loudness, LoudnessSeries, Manifest, StemInfo, VideoInfo,
 };
 use dubstage_wasm::meter::Meter;
-use dubstage_wasm::mix::{Mixer, Monitor, lo_ro};
+use dubstage_core::mix::downmix_matrix;
+use dubstage_core::session::PanSpec;
+use dubstage_wasm::mix::{Mixer, Monitor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +37,17 @@ pub struct Args {
     /// Print one JSON document describing the package.
     #[arg(long)]
     pub json: bool,
+    /// Reduce the preview: fold stems wider than stereo to stereo (Lo/Ro) and mix
+    /// in stereo. Smaller and lighter to stream; the meter then reads the stereo mix.
+    #[arg(long)]
+    pub stereo: bool,
+    /// A picture proxy (MP4/WebM) to show in sync; copied into the package.
+    #[arg(long, value_name = "FILE")]
+    pub video: Option<PathBuf>,
+    /// Seconds of video time at the reel's first sample (e.g. 0 when the proxy
+    /// starts at the reel's start timecode).
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    pub video_offset: f64,
     /// Development: ignore SESSION and write a synthetic reel of this many seconds.
     #[arg(long, hide = true, value_name = "SECONDS")]
     pub synthetic: Option<u32>,
@@ -99,8 +112,8 @@ pub struct PreviewStem {
     pub layout: Layout,
     pub gain_db: f64,
     pub mute: bool,
-    pub pan: f64,
-    pub automation: Vec<(u64, f64)>,
+    pub pan: PanSpec,
+    pub automation: Vec<(i64, f64)>,
     pub source: Box<dyn StemSource>,
 }
 
@@ -176,6 +189,7 @@ pub fn write_package(
     reel: &PreviewReel,
     mut stems: Vec<PreviewStem>,
     dir: &Path,
+    stereo: bool,
 ) -> Result<PackageSummary> {
     if reel.sample_rate % 10 != 0 {
         return Err(Error::Invalid(format!(
@@ -198,16 +212,17 @@ pub fn write_package(
     let infos: Vec<StemInfo> = stems
         .iter()
         .map(|s| {
-            let folded = s.layout.len() > 2;
+            let folded = stereo && s.layout.len() > 2;
             StemInfo {
                 id: s.id.clone(),
                 kind: s.kind.clone(),
                 bus: s.bus.clone(),
                 source_layout: s.layout.to_string(),
-                layout: if s.layout == Layout::Mono { "mono" } else { "stereo" }.into(),
+                layout: if folded { Layout::Stereo } else { s.layout }.to_string(),
                 gain_db: s.gain_db,
                 mute: s.mute,
-                pan: s.pan,
+                pan: s.pan.position,
+                pan_surround: s.pan.surround,
                 automation: s.automation.clone(),
                 storage_gain: if folded { 2.0 } else { 1.0 },
             }
@@ -227,16 +242,23 @@ pub fn write_package(
         }
     }
     let chunks = reel.length.div_ceil(CHUNK_FRAMES as u64).max(1) as u32;
-    let any_fold = stems.iter().any(|s| s.layout.len() > 2);
-    let description = format!(
-        "16-bit {} kHz preview; {}mono stems panned to stereo; mixed in the browser by dubstage's core, heard in stereo",
-        reel.sample_rate as f64 / 1000.0,
-        if any_fold {
-            "multichannel stems folded to stereo (Lo/Ro, ITU-R BS.775, LFE dropped); "
-        } else {
-            ""
-        }
-    );
+    let any_fold = stereo && stems.iter().any(|s| s.layout.len() > 2);
+    let mix_layout = if stereo { Layout::Stereo } else { reel.layout };
+    let khz = reel.sample_rate as f64 / 1000.0;
+    let description = if mix_layout == Layout::Stereo {
+        format!(
+            "Reduced preview: stems as 16-bit {khz} kHz{}, mixed in stereo by dubstage's core; the meter reads this stereo mix.",
+            if any_fold {
+                ", stems wider than stereo folded to Lo/Ro (ITU-R BS.775, LFE dropped)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        format!(
+            "Stems as 16-bit {khz} kHz, mixed in {mix_layout} by dubstage's core (the meter reads the {mix_layout} mix), heard as a Lo/Ro stereo fold (ITU-R BS.775)."
+        )
+    };
     let mut m = Manifest {
         format: manifest::FORMAT.into(),
         title: reel.title.clone(),
@@ -248,6 +270,7 @@ pub fn write_package(
         ffoa: reel.ffoa.map(|t| t.to_string()),
         length: reel.length,
         layout: reel.layout.to_string(),
+        mix_layout: mix_layout.to_string(),
         audio: AudioInfo {
             encoding: "s16le".into(),
             chunk_frames: CHUNK_FRAMES,
@@ -267,12 +290,12 @@ pub fn write_package(
     series.push(Series {
         name: "printmaster".into(),
         mixer: Mixer::new(&m)?,
-        meter: Meter::new(Layout::Stereo, reel.sample_rate)?,
+        meter: Meter::new(mix_layout, reel.sample_rate)?,
         inputs: 0..0,
         readings: Vec::new(),
     });
     let mut first = 0;
-    for (i, s) in infos.iter().enumerate() {
+    for s in &infos {
         let ch = s.preview_layout()?.len();
         let mut one = m.clone();
         one.stems = vec![s.clone()];
@@ -281,11 +304,10 @@ pub fn write_package(
         series.push(Series {
             name: format!("stem:{}", s.id),
             mixer,
-            meter: Meter::new(Layout::Stereo, reel.sample_rate)?,
+            meter: Meter::new(mix_layout, reel.sample_rate)?,
             inputs: first..first + ch,
             readings: Vec::new(),
         });
-        let _ = i;
         first += ch;
     }
     series[0].inputs = 0..first;
@@ -317,21 +339,25 @@ pub fn write_package(
             for g in got.iter_mut() {
                 g.resize(frames, 0.0);
             }
-            // fold and quantize
-            let pch = if st.layout == Layout::Mono { 1 } else { 2 };
-            let planar: Vec<Vec<f32>> = if nch <= 2 {
+            // fold (reduced previews: Lo/Ro, stored 6 dB down) and quantize
+            let folded = stereo && nch > 2;
+            let pch = if folded { 2 } else { nch };
+            let planar: Vec<Vec<f32>> = if !folded {
                 got
             } else {
-                let mut l = vec![0f32; frames];
-                let mut r = vec![0f32; frames];
-                for (c, &chn) in st.layout.channels().iter().enumerate() {
-                    let (a, b) = lo_ro(chn);
-                    for t in 0..frames {
-                        l[t] += 0.5 * a * got[c][t];
-                        r[t] += 0.5 * b * got[c][t];
-                    }
-                }
-                vec![l, r]
+                let mx = downmix_matrix(st.layout, Layout::Stereo);
+                (0..2)
+                    .map(|o| {
+                        let mut y = vec![0f32; frames];
+                        for (c, g) in got.iter().enumerate() {
+                            let k = 0.5 * mx[o * nch + c];
+                            if k != 0.0 {
+                                y.iter_mut().zip(g).for_each(|(d, &x)| *d += k * x);
+                            }
+                        }
+                        y
+                    })
+                    .collect()
             };
             pcm.clear();
             for t in 0..frames {
@@ -355,9 +381,9 @@ pub fn write_package(
                 .iter()
                 .map(|v| &v[..frames])
                 .collect();
-            let out = s.mixer.process(start, &ins, frames)?;
-            let (l, r) = (&out[0][..frames], &out[1][..frames]);
-            s.meter.push_hops(&[l, r], Some(&mut s.readings))?;
+            let out = s.mixer.process(start as i64, &ins, frames)?;
+            let refs: Vec<&[f32]> = out.iter().map(|c| &c[..frames]).collect();
+            s.meter.push_hops(&refs, Some(&mut s.readings))?;
         }
     }
 
@@ -452,11 +478,17 @@ pub fn run(args: &Args) -> Result<()> {
             .join(format!("{stem}-preview"))
     });
     if !args.no_write {
-        let (reel, stems) = match args.synthetic {
+        let (mut reel, stems) = match args.synthetic {
             Some(secs) => synthetic_reel(secs),
             None => load_session(&args.session)?,
         };
-        let summary = write_package(&reel, stems, &dir)?;
+        if let Some(v) = &args.video {
+            if !v.is_file() {
+                return Err(Error::Invalid(format!("--video {}: not a file", v.display())));
+            }
+            reel.video = Some((v.clone(), args.video_offset));
+        }
+        let summary = write_package(&reel, stems, &dir, args.stereo)?;
         if args.json {
             println!(
                 "{}",
@@ -481,13 +513,71 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Builds the preview inputs from a session file.
-fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
-    Err(Error::Invalid(format!(
-        "{}: reading sessions needs dubstage_core::session (not merged yet)",
-        path.display()
-    )))
+/// A session stem read onto the reel timeline by the render's own reader.
+struct PlanSource {
+    reader: dubstage_core::pipeline::StemReader,
+    t: i64,
 }
+
+impl StemSource for PlanSource {
+    fn read(&mut self, out: &mut [Vec<f32>], frames: usize) -> Result<usize> {
+        self.reader.read_block(self.t, frames, out)?;
+        self.t += frames as i64;
+        Ok(frames)
+    }
+}
+
+/// Builds the preview inputs from a session file (its resolved render plan).
+fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
+    let session = dubstage_core::session::Session::load(path)?;
+    let plan = session.resolve()?;
+    let ffoa = (plan.ffoa > 0).then(|| plan.timecode_at(plan.ffoa));
+    let reel = PreviewReel {
+        title: plan.title.clone(),
+        reel: plan.reel.to_string(),
+        reel_number: plan.reel,
+        sample_rate: plan.sample_rate,
+        frame_rate: plan.frame_rate,
+        start: plan.start_tc,
+        ffoa,
+        length: plan.length,
+        layout: plan.layout,
+        buses: plan
+            .buses
+            .iter()
+            .map(|b| BusInfo {
+                id: b.id.clone(),
+                dialogue: b.dialogue,
+                gain_db: b.gain_db,
+                automation: b.automation.clone(),
+            })
+            .collect(),
+        video: None,
+    };
+    let mut stems = Vec::with_capacity(plan.stems.len());
+    for s in &plan.stems {
+        let kind = serde_json::to_value(s.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        stems.push(PreviewStem {
+            id: s.id.clone(),
+            kind,
+            bus: plan.buses[s.bus].id.clone(),
+            layout: s.layout,
+            gain_db: s.gain_db,
+            mute: s.mute,
+            pan: s.pan,
+            automation: s.automation.clone(),
+            source: Box::new(PlanSource {
+                reader: dubstage_core::pipeline::StemReader::open(s, &plan, 0)?,
+                t: 0,
+            }),
+        });
+    }
+    Ok((reel, stems))
+}
+
 
 /// The reel of a session, for `dubstage spot`.
 pub fn spot_reel_of_session(path: &Path) -> Result<(dubstage_core::spot::SpotReel, String)> {
@@ -554,11 +644,15 @@ pub fn synthetic_reel(seconds: u32) -> (PreviewReel, Vec<PreviewStem>) {
         ffoa: None,
         length: len,
         layout: Layout::FiveOne,
-        buses: vec![
-            BusInfo { id: "DX".into(), in_me: false },
-            BusInfo { id: "MX".into(), in_me: true },
-            BusInfo { id: "FX".into(), in_me: true },
-        ],
+        buses: ["DX", "MX", "FX"]
+            .iter()
+            .map(|&id| BusInfo {
+                id: id.into(),
+                dialogue: id == "DX",
+                gain_db: 0.0,
+                automation: Vec::new(),
+            })
+            .collect(),
         video: None,
     };
     let tones = |weights: Vec<f32>, freq, amp, period, on| -> Box<dyn StemSource> {
@@ -571,7 +665,7 @@ pub fn synthetic_reel(seconds: u32) -> (PreviewReel, Vec<PreviewStem>) {
         layout,
         gain_db: 0.0,
         mute: false,
-        pan: 0.0,
+        pan: PanSpec::default(),
         automation: Vec::new(),
         source,
     };

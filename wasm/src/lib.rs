@@ -17,7 +17,7 @@ pub mod meter;
 pub mod mix;
 
 use dubstage_core::spot::{self, Marker, SpotReel};
-use dubstage_core::{FrameRate, Layout, Timecode};
+use dubstage_core::{FrameRate, Timecode};
 use manifest::Manifest;
 use meter::Meter;
 use mix::{Mixer, Monitor};
@@ -48,7 +48,7 @@ impl Preview {
             .map_err(dubstage_core::Error::Invalid)?;
         let start = Timecode::parse(&manifest.start, rate)?;
         let mixer = Mixer::new(&manifest)?;
-        let meter = Meter::new(Layout::Stereo, manifest.sample_rate)?;
+        let meter = Meter::new(mixer.layout(), manifest.sample_rate)?;
         let planar = Vec::new();
         Ok(Preview {
             start_samples: start.to_samples(manifest.sample_rate),
@@ -72,17 +72,18 @@ impl Preview {
         }
     }
 
-    /// Mixes and meters (native form of [`Preview::process`]).
+    /// Mixes, meters the mix, and returns it folded for the speakers
+    /// (native form of [`Preview::process`]).
     pub fn process_planar(
         &mut self,
-        start: u64,
+        start: i64,
         inputs: &[&[f32]],
         frames: usize,
-    ) -> dubstage_core::Result<[Vec<f32>; 2]> {
+    ) -> dubstage_core::Result<&[Vec<f32>; 2]> {
         let out = self.mixer.process(start, inputs, frames)?;
-        let (l, r) = (out[0].clone(), out[1].clone());
-        self.meter.push(&[&l, &r])?;
-        Ok([l, r])
+        let refs: Vec<&[f32]> = out.iter().map(|c| &c[..frames]).collect();
+        self.meter.push(&refs)?;
+        Ok(self.mixer.speakers(frames))
     }
 }
 
@@ -151,16 +152,17 @@ impl Preview {
             .map(|&o| &input[o..o + frames])
             .collect();
         let [l, r] = self
-            .process_planar(start.max(0.0) as u64, &chans, frames)
+            .process_planar(start.floor() as i64, &chans, frames)
             .map_err(js)?;
-        let mut out = l;
-        out.extend_from_slice(&r);
+        let mut out = Vec::with_capacity(2 * frames);
+        out.extend_from_slice(&l[..frames]);
+        out.extend_from_slice(&r[..frames]);
         Ok(out)
     }
 
     /// Starts the meter afresh (after a seek).
     pub fn reset_meter(&mut self) -> Result<(), JsError> {
-        self.meter = Meter::new(Layout::Stereo, self.manifest.sample_rate).map_err(js)?;
+        self.meter = Meter::new(self.mixer.layout(), self.manifest.sample_rate).map_err(js)?;
         Ok(())
     }
 

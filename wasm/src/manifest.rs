@@ -42,6 +42,10 @@ pub struct Manifest {
     pub length: u64,
     /// The printmaster's layout in the session (`"5.1"`, ...).
     pub layout: String,
+    /// The layout the page mixes and meters in: the printmaster's layout for a
+    /// full package, `"2.0"` for a reduced (`--stereo`) one. What the speakers get
+    /// is this mix folded to stereo (Lo/Ro) when it is wider.
+    pub mix_layout: String,
     /// What the preview audio is (how it was reduced).
     pub audio: AudioInfo,
     /// The stems, in session order.
@@ -91,10 +95,13 @@ pub struct StemInfo {
     pub gain_db: f64,
     /// Muted in the session (not part of the printmaster).
     pub mute: bool,
-    /// Pan of a mono stem, -1 (left) to +1 (right).
+    /// Pan position of a narrow stem, -1 (left) to +1 (right) (session `pan.position`).
     pub pan: f64,
+    /// Pan depth, 0 = front only, 1 = surrounds only (session `pan.surround`).
+    #[serde(default)]
+    pub pan_surround: f64,
     /// Automation breakpoints `(sample from reel start, dB)`, sorted by sample.
-    pub automation: Vec<(u64, f64)>,
+    pub automation: Vec<(i64, f64)>,
     /// Linear gain that undoes the headroom the package stored the audio with
     /// (2.0 for a stem folded to stereo and stored 6 dB down so that the fold
     /// cannot clip at 16 bits; 1.0 otherwise).
@@ -120,8 +127,14 @@ impl StemInfo {
 pub struct BusInfo {
     /// Id (`"DX"`).
     pub id: String,
-    /// Part of the M&E (every bus except dialogue).
-    pub in_me: bool,
+    /// A dialogue bus (left out of the M&E).
+    pub dialogue: bool,
+    /// Bus gain, dB.
+    #[serde(default)]
+    pub gain_db: f64,
+    /// Bus automation `(sample from reel start, dB)`.
+    #[serde(default)]
+    pub automation: Vec<(i64, f64)>,
 }
 
 /// A video proxy in sync with the reel.
@@ -181,13 +194,11 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Buses in the M&E.
-    pub fn me_buses(&self) -> Vec<String> {
-        self.buses
-            .iter()
-            .filter(|b| b.in_me)
-            .map(|b| b.id.clone())
-            .collect()
+    /// The layout the page mixes in.
+    pub fn mix_layout(&self) -> Result<Layout> {
+        self.mix_layout
+            .parse::<Layout>()
+            .map_err(|e| Error::format("manifest.json", format!("mix_layout: {e}")))
     }
 
     /// Chunk file of stem `id` number `n` (relative path).

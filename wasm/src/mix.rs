@@ -1,28 +1,36 @@
-//! The preview mixer: stems (as stored in a preview package) into the
-//! monitored output, through the core's [`SumJob`] and [`CpuBackend`], so that
-//! the browser sums exactly as the CLI's render does.
+//! The preview mixer: the stems of a preview package into the monitored mix,
+//! with the core's own pieces, so that the browser mixes as `dubstage render`:
 //!
-//! Per stem: session gain + automation (breakpoints interpolated linearly in dB)
-//! + the reviewer's trim form one per-sample envelope; mute, solo and the
-//! monitoring choice (printmaster, M&E, one bus, one stem) zero it; the routing
-//! matrix takes the stem's channels to the output (constant-power pan for a mono
-//! stem, identity for stereo, Lo/Ro fold for multichannel).
+//! - per stem, [`Envelope`] (session gain, automation, mute) times its bus's
+//!   [`Envelope`] (bus gain and automation), times the reviewer's trim;
+//! - [`route_matrix`] (constant-power pan, standard fold-downs) from the stem's
+//!   layout into the mix layout;
+//! - one [`SumJob`] on the [`CpuBackend`] (the CPU twin of the GPU summing shader).
+//!
+//! Monitoring (printmaster, M&E, one bus, one stem), mute and solo zero stem
+//! envelopes. The mix is in the manifest's `mix_layout` (the printmaster's
+//! layout for a full package); [`Mixer::speakers`] folds it to stereo with the
+//! core's [`downmix_matrix`] (Lo/Ro, ITU-R BS.775) for listening.
 
-use crate::manifest::{Manifest, StemInfo};
+use crate::manifest::{BusInfo, Manifest, StemInfo};
 use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::backend::{Backend, SumJob};
-use dubstage_core::{Channel, Error, Layout, Result};
+use dubstage_core::mix::{downmix_matrix, route_matrix};
+use dubstage_core::session::PanSpec;
+use dubstage_core::stem::Envelope;
+use dubstage_core::stem::automation::db_to_lin;
+use dubstage_core::{Error, Layout, Result};
 
 /// What the reviewer monitors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Monitor {
     /// Every bus: the printmaster.
     Printmaster,
-    /// Music and effects: every bus that is not dialogue.
+    /// Music and effects: every bus that is not a dialogue bus.
     MandE,
-    /// One bus by id.
-    Bus(String),
-    /// One stem by index.
+    /// One bus, by index.
+    Bus(usize),
+    /// One stem, by index.
     Stem(usize),
 }
 
@@ -36,10 +44,12 @@ impl Monitor {
             _ => {}
         }
         if let Some(b) = t.strip_prefix("bus:") {
-            if m.stems.iter().any(|s| s.bus == b) {
-                return Ok(Monitor::Bus(b.to_string()));
-            }
-            return Err(Error::Invalid(format!("no stem is routed to bus '{b}'")));
+            return m
+                .buses
+                .iter()
+                .position(|x| x.id == b)
+                .map(Monitor::Bus)
+                .ok_or_else(|| Error::Invalid(format!("no bus '{b}'")));
         }
         if let Some(id) = t.strip_prefix("stem:") {
             return m
@@ -55,70 +65,17 @@ impl Monitor {
     }
 }
 
-/// dB to linear amplitude.
-pub fn db_to_gain(db: f64) -> f64 {
-    10f64.powf(db / 20.0)
-}
-
-/// Constant-power pan of a mono source to a stereo pair: `pan` in [-1, 1]
-/// (-1 left, 0 centre at -3 dB each side, +1 right); returns `(left, right)`.
-pub fn pan_gains(pan: f64) -> (f32, f32) {
-    let p = pan.clamp(-1.0, 1.0);
-    let theta = (p + 1.0) * std::f64::consts::FRAC_PI_4;
-    (theta.cos() as f32, theta.sin() as f32)
-}
-
-/// Lo/Ro stereo fold of one channel (ITU-R BS.775): fronts as they are, centre
-/// and surrounds at -3 dB (0.7071) into their side, LFE dropped.
-pub fn lo_ro(ch: Channel) -> (f32, f32) {
-    const H: f32 = std::f32::consts::FRAC_1_SQRT_2;
-    match ch {
-        Channel::L => (1.0, 0.0),
-        Channel::R => (0.0, 1.0),
-        Channel::C => (H, H),
-        Channel::Lfe => (0.0, 0.0),
-        Channel::Ls | Channel::Lrs | Channel::Lss => (H, 0.0),
-        Channel::Rs | Channel::Rrs | Channel::Rss => (0.0, H),
-    }
-}
-
-/// The `(left, right)` coefficients for each channel of a stem that has `layout`
-/// in the package, panned by `pan` when mono.
-pub fn stereo_routing(layout: Layout, pan: f64) -> Vec<(f32, f32)> {
-    match layout {
-        Layout::Mono => vec![pan_gains(pan)],
-        _ => layout.channels().iter().map(|&c| lo_ro(c)).collect(),
-    }
-}
-
-/// Per-sample gain in dB of an automation lane at sample `t`: breakpoints
-/// `(sample, dB)` sorted by sample, linear in dB between them, held before the
-/// first and after the last; 0 dB with no breakpoints.
-pub fn automation_db(points: &[(u64, f64)], t: u64) -> f64 {
-    match points {
-        [] => 0.0,
-        [(_, g)] => *g,
-        _ => {
-            let i = points.partition_point(|p| p.0 <= t);
-            if i == 0 {
-                return points[0].1;
-            }
-            if i == points.len() {
-                return points[i - 1].1;
-            }
-            let (t0, g0) = points[i - 1];
-            let (t1, g1) = points[i];
-            let f = (t - t0) as f64 / (t1 - t0) as f64;
-            g0 + (g1 - g0) * f
-        }
-    }
-}
-
 /// The preview mixer (see the module doc).
 pub struct Mixer {
     stems: Vec<StemInfo>,
-    me_buses: Vec<String>,
-    routing: Vec<Vec<(f32, f32)>>,
+    buses: Vec<BusInfo>,
+    bus_of: Vec<usize>,
+    layout: Layout,
+    stem_env: Vec<Envelope>,
+    bus_env: Vec<Envelope>,
+    matrix: Vec<f32>,
+    envelope_of: Vec<usize>,
+    speakers: Vec<f32>,
     trim_db: Vec<f64>,
     mute: Vec<bool>,
     solo: Vec<bool>,
@@ -126,28 +83,78 @@ pub struct Mixer {
     backend: CpuBackend,
     envelopes: Vec<Vec<f32>>,
     out: Vec<Vec<f32>>,
+    stereo: [Vec<f32>; 2],
 }
 
 impl Mixer {
-    /// A mixer for the stems of a package. The output is stereo.
+    /// A mixer for the stems of a package.
     pub fn new(m: &Manifest) -> Result<Mixer> {
-        let mut routing = Vec::with_capacity(m.stems.len());
-        for s in &m.stems {
-            let layout = s.preview_layout()?;
-            routing.push(stereo_routing(layout, s.pan));
+        let layout = m.mix_layout()?;
+        let nch = layout.len();
+        let mut bus_of = Vec::with_capacity(m.stems.len());
+        let mut cols = Vec::new();
+        let mut envelope_of = Vec::new();
+        for (si, s) in m.stems.iter().enumerate() {
+            let b = m
+                .buses
+                .iter()
+                .position(|b| b.id == s.bus)
+                .ok_or_else(|| Error::stem(&s.id, format!("bus '{}' is not in the manifest", s.bus)))?;
+            bus_of.push(b);
+            let from = s.preview_layout()?;
+            let pan = PanSpec {
+                position: s.pan,
+                surround: s.pan_surround,
+            };
+            let r = route_matrix(from, layout, pan);
+            let w = from.len();
+            for i in 0..w {
+                cols.push((0..nch).map(|o| r[o * w + i]).collect::<Vec<f32>>());
+                envelope_of.push(si);
+            }
+        }
+        let ni = cols.len();
+        let mut matrix = vec![0f32; nch * ni];
+        for (i, col) in cols.iter().enumerate() {
+            for (o, &g) in col.iter().enumerate() {
+                matrix[o * ni + i] = g;
+            }
         }
         let n = m.stems.len();
         Ok(Mixer {
+            stem_env: m
+                .stems
+                .iter()
+                .map(|s| Envelope {
+                    gain_db: s.gain_db,
+                    points: s.automation.clone(),
+                    mute: s.mute,
+                })
+                .collect(),
+            bus_env: m
+                .buses
+                .iter()
+                .map(|b| Envelope {
+                    gain_db: b.gain_db,
+                    points: b.automation.clone(),
+                    mute: false,
+                })
+                .collect(),
             stems: m.stems.clone(),
-            me_buses: m.me_buses(),
-            routing,
+            buses: m.buses.clone(),
+            bus_of,
+            layout,
+            matrix,
+            envelope_of,
+            speakers: downmix_matrix(layout, Layout::Stereo),
             trim_db: vec![0.0; n],
             mute: vec![false; n],
             solo: vec![false; n],
             monitor: Monitor::Printmaster,
             backend: CpuBackend::new(),
             envelopes: vec![Vec::new(); n],
-            out: vec![Vec::new(), Vec::new()],
+            out: vec![Vec::new(); nch],
+            stereo: [Vec::new(), Vec::new()],
         })
     }
 
@@ -156,9 +163,14 @@ impl Mixer {
         self.stems.len()
     }
 
+    /// The layout of the mix ([`Mixer::process`]'s output).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
     /// Total input channels expected by [`Mixer::process`] (all stems, in order).
     pub fn input_channels(&self) -> usize {
-        self.routing.iter().map(Vec::len).sum()
+        self.envelope_of.len()
     }
 
     /// The reviewer's level offset for stem `i`, in dB (on top of the session's gain).
@@ -197,11 +209,12 @@ impl Mixer {
         let Some(s) = self.stems.get(i) else {
             return false;
         };
-        let monitored = match &self.monitor {
+        let bus = self.bus_of[i];
+        let monitored = match self.monitor {
             Monitor::Printmaster => !s.mute,
-            Monitor::MandE => !s.mute && self.me_buses.contains(&s.bus),
-            Monitor::Bus(b) => !s.mute && &s.bus == b,
-            Monitor::Stem(k) => *k == i,
+            Monitor::MandE => !s.mute && !self.buses[bus].dialogue,
+            Monitor::Bus(b) => !s.mute && bus == b,
+            Monitor::Stem(k) => k == i,
         };
         let any_solo = self.solo.iter().any(|&x| x);
         monitored && !self.mute[i] && (!any_solo || self.solo[i])
@@ -209,8 +222,8 @@ impl Mixer {
 
     /// Mixes `frames` frames starting at reel sample `start`. `inputs` holds
     /// [`Mixer::input_channels`] planar channels (stem 0's channels first), each at
-    /// least `frames` long. Returns the stereo output (two channels of `frames`).
-    pub fn process(&mut self, start: u64, inputs: &[&[f32]], frames: usize) -> Result<&[Vec<f32>]> {
+    /// least `frames` long. Returns the mix in [`Mixer::layout`].
+    pub fn process(&mut self, start: i64, inputs: &[&[f32]], frames: usize) -> Result<&[Vec<f32>]> {
         if inputs.len() != self.input_channels() {
             return Err(Error::Invalid(format!(
                 "mixer: {} input channels, expected {}",
@@ -218,69 +231,140 @@ impl Mixer {
                 self.input_channels()
             )));
         }
-        let mut envelope_of = Vec::with_capacity(inputs.len());
-        let mut matrix = vec![0f32; 2 * inputs.len()];
-        let ni = inputs.len();
-        let mut k = 0;
         let audible: Vec<bool> = (0..self.stems.len()).map(|i| self.audible(i)).collect();
-        for (i, route) in self.routing.iter().enumerate() {
-            let env = &mut self.envelopes[i];
+        for (i, env) in self.envelopes.iter_mut().enumerate() {
             env.clear();
-            if audible[i] {
-                let s = &self.stems[i];
-                let base = s.gain_db + self.trim_db[i];
-                let k = s.storage_gain;
-                if s.automation.is_empty() {
-                    env.resize(frames, (k * db_to_gain(base)) as f32);
-                } else {
-                    env.extend((0..frames as u64).map(|t| {
-                        (k * db_to_gain(base + automation_db(&s.automation, start + t))) as f32
-                    }));
-                }
-            } else {
-                env.resize(frames, 0.0);
+            env.resize(frames, 0.0);
+            if !audible[i] {
+                continue;
             }
-            for &(l, r) in route {
-                envelope_of.push(i);
-                matrix[k] = l;
-                matrix[ni + k] = r;
-                k += 1;
+            // A stem muted in the session is heard only when monitored alone.
+            let mut se = self.stem_env[i].clone();
+            se.mute = false;
+            se.fill(start, env, false);
+            self.bus_env[self.bus_of[i]].fill(start, env, true);
+            let k = (self.stems[i].storage_gain * db_to_lin(self.trim_db[i])) as f32;
+            if k != 1.0 {
+                env.iter_mut().for_each(|x| *x *= k);
             }
         }
         let envs: Vec<&[f32]> = self.envelopes.iter().map(|e| e.as_slice()).collect();
         let job = SumJob {
             frames,
             inputs,
-            envelope_of: &envelope_of,
+            envelope_of: &self.envelope_of,
             envelopes: &envs,
-            matrix: &matrix,
-            outputs: 2,
+            matrix: &self.matrix,
+            outputs: self.layout.len(),
         };
         self.backend.sum(&job, &mut self.out)?;
         Ok(&self.out)
+    }
+
+    /// The last mix folded to stereo for the speakers (Lo/Ro when wider than stereo).
+    pub fn speakers(&mut self, frames: usize) -> &[Vec<f32>; 2] {
+        let nch = self.layout.len();
+        for (o, dst) in self.stereo.iter_mut().enumerate() {
+            dst.clear();
+            dst.resize(frames, 0.0);
+            for c in 0..nch {
+                let g = self.speakers[o * nch + c];
+                if g == 0.0 {
+                    continue;
+                }
+                for (d, &x) in dst.iter_mut().zip(&self.out[c][..frames]) {
+                    *d += g * x;
+                }
+            }
+        }
+        &self.stereo
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::{AudioInfo, FORMAT};
 
-    #[test]
-    fn automation_is_linear_in_db_and_held_at_the_ends() {
-        let p = [(100, -10.0), (200, 0.0)];
-        assert_eq!(automation_db(&p, 0), -10.0);
-        assert_eq!(automation_db(&p, 150), -5.0);
-        assert_eq!(automation_db(&p, 200), 0.0);
-        assert_eq!(automation_db(&p, 10_000), 0.0);
+    fn manifest() -> Manifest {
+        let stem = |id: &str, bus: &str, layout: &str| StemInfo {
+            id: id.into(),
+            kind: "x".into(),
+            bus: bus.into(),
+            source_layout: layout.into(),
+            layout: layout.into(),
+            gain_db: 0.0,
+            mute: false,
+            pan: 0.0,
+            pan_surround: 0.0,
+            automation: Vec::new(),
+            storage_gain: 1.0,
+        };
+        let bus = |id: &str, dialogue| BusInfo {
+            id: id.into(),
+            dialogue,
+            gain_db: 0.0,
+            automation: Vec::new(),
+        };
+        let mut dx = stem("dx", "DX", "mono");
+        dx.automation = vec![(0, 0.0), (100, -20.0)];
+        let mut mx = stem("mx", "MX", "stereo");
+        mx.gain_db = -6.0;
+        Manifest {
+            format: FORMAT.into(),
+            title: "t".into(),
+            reel: "1".into(),
+            reel_number: 1,
+            sample_rate: 48_000,
+            frame_rate: "24".into(),
+            start: "01:00:00:00".into(),
+            ffoa: None,
+            length: 1000,
+            layout: "5.1".into(),
+            mix_layout: "5.1".into(),
+            audio: AudioInfo {
+                encoding: "s16le".into(),
+                chunk_frames: 1000,
+                chunks: 1,
+                description: String::new(),
+            },
+            stems: vec![dx, mx],
+            buses: vec![bus("DX", true), bus("MX", false)],
+            peak_levels: vec![512],
+            loudness: None,
+            video: None,
+            generator: String::new(),
+        }
     }
 
     #[test]
-    fn pan_is_constant_power() {
-        for p in [-1.0, -0.3, 0.0, 0.5, 1.0] {
-            let (l, r) = pan_gains(p);
-            assert!(((l * l + r * r) - 1.0).abs() < 1e-6);
-        }
-        let (l, r) = pan_gains(0.0);
-        assert!((l - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-7 && l == r);
+    fn mixes_like_the_render_and_monitors() {
+        let m = manifest();
+        let mut mx = Mixer::new(&m).unwrap();
+        assert_eq!(mx.input_channels(), 3);
+        let one = vec![1.0f32; 200];
+        let ins: Vec<&[f32]> = vec![&one, &one, &one];
+        let out = mx.process(0, &ins, 200).unwrap().to_vec();
+        // mono dialogue at centre goes to C; automation -20 dB at sample 100 on.
+        assert!((out[2][0] - 1.0).abs() < 1e-6);
+        assert!((out[2][150] - 0.1).abs() < 1e-6);
+        // music at -6 dB on L and R.
+        let g = db_to_lin(-6.0) as f32;
+        assert!((out[0][0] - g).abs() < 1e-6 && (out[1][0] - g).abs() < 1e-6);
+        // M&E: no dialogue.
+        mx.set_monitor(Monitor::parse("me", &m).unwrap());
+        let out = mx.process(0, &ins, 200).unwrap().to_vec();
+        assert_eq!(out[2][0], 0.0);
+        assert!((out[0][0] - g).abs() < 1e-6);
+        // solo dialogue in the printmaster
+        mx.set_monitor(Monitor::Printmaster);
+        mx.set_solo(0, true);
+        let out = mx.process(0, &ins, 200).unwrap().to_vec();
+        assert!(out[0][0].abs() < 1e-6);
+        assert!((out[2][0] - 1.0).abs() < 1e-6);
+        // speakers: C at -3 dB into L and R.
+        let sp = mx.speakers(200);
+        assert!((sp[0][0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
+        assert!(Monitor::parse("bus:NOPE", &m).is_err());
     }
 }

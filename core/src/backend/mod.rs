@@ -67,12 +67,22 @@ impl SumJob<'_> {
             ));
         }
         if let Some(i) = self.inputs.iter().position(|x| x.len() < self.frames) {
-            return bad(format!("sum: input {i} shorter than {} frames", self.frames));
+            return bad(format!(
+                "sum: input {i} shorter than {} frames",
+                self.frames
+            ));
         }
         if let Some(e) = self.envelopes.iter().position(|x| x.len() < self.frames) {
-            return bad(format!("sum: envelope {e} shorter than {} frames", self.frames));
+            return bad(format!(
+                "sum: envelope {e} shorter than {} frames",
+                self.frames
+            ));
         }
-        if let Some(&e) = self.envelope_of.iter().find(|&&e| e >= self.envelopes.len()) {
+        if let Some(&e) = self
+            .envelope_of
+            .iter()
+            .find(|&&e| e >= self.envelopes.len())
+        {
             return bad(format!("sum: envelope index {e} out of range"));
         }
         Ok(())

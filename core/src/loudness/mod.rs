@@ -1,66 +1,375 @@
-//! API STUB: the loudness helper replaces this with BS.1770-4 measurement.
-#![allow(unused_variables, dead_code)]
+//! Loudness measurement after ITU-R BS.1770-4 and EBU R128 (Tech 3341, 3342).
+//!
+//! The work is split the way the GPU splits it:
+//!
+//! ```text
+//! planar f32 ──► HopAnalyzer (CPU) or the GPU analyzer ──► Hop per 100 ms:
+//!                  K-weighting (filter.rs), f64 state        energy sum, sample peak,
+//!                  true peak on the raw signal (true_peak.rs) true peak (per channel)
+//!                                                   │
+//!                                                   ▼
+//!                       Meter (meter.rs, f64): momentary, short-term, integrated,
+//!                       LRA, maxima, dialogue-gated loudness ──► LoudnessSummary
+//! ```
+//!
+//! [`measure::measure_file`] streams a WAV file through a backend's analyzer into a [`Meter`].
 
-use crate::Result;
+pub mod filter;
+// pub mod measure;
+// pub mod meter;
+pub mod true_peak;
+
+pub use filter::{Biquad, BiquadState, k_weight, k_weighting};
+// pub use measure::{FileMeasurement, MeasureOptions, measure_file};
+// pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, TimelinePoint};
+pub use true_peak::{
+    TruePeakFir, TruePeakKernel, default_true_peak_factor, true_peak, true_peak_fir,
+};
+
 use crate::backend::{Analyzer, AnalyzerConfig, Hop};
+use crate::{Error, Result};
+
+/// Samples per hop (100 ms) at `sample_rate`, or an error when 100 ms is not a whole
+/// number of samples.
+pub fn hop_frames(sample_rate: u32) -> Result<usize> {
+    if sample_rate == 0 || sample_rate % 10 != 0 {
+        return Err(Error::Invalid(format!(
+            "sample rate {sample_rate} Hz: loudness needs 100 ms to be a whole number of samples"
+        )));
+    }
+    Ok(sample_rate as usize / 10)
+}
+
+/// CPU twin of `shaders/block_energy.wgsl`: the sum of squares of a K-weighted block,
+/// accumulated in f64 in increasing index order.
+pub fn block_energy(k_weighted: &[f64]) -> f64 {
+    k_weighted.iter().fold(0.0, |s, &y| s + y * y)
+}
 
 /// CPU twin of the GPU analysis kernels (k_weight, block_energy, true_peak).
-pub struct HopAnalyzer {}
+///
+/// Per channel it carries the K-weighting state (f64) and the true-peak interpolator's
+/// history across [`Analyzer::push`] calls, so the hops do not depend on the block size.
+///
+/// Hop `h` covers input samples `h * hop .. (h + 1) * hop` (`hop = sample_rate / 10`):
+/// - `energy`: sum of squares of the K-weighted signal over those samples;
+/// - `sample_peak`: max |x| over them;
+/// - `true_peak`: max |y| over the oversampled outputs whose *centre* lies in the hop:
+///   output `n * factor + p` of [`TruePeakFir`] estimates the signal at input time
+///   `n - delay + p / factor`, so it belongs to the hop of sample `n - delay`
+///   (outputs centred before sample 0 are dropped). [`Analyzer::finish`] feeds `delay`
+///   zero samples to the interpolator to complete the last hop. Because phase 0 is an
+///   exact delay, `true_peak >= sample_peak` in every hop. With
+///   `true_peak_oversample == 0` the true peak is 0; with 1 it equals the sample peak.
+///
+/// Channels are processed in parallel (rayon on native targets); every figure is
+/// computed by one thread in a fixed order, so the results are deterministic.
+pub struct HopAnalyzer {
+    channels: usize,
+    hop: usize,
+    chans: Vec<ChannelState>,
+    /// Hops handed out so far.
+    emitted: u64,
+    finished: bool,
+}
+
+/// Centres per block in the true-peak pass (the unit of the skip test).
+const TP_BLOCK: usize = 64;
+
+#[derive(Clone)]
+struct ChannelState {
+    coeffs: [Biquad; 2],
+    kstate: [BiquadState; 2],
+    hop: usize,
+    // Energy side: the hop being filled.
+    cur_energy: f64,
+    cur_sp: f32,
+    cur_frames: usize,
+    // Completed hops not yet taken.
+    done_energy: Vec<f64>,
+    done_sp: Vec<f32>,
+    done_frames: Vec<usize>,
+    // True-peak side (None when off).
+    tp: Option<TpState>,
+}
+
+#[derive(Clone)]
+struct TpState {
+    kernel: TruePeakKernel,
+    /// The last `taps - 1` input samples followed by the new ones (work buffer).
+    buf: Vec<f32>,
+    /// Next centre index to evaluate (absolute input sample index).
+    next_center: i64,
+    /// Samples pushed so far (including the final flush).
+    pushed: i64,
+    /// Running maximum of the hop that contains `next_center`.
+    cur: f32,
+    done: Vec<f32>,
+}
+
+impl ChannelState {
+    fn new(coeffs: [Biquad; 2], hop: usize, fir: Option<&TruePeakFir>) -> Self {
+        let tp = fir.map(|f| TpState {
+            kernel: TruePeakKernel::new(f),
+            buf: vec![0.0; f.taps_per_phase - 1],
+            next_center: 0,
+            pushed: 0,
+            cur: 0.0,
+            done: Vec::new(),
+        });
+        ChannelState {
+            coeffs,
+            kstate: Default::default(),
+            hop,
+            cur_energy: 0.0,
+            cur_sp: 0.0,
+            cur_frames: 0,
+            done_energy: Vec::new(),
+            done_sp: Vec::new(),
+            done_frames: Vec::new(),
+            tp,
+        }
+    }
+
+    /// Hops emitted before the ones in `done_*` (same for energy and true peak).
+    fn push(&mut self, x: &[f32], emitted: u64) {
+        self.energy_pass(x);
+        if self.tp.is_some() {
+            self.tp_pass(x, emitted);
+        }
+    }
+
+    fn energy_pass(&mut self, mut x: &[f32]) {
+        let [c1, c2] = self.coeffs;
+        while !x.is_empty() {
+            let take = (self.hop - self.cur_frames).min(x.len());
+            let (seg, rest) = x.split_at(take);
+            let [mut s1, mut s2] = self.kstate;
+            let mut e = self.cur_energy;
+            let mut sp = self.cur_sp;
+            for &v in seg {
+                let y = s2.tick(&c2, s1.tick(&c1, v as f64));
+                e += y * y;
+                sp = sp.max(v.abs());
+            }
+            self.kstate = [s1, s2];
+            self.cur_energy = e;
+            self.cur_sp = sp;
+            self.cur_frames += take;
+            if self.cur_frames == self.hop {
+                self.close_energy_hop();
+            }
+            x = rest;
+        }
+    }
+
+    fn close_energy_hop(&mut self) {
+        self.done_energy.push(self.cur_energy);
+        self.done_sp.push(self.cur_sp);
+        self.done_frames.push(self.cur_frames);
+        self.cur_energy = 0.0;
+        self.cur_sp = 0.0;
+        self.cur_frames = 0;
+    }
+
+    /// The best known lower bound of hop `h`'s true peak: its sample peak so far.
+    fn sp_lower_bound(&self, h: u64, emitted: u64) -> f32 {
+        let idx = (h - emitted) as usize;
+        match self.done_sp.get(idx) {
+            Some(&v) => v,
+            None if idx == self.done_sp.len() => self.cur_sp,
+            None => 0.0,
+        }
+    }
+
+    fn tp_pass(&mut self, x: &[f32], emitted: u64) {
+        let hop = self.hop as i64;
+        let mut tp = self.tp.take().expect("tp state");
+        let t = tp.kernel.fir().taps_per_phase;
+        let d = (t / 2) as i64;
+        let history = t - 1;
+        tp.buf.extend_from_slice(x);
+        tp.pushed += x.len() as i64;
+        // buf[i] is input sample `buf_start + i`.
+        let buf_start = tp.pushed - tp.buf.len() as i64;
+        let bound = tp.kernel.gain_bound();
+        // Centre c needs inputs up to c + d: evaluate c < pushed - d.
+        let last_center = tp.pushed - d;
+        let mut c = tp.next_center;
+        let mut first = true;
+        while c < last_center {
+            let h = c / hop;
+            let hop_end = (h + 1) * hop;
+            let stop = last_center.min(hop_end).min(c + TP_BLOCK as i64);
+            if first || c % hop == 0 {
+                tp.cur = tp.cur.max(self.sp_lower_bound(h as u64, emitted));
+                first = false;
+            }
+            // Inputs feeding centres c..stop: n - k for n in c+d..stop+d, k in 0..t.
+            let lo = (c + d - history as i64 - buf_start) as usize;
+            let hi = (stop - 1 + d - buf_start) as usize;
+            let win = &tp.buf[lo..=hi];
+            let local = win.iter().fold(0f32, |m, v| m.max(v.abs()));
+            if local * bound > tp.cur {
+                tp.cur = tp.cur.max(tp.kernel.max(win));
+            }
+            c = stop;
+            if c == hop_end {
+                tp.done.push(tp.cur);
+                tp.cur = 0.0;
+            }
+        }
+        tp.next_center = tp.next_center.max(c);
+        // Keep the last `history` samples.
+        let drop = tp.buf.len() - history;
+        tp.buf.drain(..drop);
+        self.tp = Some(tp);
+    }
+
+    fn finish(&mut self, emitted: u64) {
+        if let Some(tp) = &self.tp {
+            let d = tp.kernel.fir().delay();
+            let zeros = vec![0f32; d];
+            self.tp_pass(&zeros, emitted);
+        }
+        if self.cur_frames > 0 {
+            self.close_energy_hop();
+        }
+        if let Some(tp) = &mut self.tp {
+            if tp.done.len() < self.done_energy.len() {
+                tp.done.push(tp.cur);
+                tp.cur = 0.0;
+            }
+        }
+    }
+
+    fn ready(&self) -> usize {
+        match &self.tp {
+            Some(tp) => tp.done.len().min(self.done_energy.len()),
+            None => self.done_energy.len(),
+        }
+    }
+}
 
 impl HopAnalyzer {
+    /// A new analyzer for `cfg`. Errors when the sample rate does not divide into
+    /// 100 ms hops, there are no channels, or the oversampling factor is unsupported.
     pub fn new(cfg: &AnalyzerConfig) -> Result<Self> {
-        unimplemented!()
+        if cfg.channels == 0 {
+            return Err(Error::Invalid("loudness analyzer: no channels".into()));
+        }
+        let hop = hop_frames(cfg.sample_rate)?;
+        let fir = match cfg.true_peak_oversample {
+            0 => None,
+            f => Some(true_peak_fir(f)?),
+        };
+        let coeffs = k_weighting(cfg.sample_rate);
+        Ok(HopAnalyzer {
+            channels: cfg.channels,
+            hop,
+            chans: (0..cfg.channels)
+                .map(|_| ChannelState::new(coeffs, hop, fir.as_ref()))
+                .collect(),
+            emitted: 0,
+            finished: false,
+        })
+    }
+
+    /// Frames per full hop.
+    pub fn hop_frames(&self) -> usize {
+        self.hop
+    }
+
+    fn for_each_channel(&mut self, f: impl Fn(&mut ChannelState) + Sync + Send) {
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.chans.len() > 1 {
+            use rayon::prelude::*;
+            self.chans.par_iter_mut().for_each(f);
+            return;
+        }
+        self.chans.iter_mut().for_each(f);
+    }
+
+    fn collect(&mut self) -> Vec<Hop> {
+        let n = self
+            .chans
+            .iter()
+            .map(ChannelState::ready)
+            .min()
+            .unwrap_or(0);
+        let mut hops: Vec<Hop> = (0..n)
+            .map(|i| Hop {
+                frames: self.chans[0].done_frames[i],
+                energy: Vec::with_capacity(self.channels),
+                sample_peak: Vec::with_capacity(self.channels),
+                true_peak: Vec::with_capacity(self.channels),
+            })
+            .collect();
+        for ch in &mut self.chans {
+            for (i, h) in hops.iter_mut().enumerate() {
+                h.energy.push(ch.done_energy[i]);
+                h.sample_peak.push(ch.done_sp[i]);
+                h.true_peak
+                    .push(ch.tp.as_ref().map_or(0.0, |tp| tp.done[i]));
+            }
+            ch.done_energy.drain(..n);
+            ch.done_sp.drain(..n);
+            ch.done_frames.drain(..n);
+            if let Some(tp) = &mut ch.tp {
+                tp.done.drain(..n);
+            }
+        }
+        self.emitted += n as u64;
+        hops
     }
 }
 
 impl Analyzer for HopAnalyzer {
     fn push(&mut self, planar: &[&[f32]]) -> Result<()> {
-        unimplemented!()
+        if self.finished {
+            return Err(Error::Backend(
+                "loudness analyzer: push after finish".into(),
+            ));
+        }
+        if planar.len() != self.channels {
+            return Err(Error::Backend(format!(
+                "loudness analyzer: {} channels pushed, configured for {}",
+                planar.len(),
+                self.channels
+            )));
+        }
+        let n = planar[0].len();
+        if planar.iter().any(|c| c.len() != n) {
+            return Err(Error::Backend(
+                "loudness analyzer: channels of unequal length".into(),
+            ));
+        }
+        let emitted = self.emitted;
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.chans.len() > 1 {
+            use rayon::prelude::*;
+            self.chans
+                .par_iter_mut()
+                .zip(planar.par_iter())
+                .for_each(|(ch, x)| ch.push(x, emitted));
+            return Ok(());
+        }
+        for (ch, x) in self.chans.iter_mut().zip(planar) {
+            ch.push(x, emitted);
+        }
+        Ok(())
     }
+
     fn take_hops(&mut self) -> Result<Vec<Hop>> {
-        unimplemented!()
+        Ok(self.collect())
     }
+
     fn finish(&mut self) -> Result<Vec<Hop>> {
-        unimplemented!()
+        if !self.finished {
+            self.finished = true;
+            let emitted = self.emitted;
+            self.for_each_channel(|ch| ch.finish(emitted));
+        }
+        Ok(self.collect())
     }
-}
-
-/// A biquad's coefficients normalized so that a0 = 1:
-/// `y[n] = b0 x[n] + b1 x[n-1] + b2 x[n-2] - a1 y[n-1] - a2 y[n-2]`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Biquad {
-    pub b0: f64,
-    pub b1: f64,
-    pub b2: f64,
-    pub a1: f64,
-    pub a2: f64,
-}
-
-/// BS.1770-4 K-weighting at `sample_rate`: `[stage 1 high shelf, stage 2 RLB high-pass]`,
-/// derived from the analog prototypes (at 48 kHz equal to the published coefficients).
-pub fn k_weighting(sample_rate: u32) -> [Biquad; 2] {
-    unimplemented!()
-}
-
-/// A polyphase true-peak interpolation filter (BS.1770-4 Annex 2).
-///
-/// Output sample `n * factor + p` (phase `p` in `0..factor`) is
-/// `Σ_k coeffs[p * taps_per_phase + k] * x[n - k]` for `k` in `0..taps_per_phase`
-/// (x before the first sample is 0). The same bank drives the CPU analyzer and the GPU shader.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TruePeakFir {
-    pub factor: usize,
-    pub taps_per_phase: usize,
-    pub coeffs: Vec<f32>,
-}
-
-/// The interpolation filter for an oversampling `factor` (2, 4, 8 or 16).
-pub fn true_peak_fir(factor: u32) -> Result<TruePeakFir> {
-    unimplemented!()
-}
-
-/// The BS.1770-4 oversampling factor for a sample rate: 4x at 48 kHz, 2x at 96 kHz
-/// (so that the oversampled rate is at least 192 kHz), 1 at 192 kHz and above.
-pub fn default_true_peak_factor(sample_rate: u32) -> u32 {
-    unimplemented!()
 }

@@ -1,0 +1,47 @@
+//! `dubstage demo`: synthesize a reel and render every deliverable.
+
+use dubstage_core::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder for the stems, the session and the deliverables.
+    #[arg(long, default_value = "dubstage-demo")]
+    pub out: PathBuf,
+    /// Reel length in minutes (leader included).
+    #[arg(long, default_value_t = 1.5)]
+    pub minutes: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar, no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    super::render::set_threads(a.threads)?;
+    if !a.quiet && !a.json {
+        println!(
+            "synthesizing a {:.2}-minute demo reel into {} ...",
+            a.minutes,
+            a.out.display()
+        );
+    }
+    let files = dubstage_core::demo::write_demo(&a.out, a.minutes)?;
+    if !a.quiet && !a.json {
+        println!("session: {}", files.session.display());
+    }
+    let out = a.out.join("print");
+    super::render::render_session(
+        &files.session,
+        &out,
+        a.json,
+        a.quiet,
+        dubstage_core::pipeline::DEFAULT_BLOCK_FRAMES,
+    )?;
+    Ok(())
+}

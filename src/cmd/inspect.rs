@@ -1,0 +1,113 @@
+//! `dubstage inspect FILE...`.
+
+use dubstage_core::io::{SampleFormat, WavReader};
+use dubstage_core::timecode::{FrameRate, Timecode};
+use dubstage_core::{Error, Layout, Result};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Audio files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Frame rate for timecodes.
+    #[arg(long, default_value = "24")]
+    pub fps: String,
+    /// One JSON array instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    let rate: FrameRate = a.fps.parse().map_err(Error::Invalid)?;
+    let mut out = Vec::new();
+    let mut failed = 0;
+    for f in &a.files {
+        match WavReader::open(f) {
+            Ok(r) => {
+                let i = r.info();
+                let layout = i
+                    .channel_mask
+                    .and_then(Layout::from_mask)
+                    .or_else(|| Layout::from_count(i.channels as usize));
+                let fmt = match i.format {
+                    SampleFormat::Int(b) => format!("{b}-bit PCM"),
+                    SampleFormat::Float(b) => format!("{b}-bit float"),
+                };
+                let dur = i.frames as f64 / i.sample_rate as f64;
+                let len_tc = Timecode::from_frames(
+                    rate.samples_to_frames(i.frames as i64, i.sample_rate),
+                    rate,
+                );
+                let start_tc = i.bext.as_ref().map(|b| {
+                    Timecode::from_samples(b.time_reference as i64, rate, i.sample_rate).to_string()
+                });
+                if a.json {
+                    out.push(json!({
+                        "file": f,
+                        "container": format!("{:?}", i.container),
+                        "format": fmt,
+                        "channels": i.channels,
+                        "channel_mask": i.channel_mask,
+                        "layout": layout.map(|l| l.name()),
+                        "sample_rate": i.sample_rate,
+                        "frames": i.frames,
+                        "duration_s": dur,
+                        "length_timecode": len_tc.to_string(),
+                        "bext": i.bext,
+                        "start_timecode": start_tc,
+                    }));
+                } else {
+                    println!("{}", f.display());
+                    println!("  container    {:?}, {fmt}", i.container);
+                    println!(
+                        "  channels     {}{}{}",
+                        i.channels,
+                        layout
+                            .map(|l| format!(" ({})", l.name()))
+                            .unwrap_or_default(),
+                        i.channel_mask
+                            .map(|m| format!(", mask 0x{m:X}"))
+                            .unwrap_or_default()
+                    );
+                    println!("  sample rate  {} Hz", i.sample_rate);
+                    println!(
+                        "  length       {} samples, {dur:.3} s, {len_tc} at {rate}",
+                        i.frames
+                    );
+                    if let Some(b) = &i.bext {
+                        println!(
+                            "  bext         time reference {} samples = {} at {rate}",
+                            b.time_reference,
+                            start_tc.clone().unwrap_or_default()
+                        );
+                        if !b.description.is_empty() {
+                            println!("               description \"{}\"", b.description);
+                        }
+                        if !b.originator.is_empty() {
+                            println!("               originator \"{}\"", b.originator);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("serializable")
+        );
+    }
+    if failed > 0 {
+        return Err(Error::Invalid(format!(
+            "{failed} of {} file(s) could not be read",
+            a.files.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Helpers shared by the end-to-end tests: fixtures written with hound (an
+//! independent WAV implementation), the CLI run as a process, outputs read back.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh, empty temporary folder for one test.
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dubstage-test-{}-{}", name, std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs the `dubstage` binary.
+pub fn dubstage(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dubstage"))
+        .args(args)
+        .output()
+        .expect("run dubstage")
+}
+
+/// Runs and asserts success, returning stdout.
+pub fn ok(args: &[&str]) -> String {
+    let o = dubstage(args);
+    assert!(
+        o.status.success(),
+        "dubstage {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Runs, asserts failure, returns stderr.
+pub fn fails(args: &[&str]) -> String {
+    let o = dubstage(args);
+    assert!(
+        !o.status.success(),
+        "dubstage {args:?} should have failed:\n{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(o.status.code(), Some(1));
+    String::from_utf8(o.stderr).unwrap()
+}
+
+/// A deterministic pseudo-random signal in [-a, a).
+pub fn noise(seed: u64, n: usize, a: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            let u = (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32;
+            (u * 2.0 - 1.0) * a
+        })
+        .collect()
+}
+
+/// Writes planar float data as a 32-bit float WAV with hound.
+pub fn write_f32(path: &Path, rate: u32, chans: &[Vec<f32>]) {
+    let spec = hound::WavSpec {
+        channels: chans.len() as u16,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..chans[0].len() {
+        for c in chans {
+            w.write_sample(c[i]).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+/// Reads any WAV hound understands into planar f32 (ints scaled to [-1, 1)).
+pub fn read(path: &Path) -> (hound::WavSpec, Vec<Vec<f32>>) {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = r.spec();
+    let nch = spec.channels as usize;
+    let inter: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 * scale)
+                .collect()
+        }
+    };
+    let mut out = vec![Vec::with_capacity(inter.len() / nch); nch];
+    for (i, s) in inter.into_iter().enumerate() {
+        out[i % nch].push(s);
+    }
+    (spec, out)
+}
+
+/// The files in a folder (names), sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let b = std::fs::read(path).unwrap();
+    Sha256::digest(&b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
