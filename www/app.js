@@ -10,7 +10,7 @@ import init, { Preview, peaks as wasmPeaks, spot_parse, spot_to_csv, version } f
 
 const BLOCK = 4096;              // frames per scheduled buffer (85 ms at 48 kHz)
 const LOOKAHEAD = 0.25;          // seconds of audio kept scheduled ahead
-const CHUNKS_KEPT = 6;           // chunk files cached per stem
+const CHUNKS_KEPT = 8;           // chunk files cached per stem (16-bit, as fetched)
 const $ = (id) => document.getElementById(id);
 
 const S = {
@@ -23,7 +23,7 @@ const S = {
   meterQ: [],                   // [{sample, m, s}] meter readings per block end
   meterShown: { m: -Infinity, s: -Infinity },
   pumping: false, gen: 0,
-  chunks: [],                   // per stem: Map<n, Promise<Float32Array planar>>
+  chunks: [],                   // per stem: Map<n, Promise<Int16Array interleaved>>
   chans: [],                    // per stem: channel count in the package
   peaks: [],                    // per stem: Map<spp, Int8Array | Promise>
   loud: null,                   // printmaster loudness {m: Float32Array, s: Float32Array}
@@ -39,14 +39,14 @@ async function loadManifest() {
   S.p = new Preview(text);
   S.sr = S.m.sample_rate;
   S.length = S.m.length;
-  S.chans = S.m.stems.map((s) => (s.layout === 'mono' || s.layout === '1.0' ? 1 : 2));
+  S.chans = S.m.stems.map((_, i) => S.p.stem_channels(i));
   S.chunks = S.m.stems.map(() => new Map());
   S.peaks = S.m.stems.map(() => new Map());
 }
 
 function chunkUrl(stem, n) { return `audio/${encodeURIComponent(stem)}/${String(n).padStart(6, '0')}.pcm`; }
 
-// Planar Float32Array (channels x frames) of chunk n of stem i.
+// Chunk n of stem i: an Int16Array, interleaved, with .frames (kept 16-bit: half the memory).
 function getChunk(i, n) {
   const map = S.chunks[i];
   if (map.has(n)) { const v = map.get(n); map.delete(n); map.set(n, v); return v; }
@@ -56,14 +56,8 @@ function getChunk(i, n) {
     return r.arrayBuffer();
   }).then((buf) => {
     const x = new Int16Array(buf);
-    const frames = x.length / ch;
-    const out = new Float32Array(ch * frames);
-    for (let c = 0; c < ch; c++) {
-      const o = c * frames;
-      for (let t = 0; t < frames; t++) out[o + t] = x[t * ch + c] / 32768;
-    }
-    out.frames = frames;
-    return out;
+    x.frames = x.length / ch;
+    return x;
   });
   pr.then((d) => { pr.value = d; }, (e) => { map.delete(n); setStatus(String(e)); });
   map.set(n, pr);
@@ -76,7 +70,7 @@ function chunkOf(sample) { return Math.floor(sample / S.m.audio.chunk_frames); }
 function prefetch(sample, dir) {
   const n = chunkOf(sample);
   for (let i = 0; i < S.m.stems.length; i++) {
-    for (const k of [n, n + dir]) if (k >= 0 && k < S.m.audio.chunks) getChunk(i, k);
+    for (const k of dir ? [n, n + dir] : [n]) if (k >= 0 && k < S.m.audio.chunks) getChunk(i, k);
   }
 }
 
@@ -98,7 +92,8 @@ async function inputBlock(start) {
       const take = Math.min(BLOCK - t, data.frames - off, S.length - s);
       if (take <= 0) break;
       for (let c = 0; c < ch; c++) {
-        buf.set(data.subarray(c * data.frames + off, c * data.frames + off + take), (c0 + c) * BLOCK + t);
+        const o = (c0 + c) * BLOCK + t;
+        for (let k = 0, j = off * ch + c; k < take; k++, j += ch) buf[o + k] = data[j] / 32768;
       }
       t += take;
     }
@@ -191,7 +186,7 @@ function seek(sample) {
   const was = S.playing ? S.dir : 0;
   if (S.playing) { S.playing = false; stopSources(); }
   S.paused = sample;
-  prefetch(sample, 1);
+  prefetch(sample, 0);
   syncVideo(true);
   if (was) play(was);
   follow(sample, true);
@@ -357,11 +352,10 @@ function drawLane(g, i, y, h, w) {
       const data = pr && pr.value;
       if (!data) { if (!pr) getChunk(i, n).then(() => draw(), () => {}); continue; }
       const off = s0 - n * cf, len = Math.min(s1 - s0, data.frames - off);
-      let lo = 0, hi = 0;
-      for (let c = 0; c < S.chans[i]; c++) {
-        const pk = wasmPeaks(data.subarray(c * data.frames + off, c * data.frames + off + len), 1, len);
-        lo = Math.min(lo, pk[0]); hi = Math.max(hi, pk[1]);
-      }
+      const ch = S.chans[i];
+      const slice = Float32Array.from(data.subarray(off * ch, (off + len) * ch), (v) => v / 32768);
+      const pk = wasmPeaks(slice, ch, len);
+      const lo = Math.min(0, pk[0]), hi = Math.max(0, pk[1]);
       g.fillRect(x, mid - hi * h / 2, 1, Math.max(1, (hi - lo) * h / 2));
     }
     return;
@@ -736,8 +730,8 @@ async function main() {
   const coarse = Math.max(...S.m.peak_levels);
   await Promise.all(S.m.stems.map((_, i) => loadPeaks(i, coarse)));
   loadLoudness().catch((e) => setStatus(`loudness: ${e.message}`));
-  prefetch(0, 1);
   if (S.m.ffoa) { try { S.paused = Math.max(0, S.p.parse_timecode(S.m.ffoa)); } catch (_) { /* keep 0 */ } }
+  prefetch(S.paused, 0);
   updateHearing();
   draw();
   S.readyMs = performance.now() - t0;

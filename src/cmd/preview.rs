@@ -56,12 +56,12 @@ pub struct Args {
 /// Where `--serve` listens when no address is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8640";
 
-/// Frames per audio chunk file: 48 blocks of 4096 (4.1 s at 48 kHz), so that the
-/// page's 4096-frame blocks never straddle two chunks.
-pub const CHUNK_FRAMES: u32 = 4096 * 48;
+/// Frames per audio chunk file: 12 blocks of 4096 (1.02 s at 48 kHz), so that the
+/// page's 4096-frame blocks never straddle two chunks, and a seek fetches little.
+pub const CHUNK_FRAMES: u32 = 4096 * 12;
 
-/// Waveform zoom levels written, samples per peak (each divides the next and
-/// [`CHUNK_FRAMES`]).
+/// Waveform zoom levels written, samples per peak (each divides the next; the
+/// finest divides [`CHUNK_FRAMES`]).
 pub const PEAK_LEVELS: [u32; 3] = [512, 4096, 32768];
 
 /// The page, embedded at build time (`www/`, with the wasm in `www/pkg`,

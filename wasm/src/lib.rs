@@ -72,6 +72,21 @@ impl Preview {
         }
     }
 
+    /// The frame containing sample `abs` (since midnight): the last frame whose
+    /// first sample, as [`FrameRate::frames_to_samples`] rounds it, is at or
+    /// before `abs`. (`FrameRate::samples_to_frames` floors the exact boundary,
+    /// which at 29.97 and 59.94 can name the previous frame for the first sample
+    /// of a frame whose boundary was rounded down.)
+    pub fn frame_of(&self, abs: i64) -> i64 {
+        let sr = self.manifest.sample_rate;
+        let f = self.rate.samples_to_frames(abs, sr);
+        if self.rate.frames_to_samples(f + 1, sr) <= abs {
+            f + 1
+        } else {
+            f
+        }
+    }
+
     /// Mixes, meters the mix, and returns it folded for the speakers
     /// (native form of [`Preview::process`]).
     pub fn process_planar(
@@ -99,6 +114,11 @@ impl Preview {
     /// Number of stems.
     pub fn stem_count(&self) -> usize {
         self.mixer.stems()
+    }
+
+    /// Channels of stem `i` as stored in the package (its slice of `process`'s input).
+    pub fn stem_channels(&self, i: usize) -> usize {
+        self.mixer.stem_channels(i)
     }
 
     /// Planar input channels [`Preview::process`] expects (every stem's, in order).
@@ -193,12 +213,8 @@ impl Preview {
 
     /// SMPTE timecode of the frame containing reel sample `sample`.
     pub fn timecode(&self, sample: f64) -> String {
-        Timecode::from_samples(
-            self.start_samples + sample.floor() as i64,
-            self.rate,
-            self.manifest.sample_rate,
-        )
-        .to_string()
+        let f = self.frame_of(self.start_samples + sample.floor() as i64);
+        Timecode::from_frames(f, self.rate).to_string()
     }
 
     /// Reel sample at which timecode `text` starts (may be outside the reel).
@@ -210,8 +226,7 @@ impl Preview {
     /// Reel sample where the frame `frames` away from the one containing `sample` starts.
     pub fn step_frames(&self, sample: f64, frames: i32) -> f64 {
         let sr = self.manifest.sample_rate;
-        let abs = self.start_samples + sample.floor() as i64;
-        let f = self.rate.samples_to_frames(abs, sr) + frames as i64;
+        let f = self.frame_of(self.start_samples + sample.floor() as i64) + frames as i64;
         (self.rate.frames_to_samples(f, sr) - self.start_samples) as f64
     }
 

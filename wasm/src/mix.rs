@@ -70,6 +70,7 @@ pub struct Mixer {
     stems: Vec<StemInfo>,
     buses: Vec<BusInfo>,
     bus_of: Vec<usize>,
+    widths: Vec<usize>,
     layout: Layout,
     stem_env: Vec<Envelope>,
     bus_env: Vec<Envelope>,
@@ -94,6 +95,7 @@ impl Mixer {
         let mut bus_of = Vec::with_capacity(m.stems.len());
         let mut cols = Vec::new();
         let mut envelope_of = Vec::new();
+        let mut widths = Vec::with_capacity(m.stems.len());
         for (si, s) in m.stems.iter().enumerate() {
             let b = m
                 .buses
@@ -108,6 +110,7 @@ impl Mixer {
             };
             let r = route_matrix(from, layout, pan);
             let w = from.len();
+            widths.push(w);
             for i in 0..w {
                 cols.push((0..nch).map(|o| r[o * w + i]).collect::<Vec<f32>>());
                 envelope_of.push(si);
@@ -143,6 +146,7 @@ impl Mixer {
             stems: m.stems.clone(),
             buses: m.buses.clone(),
             bus_of,
+            widths,
             layout,
             matrix,
             envelope_of,
@@ -161,6 +165,11 @@ impl Mixer {
     /// Number of stems.
     pub fn stems(&self) -> usize {
         self.stems.len()
+    }
+
+    /// Channels of stem `i` in the package (0 for no such stem).
+    pub fn stem_channels(&self, i: usize) -> usize {
+        self.widths.get(i).copied().unwrap_or(0)
     }
 
     /// The layout of the mix ([`Mixer::process`]'s output).

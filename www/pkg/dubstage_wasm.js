@@ -241,6 +241,15 @@ export class Preview {
         return ret;
     }
     /**
+     * Channels of stem `i` as stored in the package (its slice of `process`'s input).
+     * @param {number} i
+     * @returns {number}
+     */
+    stem_channels(i) {
+        const ret = wasm.preview_stem_channels(this.__wbg_ptr, i);
+        return ret >>> 0;
+    }
+    /**
      * Number of stems.
      * @returns {number}
      */

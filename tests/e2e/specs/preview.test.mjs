@@ -118,6 +118,7 @@ test('plays, and the meter reads the CLI figures for the printmaster and for sol
   assert.equal(await page.getAttribute('#b-play', 'class'), 'on');
   assert.ok(r.ph > from, 'the playhead moves');
   let k = r.sample / HOP - 1;
+  console.log(`printmaster at hop ${k}: page M ${r.m.toFixed(3)} S ${r.s.toFixed(3)}, CLI M ${pm.m[k]} S ${pm.s[k]}`);
   assert.ok(Number.isInteger(k), `meter reading on a hop boundary (${r.sample})`);
   assert.ok(Math.abs(r.m - pm.m[k]) < 0.5, `printmaster momentary ${r.m} vs CLI ${pm.m[k]}`);
   assert.ok(Math.abs(r.s - pm.s[k]) < 0.5, `printmaster short-term ${r.s} vs CLI ${pm.s[k]}`);
@@ -131,6 +132,7 @@ test('plays, and the meter reads the CLI figures for the printmaster and for sol
   const dx = cliSeries('stem:dx');
   r = await playAndMeter(from, 4);
   k = r.sample / HOP - 1;
+  console.log(`solo dx at hop ${k}: page M ${r.m.toFixed(3)} S ${r.s.toFixed(3)}, CLI M ${dx.m[k]} S ${dx.s[k]}`);
   assert.ok(Number.isFinite(dx.s[k]), 'dialogue is speaking here');
   assert.ok(Math.abs(r.m - dx.m[k]) < 0.5, `dx momentary ${r.m} vs CLI ${dx.m[k]}`);
   assert.ok(Math.abs(r.s - dx.s[k]) < 0.5, `dx short-term ${r.s} vs CLI ${dx.s[k]}`);

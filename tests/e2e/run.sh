@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End-to-end tests of the preview page: builds the CLI, writes the demo reel and
+# its preview package, serves it on loopback, and runs specs/ with node's test
+# runner against Debian's Chromium through playwright-core. Exits non-zero on failure.
+#
+#   tests/e2e/run.sh            (SHOTS=DIR keeps the screenshots there)
+#
+# Needs: node >= 18, npm, /usr/bin/chromium (or CHROMIUM=path).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+work="$(mktemp -d "${TMPDIR:-/tmp}/dubstage-e2e.XXXXXX")"
+shots="${SHOTS:-$work/shots}"
+mkdir -p "$shots"
+server=""
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [ -z "${KEEP:-}" ]; then rm -rf "$work/demo" "$work/pkg"; fi
+}
+trap cleanup EXIT
+
+echo "== build"
+cargo build --quiet --bin dubstage
+bin="$root/target/debug/dubstage"
+
+echo "== demo reel + preview package ($work)"
+"$bin" demo --out "$work/demo" --minutes 1 --quiet
+"$bin" preview "$work/demo/session.toml" --out "$work/pkg"
+
+echo "== serve"
+"$bin" preview "$work/demo/session.toml" --out "$work/pkg" --no-write --serve 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+server=$!
+url=""
+for _ in $(seq 1 100); do
+  url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$work/serve.log" || true)"
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "server did not start:"; cat "$work/serve.log"; exit 1; }
+echo "   $url"
+
+echo "== npm"
+cd "$root/tests/e2e"
+if [ ! -d node_modules/playwright-core ]; then npm ci --no-audit --no-fund; fi
+
+echo "== specs"
+DUBSTAGE_URL="$url" DUBSTAGE_PKG="$work/pkg" DUBSTAGE_BIN="$bin" DUBSTAGE_SHOTS="$shots" \
+  node --test --test-concurrency=1 specs/
+echo "screenshots: $shots"
