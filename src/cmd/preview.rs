@@ -8,13 +8,13 @@
 //! runs (crate `dubstage-wasm`, natively), on the same 16-bit audio the page
 //! plays, so the page's meter can be checked against them.
 
+use dubstage_core::mix::downmix_matrix;
+use dubstage_core::session::PanSpec;
 use dubstage_core::{Error, FrameRate, Layout, Result, Timecode};
 use dubstage_wasm::manifest::{
     self, AudioInfo, BusInfo, Loudness, LoudnessSeries, Manifest, StemInfo, VideoInfo,
 };
 use dubstage_wasm::meter::Meter;
-use dubstage_core::mix::downmix_matrix;
-use dubstage_core::session::PanSpec;
 use dubstage_wasm::mix::{Mixer, Monitor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -71,7 +71,10 @@ pub const WWW: [(&str, &[u8]); 6] = [
     ("app.js", include_bytes!("../../www/app.js")),
     ("style.css", include_bytes!("../../www/style.css")),
     ("README.md", include_bytes!("../../www/README.md")),
-    ("pkg/dubstage_wasm.js", include_bytes!("../../www/pkg/dubstage_wasm.js")),
+    (
+        "pkg/dubstage_wasm.js",
+        include_bytes!("../../www/pkg/dubstage_wasm.js"),
+    ),
     (
         "pkg/dubstage_wasm_bg.wasm",
         include_bytes!("../../www/pkg/dubstage_wasm_bg.wasm"),
@@ -442,7 +445,10 @@ pub fn write_package(
         let name = v
             .file_name()
             .and_then(|n| n.to_str())
-            .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+            .filter(|n| {
+                n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            })
             .unwrap_or("proxy.mp4")
             .to_string();
         let dest = dir.join("video").join(&name);
@@ -484,7 +490,10 @@ pub fn run(args: &Args) -> Result<()> {
         };
         if let Some(v) = &args.video {
             if !v.is_file() {
-                return Err(Error::Invalid(format!("--video {}: not a file", v.display())));
+                return Err(Error::Invalid(format!(
+                    "--video {}: not a file",
+                    v.display()
+                )));
             }
             reel.video = Some((v.clone(), args.video_offset));
         }
@@ -492,7 +501,8 @@ pub fn run(args: &Args) -> Result<()> {
         if args.json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&summary).map_err(|e| Error::Invalid(e.to_string()))?
+                serde_json::to_string_pretty(&summary)
+                    .map_err(|e| Error::Invalid(e.to_string()))?
             );
         } else {
             println!(
@@ -578,7 +588,6 @@ fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
     Ok((reel, stems))
 }
 
-
 /// The reel of a session, for `dubstage spot`.
 pub fn spot_reel_of_session(path: &Path) -> Result<(dubstage_core::spot::SpotReel, String)> {
     let (r, _) = load_session(path)?;
@@ -656,7 +665,16 @@ pub fn synthetic_reel(seconds: u32) -> (PreviewReel, Vec<PreviewStem>) {
         video: None,
     };
     let tones = |weights: Vec<f32>, freq, amp, period, on| -> Box<dyn StemSource> {
-        Box::new(Tones { weights, freq, amp, sr, period, on, t: 0, len })
+        Box::new(Tones {
+            weights,
+            freq,
+            amp,
+            sr,
+            period,
+            on,
+            t: 0,
+            len,
+        })
     };
     let stem = |id: &str, kind: &str, bus: &str, layout, source| PreviewStem {
         id: id.into(),
@@ -670,14 +688,32 @@ pub fn synthetic_reel(seconds: u32) -> (PreviewReel, Vec<PreviewStem>) {
         source,
     };
     let stems = vec![
-        stem("dx", "dialogue", "DX", Layout::Mono, tones(vec![1.0], 220.0, 0.25, 72_000, 48_000)),
-        stem("mx", "music", "MX", Layout::Stereo, tones(vec![1.0, 0.8], 440.0, 0.1, 1, 1)),
+        stem(
+            "dx",
+            "dialogue",
+            "DX",
+            Layout::Mono,
+            tones(vec![1.0], 220.0, 0.25, 72_000, 48_000),
+        ),
+        stem(
+            "mx",
+            "music",
+            "MX",
+            Layout::Stereo,
+            tones(vec![1.0, 0.8], 440.0, 0.1, 1, 1),
+        ),
         stem(
             "fx",
             "effects",
             "FX",
             Layout::FiveOne,
-            tones(vec![0.5, 0.5, 0.3, 0.0, 0.4, 0.4], 110.0, 0.3, 240_000, 24_000),
+            tones(
+                vec![0.5, 0.5, 0.3, 0.0, 0.4, 0.4],
+                110.0,
+                0.3,
+                240_000,
+                24_000,
+            ),
         ),
     ];
     (reel, stems)
@@ -800,10 +836,20 @@ fn handle(mut stream: std::net::TcpStream, root: &Path) -> std::io::Result<()> {
         s.write_all(body)
     };
     if method != "GET" && method != "HEAD" {
-        return reply(&mut stream, "405 Method Not Allowed", "Allow: GET, HEAD\r\n", b"");
+        return reply(
+            &mut stream,
+            "405 Method Not Allowed",
+            "Allow: GET, HEAD\r\n",
+            b"",
+        );
     }
     let Some(path) = resolve_request(root, target) else {
-        return reply(&mut stream, "404 Not Found", "Content-Type: text/plain\r\n", b"not found\n");
+        return reply(
+            &mut stream,
+            "404 Not Found",
+            "Content-Type: text/plain\r\n",
+            b"not found\n",
+        );
     };
     let mut f = std::fs::File::open(&path)?;
     let size = f.metadata()?.len();
@@ -814,7 +860,10 @@ fn handle(mut stream: std::net::TcpStream, root: &Path) -> std::io::Result<()> {
         && !r.contains(',')
     {
         let parsed = match (a.trim(), b.trim()) {
-            ("", n) => n.parse::<u64>().ok().map(|n| (size.saturating_sub(n), size.saturating_sub(1))),
+            ("", n) => n
+                .parse::<u64>()
+                .ok()
+                .map(|n| (size.saturating_sub(n), size.saturating_sub(1))),
             (a, "") => a.parse::<u64>().ok().map(|a| (a, size.saturating_sub(1))),
             (a, b) => a.parse::<u64>().ok().zip(b.parse::<u64>().ok()),
         };

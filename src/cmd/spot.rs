@@ -22,11 +22,17 @@ pub struct Args {
 
 /// The reel (and title) a list is checked against.
 pub fn reel_of(path: &Path) -> Result<(SpotReel, String)> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let m = dubstage_wasm::manifest::Manifest::from_json(&text)
             .map_err(|e| Error::format(path, e.to_string()))?;
-        let rate: FrameRate = m.frame_rate.parse().map_err(|e: String| Error::format(path, e))?;
+        let rate: FrameRate = m
+            .frame_rate
+            .parse()
+            .map_err(|e: String| Error::format(path, e))?;
         let start = Timecode::parse(&m.start, rate)?;
         return Ok((
             SpotReel {

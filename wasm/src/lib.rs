@@ -156,7 +156,12 @@ impl Preview {
     /// Mixes `frames` frames from reel sample `start`. `input` holds
     /// `input_channels()` planar channels of `frames` samples one after the other.
     /// Returns the stereo mix, planar (`[L.., R..]`), and feeds the loudness meter.
-    pub fn process(&mut self, start: f64, input: &[f32], frames: usize) -> Result<Vec<f32>, JsError> {
+    pub fn process(
+        &mut self,
+        start: f64,
+        input: &[f32],
+        frames: usize,
+    ) -> Result<Vec<f32>, JsError> {
         let n = self.mixer.input_channels();
         if input.len() < n * frames {
             return Err(js(format!(
@@ -166,11 +171,7 @@ impl Preview {
         }
         self.planar.clear();
         self.planar.extend((0..n).map(|c| c * frames));
-        let chans: Vec<&[f32]> = self
-            .planar
-            .iter()
-            .map(|&o| &input[o..o + frames])
-            .collect();
+        let chans: Vec<&[f32]> = self.planar.iter().map(|&o| &input[o..o + frames]).collect();
         let [l, r] = self
             .process_planar(start.floor() as i64, &chans, frames)
             .map_err(js)?;

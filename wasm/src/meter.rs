@@ -38,7 +38,11 @@ impl Meter {
         };
         Ok(Meter {
             analyzer: CpuBackend::new().analyzer(&cfg)?,
-            weights: layout.channels().iter().map(|c| c.bs1770_weight()).collect(),
+            weights: layout
+                .channels()
+                .iter()
+                .map(|c| c.bs1770_weight())
+                .collect(),
             hop_frames: (sample_rate / 10) as usize,
             hops: VecDeque::with_capacity(SHORT_TERM_HOPS + 1),
             hops_seen: 0,

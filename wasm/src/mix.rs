@@ -97,11 +97,9 @@ impl Mixer {
         let mut envelope_of = Vec::new();
         let mut widths = Vec::with_capacity(m.stems.len());
         for (si, s) in m.stems.iter().enumerate() {
-            let b = m
-                .buses
-                .iter()
-                .position(|b| b.id == s.bus)
-                .ok_or_else(|| Error::stem(&s.id, format!("bus '{}' is not in the manifest", s.bus)))?;
+            let b = m.buses.iter().position(|b| b.id == s.bus).ok_or_else(|| {
+                Error::stem(&s.id, format!("bus '{}' is not in the manifest", s.bus))
+            })?;
             bus_of.push(b);
             let from = s.preview_layout()?;
             let pan = PanSpec {

@@ -50,7 +50,11 @@ fn timecode_is_drop_frame_correct() {
     assert_eq!(p.timecode(s2), "00:01:00;02");
     assert_eq!(p.parse_timecode("00:01:00;02").unwrap(), s2);
     // 2 frames at 30000/1001 fps, in samples (rounded like the core)
-    assert_eq!(s2, ((59.0 * 30.0 + 28.0 + 2.0) * 1601.6f64).round() - ((59.0 * 30.0 + 28.0) * 1601.6f64).round());
+    assert_eq!(
+        s2,
+        ((59.0 * 30.0 + 28.0 + 2.0) * 1601.6f64).round()
+            - ((59.0 * 30.0 + 28.0) * 1601.6f64).round()
+    );
     assert!(p.parse_timecode("00:01:00;00").is_err());
     // every frame's first sample shows that frame (boundaries rounded either way)
     for k in 0..200 {
@@ -84,7 +88,9 @@ fn meter_reads_ebu_3341_case_1() {
     while t < 48_000 * 5 {
         let mut input = vec![0f32; 2 * n];
         for i in 0..n {
-            let v = (amp * (2.0 * std::f64::consts::PI * 1000.0 * (t + i as u64) as f64 / 48_000.0).sin()) as f32;
+            let v = (amp
+                * (2.0 * std::f64::consts::PI * 1000.0 * (t + i as u64) as f64 / 48_000.0).sin())
+                as f32;
             input[i] = v;
             input[n + i] = v;
         }
@@ -109,7 +115,10 @@ fn monitoring_mute_and_solo() {
     );
     let mut p = Preview::new(&manifest("24", "01:00:00:00", "5.1", &stems, BUSES)).unwrap();
     assert_eq!(p.input_channels(), 3);
-    assert_eq!((p.stem_channels(0), p.stem_channels(1), p.stem_channels(2)), (1, 2, 0));
+    assert_eq!(
+        (p.stem_channels(0), p.stem_channels(1), p.stem_channels(2)),
+        (1, 2, 0)
+    );
     let n = 64;
     let input = vec![0.5f32; 3 * n];
     // 5.1 mix folded for the speakers: dx at centre -6 dB -> 0.5 * 0.501 * 0.707 into L;
@@ -146,7 +155,10 @@ fn spotting_lists_round_trip_and_validate() {
     assert!(numbered.contains(r#""cue":"2A01""#), "{numbered}");
     assert!(numbered.contains(r#""cue":"2S01""#), "{numbered}");
     let back = spot_to_csv(&numbered).unwrap();
-    assert!(back.contains("2A01,ADR,02:00:01:00,02:00:02:00,,\"Hi, \"\"you\"\"\",,\r\n"), "{back}");
+    assert!(
+        back.contains("2A01,ADR,02:00:01:00,02:00:02:00,,\"Hi, \"\"you\"\"\",,\r\n"),
+        "{back}"
+    );
     assert_eq!(spot_parse(&back, "b.csv").unwrap(), numbered);
     let cues = p.validate_markers(&numbered).unwrap();
     assert!(cues.contains(r#""in_sample":48000"#), "{cues}");
