@@ -483,6 +483,13 @@ pub fn parse_any(text: &str, name: &str) -> Result<Vec<Marker>> {
     }
 }
 
+/// Reads a spotting list file (CSV, or JSON by extension or content); errors
+/// name the file and the line.
+pub fn read_list(path: &std::path::Path) -> Result<Vec<Marker>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_any(&text, &path.display().to_string())
+}
+
 /// Fills in empty cue numbers: for each type, the next number after the highest
 /// one already used on this reel (`1A01`, `1A02`, ...), in timecode order of
 /// the list as given. Given numbers are kept.

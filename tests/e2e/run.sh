@@ -25,7 +25,17 @@ bin="$root/target/debug/dubstage"
 
 echo "== demo reel + preview package ($work)"
 "$bin" demo --out "$work/demo" --minutes 1 --quiet
-"$bin" preview "$work/demo/session.toml" --out "$work/pkg"
+video=()
+if command -v ffmpeg >/dev/null; then
+  # a picture proxy with a burnt-in running clock, from the reel's first frame
+  ffmpeg -hide_banner -loglevel error -y -f lavfi \
+    -i "testsrc2=size=160x90:rate=24000/1001:duration=60" \
+    -c:v libvpx -deadline realtime -cpu-used 8 -b:v 200k -g 24 "$work/proxy.webm"
+  video=(--video "$work/proxy.webm" --video-offset 0)
+else
+  echo "   (no ffmpeg: the picture test is skipped)"
+fi
+"$bin" preview "$work/demo/session.toml" --out "$work/pkg" "${video[@]}"
 
 echo "== serve"
 "$bin" preview "$work/demo/session.toml" --out "$work/pkg" --no-write --serve 127.0.0.1:0 >"$work/serve.log" 2>&1 &
@@ -45,5 +55,6 @@ if [ ! -d node_modules/playwright-core ]; then npm ci --no-audit --no-fund; fi
 
 echo "== specs"
 DUBSTAGE_URL="$url" DUBSTAGE_PKG="$work/pkg" DUBSTAGE_BIN="$bin" DUBSTAGE_SHOTS="$shots" \
+  DUBSTAGE_SESSION="$work/demo/session.toml" \
   node --test --test-concurrency=1 specs/
 echo "screenshots: $shots"

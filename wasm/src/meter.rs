@@ -101,3 +101,50 @@ impl Meter {
         self.window(SHORT_TERM_HOPS)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(amp_db: f64, n: usize, sr: u32) -> Vec<f32> {
+        let a = 10f64.powf(amp_db / 20.0);
+        (0..n)
+            .map(|t| {
+                (a * (2.0 * std::f64::consts::PI * 1000.0 * t as f64 / sr as f64).sin()) as f32
+            })
+            .collect()
+    }
+
+    /// EBU Tech 3341 case 6: 5.0 with L, R at -28 dBFS, C at -24, Ls, Rs at -30
+    /// reads -23.0 ±0.1 (as 5.1 with a silent LFE): the BS.1770 channel weights.
+    #[test]
+    fn ebu_3341_case_6_weights_the_surrounds() {
+        let sr = 48_000;
+        let n = sr as usize * 4;
+        let (lr, c, s) = (sine(-28.0, n, sr), sine(-24.0, n, sr), sine(-30.0, n, sr));
+        let lfe = vec![0f32; n];
+        let mut m = Meter::new(Layout::FiveOne, sr).unwrap();
+        let mut readings = Vec::new();
+        for k in (0..n).step_by(4096) {
+            let e = (k + 4096).min(n);
+            let chans: [&[f32]; 6] = [
+                &lr[k..e],
+                &lr[k..e],
+                &c[k..e],
+                &lfe[k..e],
+                &s[k..e],
+                &s[k..e],
+            ];
+            m.push_hops(&chans, Some(&mut readings)).unwrap();
+        }
+        assert_eq!(readings.len(), 40);
+        assert!((m.momentary() + 23.0).abs() < 0.1, "M {}", m.momentary());
+        assert!((m.short_term() + 23.0).abs() < 0.1, "S {}", m.short_term());
+        // before 3 s the short-term window counts the missing time as silence
+        let (_, s_at_1s) = readings[9];
+        assert!(
+            (s_at_1s - (-23.0 + 10.0 * (1.0f64 / 3.0).log10())).abs() < 0.15,
+            "{s_at_1s}"
+        );
+    }
+}

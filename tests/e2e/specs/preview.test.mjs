@@ -212,6 +212,19 @@ test('adds two markers through the UI, exports CSV, keeps them over a reload', a
   assert.match(sheet, /1A01\s+01:00:15:00\s+01:00:17:12\s+61\s+MARY/);
   assert.match(sheet, /1S01\s+01:00:30:00/);
 
+  // and against the session itself
+  if (process.env.DUBSTAGE_SESSION) {
+    const sheet2 = execFileSync(BIN, ['spot', process.env.DUBSTAGE_SESSION, csvPath], { encoding: 'utf8' });
+    assert.equal(sheet2, sheet);
+  }
+  // a list with a cue outside the reel is refused, naming the row
+  const badPath = path.join(SHOTS, 'bad.csv');
+  fs.writeFileSync(badPath, 'type,in\r\nADR,01:00:15:00\r\nSFX,02:00:00:00\r\n');
+  let failed = null;
+  try { execFileSync(BIN, ['spot', path.join(PKG, 'manifest.json'), badPath], { encoding: 'utf8', stdio: 'pipe' }); } catch (e) { failed = e; }
+  assert.ok(failed, 'dubstage spot must fail');
+  assert.match(String(failed.stderr), /row 2 \(1S01\): in 02:00:00:00 is outside the reel/);
+
   // export JSON
   const [dj] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
   const jsonPath = path.join(SHOTS, 'markers.json');
@@ -247,4 +260,23 @@ test('M&E monitoring leaves the dialogue out', async () => {
   const dialogue = manifest.stems.filter((s) => manifest.buses.find((b) => b.id === s.bus).dialogue).map((s) => s.id);
   assert.deepEqual(silent.sort(), dialogue.sort());
   await page.selectOption('#monitor', 'printmaster');
+});
+
+test('picture: the video proxy follows the audio clock', { skip: !manifest.video && 'no video in the package' }, async () => {
+  await page.waitForSelector('#picture:not([hidden])');
+  const from = 20 * SR;
+  await page.evaluate((s) => window.dubstage.seek(s), from);
+  await page.waitForFunction(() => document.getElementById('video').readyState >= 2);
+  await page.click('#b-play');
+  await page.waitForTimeout(2500);
+  const r = await page.evaluate(() => ({ v: document.getElementById('video').currentTime, paused: document.getElementById('video').paused, ph: window.dubstage.playhead() / window.dubstage.S.sr }));
+  assert.equal(r.paused, false);
+  assert.ok(Math.abs(r.v - (manifest.video.offset + r.ph)) < 0.25, `video ${r.v} s vs audio ${r.ph} s`);
+  await shot('07-picture');
+  await page.click('#b-play');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForTimeout(300);
+  const p = await page.evaluate(() => ({ v: document.getElementById('video').currentTime, paused: document.getElementById('video').paused, ph: window.dubstage.playhead() / window.dubstage.S.sr }));
+  assert.equal(p.paused, true);
+  assert.ok(Math.abs(p.v - (manifest.video.offset + p.ph)) < 0.05, `parked video ${p.v} s vs ${p.ph} s`);
 });
