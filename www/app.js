@@ -402,11 +402,13 @@ function draw() {
   g.fillStyle = '#8a9099'; g.font = '10px ui-monospace, monospace';
   const secs = S.view.spp * w / S.sr;
   const stepS = [1, 2, 5, 10, 30, 60, 120, 300, 600, 1200].find((s) => secs / s < 10) || 1800;
-  // ticks on whole timecode seconds (frame counts), so that labels read :00 frames
+  // ticks on whole timecode seconds (frame counts), so that labels read :00 frames;
+  // below two seconds in view, on frames
   const nominal = Math.round(S.p.fps());
-  const firstK = Math.max(0, Math.floor(S.view.start / S.sr / stepS) - 1);
-  for (let k = firstK; ; k++) {
-    const s = S.p.step_frames(0, k * stepS * nominal);
+  const stepF = secs < 2 ? ([1, 2, 4, 6, 12].find((f) => (secs * nominal) / f < 12) || 12) : stepS * nominal;
+  const f0 = Math.max(0, Math.floor(S.view.start / S.sr * S.p.fps() / stepF) - 1);
+  for (let k = f0; ; k++) {
+    const s = S.p.step_frames(0, k * stepF);
     if (s >= viewEnd() || s >= S.length) break;
     if (s < S.view.start) continue;
     const x = (s - S.view.start) / S.view.spp;

@@ -5,7 +5,10 @@
 #
 #   tests/e2e/run.sh            (SHOTS=DIR keeps the screenshots there)
 #
-# Needs: node >= 18, npm, /usr/bin/chromium (or CHROMIUM=path).
+# First it runs the wasm API tests (wasm/tests/web.rs) in headless Chromium with
+# wasm-bindgen-test (SKIP_WASM_TESTS=1 skips them).
+# Needs: node >= 18, npm, /usr/bin/chromium (or CHROMIUM=path), /usr/bin/chromedriver,
+# wasm-bindgen-cli 0.2.130, rustup target wasm32-unknown-unknown.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -19,9 +22,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ -z "${SKIP_WASM_TESTS:-}" ]; then
+  echo "== wasm API tests (headless Chromium)"
+  # Same flags as www/build.sh, so the release dependencies it built are reused.
+  (
+    cd "$root/wasm"
+    export RUSTFLAGS="--remap-path-prefix=$root=/dubstage --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
+    CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    WASM_BINDGEN_TEST_TIMEOUT=120 \
+      cargo test --quiet --release -p dubstage-wasm --target wasm32-unknown-unknown
+  )
+fi
+
 echo "== build"
-cargo build --quiet --bin dubstage
-bin="$root/target/debug/dubstage"
+cargo build --quiet --release --bin dubstage
+bin="$root/target/release/dubstage"
 
 echo "== demo reel + preview package ($work)"
 "$bin" demo --out "$work/demo" --minutes 1 --quiet

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 const URL_ = process.env.DUBSTAGE_URL;
@@ -279,4 +280,31 @@ test('picture: the video proxy follows the audio clock', { skip: !manifest.video
   const p = await page.evaluate(() => ({ v: document.getElementById('video').currentTime, paused: document.getElementById('video').paused, ph: window.dubstage.playhead() / window.dubstage.S.sr }));
   assert.equal(p.paused, true);
   assert.ok(Math.abs(p.v - (manifest.video.offset + p.ph)) < 0.05, `parked video ${p.v} s vs ${p.ph} s`);
+});
+
+/** GET with the path sent as written (no client-side normalization). */
+function rawGet(p) {
+  const u = new URL(URL_);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: p, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the server serves the package and nothing outside it', async () => {
+  assert.ok(new URL(URL_).hostname === '127.0.0.1', 'loopback');
+  assert.equal((await rawGet('/manifest.json')).status, 200);
+  const secret = path.join(path.dirname(PKG), 'secret.txt');
+  fs.writeFileSync(secret, 'not for reviewers');
+  for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/audio/..%2f..%2fsecret.txt', '/../../../../etc/passwd',
+    '/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..\\secret.txt', '/.%2e/secret.txt']) {
+    const r = await rawGet(p);
+    assert.equal(r.status, 404, p);
+    assert.ok(!r.body.includes('not for reviewers') && !r.body.includes('root:'), p);
+  }
 });
