@@ -28,6 +28,10 @@ enum Command {
     Measure(cmd::measure::Args),
     /// Time every stage (sum, loudness, true peak) on every backend and check CPU/GPU parity.
     Bench(cmd::bench::Args),
+    /// Write (and optionally serve) a browser preview package for review and spotting.
+    Preview(cmd::preview::Args),
+    /// Check a spotting list against a session's reel and print it as a cue sheet.
+    Spot(cmd::spot::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,8 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Measure(a) => cmd::measure::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Preview(a) => cmd::preview::run(a),
+        Command::Spot(a) => cmd::spot::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

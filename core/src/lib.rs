@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod qc;
 pub mod render_report;
 pub mod session;
+pub mod spot;
 pub mod stem;
 pub mod timecode;
 

@@ -5,5 +5,7 @@ pub mod convolve;
 pub mod demo;
 pub mod inspect;
 pub mod measure;
+pub mod preview;
 pub mod progress;
 pub mod render;
+pub mod spot;

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end tests of the preview page: builds the CLI, writes the demo reel and
+# its preview package, serves it on loopback, and runs specs/ with node's test
+# runner against Debian's Chromium through playwright-core. Exits non-zero on failure.
+#
+#   tests/e2e/run.sh            (SHOTS=DIR keeps the screenshots there)
+#
+# First it runs the wasm API tests (wasm/tests/web.rs) in headless Chromium with
+# wasm-bindgen-test (SKIP_WASM_TESTS=1 skips them).
+# Needs: node >= 18, npm, /usr/bin/chromium (or CHROMIUM=path), /usr/bin/chromedriver,
+# wasm-bindgen-cli 0.2.130, rustup target wasm32-unknown-unknown.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+work="$(mktemp -d "${TMPDIR:-/tmp}/dubstage-e2e.XXXXXX")"
+shots="${SHOTS:-$work/shots}"
+mkdir -p "$shots"
+server=""
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [ -z "${KEEP:-}" ]; then rm -rf "$work/demo" "$work/pkg"; fi
+}
+trap cleanup EXIT
+
+if [ -z "${SKIP_WASM_TESTS:-}" ]; then
+  echo "== wasm API tests (headless Chromium)"
+  # Same flags as www/build.sh, so the release dependencies it built are reused.
+  (
+    cd "$root/wasm"
+    export RUSTFLAGS="--remap-path-prefix=$root=/dubstage --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
+    CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    WASM_BINDGEN_TEST_TIMEOUT=120 \
+      cargo test --quiet --release -p dubstage-wasm --target wasm32-unknown-unknown
+  )
+fi
+
+echo "== build"
+cargo build --quiet --release --bin dubstage
+bin="$root/target/release/dubstage"
+
+echo "== demo reel + preview package ($work)"
+"$bin" demo --out "$work/demo" --minutes 1 --quiet
+video=()
+if command -v ffmpeg >/dev/null; then
+  # a picture proxy with a burnt-in running clock, from the reel's first frame
+  ffmpeg -hide_banner -loglevel error -y -f lavfi \
+    -i "testsrc2=size=160x90:rate=24000/1001:duration=60" \
+    -c:v libvpx -deadline realtime -cpu-used 8 -b:v 200k -g 24 "$work/proxy.webm"
+  video=(--video "$work/proxy.webm" --video-offset 0)
+else
+  echo "   (no ffmpeg: the picture test is skipped)"
+fi
+"$bin" preview "$work/demo/session.toml" --out "$work/pkg" "${video[@]}"
+
+echo "== serve"
+"$bin" preview "$work/demo/session.toml" --out "$work/pkg" --no-write --serve 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+server=$!
+url=""
+for _ in $(seq 1 100); do
+  url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$work/serve.log" || true)"
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "server did not start:"; cat "$work/serve.log"; exit 1; }
+echo "   $url"
+
+echo "== npm"
+cd "$root/tests/e2e"
+if [ ! -d node_modules/playwright-core ]; then npm ci --no-audit --no-fund; fi
+
+echo "== specs"
+DUBSTAGE_URL="$url" DUBSTAGE_PKG="$work/pkg" DUBSTAGE_BIN="$bin" DUBSTAGE_SHOTS="$shots" \
+  DUBSTAGE_SESSION="$work/demo/session.toml" \
+  node --test --test-concurrency=1 specs/
+echo "screenshots: $shots"

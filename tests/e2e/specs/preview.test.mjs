@@ -1,0 +1,310 @@
+// End-to-end: the preview page of the demo reel in Debian's Chromium, driven by
+// playwright-core. Environment (set by ../run.sh):
+//   DUBSTAGE_URL   the served package, e.g. http://127.0.0.1:8641/
+//   DUBSTAGE_PKG   the package folder (to read the CLI's loudness figures)
+//   DUBSTAGE_BIN   the dubstage binary (for `dubstage spot`)
+//   DUBSTAGE_SHOTS folder for screenshots
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { chromium } from 'playwright-core';
+
+const URL_ = process.env.DUBSTAGE_URL;
+const PKG = process.env.DUBSTAGE_PKG;
+const BIN = process.env.DUBSTAGE_BIN;
+const SHOTS = process.env.DUBSTAGE_SHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 'dubstage-shots-'));
+assert.ok(URL_ && PKG && BIN, 'run through tests/e2e/run.sh (DUBSTAGE_URL, DUBSTAGE_PKG, DUBSTAGE_BIN)');
+
+const manifest = JSON.parse(fs.readFileSync(path.join(PKG, 'manifest.json'), 'utf8'));
+const SR = manifest.sample_rate;
+const HOP = SR / 10;
+
+/** The CLI's loudness timeline `name` from the package: {m: [], s: []} in LUFS (NaN = none). */
+function cliSeries(name) {
+  const meta = JSON.parse(fs.readFileSync(path.join(PKG, 'loudness/loudness.json'), 'utf8'));
+  const ser = meta.series.find((x) => x.name === name);
+  assert.ok(ser, `series ${name} in loudness.json`);
+  const b = fs.readFileSync(path.join(PKG, ser.file));
+  const a = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+  const n = ser.hops;
+  const conv = (v) => (v === -32768 ? NaN : v / 100);
+  return { m: Array.from(a.subarray(0, n), conv), s: Array.from(a.subarray(n), conv) };
+}
+
+let browser, context, page;
+const dialogs = [];
+const errors = [];
+
+async function shot(name) {
+  const p = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: p, fullPage: true });
+  return p;
+}
+
+/** Waits for the timecode display to read `tc` (it is redrawn on the next animation frame). */
+async function expectTc(tc) {
+  try {
+    await page.waitForFunction((t) => document.getElementById('tc').textContent === t, tc, { timeout: 3000 });
+  } catch (_) { /* reported below */ }
+  assert.equal(await page.textContent('#tc'), tc);
+}
+
+async function open() {
+  await page.goto(URL_);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+}
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+  });
+  context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  page.on('pageerror', (e) => { errors.push(e.message); console.error('pageerror', e.message); });
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
+  await open();
+});
+
+after(async () => { await browser?.close(); });
+
+test('opens the demo reel: title, timecode at FFOA, stems, what is heard', async () => {
+  assert.equal(await page.textContent('#title'), manifest.title);
+  assert.equal(await page.textContent('#tc'), manifest.ffoa ?? manifest.start);
+  const stems = await page.$$eval('#stems tbody tr', (rows) => rows.map((r) => r.dataset.stem));
+  assert.deepEqual(stems, manifest.stems.map((s) => s.id));
+  const hearing = await page.textContent('#hearing');
+  assert.match(hearing, /Printmaster/);
+  assert.match(hearing, /16-bit/);
+  await shot('01-open');
+  assert.deepEqual(errors, []);
+});
+
+test('frame stepping and timecode entry follow the frame rate', async () => {
+  await page.fill('#goto-tc', '01:00:10:00');
+  await page.press('#goto-tc', 'Enter');
+  await expectTc('01:00:10:00');
+  await page.focus('body');
+  await page.keyboard.press('ArrowRight');
+  await expectTc('01:00:10:01');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await expectTc('01:00:09:23');
+  // the playhead sits on the first sample of the frame
+  const ph = await page.evaluate(() => window.dubstage.playhead());
+  const frame = 1001 * SR / 24000;
+  assert.ok(Math.abs(ph - Math.round((10 * 24 - 1) * frame)) <= 1, `playhead ${ph}`);
+});
+
+async function playAndMeter(fromSample, seconds) {
+  await page.evaluate((s) => window.dubstage.seek(s), fromSample);
+  await page.click('#b-play');
+  await page.waitForFunction((s) => window.dubstage.S.meterShown.sample >= s,
+    fromSample + seconds * SR, { timeout: (seconds + 10) * 1000 });
+  const r = await page.evaluate(() => ({ ...window.dubstage.S.meterShown, ph: window.dubstage.playhead() }));
+  return r;
+}
+
+test('plays, and the meter reads the CLI figures for the printmaster and for solo dialogue', async () => {
+  // Start on a 100 ms hop boundary so that the page's hops line up with the CLI's.
+  const from = 12 * SR;
+  const pm = cliSeries('printmaster');
+  let r = await playAndMeter(from, 4);
+  assert.equal(await page.getAttribute('#b-play', 'class'), 'on');
+  assert.ok(r.ph > from, 'the playhead moves');
+  let k = r.sample / HOP - 1;
+  console.log(`printmaster at hop ${k}: page M ${r.m.toFixed(3)} S ${r.s.toFixed(3)}, CLI M ${pm.m[k]} S ${pm.s[k]}`);
+  assert.ok(Number.isInteger(k), `meter reading on a hop boundary (${r.sample})`);
+  assert.ok(Math.abs(r.m - pm.m[k]) < 0.5, `printmaster momentary ${r.m} vs CLI ${pm.m[k]}`);
+  assert.ok(Math.abs(r.s - pm.s[k]) < 0.5, `printmaster short-term ${r.s} vs CLI ${pm.s[k]}`);
+  await shot('02-playing-printmaster');
+  await page.click('#b-play');
+
+  // Solo dialogue.
+  await page.click('#stems tr[data-stem="dx"] button.solo');
+  const hearing = await page.textContent('#hearing');
+  assert.match(hearing, /stems dx\./, hearing);
+  const dx = cliSeries('stem:dx');
+  r = await playAndMeter(from, 4);
+  k = r.sample / HOP - 1;
+  console.log(`solo dx at hop ${k}: page M ${r.m.toFixed(3)} S ${r.s.toFixed(3)}, CLI M ${dx.m[k]} S ${dx.s[k]}`);
+  assert.ok(Number.isFinite(dx.s[k]), 'dialogue is speaking here');
+  assert.ok(Math.abs(r.m - dx.m[k]) < 0.5, `dx momentary ${r.m} vs CLI ${dx.m[k]}`);
+  assert.ok(Math.abs(r.s - dx.s[k]) < 0.5, `dx short-term ${r.s} vs CLI ${dx.s[k]}`);
+  assert.ok(Math.abs(r.s - dx.s[k]) < Math.abs(r.s - pm.s[k]), `solo changes what is metered (pm ${pm.s[k]})`);
+  const shown = Number(await page.textContent('#meter-s'));
+  assert.ok(Math.abs(shown - r.s) < 0.5, `meter shows ${shown}`);
+  await shot('03-playing-solo-dx');
+  await page.click('#b-play');
+  await page.click('#stems tr[data-stem="dx"] button.solo');
+  assert.deepEqual(errors, []);
+});
+
+const XSS = '<img src=x onerror=alert(1)>';
+
+async function addMarker(type, tc, fields) {
+  await page.fill('#goto-tc', tc);
+  await page.press('#goto-tc', 'Enter');
+  await page.selectOption('#new-type', type);
+  await page.click('#add-marker');
+  await page.waitForSelector('#editor:not([hidden])');
+  assert.equal(await page.inputValue('#ed-in'), tc);
+  for (const [k, v] of Object.entries(fields)) await page.fill(`#ed-${k}`, v);
+  await page.click('#ed-save');
+  await page.waitForSelector('#editor', { state: 'hidden' });
+}
+
+test('adds two markers through the UI, exports CSV, keeps them over a reload', async () => {
+  await page.evaluate(() => localStorage.clear());
+  await open();
+  assert.equal(await page.$$eval('#markers tbody tr', (r) => r.length), 0);
+  await addMarker('ADR', '01:00:15:00', {
+    out: '01:00:17:12', character: 'MARY', line: 'He said, "no"', reason: 'noise', note: 'plane overhead',
+  });
+  // second marker through the keyboard shortcut
+  await page.fill('#goto-tc', '01:00:30:00');
+  await page.press('#goto-tc', 'Enter');
+  await page.selectOption('#new-type', 'SFX');
+  await page.focus('body');
+  await page.keyboard.press('m');
+  await page.waitForSelector('#editor:not([hidden])');
+  await page.fill('#ed-line', XSS);
+  await page.fill('#ed-out', '01:00:31:00');
+  await page.click('#ed-save');
+  await page.waitForSelector('#editor', { state: 'hidden' });
+
+  const rows = await page.$$eval('#markers tbody tr', (rs) => rs.map((r) => [...r.cells].slice(0, 8).map((c) => c.textContent)));
+  assert.deepEqual(rows, [
+    ['1A01', 'ADR', '01:00:15:00', '01:00:17:12', 'MARY', 'He said, "no"', 'noise', 'plane overhead'],
+    ['1S01', 'SFX', '01:00:30:00', '01:00:31:00', '', XSS, '', ''],
+  ]);
+  // the markup is text: no image element was made and no script ran
+  assert.equal(await page.$$eval('#markers img, body img', (x) => x.length), 0);
+  assert.deepEqual(dialogs, []);
+  await shot('04-markers');
+
+  // a bad timecode is refused with the core's message
+  await page.click('#markers tbody tr:nth-child(1) button.edit');
+  await page.fill('#ed-out', '01:00:17:30');
+  await page.click('#ed-save');
+  assert.match(await page.textContent('#marker-error'), /frame 30 out of range/);
+  await shot('05-marker-error');
+  await page.click('#ed-cancel');
+
+  // export CSV
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const csvPath = path.join(SHOTS, 'markers.csv');
+  await dl.saveAs(csvPath);
+  const csv = fs.readFileSync(csvPath, 'utf8');
+  const lines = csv.trimEnd().split('\r\n');
+  assert.equal(lines[0], 'cue,type,in,out,character,line,reason,note');
+  assert.equal(lines[1], '1A01,ADR,01:00:15:00,01:00:17:12,MARY,"He said, ""no""",noise,plane overhead');
+  assert.equal(lines[2], `1S01,SFX,01:00:30:00,01:00:31:00,,${XSS},,`);
+  assert.equal(lines.length, 3);
+
+  // the CLI accepts the exported list against the package's reel
+  const sheet = execFileSync(BIN, ['spot', path.join(PKG, 'manifest.json'), csvPath], { encoding: 'utf8' });
+  assert.match(sheet, /1A01\s+01:00:15:00\s+01:00:17:12\s+61\s+MARY/);
+  assert.match(sheet, /1S01\s+01:00:30:00/);
+
+  // and against the session itself
+  if (process.env.DUBSTAGE_SESSION) {
+    const sheet2 = execFileSync(BIN, ['spot', process.env.DUBSTAGE_SESSION, csvPath], { encoding: 'utf8' });
+    assert.equal(sheet2, sheet);
+  }
+  // a list with a cue outside the reel is refused, naming the row
+  const badPath = path.join(SHOTS, 'bad.csv');
+  fs.writeFileSync(badPath, 'type,in\r\nADR,01:00:15:00\r\nSFX,02:00:00:00\r\n');
+  let failed = null;
+  try { execFileSync(BIN, ['spot', path.join(PKG, 'manifest.json'), badPath], { encoding: 'utf8', stdio: 'pipe' }); } catch (e) { failed = e; }
+  assert.ok(failed, 'dubstage spot must fail');
+  assert.match(String(failed.stderr), /row 2 \(1S01\): in 02:00:00:00 is outside the reel/);
+
+  // export JSON
+  const [dj] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const jsonPath = path.join(SHOTS, 'markers.json');
+  await dj.saveAs(jsonPath);
+  const doc = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+  assert.equal(doc.format, 'dubstage-spot/1');
+  assert.equal(doc.markers.length, 2);
+
+  // reload: kept
+  await page.reload();
+  await page.waitForSelector('body[data-ready="1"]');
+  const again = await page.$$eval('#markers tbody tr', (rs) => rs.map((r) => r.cells[0].textContent));
+  assert.deepEqual(again, ['1A01', '1S01']);
+
+  // delete one, import the CSV back: both again
+  await page.click('#markers tbody tr:nth-child(2) button.delete');
+  assert.equal(await page.$$eval('#markers tbody tr', (r) => r.length), 1);
+  await page.setInputFiles('#import', csvPath);
+  await page.waitForFunction(() => document.querySelectorAll('#markers tbody tr').length === 2);
+  const cell = await page.textContent('#markers tbody tr:nth-child(2) td:nth-child(6)');
+  assert.equal(cell, XSS);
+  // jump to a marker
+  await page.click('#markers tbody tr:nth-child(1) button.jump');
+  await expectTc('01:00:15:00');
+  await shot('06-after-reload-import');
+  assert.deepEqual(dialogs, []);
+  assert.deepEqual(errors, []);
+});
+
+test('M&E monitoring leaves the dialogue out', async () => {
+  await page.selectOption('#monitor', 'me');
+  const silent = await page.$$eval('#stems tbody tr.silent', (rs) => rs.map((r) => r.dataset.stem));
+  const dialogue = manifest.stems.filter((s) => manifest.buses.find((b) => b.id === s.bus).dialogue).map((s) => s.id);
+  assert.deepEqual(silent.sort(), dialogue.sort());
+  await page.selectOption('#monitor', 'printmaster');
+});
+
+test('picture: the video proxy follows the audio clock', { skip: !manifest.video && 'no video in the package' }, async () => {
+  await page.waitForSelector('#picture:not([hidden])');
+  const from = 20 * SR;
+  await page.evaluate((s) => window.dubstage.seek(s), from);
+  await page.waitForFunction(() => document.getElementById('video').readyState >= 2);
+  await page.click('#b-play');
+  await page.waitForTimeout(2500);
+  const r = await page.evaluate(() => ({ v: document.getElementById('video').currentTime, paused: document.getElementById('video').paused, ph: window.dubstage.playhead() / window.dubstage.S.sr }));
+  assert.equal(r.paused, false);
+  assert.ok(Math.abs(r.v - (manifest.video.offset + r.ph)) < 0.25, `video ${r.v} s vs audio ${r.ph} s`);
+  await shot('07-picture');
+  await page.click('#b-play');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForTimeout(300);
+  const p = await page.evaluate(() => ({ v: document.getElementById('video').currentTime, paused: document.getElementById('video').paused, ph: window.dubstage.playhead() / window.dubstage.S.sr }));
+  assert.equal(p.paused, true);
+  assert.ok(Math.abs(p.v - (manifest.video.offset + p.ph)) < 0.05, `parked video ${p.v} s vs ${p.ph} s`);
+});
+
+/** GET with the path sent as written (no client-side normalization). */
+function rawGet(p) {
+  const u = new URL(URL_);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: p, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the server serves the package and nothing outside it', async () => {
+  assert.ok(new URL(URL_).hostname === '127.0.0.1', 'loopback');
+  assert.equal((await rawGet('/manifest.json')).status, 200);
+  const secret = path.join(path.dirname(PKG), 'secret.txt');
+  fs.writeFileSync(secret, 'not for reviewers');
+  for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/audio/..%2f..%2fsecret.txt', '/../../../../etc/passwd',
+    '/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..\\secret.txt', '/.%2e/secret.txt']) {
+    const r = await rawGet(p);
+    assert.equal(r.status, 404, p);
+    assert.ok(!r.body.includes('not for reviewers') && !r.body.includes('root:'), p);
+  }
+});

@@ -1,0 +1,281 @@
+//! The preview package's manifest (`manifest.json`), written by `dubstage preview`
+//! and read by the page and by [`crate::mix::Mixer`].
+//!
+//! A package is a folder that any static web server can serve:
+//!
+//! ```text
+//! index.html, app.js, style.css, pkg/ (the wasm)      the page
+//! manifest.json                                        this document
+//! audio/<stem>/<n>.pcm                                 chunk n: s16le, interleaved, `chunk_frames` frames
+//! peaks/<stem>/<spp>.bin                               (min, max) int8 pairs, one per `spp` samples
+//! loudness/loudness.json, loudness/<series>.bin         momentary / short-term per 100 ms ([`Loudness`])
+//! video/<file>                                         optional picture proxy
+//! ```
+
+use dubstage_core::{Error, Layout, Result};
+use serde::{Deserialize, Serialize};
+
+/// The manifest's format tag.
+pub const FORMAT: &str = "dubstage-preview/1";
+
+/// The whole manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: String,
+    /// Programme title.
+    pub title: String,
+    /// Reel name as written in the session (`"1"`, `"R2"`, ...).
+    pub reel: String,
+    /// Reel number used in cue numbers (`1` in `1A01`).
+    pub reel_number: u32,
+    /// Sample rate of the session and of the preview audio, Hz.
+    pub sample_rate: u32,
+    /// Frame rate name (`"23.976"`, `"29.97df"`, ...).
+    pub frame_rate: String,
+    /// Timecode of the first sample.
+    pub start: String,
+    /// First frame of action, when the session names it.
+    #[serde(default)]
+    pub ffoa: Option<String>,
+    /// Reel length in samples.
+    pub length: u64,
+    /// The printmaster's layout in the session (`"5.1"`, ...).
+    pub layout: String,
+    /// The layout the page mixes and meters in: the printmaster's layout for a
+    /// full package, `"2.0"` for a reduced (`--stereo`) one. What the speakers get
+    /// is this mix folded to stereo (Lo/Ro) when it is wider.
+    pub mix_layout: String,
+    /// What the preview audio is (how it was reduced).
+    pub audio: AudioInfo,
+    /// The stems, in session order.
+    pub stems: Vec<StemInfo>,
+    /// The buses, in session order.
+    pub buses: Vec<BusInfo>,
+    /// Precomputed waveform zoom levels: samples per peak, coarsest last.
+    pub peak_levels: Vec<u32>,
+    /// Loudness timelines file (relative path), if any.
+    #[serde(default)]
+    pub loudness: Option<String>,
+    /// Video proxy (relative path or URL) to show in sync, if the session names one.
+    #[serde(default)]
+    pub video: Option<VideoInfo>,
+    /// Tool version that wrote the package.
+    pub generator: String,
+}
+
+/// How the preview audio was stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioInfo {
+    /// Sample encoding; `"s16le"` (16-bit little-endian, interleaved).
+    pub encoding: String,
+    /// Frames per chunk file (the last one may be shorter).
+    pub chunk_frames: u32,
+    /// Number of chunk files per stem.
+    pub chunks: u32,
+    /// One sentence for the page: what the reviewer hears (e.g. "each stem folded
+    /// to stereo (Lo/Ro, ITU-R BS.775), 16-bit, 48 kHz").
+    pub description: String,
+}
+
+/// One stem as the preview knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StemInfo {
+    /// Session id (`"dx"`), also the folder name under `audio/` and `peaks/`.
+    pub id: String,
+    /// Kind (`"dialogue"`, `"music"`, `"effects"`, ...).
+    pub kind: String,
+    /// The bus it feeds.
+    pub bus: String,
+    /// The stem's layout in the session.
+    pub source_layout: String,
+    /// The layout stored in the package (mono or stereo after folding).
+    pub layout: String,
+    /// Session gain, dB.
+    pub gain_db: f64,
+    /// Muted in the session (not part of the printmaster).
+    pub mute: bool,
+    /// Pan position of a narrow stem, -1 (left) to +1 (right) (session `pan.position`).
+    pub pan: f64,
+    /// Pan depth, 0 = front only, 1 = surrounds only (session `pan.surround`).
+    #[serde(default)]
+    pub pan_surround: f64,
+    /// Automation breakpoints `(sample from reel start, dB)`, sorted by sample.
+    pub automation: Vec<(i64, f64)>,
+    /// Linear gain that undoes the headroom the package stored the audio with
+    /// (2.0 for a stem folded to stereo and stored 6 dB down so that the fold
+    /// cannot clip at 16 bits; 1.0 otherwise).
+    #[serde(default = "one")]
+    pub storage_gain: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl StemInfo {
+    /// The layout of the stored preview audio.
+    pub fn preview_layout(&self) -> Result<Layout> {
+        self.layout
+            .parse::<Layout>()
+            .map_err(|e| Error::stem(&self.id, format!("preview layout: {e}")))
+    }
+}
+
+/// A bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusInfo {
+    /// Id (`"DX"`).
+    pub id: String,
+    /// A dialogue bus (left out of the M&E).
+    pub dialogue: bool,
+    /// Bus gain, dB.
+    #[serde(default)]
+    pub gain_db: f64,
+    /// Bus automation `(sample from reel start, dB)`.
+    #[serde(default)]
+    pub automation: Vec<(i64, f64)>,
+}
+
+/// A video proxy in sync with the reel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    /// Path relative to the package, or a URL.
+    pub src: String,
+    /// Seconds of video time at the reel's first sample.
+    pub offset: f64,
+}
+
+/// Loudness timelines (`loudness.json`): one value per 100 ms hop, LUFS
+/// (`null` below the -70 LUFS absolute floor or before the first window fills).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Loudness {
+    /// Hop length in seconds (0.1).
+    pub hop: f64,
+    /// Named timelines: `"printmaster"` and `"stem:<id>"`.
+    pub series: Vec<LoudnessSeries>,
+}
+
+/// One timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoudnessSeries {
+    /// `"printmaster"` or `"stem:<id>"`.
+    pub name: String,
+    /// Where the figures come from (`"render QC"`, `"preview audio"`).
+    pub source: String,
+    /// Integrated loudness, LUFS (BS.1770-4 gating).
+    pub integrated: Option<f64>,
+    /// The timeline file (relative path): `hops` int16 little-endian momentary
+    /// values then `hops` short-term values, in centi-LU (`-2345` = -23.45 LUFS;
+    /// `-32768` = below -70 LUFS). Value `k` is the window ending at hop `k + 1`,
+    /// i.e. at sample `(k + 1) * sample_rate / 10` of the reel.
+    pub file: String,
+    /// Number of hops.
+    pub hops: u64,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest.
+    pub fn from_json(text: &str) -> Result<Manifest> {
+        let m: Manifest = serde_json::from_str(text)
+            .map_err(|e| Error::format("manifest.json", e.to_string()))?;
+        if m.format != FORMAT {
+            return Err(Error::format(
+                "manifest.json",
+                format!("format '{}' is not {FORMAT}", m.format),
+            ));
+        }
+        if m.sample_rate == 0 || m.sample_rate % 10 != 0 {
+            return Err(Error::format(
+                "manifest.json",
+                format!("sample rate {} is not a multiple of 10 Hz", m.sample_rate),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// The layout the page mixes in.
+    pub fn mix_layout(&self) -> Result<Layout> {
+        self.mix_layout
+            .parse::<Layout>()
+            .map_err(|e| Error::format("manifest.json", format!("mix_layout: {e}")))
+    }
+
+    /// Chunk file of stem `id` number `n` (relative path).
+    pub fn chunk_path(id: &str, n: u32) -> String {
+        format!("audio/{id}/{n:06}.pcm")
+    }
+
+    /// Peak file of stem `id` at `spp` samples per peak (relative path).
+    pub fn peaks_path(id: &str, spp: u32) -> String {
+        format!("peaks/{id}/{spp}.bin")
+    }
+}
+
+/// Waveform peaks: for each run of `spp` frames, the minimum and maximum over
+/// every channel, as int8 (`round(v * 127)`, clamped). `planar` holds the
+/// channels; a last partial run gives a peak too. Appends to `out`.
+pub fn peaks_i8(planar: &[&[f32]], spp: usize, out: &mut Vec<i8>) {
+    let frames = planar.first().map_or(0, |c| c.len());
+    let spp = spp.max(1);
+    let mut i = 0;
+    while i < frames {
+        let end = (i + spp).min(frames);
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for ch in planar {
+            for &v in &ch[i..end] {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+        out.push(quant_i8(lo));
+        out.push(quant_i8(hi));
+        i = end;
+    }
+}
+
+fn quant_i8(v: f32) -> i8 {
+    if v.is_nan() {
+        return 0;
+    }
+    (v * 127.0).round().clamp(-127.0, 127.0) as i8
+}
+
+/// Min/max peaks as f32 pairs (for the browser's finest zoom): like [`peaks_i8`]
+/// without quantization, from interleaved `channels`-channel audio.
+pub fn peaks_f32(interleaved: &[f32], channels: usize, spp: usize) -> Vec<f32> {
+    let ch = channels.max(1);
+    let frames = interleaved.len() / ch;
+    let spp = spp.max(1);
+    let mut out = Vec::with_capacity(2 * frames.div_ceil(spp));
+    let mut i = 0;
+    while i < frames {
+        let end = (i + spp).min(frames);
+        let s = &interleaved[i * ch..end * ch];
+        let lo = s.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        out.push(lo);
+        out.push(hi);
+        i = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peaks_cover_a_partial_last_run() {
+        let l = [0.5f32, -0.25, 1.0, 0.0, -1.0];
+        let r = [0.0f32, 0.75, 0.0, 0.0, 0.1];
+        let mut out = Vec::new();
+        peaks_i8(&[&l, &r], 2, &mut out);
+        assert_eq!(out, vec![-32, 95, 0, 127, -127, 13]);
+        let inter: Vec<f32> = l.iter().zip(&r).flat_map(|(&a, &b)| [a, b]).collect();
+        assert_eq!(
+            peaks_f32(&inter, 2, 2),
+            vec![-0.25, 0.75, 0.0, 1.0, -1.0, 0.1]
+        );
+    }
+}
