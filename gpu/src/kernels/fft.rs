@@ -11,7 +11,7 @@
 
 use crate::context::{GpuContext, grid, map_read};
 use dubstage_core::{Error, Result};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use wgpu::BufferUsages as U;
 
 const WGSL: &str = include_str!("../../../shaders/fft.wgsl");
@@ -198,11 +198,50 @@ pub fn rfft(x: &[f32], n: usize) -> Result<Vec<C32>> {
 /// Batched FFTs on the GPU. Made by [`crate::GpuBackend::fft`].
 pub struct GpuFft {
     ctx: Arc<GpuContext>,
+    cache: Mutex<Vec<Plan>>,
     pass: wgpu::ComputePipeline,
     local: wgpu::ComputePipeline,
     post: wgpu::ComputePipeline,
     /// Largest size `fft_local` handles on this adapter (0: never).
     local_max: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    n: usize,
+    batch: usize,
+    inverse: bool,
+    real: bool,
+}
+
+/// Everything one shape needs, kept between calls.
+struct Plan {
+    key: Key,
+    a: wgpu::Buffer,
+    b: wgpu::Buffer,
+    post: Option<wgpu::Buffer>,
+    readback: wgpu::Buffer,
+    _table: wgpu::Buffer,
+    steps: Vec<Step>,
+    result_in_a: bool,
+    out_vals: usize,
+}
+
+impl Plan {
+    fn result(&self) -> &wgpu::Buffer {
+        match &self.post {
+            Some(p) => p,
+            None if self.result_in_a => &self.a,
+            None => &self.b,
+        }
+    }
+}
+
+struct Step {
+    pipeline: wgpu::ComputePipeline,
+    bind: wgpu::BindGroup,
+    _params: wgpu::Buffer,
+    grid: (u32, u32),
 }
 
 /// `LOCAL_MAX` in the shader: sizes up to this run in one workgroup.
@@ -218,6 +257,7 @@ impl GpuFft {
         let local = ctx.pipeline("fft_local", WGSL, "fft_local");
         GpuFft {
             ctx,
+            cache: Mutex::new(Vec::new()),
             pass,
             local,
             post,
@@ -273,21 +313,69 @@ impl GpuFft {
     }
 
     /// One batch: `input` is `batch * n` complex values as f32 pairs (for `real`,
-    /// `batch * 2n` real samples, which is the same bytes).
+    /// `batch * 2n` real samples, which is the same bytes). The buffers, twiddle
+    /// table and bind groups of the last two shapes are kept for the next call.
     fn run(&self, input: &[f32], n: usize, inverse: bool, real: bool) -> Result<Vec<C32>> {
         let ctx = &self.ctx;
-        let batch = input.len() / (2 * n);
+        let key = Key {
+            n,
+            batch: input.len() / (2 * n),
+            inverse,
+            real,
+        };
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| Error::Backend("fft: plan cache poisoned".into()))?;
+        let at = match cache.iter().position(|p| p.key == key) {
+            Some(i) => i,
+            None => {
+                if cache.len() == 2 {
+                    cache.remove(0);
+                }
+                cache.push(self.plan(key));
+                cache.len() - 1
+            }
+        };
+        let plan = &cache[at];
+        ctx.queue
+            .write_buffer(&plan.a, 0, bytemuck::cast_slice(input));
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for st in &plan.steps {
+                pass.set_pipeline(&st.pipeline);
+                pass.set_bind_group(0, &st.bind, &[]);
+                pass.dispatch_workgroups(st.grid.0, st.grid.1, 1);
+            }
+        }
+        let bytes = (plan.out_vals * 8) as u64;
+        enc.copy_buffer_to_buffer(plan.result(), 0, &plan.readback, 0, bytes);
+        ctx.queue.submit([enc.finish()]);
+        let mut host = Vec::new();
+        map_read(ctx, &plan.readback, bytes, &mut host)?;
+        Ok(host.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
+    }
+
+    /// Buffers, twiddle table and dispatches for one shape.
+    fn plan(&self, key: Key) -> Plan {
+        let ctx = &self.ctx;
+        let Key {
+            n,
+            batch,
+            inverse,
+            real,
+        } = key;
         let t = if real { 2 * n } else { n };
-        let tw = twiddles(t);
         let st = U::STORAGE | U::COPY_DST | U::COPY_SRC;
-        let bytes = (input.len() * 4) as u64;
+        let bytes = (batch * n * 8) as u64;
         let table = ctx.buffer("fft twiddles", (t * 8) as u64, U::STORAGE | U::COPY_DST);
-        ctx.queue.write_buffer(&table, 0, bytemuck::cast_slice(&tw));
+        ctx.queue
+            .write_buffer(&table, 0, bytemuck::cast_slice(&twiddles(t)));
         let a = ctx.buffer("fft a", bytes, st);
         let b = ctx.buffer("fft b", bytes, st);
-        ctx.queue.write_buffer(&a, 0, bytemuck::cast_slice(input));
         let out_vals = if real { batch * (n + 1) } else { batch * n };
-        let post_buf = real.then(|| {
+        let post = real.then(|| {
             ctx.buffer(
                 "fft real out",
                 (out_vals * 8) as u64,
@@ -300,57 +388,57 @@ impl GpuFft {
             U::MAP_READ | U::COPY_DST,
         );
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        let mut keep = Vec::new();
-        let mut p = 1;
+        let mut steps = Vec::new();
         let mut in_a = true;
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            if n <= self.local_max {
-                let (gx, gy) = grid(batch as u64, 1, max_dim);
-                let params =
-                    [n, batch, 0, 0, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32);
-                let bind = self.bind(&self.local, &params, &[(1, &table), (2, &a), (3, &b)]);
-                pass.set_pipeline(&self.local);
-                pass.set_bind_group(0, &bind.0, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-                keep.push(bind);
-                in_a = false;
-            }
-            for r in radices(n).into_iter().filter(|_| n > self.local_max) {
-                let (gx, gy) = grid((n / r * batch) as u64, GROUP, max_dim);
-                let params =
-                    [n, batch, p, r, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32);
+        let mut step = |pipe: &wgpu::ComputePipeline,
+                        items: usize,
+                        group: u32,
+                        fill: &dyn Fn(u32) -> [u32; 8],
+                        src: &wgpu::Buffer,
+                        dst: &wgpu::Buffer| {
+            let grid = grid(items as u64, group, max_dim);
+            let (bind, params) = self.bind(pipe, &fill(grid.0), &[(1, &table), (2, src), (3, dst)]);
+            steps.push(Step {
+                pipeline: pipe.clone(),
+                bind,
+                _params: params,
+                grid,
+            });
+        };
+        if n <= self.local_max {
+            let fill = |gx: u32| {
+                [n, batch, 0, 0, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32)
+            };
+            step(&self.local, batch, 1, &fill, &a, &b);
+            in_a = false;
+        } else {
+            let mut p = 1;
+            for r in radices(n) {
+                let fill = |gx: u32| {
+                    [n, batch, p, r, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32)
+                };
                 let (src, dst) = if in_a { (&a, &b) } else { (&b, &a) };
-                let bind = self.bind(&self.pass, &params, &[(1, &table), (2, src), (3, dst)]);
-                pass.set_pipeline(&self.pass);
-                pass.set_bind_group(0, &bind.0, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-                keep.push(bind);
+                step(&self.pass, n / r * batch, GROUP, &fill, src, dst);
                 in_a = !in_a;
                 p *= r;
             }
-            if let Some(pb) = &post_buf {
-                let (gx, gy) = grid(((n + 1) * batch) as u64, GROUP, max_dim);
-                let params = [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
-                let src = if in_a { &a } else { &b };
-                let bind = self.bind(&self.post, &params, &[(1, &table), (2, src), (3, pb)]);
-                pass.set_pipeline(&self.post);
-                pass.set_bind_group(0, &bind.0, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-                keep.push(bind);
-            }
         }
-        let result = match &post_buf {
-            Some(pb) => pb,
-            None if in_a => &a,
-            None => &b,
-        };
-        enc.copy_buffer_to_buffer(result, 0, &readback, 0, (out_vals * 8) as u64);
-        ctx.queue.submit([enc.finish()]);
-        let mut host = Vec::new();
-        map_read(ctx, &readback, (out_vals * 8) as u64, &mut host)?;
-        Ok(host.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
+        if let Some(pb) = &post {
+            let fill = |gx: u32| [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
+            let src = if in_a { &a } else { &b };
+            step(&self.post, (n + 1) * batch, GROUP, &fill, src, pb);
+        }
+        Plan {
+            key,
+            a,
+            b,
+            post,
+            readback,
+            _table: table,
+            steps,
+            result_in_a: in_a,
+            out_vals,
+        }
     }
 
     fn bind(
