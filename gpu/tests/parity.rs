@@ -520,3 +520,40 @@ fn analyzer_long_stream_no_drift() {
         0.01,
     );
 }
+
+/// Bad input to the analyzer is an error on both backends, never a panic.
+#[test]
+fn analyzer_rejects_bad_input() {
+    let cfg = AnalyzerConfig {
+        channels: 2,
+        sample_rate: 48_000,
+        true_peak_oversample: 4,
+    };
+    let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(CpuBackend::new())];
+    if let Some(g) = gpu(None) {
+        backends.push(Box::new(g));
+    }
+    for b in &backends {
+        let who = b.info().kind;
+        let mut a = b.analyzer(&cfg).expect("analyzer");
+        let x = [0.5f32; 100];
+        assert!(a.push(&[&x]).is_err(), "{who}: one channel for two");
+        assert!(a.push(&[&x, &x[..99]]).is_err(), "{who}: unequal lengths");
+        a.push(&[&x, &x]).expect("push");
+        let hops = a.finish().expect("finish");
+        assert_eq!(hops.len(), 1, "{who}");
+        assert_eq!(hops[0].frames, 100, "{who}");
+        assert_eq!(hops[0].sample_peak, vec![0.5, 0.5], "{who}");
+        assert!(a.push(&[&x, &x]).is_err(), "{who}: push after finish");
+        let bad_rate = AnalyzerConfig {
+            sample_rate: 44_101,
+            ..cfg.clone()
+        };
+        assert!(b.analyzer(&bad_rate).is_err(), "{who}: 44,101 Hz");
+        let bad_factor = AnalyzerConfig {
+            true_peak_oversample: 3,
+            ..cfg.clone()
+        };
+        assert!(b.analyzer(&bad_factor).is_err(), "{who}: 3x true peak");
+    }
+}
