@@ -172,7 +172,7 @@ struct InFlight {
 /// The GPU twin of `dubstage_core::loudness::HopAnalyzer`: streaming, bounded
 /// memory (one chunk per ring slot on the GPU, one chunk on the host), filter
 /// state kept on the GPU between chunks, uploads and readbacks overlapped with
-/// compute through a ring of [`RING`] slots.
+/// compute through a ring of three chunk slots.
 pub struct GpuAnalyzer {
     ctx: Arc<GpuContext>,
     pipes: Arc<KWeightPipelines>,
