@@ -9,7 +9,7 @@
 //! | `sum_stems.wgsl` | `main` | `dubstage_core::backend::cpu::sum_stems` |
 //! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `dubstage_core::loudness::HopAnalyzer` (and `block_energy`); the SVF step is [`kernels::k_weight::k_step`] |
 //! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `dubstage_core::loudness::true_peak` |
-//! | `fft.wgsl` | `fft_pass`, `fft_local`, `real_post` | [`kernels::fft::fft_pass`], [`kernels::fft::real_post`] ([`kernels::fft::fft`], [`kernels::fft::rfft`]) |
+//! | `fft.wgsl` | `fft_pass`, `fft_local`, `real_post`, `real_pre` | [`kernels::fft::fft_pass`], [`kernels::fft::real_post`], [`kernels::fft::real_pre`] ([`kernels::fft::fft`], [`kernels::fft::rfft`], [`kernels::fft::irfft`]) |
 //!
 //! ```text
 //! select_backend("auto" | "gpu" | "cpu", adapter) ──► Box<dyn Backend>
@@ -19,7 +19,7 @@
 //!        │                two buffer sets (upload k+1 while k computes)
 //!        ├── analyzer ──► kernels/k_weight.rs: GpuAnalyzer, a ring of 3 chunks in flight,
 //!        │                filter state kept on the GPU between chunks
-//!        └── fft()    ──► kernels/fft.rs: GpuFft (complex and real, batched, to 2^20)
+//!        └── fft()    ──► kernels/fft.rs: GpuFft (complex, real and inverse real, batched, to 2^20)
 //! ```
 //!
 //! [`select_backend`] is what the CLI's `--backend cpu|gpu|auto` calls. wgpu errors

@@ -2,10 +2,11 @@
 //!
 //! Complex transforms of any power-of-two size from 2 up to 2^20 (and beyond,
 //! within the adapter's binding size), batched; real-to-complex transforms of
-//! size 2n through an n-point complex transform and a post-processing step.
+//! size 2n through an n-point complex transform and a post-processing step, and
+//! the complex-to-real inverse through a pre-processing step (for FFT convolution).
 //! Forward transforms use `exp(-2πi jk/n)`; inverses are unscaled (as in RustFFT).
 //!
-//! The CPU twin ([`fft_pass`], [`real_post`], [`fft`], [`rfft`]) is written to
+//! The CPU twin ([`fft_pass`], [`real_post`], [`real_pre`], [`fft`], [`rfft`], [`irfft`]) is written to
 //! read like the shader: same Stockham indexing, same twiddle table, same order
 //! of operations.
 
@@ -195,6 +196,56 @@ pub fn rfft(x: &[f32], n: usize) -> Result<Vec<C32>> {
     Ok(out)
 }
 
+/// CPU twin of `real_pre` in `shaders/fft.wgsl`: from the `n + 1` bins of each
+/// `2n`-point real spectrum to the `n`-point complex spectrum whose unscaled
+/// inverse is `2n (x[2m] + i x[2m+1])`. `tw` is a table for size `2n`.
+pub fn real_pre(src: &[C32], dst: &mut [C32], n: usize, tw: &[C32]) {
+    let stride = tw.len() / (2 * n);
+    for (id, d) in dst.iter_mut().enumerate().take(n * (src.len() / (n + 1))) {
+        let b = id / n;
+        let k = id % n;
+        let xk = src[b * (n + 1) + k];
+        let xm = src[b * (n + 1) + n - k];
+        let xc = [xm[0], -xm[1]];
+        let e = add(xk, xc);
+        let w = tw[k * stride];
+        let o = cmul(sub(xk, xc), [w[0], -w[1]]);
+        *d = add(e, [-o[1], o[0]]);
+    }
+}
+
+/// CPU twin of [`GpuFft::irfft`]: batched complex-to-real inverse FFT of size `n`
+/// (a power of two >= 4) from `n / 2 + 1` bins per transform, unscaled (a
+/// forward then inverse transform gives `n x`, as in realfft).
+pub fn irfft(spec: &[C32], n: usize) -> Result<Vec<f32>> {
+    check_size(n, "irfft")?;
+    let h = n / 2;
+    if n < 4 || spec.len() % (h + 1) != 0 {
+        return Err(Error::Invalid(format!(
+            "irfft: {} bins in size-{n} transforms ({} bins each, n >= 4)",
+            spec.len(),
+            h + 1
+        )));
+    }
+    let tw = twiddles(n);
+    let mut z = vec![[0.0; 2]; spec.len() / (h + 1) * h];
+    real_pre(spec, &mut z, h, &tw);
+    let mut tmp = vec![[0.0; 2]; z.len()];
+    let mut p = 1;
+    let mut in_z = true;
+    for r in radices(h) {
+        if in_z {
+            fft_pass(&z, &mut tmp, h, p, r, &tw, true);
+        } else {
+            fft_pass(&tmp, &mut z, h, p, r, &tw, true);
+        }
+        in_z = !in_z;
+        p *= r;
+    }
+    let out = if in_z { &z } else { &tmp };
+    Ok(out.iter().flat_map(|c| [c[0], c[1]]).collect())
+}
+
 /// Batched FFTs on the GPU. Made by [`crate::GpuBackend::fft`].
 pub struct GpuFft {
     ctx: Arc<GpuContext>,
@@ -202,6 +253,7 @@ pub struct GpuFft {
     pass: wgpu::ComputePipeline,
     local: wgpu::ComputePipeline,
     post: wgpu::ComputePipeline,
+    pre: wgpu::ComputePipeline,
     /// Largest size `fft_local` handles on this adapter (0: never).
     local_max: usize,
 }
@@ -217,6 +269,8 @@ struct Key {
 /// Everything one shape needs, kept between calls.
 struct Plan {
     key: Key,
+    /// The input of a complex-to-real transform (n + 1 bins per transform).
+    spectrum_in: Option<wgpu::Buffer>,
     a: wgpu::Buffer,
     b: wgpu::Buffer,
     post: Option<wgpu::Buffer>,
@@ -228,6 +282,10 @@ struct Plan {
 }
 
 impl Plan {
+    fn input(&self) -> &wgpu::Buffer {
+        self.spectrum_in.as_ref().unwrap_or(&self.a)
+    }
+
     fn result(&self) -> &wgpu::Buffer {
         match &self.post {
             Some(p) => p,
@@ -251,6 +309,7 @@ impl GpuFft {
     pub(crate) fn new(ctx: Arc<GpuContext>) -> GpuFft {
         let pass = ctx.pipeline("fft_pass", WGSL, "fft_pass");
         let post = ctx.pipeline("real_post", WGSL, "real_post");
+        let pre = ctx.pipeline("real_pre", WGSL, "real_pre");
         // fft_local keeps 2 x LOCAL_MAX complex values in workgroup memory.
         let fits = ctx.limits.max_compute_workgroup_storage_size as usize >= 2 * LOCAL_MAX * 8
             && ctx.limits.max_compute_invocations_per_workgroup >= 256;
@@ -261,6 +320,7 @@ impl GpuFft {
             pass,
             local,
             post,
+            pre,
             local_max: if fits { LOCAL_MAX } else { 0 },
         }
     }
@@ -278,7 +338,13 @@ impl GpuFft {
         let mut out = Vec::with_capacity(data.len());
         let per = self.batch_limit(n, n)?;
         for chunk in data.chunks(per * n) {
-            out.extend(self.run(bytemuck::cast_slice(chunk), n, inverse, false)?);
+            out.extend(self.run(
+                bytemuck::cast_slice(chunk),
+                n,
+                chunk.len() / n,
+                inverse,
+                false,
+            )?);
         }
         Ok(out)
     }
@@ -296,7 +362,34 @@ impl GpuFft {
         let mut out = Vec::with_capacity(x.len() / n * (n / 2 + 1));
         let per = self.batch_limit(n / 2 + 1, n)?;
         for chunk in x.chunks(per * n) {
-            out.extend(self.run(chunk, n / 2, false, true)?);
+            out.extend(self.run(chunk, n / 2, chunk.len() / n, false, true)?);
+        }
+        Ok(out)
+    }
+
+    /// Batched complex-to-real inverse FFT of size `n` (a power of two >= 4) from
+    /// `n / 2 + 1` bins per transform; unscaled (`irfft(rfft(x)) = n x`, as in
+    /// realfft). The imaginary parts of bins 0 and `n / 2` are ignored.
+    pub fn irfft(&self, spec: &[C32], n: usize) -> Result<Vec<f32>> {
+        check_size(n, "irfft")?;
+        let bins = n / 2 + 1;
+        if n < 4 || spec.len() % bins != 0 {
+            return Err(Error::Invalid(format!(
+                "irfft: {} bins in size-{n} transforms ({bins} bins each, n >= 4)",
+                spec.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(spec.len() / bins * n);
+        let per = self.batch_limit(bins, n)?;
+        for chunk in spec.chunks(per * bins) {
+            let z = self.run(
+                bytemuck::cast_slice(chunk),
+                n / 2,
+                chunk.len() / bins,
+                true,
+                true,
+            )?;
+            out.extend(z.iter().flat_map(|c| [c[0], c[1]]));
         }
         Ok(out)
     }
@@ -312,14 +405,22 @@ impl GpuFft {
         Ok((max / (8 * values.max(table))).max(1))
     }
 
-    /// One batch: `input` is `batch * n` complex values as f32 pairs (for `real`,
-    /// `batch * 2n` real samples, which is the same bytes). The buffers, twiddle
+    /// One batch of `batch` transforms of complex size `n`. `input` is, as f32s:
+    /// complex: `batch * n` values; real forward: `batch * 2n` samples (the same
+    /// bytes); real inverse: `batch * (n + 1)` bins. The buffers, twiddle
     /// table and bind groups of the last two shapes are kept for the next call.
-    fn run(&self, input: &[f32], n: usize, inverse: bool, real: bool) -> Result<Vec<C32>> {
+    fn run(
+        &self,
+        input: &[f32],
+        n: usize,
+        batch: usize,
+        inverse: bool,
+        real: bool,
+    ) -> Result<Vec<C32>> {
         let ctx = &self.ctx;
         let key = Key {
             n,
-            batch: input.len() / (2 * n),
+            batch,
             inverse,
             real,
         };
@@ -339,7 +440,7 @@ impl GpuFft {
         };
         let plan = &cache[at];
         ctx.queue
-            .write_buffer(&plan.a, 0, bytemuck::cast_slice(input));
+            .write_buffer(plan.input(), 0, bytemuck::cast_slice(input));
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
@@ -374,8 +475,12 @@ impl GpuFft {
             .write_buffer(&table, 0, bytemuck::cast_slice(&twiddles(t)));
         let a = ctx.buffer("fft a", bytes, st);
         let b = ctx.buffer("fft b", bytes, st);
-        let out_vals = if real { batch * (n + 1) } else { batch * n };
-        let post = real.then(|| {
+        let out_vals = if real && !inverse {
+            batch * (n + 1)
+        } else {
+            batch * n
+        };
+        let post = (real && !inverse).then(|| {
             ctx.buffer(
                 "fft real out",
                 (out_vals * 8) as u64,
@@ -405,6 +510,17 @@ impl GpuFft {
                 grid,
             });
         };
+        let spectrum_in = (real && inverse).then(|| {
+            ctx.buffer(
+                "fft real in",
+                (batch * (n + 1) * 8) as u64,
+                U::STORAGE | U::COPY_DST,
+            )
+        });
+        if let Some(si) = &spectrum_in {
+            let fill = |gx: u32| [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
+            step(&self.pre, n * batch, GROUP, &fill, si, &a);
+        }
         if n <= self.local_max {
             let fill = |gx: u32| {
                 [n, batch, 0, 0, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32)
@@ -430,6 +546,7 @@ impl GpuFft {
         }
         Plan {
             key,
+            spectrum_in,
             a,
             b,
             post,
