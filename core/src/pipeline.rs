@@ -562,43 +562,25 @@ pub fn render(
     // Finish every file (header, sync, hash, rename), in parallel: only now do the
     // final paths appear.
     let finish = |o: Output| -> Result<(PlanDeliverable, Vec<WrittenFile>)> {
-        let files = o
-            .writers
-            .into_iter()
-            .map(WavWriter::finish)
-            .collect::<Result<Vec<_>>>()?;
+        let files = o.writers.into_iter().map(WavWriter::finish).collect::<Result<Vec<_>>>()?;
         Ok((o.plan, files))
     };
     #[cfg(not(target_arch = "wasm32"))]
     let finished: Vec<_> = {
         use rayon::prelude::*;
-        outputs
-            .into_par_iter()
-            .map(finish)
-            .collect::<Result<Vec<_>>>()?
+        outputs.into_par_iter().map(finish).collect::<Result<Vec<_>>>()?
     };
     #[cfg(target_arch = "wasm32")]
-    let finished: Vec<_> = outputs
-        .into_iter()
-        .map(finish)
-        .collect::<Result<Vec<_>>>()?;
+    let finished: Vec<_> = outputs.into_iter().map(finish).collect::<Result<Vec<_>>>()?;
     let mut results = Vec::new();
     for (d, files) in finished {
-        let peak: Vec<Option<f64>> = files
-            .iter()
-            .flat_map(|f| f.peak.iter().map(|&p| peak_db(p)))
-            .collect();
+        let peak: Vec<Option<f64>> = files.iter().flat_map(|f| f.peak.iter().map(|&p| peak_db(p))).collect();
         results.push(DeliverableResult {
             name: d.name.clone(),
             kind: d.kind,
             bus: d.bus.map(|b| plan.buses[b].id.clone()),
             layout: d.layout.name().to_string(),
-            channels: d
-                .layout
-                .channels()
-                .iter()
-                .map(|c| c.label().to_string())
-                .collect(),
+            channels: d.layout.channels().iter().map(|c| c.label().to_string()).collect(),
             format: d.format,
             frames: total,
             duration_s: total as f64 / plan.sample_rate as f64,

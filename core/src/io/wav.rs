@@ -1037,11 +1037,7 @@ impl WavWriter {
                         // silent channels or in gaps); the stream advances either way.
                         let d = rng.tpdf();
                         let q = if x == 0.0 {
-                            dither::Quantized {
-                                code: 0,
-                                clipped: false,
-                                non_finite: false,
-                            }
+                            dither::Quantized { code: 0, clipped: false, non_finite: false }
                         } else {
                             dither::quantize(x, bits, d)
                         };
