@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     /// Synthesize a demo reel (six stems, 5.1) and render every deliverable.
     Demo(cmd::demo::Args),
+    /// Convolve a file with an impulse response (benchmarks, checks).
+    #[command(hide = true)]
+    Convolve(cmd::convolve::Args),
     /// Render a session's deliverables.
     Render(cmd::render::Args),
     /// Describe audio files: format, layout, length, timecode, bext.
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match &cli.command {
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Convolve(a) => cmd::convolve::run(a),
         Command::Render(a) => cmd::render::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Measure(a) => cmd::measure::run(a),

@@ -970,7 +970,7 @@ impl WavWriter {
 
     /// Appends planar frames (one slice per channel, equal lengths).
     ///
-    /// PCM output gets TPDF dither of ±1 LSB (exact zeros stay zero); samples beyond full scale are
+    /// PCM output gets TPDF dither of ±1 LSB ; samples beyond full scale are
     /// clipped and counted, NaN/Inf are written as 0 and counted.
     pub fn write_planar(&mut self, chans: &[&[f32]]) -> Result<()> {
         let ch = usize::from(self.spec.channels);
@@ -1033,14 +1033,7 @@ impl WavWriter {
                     let rng = &mut self.rngs[c];
                     let mut peak_code = 0u32;
                     for (frame, &x) in buf.chunks_exact_mut(stride).zip(src.iter()) {
-                        // Digital silence stays digital silence (no dither noise on
-                        // silent channels or in gaps); the stream advances either way.
-                        let d = rng.tpdf();
-                        let q = if x == 0.0 {
-                            dither::Quantized { code: 0, clipped: false, non_finite: false }
-                        } else {
-                            dither::quantize(x, bits, d)
-                        };
+                        let q = dither::quantize(x, bits, rng.tpdf());
                         non_finite += u64::from(q.non_finite);
                         clipped += u64::from(q.clipped);
                         peak_code = peak_code.max(q.code.unsigned_abs());
