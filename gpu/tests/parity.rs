@@ -446,6 +446,8 @@ fn analyzer_other_rates_and_factors() {
     check_analyzer(2, 44_100, 4.3, 8, Some(20_000), 14);
     check_analyzer(1, 96_000, 2.5, 2, None, 15);
     check_analyzer(2, 192_000, 1.5, 1, None, 16);
+    // 16x true peak, 12 channels (7.1.4), chunk boundaries every 7,000 frames.
+    check_analyzer(12, 48_000, 1.3, 16, Some(7_000), 17);
 }
 
 /// EBU Tech 3342 case 1 (REFERENCE.md): a stereo 1 kHz sine, 20 s at -20 dBFS then
