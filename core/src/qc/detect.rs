@@ -176,6 +176,58 @@ impl SilenceState {
     }
 }
 
+/// Drop-outs on one channel: digital silence inside the channel's programme
+/// that cuts the sound off: a sample at or above the edge level within
+/// [`DROPOUT_EDGE_S`] before the silence. Sound that fades or decays to zero
+/// (a gated LFE boom, the end of a line) is not a drop-out, and neither is a
+/// hard attack out of silence (sounds start abruptly; they do not stop so).
+#[derive(Debug, Default)]
+struct DropoutState {
+    first_signal: Option<u64>,
+    /// Current zero run: (start, entered abruptly).
+    zero: Option<(u64, bool)>,
+    /// Last sample at or above the edge level.
+    last_loud: Option<u64>,
+}
+
+/// How close before a silence a loud sample must be for the sound to count as
+/// cut off (1 ms: a click-length step, far shorter than any fade).
+pub const DROPOUT_EDGE_S: f64 = 0.001;
+
+impl DropoutState {
+    /// Feeds one sample; returns a completed drop-out `[start, end)`.
+    #[inline]
+    fn step(
+        &mut self,
+        pos: u64,
+        silent: bool,
+        loud: bool,
+        min_len: u64,
+        edge: u64,
+    ) -> Option<(u64, u64)> {
+        let mut out = None;
+        if loud {
+            self.last_loud = Some(pos);
+        }
+        if silent {
+            if self.zero.is_none() {
+                let abrupt = self.last_loud.is_some_and(|l| pos - l <= edge);
+                self.zero = Some((pos, abrupt));
+            }
+        } else {
+            if let (Some((s, true)), Some(_)) = (self.zero.take(), self.first_signal) {
+                if pos - s >= min_len {
+                    out = Some((s, pos));
+                }
+            }
+            if self.first_signal.is_none() {
+                self.first_signal = Some(pos);
+            }
+        }
+        out
+    }
+}
+
 /// Windowed correlation of one channel pair.
 #[derive(Debug)]
 struct PhaseState {
@@ -283,8 +335,10 @@ pub struct QcDetectors {
     nan: Vec<NanState>,
     dc_sum: Vec<f64>,
     dc_n: Vec<u64>,
-    silence: Vec<SilenceState>,
+    silence: Vec<DropoutState>,
     all_silence: SilenceState,
+    edge_level: f32,
+    edge_len: u64,
     any_signal: Vec<bool>,
     phase: Vec<PhaseState>,
     lfe: Option<LfeState>,
@@ -387,8 +441,10 @@ impl QcDetectors {
                 .collect(),
             dc_sum: vec![0.0; n],
             dc_n: vec![0; n],
-            silence: (0..n).map(|_| SilenceState::default()).collect(),
+            silence: (0..n).map(|_| DropoutState::default()).collect(),
             all_silence: SilenceState::default(),
+            edge_level: from_dbfs(cfg.dropout_edge_dbfs) as f32,
+            edge_len: time.samples(DROPOUT_EDGE_S).max(1),
             any_signal: Vec::new(),
             phase,
             lfe,
@@ -520,16 +576,24 @@ impl QcDetectors {
             (self.dc_sum[ch], self.dc_n[ch]) = (sum, cnt);
             // Drop-outs.
             let st = &mut self.silence[ch];
+            let (edge_level, edge_len) = (self.edge_level, self.edge_len);
             for (i, &v) in x.iter().enumerate() {
-                let silent = v.abs() <= level;
+                let a = v.abs();
+                let silent = a <= level;
+                let loud = a >= edge_level;
                 if !silent {
                     self.any_signal[i] = true;
-                    // Fast path: signal continues, nothing to close.
-                    if st.zero_start.is_none() && st.first_signal.is_some() {
+                    // Fast path: signal continues, nothing open.
+                    if st.zero.is_none() && st.first_signal.is_some() {
+                        if loud {
+                            st.last_loud = Some(base + i as u64);
+                        }
                         continue;
                     }
                 }
-                if let Some((s, e)) = st.step(base + i as u64, silent, self.dropout_min) {
+                if let Some((s, e)) =
+                    st.step(base + i as u64, silent, loud, self.dropout_min, edge_len)
+                {
                     self.sink.push(Finding {
                         kind: FindingKind::DropOut,
                         severity: Status::Warn,
@@ -538,7 +602,7 @@ impl QcDetectors {
                         end_sample: e,
                         timecode: self.time.timecode(s),
                         detail: format!(
-                            "{:.0} ms of digital silence inside the programme",
+                            "{:.0} ms of digital silence inside the programme; the sound is cut off",
                             self.time.seconds(e - s) * 1000.0
                         ),
                     });
@@ -961,7 +1025,7 @@ impl QcDetectors {
                 "Drop-outs",
                 Status::Pass,
                 format!(
-                    "no digital silence over {:.0} ms inside any channel's programme",
+                    "no sound cut off into digital silence over {:.0} ms inside any channel's programme",
                     self.cfg.dropout_min_s * 1000.0
                 ),
             )
@@ -970,7 +1034,7 @@ impl QcDetectors {
                 "Drop-outs",
                 Status::Warn,
                 format!(
-                    "{} of digital silence over {:.0} ms inside the programme; first at {}",
+                    "{} of digital silence over {:.0} ms that cut the sound off inside the programme; first at {}",
                     n_of(d, "stretch", "stretches"),
                     self.cfg.dropout_min_s * 1000.0,
                     first_tc(FindingKind::DropOut)
