@@ -554,7 +554,10 @@ fn fades_and_decays_into_silence_are_not_drop_outs() {
     // A hard cut out of a burst peak is a drop-out; a hard attack out of the
     // silence after a decay is not.
     let mut cut = ch[0].clone();
-    let s = burst / 2; // the middle of the first burst, at full envelope
+    // The middle of the first burst, at full envelope, a quarter period of the
+    // 220 Hz tone past a zero crossing (a cut within 0.25 ms of a zero
+    // crossing of a low tone reads as a fade: see DROPOUT_EDGE_S).
+    let s = burst / 2 + 55;
     for v in &mut cut[s..s + 4800] {
         *v = 0.0;
     }
@@ -574,4 +577,35 @@ fn fades_and_decays_into_silence_are_not_drop_outs() {
         (d[0].start_sample, d[0].end_sample),
         (s as u64, s as u64 + 4800)
     );
+}
+
+#[test]
+fn a_short_fade_is_not_a_cut() {
+    // Noise at -10 dBFS, then 100 ms of zeros, faded out linearly over `fade`
+    // samples; 20 such edits.
+    let edits = |fade: usize| -> Vec<f32> {
+        let seg = FS as usize / 2;
+        let gap = FS as usize / 10;
+        let mut x = noise(20 * (seg + gap) + seg, 0.3, 90);
+        for k in 0..20 {
+            let end = k * (seg + gap) + seg; // first zero
+            for j in 0..fade {
+                x[end - fade + j] *= (fade - j) as f32 / (fade + 1) as f32;
+            }
+            for v in &mut x[end..end + gap] {
+                *v = 0.0;
+            }
+        }
+        x
+    };
+    for (fade, want) in [(48, 0), (24, 0), (0, 20), (4, 20)] {
+        let l = edits(fade);
+        let r = noise(l.len(), 0.3, 91);
+        let (_, f) = run(Layout::Stereo.channels(), &[l, r]);
+        assert_eq!(
+            of(&f, FindingKind::DropOut).len(),
+            want,
+            "fade of {fade} samples"
+        );
+    }
 }

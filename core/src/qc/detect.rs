@@ -177,54 +177,61 @@ impl SilenceState {
 }
 
 /// Drop-outs on one channel: digital silence inside the channel's programme
-/// that cuts the sound off: a sample at or above the edge level within
-/// [`DROPOUT_EDGE_S`] before the silence. Sound that fades or decays to zero
-/// (a gated LFE boom, the end of a line) is not a drop-out, and neither is a
-/// hard attack out of silence (sounds start abruptly; they do not stop so).
+/// that cuts the sound off. The sound is cut off when its last
+/// [`DROPOUT_EDGE_S`] before the silence still peaks at or above the edge
+/// level and at least half the peak of the [`DROPOUT_CONTEXT_S`] before that:
+/// no fade. Sound that fades (even over half a millisecond) or decays to zero
+/// is not a drop-out, nor is a hard attack out of silence (sounds start
+/// abruptly; they do not stop so). Limitation: a cut that lands within about
+/// 0.25 ms of a zero crossing of a low, pure tone also reads as a fade; on
+/// broadband programme (dialogue, effects, music mixes) the test is robust.
 #[derive(Debug, Default)]
 struct DropoutState {
     first_signal: Option<u64>,
     /// Current zero run: (start, entered abruptly).
     zero: Option<(u64, bool)>,
-    /// Last sample at or above the edge level.
-    last_loud: Option<u64>,
+    /// The last programme samples before the current block (context for a
+    /// silence that starts at the top of a block), oldest first.
+    tail: Vec<f32>,
 }
 
-/// How close before a silence a loud sample must be for the sound to count as
-/// cut off (1 ms: a click-length step, far shorter than any fade).
-pub const DROPOUT_EDGE_S: f64 = 0.001;
+/// The end of the sound judged for a cut: 0.25 ms (a linear fade of 0.5 ms or
+/// longer halves the peak over this stretch).
+pub const DROPOUT_EDGE_S: f64 = 0.000_25;
+/// The stretch before [`DROPOUT_EDGE_S`] whose peak the edge is compared with.
+pub const DROPOUT_CONTEXT_S: f64 = 0.010;
+
+/// Peaks of the `edge` samples before block index `i`, and of the `context`
+/// samples before those, looking back into `tail` across the block start.
+fn edge_peaks(tail: &[f32], x: &[f32], i: usize, edge: usize, context: usize) -> (f32, f32) {
+    let at = |k: usize| -> f32 {
+        // k samples before index i (k >= 1).
+        if k <= i {
+            x[i - k].abs()
+        } else {
+            tail.len().checked_sub(k - i).map_or(0.0, |j| tail[j].abs())
+        }
+    };
+    let peak = |a: usize, b: usize| {
+        (a..b)
+            .map(at)
+            .filter(|v| v.is_finite())
+            .fold(0.0f32, f32::max)
+    };
+    (peak(1, edge + 1), peak(edge + 1, edge + context + 1))
+}
 
 impl DropoutState {
-    /// Feeds one sample; returns a completed drop-out `[start, end)`.
-    #[inline]
-    fn step(
-        &mut self,
-        pos: u64,
-        silent: bool,
-        loud: bool,
-        min_len: u64,
-        edge: u64,
-    ) -> Option<(u64, u64)> {
-        let mut out = None;
-        if loud {
-            self.last_loud = Some(pos);
-        }
-        if silent {
-            if self.zero.is_none() {
-                let abrupt = self.last_loud.is_some_and(|l| pos - l <= edge);
-                self.zero = Some((pos, abrupt));
-            }
+    /// Keeps the last `keep` samples of the programme for the next block.
+    fn remember(&mut self, x: &[f32], keep: usize) {
+        if x.len() >= keep {
+            self.tail.clear();
+            self.tail.extend_from_slice(&x[x.len() - keep..]);
         } else {
-            if let (Some((s, true)), Some(_)) = (self.zero.take(), self.first_signal) {
-                if pos - s >= min_len {
-                    out = Some((s, pos));
-                }
-            }
-            if self.first_signal.is_none() {
-                self.first_signal = Some(pos);
-            }
+            let drop = (self.tail.len() + x.len()).saturating_sub(keep);
+            self.tail.drain(..drop.min(self.tail.len()));
+            self.tail.extend_from_slice(x);
         }
-        out
     }
 }
 
@@ -338,7 +345,8 @@ pub struct QcDetectors {
     silence: Vec<DropoutState>,
     all_silence: SilenceState,
     edge_level: f32,
-    edge_len: u64,
+    edge_len: usize,
+    context_len: usize,
     any_signal: Vec<bool>,
     phase: Vec<PhaseState>,
     lfe: Option<LfeState>,
@@ -444,7 +452,8 @@ impl QcDetectors {
             silence: (0..n).map(|_| DropoutState::default()).collect(),
             all_silence: SilenceState::default(),
             edge_level: from_dbfs(cfg.dropout_edge_dbfs) as f32,
-            edge_len: time.samples(DROPOUT_EDGE_S).max(1),
+            edge_len: time.samples(DROPOUT_EDGE_S).max(1) as usize,
+            context_len: time.samples(DROPOUT_CONTEXT_S).max(1) as usize,
             any_signal: Vec::new(),
             phase,
             lfe,
@@ -576,38 +585,42 @@ impl QcDetectors {
             (self.dc_sum[ch], self.dc_n[ch]) = (sum, cnt);
             // Drop-outs.
             let st = &mut self.silence[ch];
-            let (edge_level, edge_len) = (self.edge_level, self.edge_len);
+            let (edge_level, edge, context) = (self.edge_level, self.edge_len, self.context_len);
             for (i, &v) in x.iter().enumerate() {
-                let a = v.abs();
-                let silent = a <= level;
-                let loud = a >= edge_level;
+                let silent = v.abs() <= level;
+                let pos = base + i as u64;
                 if !silent {
                     self.any_signal[i] = true;
-                    // Fast path: signal continues, nothing open.
-                    if st.zero.is_none() && st.first_signal.is_some() {
-                        if loud {
-                            st.last_loud = Some(base + i as u64);
-                        }
-                        continue;
+                    if st.first_signal.is_none() {
+                        st.first_signal = Some(pos);
                     }
-                }
-                if let Some((s, e)) =
-                    st.step(base + i as u64, silent, loud, self.dropout_min, edge_len)
-                {
-                    self.sink.push(Finding {
-                        kind: FindingKind::DropOut,
-                        severity: Status::Warn,
-                        channel: Some(self.channels[ch].label().to_string()),
-                        start_sample: s,
-                        end_sample: e,
-                        timecode: self.time.timecode(s),
-                        detail: format!(
-                            "{:.0} ms of digital silence inside the programme; the sound is cut off",
-                            self.time.seconds(e - s) * 1000.0
-                        ),
-                    });
+                    // A silence ends: report it when it cut the sound off.
+                    let cut = st
+                        .zero
+                        .take()
+                        .filter(|&(s, abrupt)| abrupt && pos - s >= self.dropout_min);
+                    if let Some((s, _)) = cut {
+                        self.sink.push(Finding {
+                            kind: FindingKind::DropOut,
+                            severity: Status::Warn,
+                            channel: Some(self.channels[ch].label().to_string()),
+                            start_sample: s,
+                            end_sample: pos,
+                            timecode: self.time.timecode(s),
+                            detail: format!(
+                                "{:.0} ms of digital silence inside the programme; the sound is cut off",
+                                self.time.seconds(pos - s) * 1000.0
+                            ),
+                        });
+                    }
+                } else if st.zero.is_none() && st.first_signal.is_some() {
+                    // A silence starts: was the sound cut off (no fade)?
+                    let (last, before) = edge_peaks(&st.tail, x, i, edge, context);
+                    let abrupt = last >= edge_level && last >= 0.5 * before;
+                    st.zero = Some((pos, abrupt));
                 }
             }
+            st.remember(x, edge + context);
         }
         for (i, &sig) in self.any_signal.iter().enumerate() {
             if let Some((s, e)) =

@@ -74,10 +74,12 @@ pub struct QcConfig {
     /// non-silent samples inside the programme, that cuts the sound off
     /// ([`QcConfig::dropout_edge_dbfs`]).
     pub dropout_min_s: f64,
-    /// A silence is only a drop-out when the sound just before it (within
-    /// 1 ms, [`detect::DROPOUT_EDGE_S`]) reaches this level (dBFS, default
-    /// -40): the audio is cut off. Sound that fades or decays into silence (an
-    /// LFE boom, the end of a line) stays below it.
+    /// A silence is only a drop-out when it cuts the sound off: the last
+    /// 0.25 ms of sound before it ([`detect::DROPOUT_EDGE_S`]) peaks at or above
+    /// this level (dBFS, default -40) and at no less than half the peak of the
+    /// 10 ms before that ([`detect::DROPOUT_CONTEXT_S`]), i.e. without a fade.
+    /// Sound that fades (even over half a millisecond) or decays into silence
+    /// (an LFE boom, the end of a line) is not a drop-out.
     pub dropout_edge_dbfs: f64,
     /// Programme silence: every channel silent for longer than this
     /// (seconds, default 2.0), between the programme's first and last
