@@ -188,8 +188,9 @@ impl SilenceState {
 #[derive(Debug, Default)]
 struct DropoutState {
     first_signal: Option<u64>,
-    /// Current zero run: (start, entered abruptly).
-    zero: Option<(u64, bool)>,
+    /// Current zero run: (start, the peak of the cut-off sound when it was
+    /// cut off without a fade).
+    zero: Option<(u64, Option<f32>)>,
     /// The last programme samples before the current block (context for a
     /// silence that starts at the top of a block), oldest first.
     tail: Vec<f32>,
@@ -598,8 +599,8 @@ impl QcDetectors {
                     let cut = st
                         .zero
                         .take()
-                        .filter(|&(s, abrupt)| abrupt && pos - s >= self.dropout_min);
-                    if let Some((s, _)) = cut {
+                        .filter(|&(s, cut)| cut.is_some() && pos - s >= self.dropout_min);
+                    if let Some((s, Some(at))) = cut {
                         self.sink.push(Finding {
                             kind: FindingKind::DropOut,
                             severity: Status::Warn,
@@ -608,8 +609,9 @@ impl QcDetectors {
                             end_sample: pos,
                             timecode: self.time.timecode(s),
                             detail: format!(
-                                "{:.0} ms of digital silence inside the programme; the sound is cut off",
-                                self.time.seconds(pos - s) * 1000.0
+                                "{:.0} ms of digital silence inside the programme; the sound stops at {:.0} dBFS without a fade",
+                                self.time.seconds(pos - s) * 1000.0,
+                                dbfs(at as f64)
                             ),
                         });
                     }
@@ -617,7 +619,7 @@ impl QcDetectors {
                     // A silence starts: was the sound cut off (no fade)?
                     let (last, before) = edge_peaks(&st.tail, x, i, edge, context);
                     let abrupt = last >= edge_level && last >= 0.5 * before;
-                    st.zero = Some((pos, abrupt));
+                    st.zero = Some((pos, abrupt.then_some(last)));
                 }
             }
             st.remember(x, edge + context);

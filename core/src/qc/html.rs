@@ -806,8 +806,8 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
          <rect x=\"0\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#7aa7e0\" fill-opacity=\"0.6\"/><text x=\"18\" y=\"0\">momentary</text>\
          <rect x=\"92\" y=\"-6\" width=\"14\" height=\"3\" fill=\"#1f4e96\"/><text x=\"110\" y=\"0\">short-term</text>\
          {}\
-         <rect x=\"316\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#d7261b\"/><text x=\"326\" y=\"0\">fail</text>\
-         <rect x=\"356\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#e0a100\"/><text x=\"366\" y=\"0\">warn (findings)</text></g>",
+         <g transform=\"translate({},0)\"><rect x=\"0\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#d7261b\"/><text x=\"10\" y=\"0\">fail</text>\
+         <rect x=\"40\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#e0a100\"/><text x=\"50\" y=\"0\">warn (findings)</text></g></g>",
         ht - 6.0,
         if has_band {
             format!(
@@ -816,7 +816,8 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
             )
         } else {
             String::new()
-        }
+        },
+        if has_band { 316 } else { 182 }
     );
     h.push_str("</svg>");
 }
