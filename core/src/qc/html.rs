@@ -70,7 +70,7 @@ svg{display:block;width:100%;height:auto;margin:6px 0}
 .note{color:#59636e;font-size:12.5px}
 .more{color:#59636e;font-style:italic}
 .r-fail{color:#a3160b;font-weight:600}.r-warn{color:#6e4b00;font-weight:600}
-.tw{overflow-x:auto}
+.tw{overflow-x:auto}.nw{white-space:nowrap}
 table.kv th{width:11em}
 @media (max-width:760px){.meta{grid-template-columns:max-content 1fr}main{padding:12px}}
 @media print{body{background:#fff}.card{break-inside:avoid;border-color:#bbb}}
@@ -453,7 +453,7 @@ fn findings_table(h: &mut String, d: &DeliverableQc, axis: &TimeAxis) {
         let dur = axis.seconds(f.end_sample.saturating_sub(f.start_sample));
         let _ = write!(
             h,
-            "<tr class=\"{}\"><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"{}\"><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td>{}</td></tr>",
             f.severity.as_str(),
             pill(f.severity),
             escape(&f.timecode),
