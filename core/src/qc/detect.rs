@@ -592,6 +592,10 @@ impl QcDetectors {
                 let pos = base + i as u64;
                 if !silent {
                     self.any_signal[i] = true;
+                    // Fast path: sound continues, no silence open.
+                    if st.zero.is_none() && st.first_signal.is_some() {
+                        continue;
+                    }
                     if st.first_signal.is_none() {
                         st.first_signal = Some(pos);
                     }
