@@ -32,7 +32,13 @@ use crate::{Error, Result};
 /// Samples per hop (100 ms) at `sample_rate`, or an error when 100 ms is not a whole
 /// number of samples.
 pub fn hop_frames(sample_rate: u32) -> Result<usize> {
-    if sample_rate == 0 || sample_rate % 10 != 0 {
+    if sample_rate < 8000 {
+        return Err(Error::Invalid(format!(
+            "sample rate {sample_rate} Hz: loudness needs at least 8 kHz (the K-weighting \
+             shelf sits at 1.7 kHz)"
+        )));
+    }
+    if sample_rate % 10 != 0 {
         return Err(Error::Invalid(format!(
             "sample rate {sample_rate} Hz: loudness needs 100 ms to be a whole number of samples"
         )));
