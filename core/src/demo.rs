@@ -218,13 +218,13 @@ impl Synth {
             _ => {
                 // Backgrounds: decorrelated low-passed noise beds (room tone, traffic).
                 let lfe = self.layout.index_of(crate::Channel::Lfe);
-                for c in 0..out.len() {
+                for (c, (o, lp)) in out.iter_mut().zip(self.lp.iter_mut()).enumerate() {
                     if Some(c) == lfe {
                         continue;
                     }
                     let n = self.rng.bipolar();
-                    self.lp[c] += 0.08 * (n - self.lp[c]);
-                    out[c] = self.lp[c] * db(if c == 2 { -36.0 } else { -26.0 });
+                    *lp += 0.08 * (n - *lp);
+                    *o = *lp * db(if c == 2 { -36.0 } else { -26.0 });
                 }
             }
         }
@@ -257,6 +257,7 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
     })?;
     let len = (minutes * 60.0 * RATE as f64) as u64;
     let (pop, pop_len) = two_pop();
+    let ffoa = FPS.frames_to_samples(8 * 24, RATE) as u64;
     let start = Timecode::parse("01:00:00:00", FPS)?;
     let defs: [(&str, Layout, u64); 6] = [
         ("dx", Layout::Mono, 11),
@@ -308,7 +309,12 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
             }
             for i in 0..n as u64 {
                 let ti = t + i;
-                synth.frame(ti, &mut frame);
+                // The leader is silent but for the 2-pop; the programme starts at FFOA.
+                if ti < ffoa {
+                    frame.fill(0.0);
+                } else {
+                    synth.frame(ti, &mut frame);
+                }
                 if (pop..pop + pop_len).contains(&ti) {
                     let v = db(-20.0) * (TAU * 1000.0 * (ti - pop) as f64 / RATE as f64).sin();
                     for (c, f) in frame.iter_mut().enumerate() {
@@ -355,6 +361,10 @@ ffoa = "01:00:08:00"
 
 [output]
 format = "pcm24"
+
+# Netflix: -27 LKFS dialogue-gated (stem-gated on the dialogue buses) +-2 LU, -2 dBTP
+[delivery]
+profile = "netflix"
 
 [[stem]]
 id = "dx"

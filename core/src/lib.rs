@@ -30,6 +30,7 @@ pub mod master;
 pub mod mix;
 pub mod pipeline;
 pub mod qc;
+pub mod render_report;
 pub mod session;
 pub mod stem;
 pub mod timecode;

@@ -131,9 +131,9 @@ fn mono_matches_direct_for_many_lengths_blocks_and_pieces() {
 
 #[test]
 fn default_block_and_long_ir() {
-    assert_eq!(default_block(96_000), 32_768);
+    assert_eq!(default_block(96_000), 16_384);
     assert_eq!(default_block(10), 1024);
-    assert_eq!(default_block(30 * 48_000), 32_768);
+    assert_eq!(default_block(30 * 48_000), 65_536);
     // IR longer than several blocks with the default block size.
     let mut rng = Rng(2);
     let h = rng.vec(5000);
@@ -301,4 +301,100 @@ fn reset_restarts_cleanly_and_output_is_deterministic() {
     let d = run(&mut c, std::slice::from_ref(&x), 499, &[33, 1]);
     let want: Vec<f64> = a[0].iter().map(|&v| v as f64).collect();
     assert_close(&d[0], &want, -130.0, "other chunking");
+}
+
+fn write_ir(path: &std::path::Path, rate: u32, chans: &[Vec<f32>]) {
+    let spec = hound::WavSpec {
+        channels: chans.len() as u16,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for t in 0..chans[0].len() {
+        for c in chans {
+            w.write_sample(c[t]).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn load_ir_reads_files_and_rejects_bad_ones_by_name() {
+    use dubstage_core::stem::convolve::load_ir;
+    let dir = std::env::temp_dir().join(format!("dubstage-dsp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = dir.join("room.wav");
+    let mut rng = Rng(9);
+    let chans = vec![rng.vec(1000), rng.vec(1000)];
+    write_ir(&ok, 48_000, &chans);
+    let ir = load_ir(&ok, 48_000).unwrap();
+    assert_eq!(ir.channels, chans);
+    assert_eq!(ir.path, ok);
+
+    let e = load_ir(&ok, 44_100).unwrap_err().to_string();
+    assert!(
+        e.contains("room.wav") && e.contains("48000 Hz") && e.contains("44100"),
+        "{e}"
+    );
+
+    let nan = dir.join("nan.wav");
+    write_ir(&nan, 48_000, &[vec![0.1, 0.2, f32::NAN, 0.0]]);
+    let e = load_ir(&nan, 48_000).unwrap_err().to_string();
+    assert!(
+        e.contains("nan.wav") && e.contains("sample 2") && e.contains("NaN"),
+        "{e}"
+    );
+
+    let zero = dir.join("zero.wav");
+    write_ir(&zero, 48_000, &[vec![0.0; 64]]);
+    let e = load_ir(&zero, 48_000).unwrap_err().to_string();
+    assert!(e.contains("zero.wav") && e.contains("silent"), "{e}");
+
+    let long = dir.join("long.wav");
+    write_ir(&long, 8_000, &[vec![0.01; 8_000 * 31]]);
+    let e = load_ir(&long, 8_000).unwrap_err().to_string();
+    assert!(e.contains("long.wav") && e.contains("31.0 s"), "{e}");
+
+    let e = load_ir(&dir.join("missing.wav"), 48_000)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing.wav"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn thirty_second_ir_with_sparse_taps_and_full_tail() {
+    // A 30-s IR (the limit) whose taps are sparse, so the direct oracle is cheap;
+    // the FFT engine does not know that and runs all of its partitions.
+    let fs = 48_000;
+    let len = 30 * fs;
+    let taps = [
+        (0usize, 0.5f32),
+        (1, -0.25),
+        (65_535, 0.125),
+        (65_536, 0.3),
+        (700_001, -0.7),
+        (len - 1, 0.05),
+    ];
+    let mut h = vec![0.0f32; len];
+    for &(i, v) in &taps {
+        h[i] = v;
+    }
+    let the_ir = Ir::new(vec![h], fs as u32, "long.wav").unwrap();
+    let mut c = Convolver::new(&the_ir, 1, &IrMap::Auto, &ConvolverOptions::default()).unwrap();
+    assert_eq!(c.block_frames(), 65_536);
+    assert_eq!(c.partitions(), 22);
+    let mut rng = Rng(11);
+    let x = rng.vec(10_000);
+    let tail = c.tail_frames();
+    assert_eq!(tail, len - 1);
+    let got = run(&mut c, std::slice::from_ref(&x), tail, &[65_536 * 2]);
+    let mut want = vec![0.0f64; x.len() + len - 1];
+    for &(i, v) in &taps {
+        for (k, &xv) in x.iter().enumerate() {
+            want[i + k] += v as f64 * xv as f64;
+        }
+    }
+    assert_close(&got[0], &want, -120.0, "30-s IR");
 }

@@ -239,3 +239,28 @@ fn surround_is_in_quadrature_with_the_fronts_and_lfe_is_dropped() {
     );
     assert!(lt.iter().chain(&rt).all(|&v| v == 0.0), "LFE is dropped");
 }
+
+#[test]
+fn passive_matrix_leaks_a_side_channel_into_c_and_s_at_minus_3_db() {
+    // A property of the format (4:2:4 passive decode has 3 dB adjacent-channel
+    // separation), asserted so a decoder that "does better" by mistake is caught.
+    let n = 48_000;
+    let z = vec![0.0f32; n];
+    let f = 1000.0;
+    let ([l, r, c, s], _, _) = encode_decode(
+        [
+            sine(f, 0.5, n),
+            z.clone(),
+            z.clone(),
+            z.clone(),
+            z.clone(),
+            z.clone(),
+        ],
+        1500,
+    );
+    let fit = |y: &[f32]| sine_fit(y, f, 48_000.0, 24_000).0 / 0.5;
+    assert!(db(fit(&l)).abs() < 0.01);
+    assert!(r.iter().all(|&v| v == 0.0));
+    assert!((db(fit(&c)) + 3.0103).abs() < 0.01, "C' {}", db(fit(&c)));
+    assert!((db(fit(&s)) + 3.0103).abs() < 0.01, "S' {}", db(fit(&s)));
+}

@@ -440,7 +440,7 @@ fn findings_are_capped_with_a_summary() {
     assert!(
         check(&checks, "Clipping")
             .detail
-            .starts_with("150 clipped run(s), 600 samples")
+            .starts_with("150 clipped runs, 600 samples")
     );
 }
 
@@ -488,4 +488,35 @@ fn bad_blocks_are_errors_not_panics() {
         ..QcConfig::default()
     };
     assert!(QcDetectors::new(&cfg, Layout::Stereo.channels(), tb()).is_err());
+}
+
+#[test]
+fn lfe_check_holds_at_96k() {
+    let fs = 96_000u32;
+    let time = TimeBase::new(
+        fs,
+        Timecode::parse("01:00:00:00", FrameRate::Fps25).unwrap(),
+    );
+    let n = 3 * fs as usize;
+    let tone = |f: f64| -> Vec<f32> {
+        (0..n)
+            .map(|i| (0.3 * (2.0 * PI * f * i as f64 / fs as f64).sin()) as f32)
+            .collect()
+    };
+    for (f, fires) in [(40.0, false), (1000.0, true)] {
+        let mut ch: Vec<Vec<f32>> = (0..6).map(|k| noise(n, 0.2, 80 + k)).collect();
+        ch[3] = tone(f);
+        let mut qc =
+            QcDetectors::new(&QcConfig::default(), Layout::FiveOne.channels(), time).unwrap();
+        let b: Vec<&[f32]> = ch.iter().map(|c| c.as_slice()).collect();
+        qc.push(&b).unwrap();
+        let (checks, findings) = qc.finish_with_checks();
+        assert_eq!(
+            !of(&findings, FindingKind::LfeBandwidth).is_empty(),
+            fires,
+            "{f} Hz: {findings:#?}"
+        );
+        let want = if fires { Status::Warn } else { Status::Pass };
+        assert_eq!(check(&checks, "LFE above band").status, want);
+    }
 }

@@ -151,6 +151,7 @@ fn sample_report() -> QcReport {
     let rate: FrameRate = s.frame_rate.parse().unwrap();
     let start = Timecode::parse(&s.start_tc, rate).unwrap();
     let time = TimeBase::new(FS, start);
+    let rep_ffoa = s.ffoa_tc.clone();
     let ffoa =
         (Timecode::parse(&s.ffoa_tc, rate).unwrap().to_samples(FS) - time.start_samples) as u64;
     let secs = 150;
@@ -269,7 +270,8 @@ fn sample_report() -> QcReport {
         status: Status::Pass,
     };
     // Sync: four stems, FX one frame late.
-    let expected = ffoa - 2 * FS as u64;
+    let expected =
+        qc::expected_pop_sample(start, Timecode::parse(&rep_ffoa, rate).unwrap(), FS).unwrap();
     let frame = 2002;
     let mut pops = Vec::new();
     for (name, off) in [("DX", 0i64), ("MX", 0), ("FX", 2002), ("BG", 0)] {
@@ -525,4 +527,61 @@ fn overall_status_is_the_worst() {
     rep.finalize();
     assert_eq!(rep.status, Status::Warn);
     assert_eq!(rep.deliverables[0].status, Status::Warn);
+}
+
+#[test]
+fn meter_output_converts_to_report_figures() {
+    use dubstage_core::backend::Hop;
+    use dubstage_core::loudness::Meter;
+    // 5 s of hops at a constant K-weighted power giving -23 LUFS on L and R.
+    let p = 10f64.powf((-23.0 + 0.691) / 10.0) / 2.0;
+    let hop = Hop {
+        frames: 4800,
+        energy: vec![p * 4800.0, p * 4800.0],
+        sample_peak: vec![0.1, 0.2],
+        true_peak: vec![0.11, 0.25],
+    };
+    let mut m = Meter::new(FS, Layout::Stereo.channels()).unwrap();
+    m.push_hops(&vec![hop; 50]).unwrap();
+    let t: Timelines = (&m.timeline()).into();
+    assert_eq!(t.momentary.len(), 50);
+    assert_eq!(t.momentary[2], f32::NEG_INFINITY); // window not complete yet
+    assert!((t.momentary[10] + 23.0).abs() < 0.01, "{}", t.momentary[10]);
+    assert!(
+        (t.short_term[40] + 23.0).abs() < 0.01,
+        "{}",
+        t.short_term[40]
+    );
+    let summary = m.summary(&dubstage_core::loudness::DialogueGate::default(), true);
+    let l = LoudnessFigures::from(&summary);
+    assert!((l.integrated_lufs.unwrap() + 23.0).abs() < 0.01);
+    assert_eq!(l.true_peak_dbtp.len(), 2);
+    let tp_r = 20.0 * 0.25f64.log10();
+    assert!((l.true_peak_max_dbtp.unwrap() - tp_r).abs() < 1e-3);
+    assert!((l.true_peak_dbtp[1].unwrap() - tp_r).abs() < 1e-3);
+    assert!((l.sample_peak_max_dbfs.unwrap() - 20.0 * 0.2f64.log10()).abs() < 1e-3);
+    assert_eq!(l.dialogue_gated_lufs, None); // no dialogue bus metered
+    assert_eq!(l.normalization, None);
+}
+
+#[test]
+fn report_without_profile_draws_no_target() {
+    let mut rep = sample_report();
+    let judged = qc::html::render(&rep);
+    assert!(judged.contains(">target -27 ± 2 LU<") && judged.contains(">ceiling -2.0 dBTP<"));
+    rep.profile = ProfileInfo {
+        name: "none".into(),
+        ..ProfileInfo::default()
+    };
+    let html = qc::html::render(&rep);
+    assert!(html.contains("not judged (no delivery profile)"));
+    assert!(
+        !html.contains(">target "),
+        "no target band without a profile"
+    );
+    assert!(
+        !html.contains(">ceiling "),
+        "no true-peak ceiling without a profile"
+    );
+    assert!(!html.contains("dBTP over"));
 }

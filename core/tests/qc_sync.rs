@@ -1,7 +1,7 @@
 //! The 2-pop sync check and the M&E null test.
 
 use dubstage_core::qc::{
-    NullTest, PopDetector, PopResult, QcConfig, Status, TimeBase, sync_report,
+    NullTest, PopDetector, PopResult, QcConfig, Status, TimeBase, expected_pop_sample, sync_report,
 };
 use dubstage_core::{Channel, FrameRate, Layout, Timecode};
 use std::f64::consts::PI;
@@ -30,7 +30,8 @@ fn expected(rate: FrameRate) -> u64 {
         rate,
     )
     .unwrap();
-    (ffoa.to_samples(FS) - t.start_samples) as u64 - 2 * FS as u64
+    let start = Timecode::from_samples(t.start_samples, rate, FS);
+    expected_pop_sample(start, ffoa, FS).unwrap()
 }
 
 fn noise(n: usize, amp: f32, seed: u64) -> Vec<f32> {
@@ -49,7 +50,7 @@ fn noise(n: usize, amp: f32, seed: u64) -> Vec<f32> {
 /// A stem: silence with one frame of 1 kHz at -20 dBFS from `at`, starting at
 /// phase `phase`, then programme noise from FFOA.
 fn stem(rate: FrameRate, at: u64, phase: f64, bed: Option<f32>) -> Vec<f32> {
-    let ffoa = expected(rate) + 2 * FS as u64;
+    let ffoa = expected(rate) + 2 * FS as u64 + 1001; // past the pop at every rate
     let n = ffoa as usize + 2 * FS as usize;
     let mut x = match bed {
         Some(a) => noise(n, a, at ^ 0x55),
@@ -299,4 +300,54 @@ fn null_test_passes_when_parts_sum_and_fails_with_a_residual() {
         t.push(&blocks(&dx, 0, 10), &[&blocks(&dx[..2], 0, 10)])
             .is_err()
     );
+}
+
+#[test]
+fn pop_is_sample_exact_at_96k() {
+    let fs = 96_000u32;
+    let rate = FrameRate::Fps24;
+    let time = TimeBase::new(fs, Timecode::parse("00:59:52:00", rate).unwrap());
+    let expected = 6 * fs as u64;
+    for at in [expected, expected + 1, expected + 4000] {
+        let mut x = vec![0.0f32; (expected + 3 * fs as u64) as usize];
+        for k in 0..4000 {
+            x[at as usize + k] =
+                (0.1 * (2.0 * PI * 1000.0 * k as f64 / fs as f64 + 0.7).sin()) as f32;
+        }
+        let mut d = PopDetector::new(
+            "DX",
+            Layout::Mono.channels(),
+            time,
+            expected,
+            &QcConfig::default(),
+        )
+        .unwrap();
+        d.push(&[&x]).unwrap();
+        let r = d.finish();
+        assert_eq!(r.sample, Some(at));
+        assert_eq!(r.length, Some(4000));
+    }
+}
+
+#[test]
+fn the_pop_belongs_two_timecode_seconds_before_ffoa() {
+    // 23.976: 48 frames of 2002 samples, not 96000 samples.
+    let r = FrameRate::Fps23_976;
+    let start = Timecode::parse("00:59:52:00", r).unwrap();
+    let ffoa = Timecode::parse("01:00:00:00", r).unwrap();
+    assert_eq!(expected_pop_sample(start, ffoa, FS).unwrap(), 144 * 2002);
+    // 29.97 drop-frame: 60 frames before 01:00:00;00.
+    let r = FrameRate::Fps29_97Df;
+    let start = Timecode::parse("00:59:52;00", r).unwrap();
+    let ffoa = Timecode::parse("01:00:00;00", r).unwrap();
+    let want = r.frames_to_samples(ffoa.to_frames() - 60, FS) - start.to_samples(FS);
+    assert_eq!(expected_pop_sample(start, ffoa, FS).unwrap(), want as u64);
+    // 25: exactly 6 s after a start 8 s before FFOA.
+    let r = FrameRate::Fps25;
+    let start = Timecode::parse("09:59:52:00", r).unwrap();
+    let ffoa = Timecode::parse("10:00:00:00", r).unwrap();
+    assert_eq!(expected_pop_sample(start, ffoa, FS).unwrap(), 6 * FS as u64);
+    // A start after the pop is an error, not a panic.
+    let late = Timecode::parse("09:59:59:00", r).unwrap();
+    assert!(expected_pop_sample(late, ffoa, FS).is_err());
 }

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod convolve;
 pub mod demo;
 pub mod inspect;
 pub mod measure;

@@ -147,7 +147,6 @@ struct NanState {
 #[derive(Debug, Default)]
 struct SilenceState {
     first_signal: Option<u64>,
-    last_signal: Option<u64>,
     zero_start: Option<u64>,
 }
 
@@ -163,16 +162,15 @@ impl SilenceState {
             None
         } else {
             let mut out = None;
-            if let Some(s) = self.zero_start.take()
-                && self.first_signal.is_some()
-                && pos - s >= min_len
-            {
-                out = Some((s, pos));
+            let s = self.zero_start.take();
+            if let (Some(s), Some(_)) = (s, self.first_signal) {
+                if pos - s >= min_len {
+                    out = Some((s, pos));
+                }
             }
             if self.first_signal.is_none() {
                 self.first_signal = Some(pos);
             }
-            self.last_signal = Some(pos);
             out
         }
     }
@@ -459,8 +457,12 @@ impl QcDetectors {
         let min_run = self.cfg.clip_min_run as u64;
         let label = self.channels[ch].label();
         for (i, &v) in x.iter().enumerate() {
-            let pos = base + i as u64;
             let a = v.abs();
+            // Fast path: an ordinary sample with no run open (NaN fails `a < level`).
+            if a < level && self.clip[ch].run_start.is_none() && self.nan[ch].run_start.is_none() {
+                continue;
+            }
+            let pos = base + i as u64;
             // Clip runs (finite samples only; NaN/Inf have their own check).
             // A run is a flat top: same sign, every sample at full scale.
             let c = &mut self.clip[ch];
@@ -506,20 +508,26 @@ impl QcDetectors {
         self.any_signal.resize(n, false);
         for (ch, x) in planar.iter().enumerate() {
             // DC: programme mean of the finite samples.
-            // Summed sample by sample, so the figure does not depend on the block size.
-            let (sum, cnt) = (&mut self.dc_sum[ch], &mut self.dc_n[ch]);
+            // Summed sample by sample onto the running total, so the figure does
+            // not depend on the block size.
+            let (mut sum, mut cnt) = (self.dc_sum[ch], self.dc_n[ch]);
             for &v in x.iter() {
                 if v.is_finite() {
-                    *sum += v as f64;
-                    *cnt += 1;
+                    sum += v as f64;
+                    cnt += 1;
                 }
             }
+            (self.dc_sum[ch], self.dc_n[ch]) = (sum, cnt);
             // Drop-outs.
             let st = &mut self.silence[ch];
             for (i, &v) in x.iter().enumerate() {
                 let silent = v.abs() <= level;
                 if !silent {
                     self.any_signal[i] = true;
+                    // Fast path: signal continues, nothing to close.
+                    if st.zero_start.is_none() && st.first_signal.is_some() {
+                        continue;
+                    }
                 }
                 if let Some((s, e)) = st.step(base + i as u64, silent, self.dropout_min) {
                     self.sink.push(Finding {
@@ -572,14 +580,22 @@ impl QcDetectors {
         let st = &mut self.phase[p];
         let origin = *st.origin.get_or_insert(base);
         let (x, y) = (planar[st.a], planar[st.b]);
-        for (&a, &b) in x.iter().zip(y) {
-            let (a, b) = (a as f64, b as f64);
-            if a.is_finite() && b.is_finite() {
-                st.cur[0] += a * a;
-                st.cur[1] += b * b;
-                st.cur[2] += a * b;
+        let mut i = 0;
+        while i < x.len() {
+            // Accumulate up to the end of the current hop (in registers).
+            let take = ((st.hop_len - st.cur_n) as usize).min(x.len() - i);
+            let mut c = st.cur;
+            for (&a, &b) in x[i..i + take].iter().zip(&y[i..i + take]) {
+                let (a, b) = (a as f64, b as f64);
+                if a.is_finite() && b.is_finite() {
+                    c[0] += a * a;
+                    c[1] += b * b;
+                    c[2] += a * b;
+                }
             }
-            st.cur_n += 1;
+            st.cur = c;
+            st.cur_n += take as u64;
+            i += take;
             if st.cur_n < st.hop_len {
                 continue;
             }
@@ -642,18 +658,27 @@ impl QcDetectors {
             return;
         };
         let x = planar[st.ch];
-        for (i, &v) in x.iter().enumerate() {
+        let mut i = 0;
+        while i < x.len() {
             if st.win_start.is_none() {
                 st.win_start = Some(base + i as u64);
             }
-            let v = if v.is_finite() { v as f64 } else { 0.0 };
-            let mut y = v;
-            for s in st.hp.iter_mut() {
-                y = s.run(y);
+            // Filter up to the end of the current window with the state in registers.
+            let take = ((st.win_len - st.win_n) as usize).min(x.len() - i);
+            let mut hp = st.hp;
+            let (mut tot, mut hpe) = (st.win_tot, st.win_hp);
+            for &v in &x[i..i + take] {
+                let v = if v.is_finite() { v as f64 } else { 0.0 };
+                let mut y = v;
+                for s in hp.iter_mut() {
+                    y = s.run(y);
+                }
+                tot += v * v;
+                hpe += y * y;
             }
-            st.win_tot += v * v;
-            st.win_hp += y * y;
-            st.win_n += 1;
+            (st.hp, st.win_tot, st.win_hp) = (hp, tot, hpe);
+            st.win_n += take as u64;
+            i += take;
             if st.win_n == st.win_len {
                 lfe_window(st, floor, limit, &self.time, &mut self.sink, &self.cfg);
             }
@@ -674,8 +699,10 @@ impl QcDetectors {
         for ch in 0..self.channels.len() {
             let label = self.channels[ch].label();
             let c = &mut self.clip[ch];
-            if let Some(s) = c.run_start.take()
-                && end - s >= self.cfg.clip_min_run as u64
+            if let Some(s) = c
+                .run_start
+                .take()
+                .filter(|&s| end - s >= self.cfg.clip_min_run as u64)
             {
                 c.runs += 1;
                 c.samples += end - s;
@@ -884,7 +911,8 @@ impl QcDetectors {
                 "Clipping",
                 Status::Fail,
                 format!(
-                    "{runs} clipped run(s), {samples} samples, on {}; first at {}",
+                    "{}, {samples} samples, on {}; first at {}",
+                    n_of(runs, "clipped run", "clipped runs"),
                     chans.join(", "),
                     first_tc(FindingKind::Clip)
                 ),
@@ -899,7 +927,8 @@ impl QcDetectors {
                 "NaN / Inf samples",
                 Status::Fail,
                 format!(
-                    "{bad} non-finite sample(s); first at {}",
+                    "{}; first at {}",
+                    n_of(bad, "non-finite sample", "non-finite samples"),
                     first_tc(FindingKind::NonFinite)
                 ),
             )
@@ -941,7 +970,8 @@ impl QcDetectors {
                 "Drop-outs",
                 Status::Warn,
                 format!(
-                    "{d} stretch(es) of digital silence over {:.0} ms inside the programme; first at {}",
+                    "{} of digital silence over {:.0} ms inside the programme; first at {}",
+                    n_of(d, "stretch", "stretches"),
                     self.cfg.dropout_min_s * 1000.0,
                     first_tc(FindingKind::DropOut)
                 ),
@@ -962,7 +992,8 @@ impl QcDetectors {
                 "Programme silence",
                 Status::Warn,
                 format!(
-                    "{ps} silence(s) on all channels over {:.1} s; first at {}",
+                    "{} on all channels over {:.1} s; first at {}",
+                    n_of(ps, "silence", "silences"),
                     self.cfg.programme_silence_min_s,
                     first_tc(FindingKind::ProgrammeSilence)
                 ),
@@ -988,8 +1019,10 @@ impl QcDetectors {
                 (
                     Status::Warn,
                     format!(
-                        "{} stretch(es) below {:+.1} for over {:.1} s; {detail}",
-                        st.sustained, self.cfg.phase_threshold, self.cfg.phase_min_s
+                        "{} below {:+.1} for over {:.1} s; {detail}",
+                        n_of(st.sustained, "stretch", "stretches"),
+                        self.cfg.phase_threshold,
+                        self.cfg.phase_min_s
                     ),
                 )
             } else if st.min_r.is_none() {
@@ -1155,6 +1188,11 @@ fn nan_finding(time: &TimeBase, ch: &str, e: &Event) -> Finding {
         start_sample: e.start,
         end_sample: e.end,
         timecode: time.timecode(e.start),
-        detail: format!("{} NaN/Inf sample(s)", e.samples),
+        detail: n_of(e.samples, "NaN/Inf sample", "NaN/Inf samples"),
     }
+}
+
+/// `"1 clipped run"`, `"3 clipped runs"`.
+fn n_of(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

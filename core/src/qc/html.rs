@@ -7,7 +7,9 @@
 //! timelines are reduced to one min/max pair per plot column, so a two-hour
 //! reel gives a page of a few hundred kilobytes.
 
-use super::report::{Check, DeliverableQc, Finding, LoudnessFigures, QcReport, Status, Timelines};
+use super::report::{
+    Check, DeliverableQc, Finding, LoudnessFigures, ProfileInfo, QcReport, Status, Timelines,
+};
 use crate::timecode::{FrameRate, Timecode};
 use std::fmt::Write;
 
@@ -67,7 +69,10 @@ ul.attn li{padding:4px 0;border-bottom:1px solid #f0f2f5}
 svg{display:block;width:100%;height:auto;margin:6px 0}
 .note{color:#59636e;font-size:12.5px}
 .more{color:#59636e;font-style:italic}
+.r-fail{color:#a3160b;font-weight:600}.r-warn{color:#6e4b00;font-weight:600}
+.tw{overflow-x:auto}
 table.kv th{width:11em}
+@media (max-width:760px){.meta{grid-template-columns:max-content 1fr}main{padding:12px}}
 @media print{body{background:#fff}.card{break-inside:avoid;border-color:#bbb}}
 "#;
 
@@ -116,6 +121,12 @@ pub fn render(r: &QcReport) -> String {
     notes_section(&mut h, r);
     h.push_str("</main></body></html>\n");
     h
+}
+
+/// Whether the report has a delivery target to draw (a profile that targets
+/// 0 LUFS ± 0 LU is the "no profile" placeholder).
+fn judged(p: &ProfileInfo) -> bool {
+    !(p.target_lufs == 0.0 && p.tolerance_lu == 0.0)
 }
 
 fn pill(s: Status) -> String {
@@ -182,18 +193,14 @@ fn attention(h: &mut String, r: &QcReport) {
             }
         }
     }
-    if let Some(sy) = &r.sync
-        && sy.check.status >= Status::Warn
-    {
+    if let Some(sy) = r.sync.as_ref().filter(|s| s.check.status >= Status::Warn) {
         items.push((
             sy.check.status,
             "Sync · 2-pop".into(),
             sy.check.detail.clone(),
         ));
     }
-    if let Some(nt) = &r.null_test
-        && nt.status >= Status::Warn
-    {
+    if let Some(nt) = r.null_test.as_ref().filter(|n| n.status >= Status::Warn) {
         items.push((
             nt.status,
             format!("Null test · {}", nt.name),
@@ -233,17 +240,21 @@ fn header_meta(h: &mut String, r: &QcReport) {
     .copied()
     .collect::<Vec<_>>()
     .join(" · ");
-    let mut target = format!(
-        "{:.1} LUFS ± {:.1} LU{}, true peak ≤ {:.1} dBTP",
-        p.target_lufs,
-        p.tolerance_lu,
-        if p.dialogue_gated {
-            " dialogue-gated"
-        } else {
-            " integrated"
-        },
-        p.true_peak_max_dbtp
-    );
+    let mut target = if !judged(p) {
+        "not judged (no delivery profile)".to_string()
+    } else {
+        format!(
+            "{:.1} LUFS ± {:.1} LU{}, true peak ≤ {:.1} dBTP",
+            p.target_lufs,
+            p.tolerance_lu,
+            if p.dialogue_gated {
+                " dialogue-gated"
+            } else {
+                " integrated"
+            },
+            p.true_peak_max_dbtp
+        )
+    };
     if let (Some(pct), Some(fb)) = (p.dialogue_min_percent, p.fallback_target_lufs) {
         let _ = write!(
             target,
@@ -298,17 +309,29 @@ fn header_meta(h: &mut String, r: &QcReport) {
 
 fn summary_table(h: &mut String, r: &QcReport) {
     h.push_str(
-        "<section class=\"card\"><h2>Deliverables</h2><table><thead><tr><th>Deliverable</th>\
+        "<section class=\"card\"><h2>Deliverables</h2><div class=\"tw\"><table><thead><tr><th>Deliverable</th>\
          <th>Layout</th><th class=\"num\">Integrated</th><th class=\"num\">Dialogue</th>\
          <th class=\"num\">True peak</th><th class=\"num\">LRA</th><th>Status</th><th>Reasons</th></tr></thead><tbody>",
     );
     for (i, d) in r.deliverables.iter().enumerate() {
         let l = &d.loudness;
-        let reasons: Vec<String> = d
+        // Names only, worst first: the details are under "Needs attention".
+        let mut bad: Vec<&Check> = d
             .checks
             .iter()
             .filter(|c| c.status >= Status::Warn)
-            .map(|c| format!("<b>{}</b>: {}", escape(&c.name), escape(&c.detail)))
+            .collect();
+        bad.sort_by_key(|c| std::cmp::Reverse(c.status));
+        let reasons: Vec<String> = bad
+            .iter()
+            .map(|c| {
+                format!(
+                    "<span class=\"r-{}\" title=\"{}\">{}</span>",
+                    c.status.as_str(),
+                    escape(&c.detail),
+                    escape(&c.name)
+                )
+            })
             .collect();
         let _ = write!(
             h,
@@ -325,11 +348,11 @@ fn summary_table(h: &mut String, r: &QcReport) {
             if reasons.is_empty() {
                 "all checks pass".to_string()
             } else {
-                reasons.join("<br>")
+                reasons.join(", ")
             }
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn deliverable(h: &mut String, r: &QcReport, d: &DeliverableQc, i: usize, axis: &TimeAxis) {
@@ -405,7 +428,7 @@ fn checks_table(h: &mut String, checks: &[Check]) {
         h.push_str("<p class=\"note\">No checks recorded.</p>");
         return;
     }
-    h.push_str("<table><thead><tr><th style=\"width:7em\">Status</th><th style=\"width:14em\">Check</th><th>Result</th></tr></thead><tbody>");
+    h.push_str("<div class=\"tw\"><table><thead><tr><th style=\"width:7em\">Status</th><th style=\"width:14em\">Check</th><th>Result</th></tr></thead><tbody>");
     for c in checks {
         let _ = write!(
             h,
@@ -416,7 +439,7 @@ fn checks_table(h: &mut String, checks: &[Check]) {
             escape(&c.detail)
         );
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
 }
 
 fn findings_table(h: &mut String, d: &DeliverableQc, axis: &TimeAxis) {
@@ -425,7 +448,7 @@ fn findings_table(h: &mut String, d: &DeliverableQc, axis: &TimeAxis) {
         h.push_str("<p class=\"note\">No defects found.</p>");
         return;
     }
-    h.push_str("<table><thead><tr><th style=\"width:6em\"></th><th>Timecode</th><th class=\"num\">Duration</th><th>What</th><th>Channel</th><th>Detail</th></tr></thead><tbody>");
+    h.push_str("<div class=\"tw\"><table><thead><tr><th style=\"width:6em\"></th><th>Timecode</th><th class=\"num\">Duration</th><th>What</th><th>Channel</th><th>Detail</th></tr></thead><tbody>");
     for f in d.findings.iter().take(MAX_FINDING_ROWS) {
         let dur = axis.seconds(f.end_sample.saturating_sub(f.start_sample));
         let _ = write!(
@@ -440,7 +463,7 @@ fn findings_table(h: &mut String, d: &DeliverableQc, axis: &TimeAxis) {
             escape(&f.detail)
         );
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
     if d.findings.len() > MAX_FINDING_ROWS {
         let _ = write!(
             h,
@@ -679,11 +702,13 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
         .chain(&tl.short_term)
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
+    let has_band = judged(p);
     let band_top = p.target_lufs + p.tolerance_lu;
-    let top_raw = if vmax.is_finite() {
-        vmax.max(band_top)
-    } else {
-        band_top
+    let top_raw = match (vmax.is_finite(), has_band) {
+        (true, true) => vmax.max(band_top),
+        (true, false) => vmax,
+        (false, true) => band_top,
+        (false, false) => -20.0,
     };
     let y_top = ((top_raw + 2.0) / 5.0).ceil() * 5.0;
     let y_bot = y_top - 45.0;
@@ -701,14 +726,16 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
     );
     // Target band.
     let (b0, b1) = (y_of(band_top), y_of(p.target_lufs - p.tolerance_lu));
-    let _ = write!(
-        h,
-        "<rect x=\"{ml}\" y=\"{b0:.1}\" width=\"{pw}\" height=\"{:.1}\" fill=\"#2e9e4f\" fill-opacity=\"0.13\"/>\
+    if has_band {
+        let _ = write!(
+            h,
+            "<rect x=\"{ml}\" y=\"{b0:.1}\" width=\"{pw}\" height=\"{:.1}\" fill=\"#2e9e4f\" fill-opacity=\"0.13\"/>\
          <line x1=\"{ml}\" x2=\"{:.1}\" y1=\"{2:.1}\" y2=\"{2:.1}\" stroke=\"#2e9e4f\" stroke-dasharray=\"5 4\" stroke-width=\"1\"/>",
-        (b1 - b0).max(1.0),
-        ml + pw,
-        y_of(p.target_lufs)
-    );
+            (b1 - b0).max(1.0),
+            ml + pw,
+            y_of(p.target_lufs)
+        );
+    }
     // Horizontal grid and LUFS labels.
     let mut v = y_bot;
     while v <= y_top + 1e-9 {
@@ -778,11 +805,18 @@ fn loudness_svg(h: &mut String, r: &QcReport, d: &DeliverableQc, axis: &TimeAxis
         "<g transform=\"translate({ml},{:.1})\" fill=\"#3a4350\">\
          <rect x=\"0\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#7aa7e0\" fill-opacity=\"0.6\"/><text x=\"18\" y=\"0\">momentary</text>\
          <rect x=\"92\" y=\"-6\" width=\"14\" height=\"3\" fill=\"#1f4e96\"/><text x=\"110\" y=\"0\">short-term</text>\
-         <rect x=\"182\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#2e9e4f\" fill-opacity=\"0.3\"/><text x=\"200\" y=\"0\">target {}</text>\
+         {}\
          <rect x=\"316\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#d7261b\"/><text x=\"326\" y=\"0\">fail</text>\
          <rect x=\"356\" y=\"-9\" width=\"6\" height=\"9\" fill=\"#e0a100\"/><text x=\"366\" y=\"0\">warn (findings)</text></g>",
         ht - 6.0,
-        escape(&format!("{:.0} ± {:.0} LU", p.target_lufs, p.tolerance_lu))
+        if has_band {
+            format!(
+                "<rect x=\"182\" y=\"-9\" width=\"14\" height=\"9\" fill=\"#2e9e4f\" fill-opacity=\"0.3\"/><text x=\"200\" y=\"0\">target {}</text>",
+                escape(&format!("{:.0} ± {:.0} LU", p.target_lufs, p.tolerance_lu))
+            )
+        } else {
+            String::new()
+        }
     );
     h.push_str("</svg>");
 }
@@ -823,7 +857,12 @@ fn finding_marker(
 
 fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
     let l = &d.loudness;
-    let ceiling = r.profile.true_peak_max_dbtp;
+    let has_ceiling = judged(&r.profile);
+    let ceiling = if has_ceiling {
+        r.profile.true_peak_max_dbtp
+    } else {
+        f64::INFINITY
+    };
     let n = l.true_peak_dbtp.len();
     let (ml, mr, mt, mb, row) = (56.0, 110.0, 24.0, 30.0, 22.0);
     let w = PLOT_W;
@@ -872,7 +911,11 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
         match tp {
             Some(tp) if tp.is_finite() => {
                 let over = *tp > ceiling + 1e-9;
-                let col = if over { "#d7261b" } else { "#3f8f5a" };
+                let col = match (over, has_ceiling) {
+                    (true, _) => "#d7261b",
+                    (false, true) => "#3f8f5a",
+                    (false, false) => "#5b7fa8",
+                };
                 let x1 = x_of(*tp);
                 let _ = write!(
                     h,
@@ -894,10 +937,14 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
                 );
             }
         }
-        if let Some(Some(sp)) = l.sample_peak_dbfs.get(i)
-            && sp.is_finite()
+        if let Some(sp) = l
+            .sample_peak_dbfs
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|v| v.is_finite())
         {
-            let x = x_of(*sp);
+            let x = x_of(sp);
             let _ = write!(
                 h,
                 "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#1c2127\" stroke-width=\"2\"/>",
@@ -905,6 +952,10 @@ fn peak_svg(h: &mut String, r: &QcReport, d: &DeliverableQc) {
                 y + 16.0
             );
         }
+    }
+    if !has_ceiling {
+        h.push_str("</svg>");
+        return;
     }
     let xc = x_of(ceiling);
     let _ = write!(
@@ -934,7 +985,7 @@ fn sync_section(h: &mut String, r: &QcReport) {
         s.tolerance_samples
     );
     h.push_str(
-        "<table><thead><tr><th>Stem</th><th>Pop at</th><th class=\"num\">Sample</th>\
+        "<div class=\"tw\"><table><thead><tr><th>Stem</th><th>Pop at</th><th class=\"num\">Sample</th>\
          <th class=\"num\">Offset (samples)</th><th class=\"num\">Offset (ms)</th><th class=\"num\">Level</th><th>Status</th><th>Detail</th></tr></thead><tbody>",
     );
     for row in &s.stems {
@@ -953,7 +1004,7 @@ fn sync_section(h: &mut String, r: &QcReport) {
             escape(&row.detail)
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn null_section(h: &mut String, r: &QcReport) {
@@ -963,13 +1014,13 @@ fn null_section(h: &mut String, r: &QcReport) {
     let db = |v: Option<f64>| v.map_or("−∞ (bit-exact)".into(), |d| format!("{d:.1} dBFS"));
     let _ = write!(
         h,
-        "<section class=\"card\"><h2>Null test {}</h2><p>{}</p><table class=\"kv\"><tbody>\
+        "<section class=\"card\"><h2>Null test {}</h2><p>{}</p><div class=\"tw\"><table class=\"kv\"><tbody>\
          <tr><th>Residual</th><td>{}</td></tr>\
          <tr><th>Peak</th><td class=\"mono\">{}</td></tr>\
          <tr><th>RMS</th><td class=\"mono\">{}</td></tr>\
          <tr><th>Largest at</th><td class=\"mono\">{}</td></tr>\
          <tr><th>Limit</th><td class=\"mono\">peak below {:.0} dBFS</td></tr>\
-         <tr><th>Compared</th><td class=\"mono\">{} frames</td></tr></tbody></table></section>",
+         <tr><th>Compared</th><td class=\"mono\">{} frames</td></tr></tbody></table></div></section>",
         pill(n.status),
         escape(&n.detail),
         escape(&n.name),
@@ -990,7 +1041,7 @@ fn cues_section(h: &mut String, r: &QcReport) {
     }
     let _ = write!(
         h,
-        "<section class=\"card\"><h2>Cues ({})</h2><table><thead><tr><th>#</th><th>Type</th><th>In</th><th>Out</th>\
+        "<section class=\"card\"><h2>Cues ({})</h2><div class=\"tw\"><table><thead><tr><th>#</th><th>Type</th><th>In</th><th>Out</th>\
          <th>Character</th><th>Line / description</th><th>Reason</th><th>Notes</th></tr></thead><tbody>",
         r.cues.len()
     );
@@ -1008,12 +1059,12 @@ fn cues_section(h: &mut String, r: &QcReport) {
             escape(&c.notes)
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn manifest_section(h: &mut String, r: &QcReport) {
     h.push_str(
-        "<section class=\"card\"><h2>Manifest</h2><table><thead><tr><th>File</th>\
+        "<section class=\"card\"><h2>Manifest</h2><div class=\"tw\"><table><thead><tr><th>File</th>\
          <th class=\"num\">Size</th><th>SHA-256</th></tr></thead><tbody>",
     );
     if r.manifest.is_empty() {
@@ -1036,7 +1087,7 @@ fn manifest_section(h: &mut String, r: &QcReport) {
             );
         }
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn fmt_bytes(b: u64) -> String {

@@ -133,9 +133,11 @@ impl Formatter for ReportFormatter {
         Ok(())
     }
     fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        if let Some(Frame::Array { compact, any, .. }) = self.stack.pop()
-            && any
-            && !compact
+        if let Some(Frame::Array {
+            compact: false,
+            any: true,
+            ..
+        }) = self.stack.pop()
         {
             self.indent(w)?;
         }

@@ -32,7 +32,7 @@ pub use report::{
     ManifestEntry, Normalization, ProfileInfo, QcReport, SessionInfo, Status, SyncReport, SyncRow,
     Timelines, loudness_checks,
 };
-pub use sync::{PopDetector, PopResult, sync_report};
+pub use sync::{PopDetector, PopResult, expected_pop_sample, sync_report};
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};

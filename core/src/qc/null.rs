@@ -138,7 +138,15 @@ impl NullTest {
         let (status, detail) = if self.non_finite > 0 {
             (
                 Status::Fail,
-                format!("{} residual sample(s) are NaN/Inf", self.non_finite),
+                format!(
+                    "{} residual {} NaN/Inf",
+                    self.non_finite,
+                    if self.non_finite == 1 {
+                        "sample is"
+                    } else {
+                        "samples are"
+                    }
+                ),
             )
         } else if count == 0 {
             (Status::Fail, "no audio compared".to_string())

@@ -293,6 +293,42 @@ impl Default for Timelines {
     }
 }
 
+impl From<&crate::loudness::meter::Timeline> for Timelines {
+    /// The meter's timeline, silence (`None`) as `-inf`.
+    fn from(t: &crate::loudness::meter::Timeline) -> Self {
+        let conv = |v: &[Option<f64>]| {
+            v.iter()
+                .map(|x| x.map_or(f32::NEG_INFINITY, |x| x as f32))
+                .collect()
+        };
+        Timelines {
+            hop_s: t.step_s,
+            momentary: conv(&t.momentary_lufs),
+            short_term: conv(&t.short_term_lufs),
+        }
+    }
+}
+
+impl From<&crate::loudness::LoudnessSummary> for LoudnessFigures {
+    /// Every figure of a meter summary; `normalization` is left `None` for the
+    /// pipeline to fill.
+    fn from(s: &crate::loudness::LoudnessSummary) -> Self {
+        LoudnessFigures {
+            integrated_lufs: s.integrated_lufs,
+            lra_lu: s.loudness_range_lu,
+            true_peak_dbtp: s.true_peak_dbtp_per_channel.clone(),
+            true_peak_max_dbtp: s.true_peak_dbtp,
+            sample_peak_dbfs: s.sample_peak_dbfs_per_channel.clone(),
+            sample_peak_max_dbfs: s.sample_peak_dbfs,
+            max_momentary_lufs: s.max_momentary_lufs,
+            max_short_term_lufs: s.max_short_term_lufs,
+            dialogue_gated_lufs: s.dialogue.as_ref().and_then(|d| d.gated_lufs),
+            dialogue_percent: s.dialogue.as_ref().map(|d| d.dialogue_percent),
+            normalization: None,
+        }
+    }
+}
+
 /// QC of one written file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeliverableQc {

@@ -14,14 +14,35 @@
 //!    the tone starts at a zero crossing (its first sample is then 0); the end
 //!    is found the same way.
 //!
-//! [`sync_report`] then compares every stem's onset with FFOA - 2 s.
+//! [`sync_report`] then compares every stem's onset with FFOA - 2 s
+//! ([`expected_pop_sample`]: two timecode seconds, so the pop starts on a
+//! frame boundary at every rate).
 
 use super::QcConfig;
 use super::dbfs;
 use super::detect::TimeBase;
 use super::report::{Check, Status, SyncReport, SyncRow};
 use crate::layout::Channel;
+use crate::timecode::Timecode;
 use crate::{Error, Result};
+
+/// Where the 2-pop belongs, in samples from the session start `start`: two
+/// timecode seconds before `ffoa` (48 frames at 24 and 23.976, 50 at 25, 60 at
+/// 29.97), the frame the pop occupies on the leader. At 23.976 that is 2.002 s
+/// of real time (96 096 samples at 48 kHz), not 2 s.
+///
+/// Fails when the pop would fall before the session start.
+pub fn expected_pop_sample(start: Timecode, ffoa: Timecode, sample_rate: u32) -> Result<u64> {
+    let rate = ffoa.rate;
+    let pop_frame = ffoa.to_frames() - 2 * rate.nominal() as i64;
+    let pop = rate.frames_to_samples(pop_frame, sample_rate);
+    let origin = start.to_samples(sample_rate);
+    u64::try_from(pop - origin).map_err(|_| {
+        Error::Invalid(format!(
+            "2-pop check: FFOA {ffoa} leaves no room for a 2-pop after the start {start} (the pop sits 2 s before FFOA)"
+        ))
+    })
+}
 
 /// Finds one stem's 2-pop in a stream of planar blocks.
 #[derive(Debug)]
@@ -60,7 +81,8 @@ pub struct PopResult {
 
 impl PopDetector {
     /// A detector for stem `stem` with `channels`, whose pop should start at
-    /// sample `expected` (FFOA - 2 s, counted from the stream's first sample).
+    /// sample `expected` (from [`expected_pop_sample`], counted from the
+    /// stream's first sample).
     pub fn new(
         stem: &str,
         channels: &[Channel],
