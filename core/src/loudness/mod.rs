@@ -21,7 +21,7 @@ pub mod true_peak;
 
 pub use filter::{Biquad, BiquadState, KWeightState, k_weight, k_weighting};
 pub use measure::{FileMeasurement, MeasureOptions, measure_file};
-pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, TimelinePoint};
+pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, Timeline, TimelinePoint};
 pub use true_peak::{
     TruePeakFir, TruePeakKernel, default_true_peak_factor, true_peak, true_peak_fir,
 };
