@@ -813,3 +813,50 @@ fn manifest_and_qc_report_list_every_deliverable() {
         assert!(!o.status.success(), "sha256sum -c missed a changed file");
     }
 }
+
+#[test]
+fn rf64_and_bw64_deliverables_read_back_as_stems() {
+    let dir = tmpdir("rf64-in");
+    std::fs::create_dir_all(dir.join("stems")).unwrap();
+    let x = noise64(17, 6, N, 0.3);
+    write_wav(&dir.join("stems/fx.wav"), true, 32, Some(0x3F), &x);
+    // pass 1: the stem through a float32 render into RF64 and BW64 printmasters
+    let mut prints = Vec::new();
+    for (name, extra) in [("rf", ""), ("bw", "bw64 = true\n")] {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let (out, _) = render(
+            &d,
+            &one_stem("Pass1", "5.1", "source = \"../stems/fx.wav\"\n").replace(
+                "[output]\n",
+                &format!("[output]\nrf64_threshold = 1000\n{extra}"),
+            ),
+        );
+        let p = out.join("Pass1_R1_PM_5.1.wav");
+        assert_eq!(
+            &std::fs::read(&p).unwrap()[0..4],
+            if name == "rf" { b"RF64" } else { b"BW64" }
+        );
+        prints.push(p);
+    }
+    // pass 2: each 64-bit-size file as a stem (no `start`: its bext TimeReference,
+    // 01:00:00:00, is the reel's start)
+    for p in &prints {
+        let d = p.parent().unwrap().join("again");
+        std::fs::create_dir_all(&d).unwrap();
+        let (out, _) = render(
+            &d,
+            &one_stem(
+                "Pass2",
+                "5.1",
+                &format!("source = {:?}", p.to_str().unwrap()),
+            ),
+        );
+        let (_, pm) = read(&out.join("Pass2_R1_PM_5.1.wav"));
+        for c in 0..6 {
+            for t in 0..N {
+                assert_eq!(pm[c][t], x[c][t] as f32, "{}: {c}/{t}", p.display());
+            }
+        }
+    }
+}
