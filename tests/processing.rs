@@ -97,14 +97,26 @@ fn reverb_send_matches_direct_convolution_and_rings_past_the_stem() {
         db(-6.0 + d)
     };
     let sent: Vec<f64> = (0..n)
-        .map(|t| if t >= off && t - off < dx.len() { send_gain(t) * dx[t - off] as f64 } else { 0.0 })
+        .map(|t| {
+            if t >= off && t - off < dx.len() {
+                send_gain(t) * dx[t - off] as f64
+            } else {
+                0.0
+            }
+        })
         .collect();
     let mut worst = 0.0f64;
     let mut peak = 0.0f64;
     for t in 0..n {
-        let dry = if t >= off && t - off < dx.len() { dx[t - off] as f64 } else { 0.0 };
+        let dry = if t >= off && t - off < dx.len() {
+            dx[t - off] as f64
+        } else {
+            0.0
+        };
         let lo = t.saturating_sub(ir.len() - 1).max(off);
-        let wet: f64 = (lo..=t.min(off + dx.len() - 1)).map(|k| sent[k] * ir[t - k] as f64).sum();
+        let wet: f64 = (lo..=t.min(off + dx.len() - 1))
+            .map(|k| sent[k] * ir[t - k] as f64)
+            .sum();
         let want = dry + wet;
         peak = peak.max(want.abs());
         worst = worst.max((dxbus[2][t] as f64 - want).abs());
@@ -113,10 +125,16 @@ fn reverb_send_matches_direct_convolution_and_rings_past_the_stem() {
         }
     }
     let err_db = 20.0 * (worst / peak).log10();
-    assert!(err_db < -120.0, "send + reverb differs from the oracle by {err_db:.1} dB re peak");
+    assert!(
+        err_db < -120.0,
+        "send + reverb differs from the oracle by {err_db:.1} dB re peak"
+    );
     // The tail rings past the stem's last sample (0.75 s) for the IR's length.
     let end = off + dx.len();
-    let tail: f64 = dxbus[2][end + 100..end + 4_000].iter().map(|&x| (x as f64).abs()).sum();
+    let tail: f64 = dxbus[2][end + 100..end + 4_000]
+        .iter()
+        .map(|&x| (x as f64).abs())
+        .sum();
     assert!(tail > 1.0, "no reverb tail after the stem ends");
 }
 
@@ -133,7 +151,10 @@ fn dialogue_reverb_stays_out_of_the_m_and_e() {
         assert_eq!(me[c], fx[c], "M&E channel {c}");
         for t in 0..pm[c].len() {
             let r = pm[c][t] - me[c][t] - dx[c][t];
-            assert!(r.abs() <= 4.0 * f32::EPSILON * pm[c][t].abs().max(1e-3), "null test at {c}/{t}: {r}");
+            assert!(
+                r.abs() <= 4.0 * f32::EPSILON * pm[c][t].abs().max(1e-3),
+                "null test at {c}/{t}: {r}"
+            );
         }
     }
 }
@@ -153,17 +174,34 @@ fn eq_insert_changes_only_its_stem() {
     let e_out: f64 = me[0].iter().map(|&x| (x as f64).powi(2)).sum();
     let ratio_db = 10.0 * (e_out / e_in).log10();
     // White noise through a 2 kHz high-pass keeps about (24 - 2) / 24 of its energy: -0.4 dB, plus -6 dB trim.
-    assert!((ratio_db - (-6.0 + 10.0 * (22.0f64 / 24.0).log10())).abs() < 0.3, "energy change {ratio_db:.2} dB");
+    assert!(
+        (ratio_db - (-6.0 + 10.0 * (22.0f64 / 24.0).log10())).abs() < 0.3,
+        "energy change {ratio_db:.2} dB"
+    );
 }
 
 #[test]
 fn dialogue_send_to_a_non_dialogue_return_is_refused() {
     let dir = tmpdir("proc-leak");
     fixture(&dir);
-    std::fs::write(dir.join("session.toml"), SESSION.replace("bus = \"DX\"", "bus = \"FX\"")).unwrap();
+    std::fs::write(
+        dir.join("session.toml"),
+        SESSION.replace("bus = \"DX\"", "bus = \"FX\""),
+    )
+    .unwrap();
     let out = dir.join("out");
-    let err = fails(&["render", dir.join("session.toml").to_str().unwrap(), "--out", out.to_str().unwrap(), "--backend", "cpu"]);
-    assert!(err.contains("stem 'dx'") && err.contains("leak into the M&E"), "{err}");
+    let err = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(
+        err.contains("stem 'dx'") && err.contains("leak into the M&E"),
+        "{err}"
+    );
     assert!(files_in(&out).is_empty());
 }
 
@@ -171,16 +209,37 @@ fn dialogue_send_to_a_non_dialogue_return_is_refused() {
 fn send_to_unknown_return_names_it() {
     let dir = tmpdir("proc-unknown");
     fixture(&dir);
-    std::fs::write(dir.join("session.toml"), SESSION.replace("to = \"room\"", "to = \"hall\"")).unwrap();
-    let err = fails(&["render", dir.join("session.toml").to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
-    assert!(err.contains("send to 'hall'") && err.contains("room"), "{err}");
+    std::fs::write(
+        dir.join("session.toml"),
+        SESSION.replace("to = \"room\"", "to = \"hall\""),
+    )
+    .unwrap();
+    let err = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("send to 'hall'") && err.contains("room"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_ir_names_the_stem_insert_and_file() {
     let dir = tmpdir("proc-ir");
     fixture(&dir);
-    std::fs::write(dir.join("session.toml"), SESSION.replace("stems/room.wav", "stems/nope.wav")).unwrap();
-    let err = fails(&["render", dir.join("session.toml").to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+    std::fs::write(
+        dir.join("session.toml"),
+        SESSION.replace("stems/room.wav", "stems/nope.wav"),
+    )
+    .unwrap();
+    let err = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
     assert!(err.contains("room") && err.contains("nope.wav"), "{err}");
 }

@@ -13,6 +13,7 @@ use crate::io::{AudioReader, OutputFormat, Rf64Mode, WavSpec, WavWriter, Written
 use crate::loudness::{DialogueGate, LoudnessSummary, Meter, default_true_peak_factor};
 use crate::master::{Limiter, LimiterOptions, Normalization, OnFailure};
 use crate::mix::downmix_matrix;
+use crate::mix::matrix::{LtRtEncoder, MatrixOptions};
 use crate::qc::{NullTest, PopDetector, QcDetectors, TimeBase};
 use crate::session::{DeliverableKind, Plan, PlanDeliverable, PlanStem};
 use crate::stem::Envelope;
@@ -244,6 +245,8 @@ struct Output {
     writers: Vec<WavWriter>,
     /// Fold-down from the mix layout (BS.775 Lo/Ro, 7.1 -> 5.1, ...), when the layouts differ.
     convert: Option<Vec<f32>>,
+    /// The 4:2:4 matrix encoder of an Lt/Rt deliverable (stateful: the Hilbert pair).
+    ltrt: Option<LtRtEncoder>,
     scratch: Vec<Vec<f32>>,
 }
 
@@ -272,6 +275,7 @@ impl Output {
                             DeliverableKind::Me => "M&E",
                             DeliverableKind::Stems => "DME stem",
                             DeliverableKind::Loro => "Lo/Ro downmix",
+                            DeliverableKind::Ltrt => "Lt/Rt matrix encode",
                         },
                         d.layout.name()
                     ),
@@ -310,7 +314,16 @@ impl Output {
         Ok(Output {
             plan: d.clone(),
             writers,
-            convert: (d.layout != plan.layout).then(|| downmix_matrix(plan.layout, d.layout)),
+            convert: (d.layout != plan.layout && d.kind != DeliverableKind::Ltrt)
+                .then(|| downmix_matrix(plan.layout, d.layout)),
+            ltrt: match d.kind {
+                DeliverableKind::Ltrt => Some(LtRtEncoder::new(
+                    plan.layout,
+                    plan.sample_rate,
+                    &MatrixOptions::default(),
+                )?),
+                _ => None,
+            },
             scratch: vec![Vec::new(); d.layout.len()],
         })
     }
@@ -322,9 +335,20 @@ impl Output {
             plan,
             writers,
             convert,
+            ltrt,
             scratch,
         } = self;
         let chans: Vec<&[f32]> = match convert {
+            None if ltrt.is_some() => {
+                let n = mix[0].len();
+                let (a, b) = scratch.split_at_mut(1);
+                a[0].resize(n, 0.0);
+                b[0].resize(n, 0.0);
+                ltrt.as_mut()
+                    .expect("checked")
+                    .process(mix, &mut a[0][..n], &mut b[0][..n]);
+                scratch.iter().map(|v| &v[..n]).collect()
+            }
             None => mix.to_vec(),
             Some(m) => {
                 let ni = mix.len();
@@ -704,7 +728,7 @@ fn deliverable_channels<'a>(
 ) -> Vec<&'a [f32]> {
     let nch = plan.layout.len();
     match d.kind {
-        DeliverableKind::Printmaster | DeliverableKind::Loro => {
+        DeliverableKind::Printmaster | DeliverableKind::Loro | DeliverableKind::Ltrt => {
             m.printmaster.iter().map(|v| &v[..n]).collect()
         }
         DeliverableKind::Me => m.me.iter().map(|v| &v[..n]).collect(),
@@ -735,7 +759,10 @@ impl Watch {
         time: TimeBase,
     ) -> Result<Watch> {
         let chans = d.layout.channels();
-        let dialogue = matches!(d.kind, DeliverableKind::Printmaster | DeliverableKind::Loro);
+        let dialogue = matches!(
+            d.kind,
+            DeliverableKind::Printmaster | DeliverableKind::Loro | DeliverableKind::Ltrt
+        );
         let mut meter = Meter::new(plan.sample_rate, chans)?;
         if dialogue {
             meter = meter.with_dialogue(plan.layout.channels());

@@ -245,6 +245,9 @@ pub enum DeliverableKind {
     Stems,
     /// ITU-R BS.775 Lo/Ro stereo downmix of the printmaster.
     Loro,
+    /// Lt/Rt: the 4:2:4 matrix encode of the printmaster for the optical/analog
+    /// stereo track (surround phase-shifted 90 degrees).
+    Ltrt,
 }
 
 impl DeliverableKind {
@@ -255,6 +258,7 @@ impl DeliverableKind {
             DeliverableKind::Me => "ME",
             DeliverableKind::Stems => "STEM",
             DeliverableKind::Loro => "LoRo",
+            DeliverableKind::Ltrt => "LtRt",
         }
     }
 }
@@ -707,7 +711,7 @@ impl Session {
                 None => None,
             };
             let out_layout = match d.kind {
-                DeliverableKind::Loro => Layout::Stereo,
+                DeliverableKind::Loro | DeliverableKind::Ltrt => Layout::Stereo,
                 _ => asked.unwrap_or(layout),
             };
             if out_layout.len() > layout.len() {
