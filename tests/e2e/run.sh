@@ -17,7 +17,7 @@ shots="${SHOTS:-$work/shots}"
 mkdir -p "$shots"
 server=""
 t0=$(date +%s)
-step() { step "[$(( $(date +%s) - t0 ))s] $*"; }
+step() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
 cleanup() {
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   if [ -z "${KEEP:-}" ]; then rm -rf "$work/demo" "$work/pkg"; fi
