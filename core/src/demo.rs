@@ -156,7 +156,7 @@ impl Synth {
                 let y = self.res[0].run(x, f1, 90.0) * 1.0
                     + self.res[1].run(x, f2, 110.0) * 0.6
                     + self.res[2].run(x, f3, 160.0) * 0.3;
-                out[0] = y * env * db(if self.id == "dx" { 3.0 } else { 1.0 });
+                out[0] = y * env * db(if self.id == "dx" { -20.0 } else { -21.0 });
             }
             "music" => {
                 // Chord pads, four seconds a chord, with a bass note; L/R slightly detuned.
@@ -188,7 +188,7 @@ impl Synth {
                     let env = (std::f64::consts::PI * p).sin().powi(2);
                     let n = self.rng.bipolar();
                     let f = 300.0 + 2500.0 * p;
-                    let y = self.res[0].run(n, f, f * 0.3) * 4.0 * env * db(-8.0);
+                    let y = self.res[0].run(n, f, f * 0.3) * 4.0 * env * db(-18.0);
                     let ang = (seed + p) * TAU;
                     let g = [
                         ang.cos().max(0.0),
@@ -202,7 +202,7 @@ impl Synth {
                         *o = y * gi;
                     }
                     let boom_t = (t - s) as f64 / sr;
-                    out[3] = (TAU * 42.0 * boom_t).sin() * (-boom_t * 3.0).exp() * db(-12.0);
+                    out[3] = (TAU * 42.0 * boom_t).sin() * (-boom_t * 3.0).exp() * db(-14.0);
                 }
             }
             "foley" => {
@@ -218,13 +218,13 @@ impl Synth {
             _ => {
                 // Backgrounds: decorrelated low-passed noise beds (room tone, traffic).
                 let lfe = self.layout.index_of(crate::Channel::Lfe);
-                for c in 0..out.len() {
+                for (c, (o, lp)) in out.iter_mut().zip(self.lp.iter_mut()).enumerate() {
                     if Some(c) == lfe {
                         continue;
                     }
                     let n = self.rng.bipolar();
-                    self.lp[c] += 0.08 * (n - self.lp[c]);
-                    out[c] = self.lp[c] * db(if c == 2 { -36.0 } else { -26.0 });
+                    *lp += 0.08 * (n - *lp);
+                    *o = *lp * db(if c == 2 { -36.0 } else { -26.0 });
                 }
             }
         }
@@ -257,6 +257,7 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
     })?;
     let len = (minutes * 60.0 * RATE as f64) as u64;
     let (pop, pop_len) = two_pop();
+    let ffoa = FPS.frames_to_samples(8 * 24, RATE) as u64;
     let start = Timecode::parse("01:00:00:00", FPS)?;
     let defs: [(&str, Layout, u64); 6] = [
         ("dx", Layout::Mono, 11),
@@ -308,7 +309,12 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
             }
             for i in 0..n as u64 {
                 let ti = t + i;
-                synth.frame(ti, &mut frame);
+                // The leader is silent but for the 2-pop; the programme starts at FFOA.
+                if ti < ffoa {
+                    frame.fill(0.0);
+                } else {
+                    synth.frame(ti, &mut frame);
+                }
                 if (pop..pop + pop_len).contains(&ti) {
                     let v = db(-20.0) * (TAU * 1000.0 * (ti - pop) as f64 / RATE as f64).sin();
                     for (c, f) in frame.iter_mut().enumerate() {
@@ -355,6 +361,10 @@ ffoa = "01:00:08:00"
 
 [output]
 format = "pcm24"
+
+# Netflix: -27 LKFS dialogue-gated (stem-gated on the dialogue buses) +-2 LU, -2 dBTP
+[delivery]
+profile = "netflix"
 
 [[stem]]
 id = "dx"

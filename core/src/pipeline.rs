@@ -8,9 +8,12 @@
 //! each unit is computed in a fixed order, so the bytes do not depend on the
 //! thread count.
 
-use crate::backend::{Backend, BackendInfo, SumJob};
-use crate::io::{OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
+use crate::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, Hop, SumJob};
+use crate::io::{AudioReader, OutputFormat, Rf64Mode, WavSpec, WavWriter, WrittenFile};
+use crate::loudness::{DialogueGate, LoudnessSummary, Meter, default_true_peak_factor};
+use crate::master::{Limiter, LimiterOptions, Normalization, OnFailure};
 use crate::mix::downmix_matrix;
+use crate::qc::{NullTest, PopDetector, QcDetectors, TimeBase};
 use crate::session::{DeliverableKind, Plan, PlanDeliverable, PlanStem};
 use crate::stem::Envelope;
 use crate::{Error, Result};
@@ -48,6 +51,8 @@ pub struct DeliverableResult {
     pub files: Vec<WrittenFile>,
     /// Peak per channel in dBFS (after quantization), `None` for digital silence.
     pub peak_dbfs: Vec<Option<f64>>,
+    /// BS.1770-4 figures of the file as written.
+    pub loudness: LoudnessBrief,
 }
 
 /// What a render did.
@@ -66,6 +71,14 @@ pub struct RenderSummary {
     pub deliverables: Vec<DeliverableResult>,
     /// The checksum file (`sha256sum -c` format) beside the deliverables.
     pub manifest: PathBuf,
+    /// `qc/report.html` (with `qc/report.json` beside it).
+    pub qc_report: PathBuf,
+    /// Overall QC status: pass, warn, fail.
+    pub qc_status: String,
+    /// Deliverables that miss the delivery profile (rendered anyway under `on_failure = "flag"`).
+    pub qc_problems: Vec<String>,
+    /// What loudness normalization did, when the session names a profile.
+    pub normalization: Option<NormalizationResult>,
     pub wall_s: f64,
     pub x_realtime: f64,
 }
@@ -78,7 +91,7 @@ pub fn peak_db(p: f32) -> Option<f64> {
 /// Reads one stem onto the reel timeline, block after block.
 pub struct StemReader {
     id: String,
-    readers: Vec<WavReader>,
+    readers: Vec<AudioReader>,
     /// file channel -> layout index
     map: Vec<usize>,
     frames: u64,
@@ -94,7 +107,7 @@ impl StemReader {
     pub fn open(stem: &PlanStem, plan: &Plan, t0: i64) -> Result<StemReader> {
         let mut readers = Vec::new();
         for p in &stem.paths {
-            readers.push(WavReader::open(p).map_err(|e| Error::stem(&stem.id, e.to_string()))?);
+            readers.push(AudioReader::open(p).map_err(|e| Error::stem(&stem.id, e.to_string()))?);
         }
         let local = (t0 - stem.offset).clamp(0, stem.frames as i64) as u64;
         for r in &mut readers {
@@ -301,13 +314,20 @@ impl Output {
         })
     }
 
-    fn write(&mut self, mix: &[&[f32]]) -> Result<()> {
-        let converted: Vec<&[f32]>;
-        let chans: &[&[f32]] = match &self.convert {
-            None => mix,
+    /// Converts the mix channels to the deliverable's layout (fold-downs go through
+    /// `scratch`), writes them, and hands them to the deliverable's meters and detectors.
+    fn process(&mut self, mix: &[&[f32]], watch: &mut Watch, dx_hops: &[Hop]) -> Result<()> {
+        let Output {
+            plan,
+            writers,
+            convert,
+            scratch,
+        } = self;
+        let chans: Vec<&[f32]> = match convert {
+            None => mix.to_vec(),
             Some(m) => {
                 let ni = mix.len();
-                for (o, y) in self.scratch.iter_mut().enumerate() {
+                for (o, y) in scratch.iter_mut().enumerate() {
                     y.clear();
                     y.resize(mix[0].len(), 0.0);
                     for (i, x) in mix.iter().enumerate() {
@@ -317,18 +337,17 @@ impl Output {
                         }
                     }
                 }
-                converted = self.scratch.iter().map(|v| v.as_slice()).collect();
-                &converted
+                scratch.iter().map(|v| v.as_slice()).collect()
             }
         };
-        if self.plan.multi_mono {
-            for (w, c) in self.writers.iter_mut().zip(chans) {
+        if plan.multi_mono {
+            for (w, c) in writers.iter_mut().zip(&chans) {
                 w.write_planar(std::slice::from_ref(c))?;
             }
-            Ok(())
         } else {
-            self.writers[0].write_planar(chans)
+            writers[0].write_planar(&chans)?;
         }
+        watch.push(&chans, dx_hops)
     }
 }
 
@@ -346,7 +365,8 @@ pub struct MixBlock {
 pub struct Mixer<'p> {
     plan: &'p Plan,
     readers: Vec<StemReader>,
-    stem_bufs: Vec<Vec<Vec<f32>>>,
+    /// The last block of every stem, on the reel timeline (for the 2-pop check).
+    pub stem_bufs: Vec<Vec<Vec<f32>>>,
     envelopes: Vec<Vec<f32>>,
     stem_env: Vec<Envelope>,
     bus_env: Vec<Envelope>,
@@ -519,7 +539,164 @@ fn deliverable_channels<'a>(
     }
 }
 
-/// Renders every deliverable of `plan` into `opts.out_dir`.
+/// Loudness and QC state of one deliverable during the render.
+struct Watch {
+    analyzer: Box<dyn Analyzer>,
+    meter: Meter,
+    detectors: QcDetectors,
+    /// Gets the dialogue hops (printmaster and its downmixes).
+    dialogue: bool,
+}
+
+impl Watch {
+    fn new(
+        plan: &Plan,
+        backend: &dyn Backend,
+        d: &PlanDeliverable,
+        time: TimeBase,
+    ) -> Result<Watch> {
+        let chans = d.layout.channels();
+        let dialogue = matches!(d.kind, DeliverableKind::Printmaster | DeliverableKind::Loro);
+        let mut meter = Meter::new(plan.sample_rate, chans)?;
+        if dialogue {
+            meter = meter.with_dialogue(plan.layout.channels());
+        }
+        let (start, end) = programme_span(plan);
+        Ok(Watch {
+            analyzer: backend.analyzer(&analyzer_config(plan, chans.len()))?,
+            meter,
+            detectors: QcDetectors::new(&plan.qc, chans, time)?.with_programme(start, Some(end)),
+            dialogue,
+        })
+    }
+
+    fn push(&mut self, chans: &[&[f32]], dx_hops: &[Hop]) -> Result<()> {
+        self.analyzer.push(chans)?;
+        self.meter.push_hops(&self.analyzer.take_hops()?)?;
+        if self.dialogue {
+            self.meter.push_dialogue_hops(dx_hops)?;
+        }
+        self.detectors.push(chans)
+    }
+
+    fn finish(&mut self, dx_hops: &[Hop]) -> Result<()> {
+        self.meter.push_hops(&self.analyzer.finish()?)?;
+        if self.dialogue {
+            self.meter.push_dialogue_hops(dx_hops)?;
+        }
+        Ok(())
+    }
+}
+
+/// The programme span for the QC detectors: from the first frame of action to the end
+/// (the leader with its 2-pop is left out).
+fn programme_span(plan: &Plan) -> (u64, u64) {
+    ((plan.ffoa.max(0) as u64).min(plan.length), plan.length)
+}
+
+fn analyzer_config(plan: &Plan, channels: usize) -> AnalyzerConfig {
+    AnalyzerConfig {
+        channels,
+        sample_rate: plan.sample_rate,
+        true_peak_oversample: default_true_peak_factor(plan.sample_rate),
+    }
+}
+
+/// Pass 1 of a normalizing render: the printmaster's loudness (with the dialogue bus
+/// for stem-gated dialogue loudness), without writing anything.
+fn measure_mix(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    block_frames: usize,
+    progress: &dyn Fn(u64),
+) -> Result<LoudnessSummary> {
+    let chans = plan.layout.channels();
+    let mut pm = backend.analyzer(&analyzer_config(plan, chans.len()))?;
+    let mut dx = backend.analyzer(&analyzer_config(plan, chans.len()))?;
+    let mut meter = Meter::new(plan.sample_rate, chans)?.with_dialogue(chans);
+    let mut mixer = Mixer::new(plan)?;
+    let mut block = MixBlock::default();
+    while mixer.pos < plan.length {
+        let n = ((plan.length - mixer.pos) as usize).min(block_frames);
+        mixer.next_block(backend, n, &mut block)?;
+        let p: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[..n]).collect();
+        let d: Vec<&[f32]> = block.dialogue.iter().map(|v| &v[..n]).collect();
+        pm.push(&p)?;
+        dx.push(&d)?;
+        meter.push_hops(&pm.take_hops()?)?;
+        meter.push_dialogue_hops(&dx.take_hops()?)?;
+        progress(mixer.pos);
+    }
+    meter.push_hops(&pm.finish()?)?;
+    meter.push_dialogue_hops(&dx.finish()?)?;
+    Ok(meter.summary(&DialogueGate::default(), false))
+}
+
+/// Frames of every mix waiting for the limiter's verdict (the limiter delays the
+/// printmaster; the buses, the dialogue and the M&E wait here for the same gain).
+#[derive(Default)]
+struct Pending {
+    buses: Vec<Vec<f32>>,
+    dialogue: Vec<Vec<f32>>,
+    me: Vec<Vec<f32>>,
+}
+
+impl Pending {
+    fn push(&mut self, b: &MixBlock, n: usize) {
+        for (dst, src) in [
+            (&mut self.buses, &b.buses),
+            (&mut self.dialogue, &b.dialogue),
+            (&mut self.me, &b.me),
+        ] {
+            dst.resize(src.len(), Vec::new());
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.extend_from_slice(&s[..n]);
+            }
+        }
+    }
+
+    /// Moves the first `k` frames of every mix into `out`, scaled by `gain`.
+    fn pop(&mut self, k: usize, gain: &[f32], out: &mut MixBlock) {
+        for (src, dst) in [
+            (&mut self.buses, &mut out.buses),
+            (&mut self.dialogue, &mut out.dialogue),
+            (&mut self.me, &mut out.me),
+        ] {
+            dst.resize(src.len(), Vec::new());
+            for (s, d) in src.iter_mut().zip(dst.iter_mut()) {
+                d.clear();
+                d.extend(s.drain(..k).zip(gain).map(|(x, g)| x * g));
+            }
+        }
+    }
+}
+
+fn scale_block(b: &mut MixBlock, g: f32, n: usize) {
+    for v in b
+        .buses
+        .iter_mut()
+        .chain(&mut b.dialogue)
+        .chain(&mut b.me)
+        .chain(&mut b.printmaster)
+    {
+        v[..n].iter_mut().for_each(|x| *x *= g);
+    }
+}
+
+/// What normalization did, for the summary and the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct NormalizationResult {
+    /// The profile's decision from the pass-1 measurement.
+    pub plan: Normalization,
+    /// The limiter's statistics, when it ran.
+    pub limiter: Option<crate::master::LimiterStats>,
+}
+
+/// Renders every deliverable of `plan` into `opts.out_dir`, with its QC report in
+/// `opts.out_dir/qc/`. With a delivery profile, a first pass measures the printmaster,
+/// and the second applies one static gain to every mix (printmaster, M&E, stems), then a
+/// channel-linked true-peak limiter on the printmaster whose gain is applied, sample for
+/// sample, to the M&E and the stems too (so the null test still holds).
 pub fn render(
     plan: &Plan,
     backend: &mut dyn Backend,
@@ -528,68 +705,283 @@ pub fn render(
 ) -> Result<RenderSummary> {
     let t_start = std::time::Instant::now();
     check_outputs(plan, &opts.out_dir)?;
+    let bf = opts.block_frames.max(1);
+    let total = plan.length;
+    let passes = if plan.profile.is_some() && plan.normalize {
+        2
+    } else {
+        1
+    };
+    let report = |pass: u64, pos: u64| {
+        if let Some(p) = progress {
+            p(pass * total + pos, passes * total);
+        }
+    };
+
+    // Pass 1: measure, decide the gain and whether the limiter can hold the ceiling.
+    let mut before: Option<LoudnessSummary> = None;
+    let mut norm: Option<Normalization> = None;
+    if let (Some(profile), true) = (&plan.profile, plan.normalize) {
+        let m = measure_mix(plan, backend, bf, &|pos| report(0, pos))?;
+        let n = crate::master::normalization(&m, profile)?;
+        if !n.within_limiter_budget && profile.on_failure == OnFailure::Fail {
+            return Err(Error::Delivery(format!(
+                "cannot meet {}: the printmaster measures {:.1} LUFS ({}), and reaching {:.1} LUFS \
+                 would need {:.1} dB of true-peak limiting, more than the {:.1} dB allowed \
+                 (max_limiter_gain_reduction_db); remix, raise the allowance, or set \
+                 on_failure = \"flag\"",
+                profile.name,
+                n.measured_lufs,
+                if n.used_fallback {
+                    "full programme"
+                } else {
+                    "measured as the profile asks"
+                },
+                n.target_lufs,
+                n.predicted_gain_reduction_db,
+                profile.max_limiter_gain_reduction_db
+            )));
+        }
+        before = Some(m);
+        norm = Some(n);
+    }
+    let gain = norm.as_ref().map_or(1.0, |n| n.gain as f32);
+    let mut limiter = match (&plan.profile, &norm) {
+        // Run the limiter when the peak after the gain comes within 1 dB of the ceiling
+        // (the pass-1 true peak is a 4x estimate; the limiter verifies at 8x).
+        (Some(p), Some(n))
+            if n.predicted_true_peak_dbtp
+                .is_none_or(|tp| tp > p.true_peak_ceiling_dbtp - 1.0) =>
+        {
+            Some(Limiter::new(
+                plan.layout.len(),
+                plan.sample_rate,
+                p.true_peak_ceiling_dbtp,
+                LimiterOptions::default(),
+            )?)
+        }
+        _ => None,
+    };
+
+    // Pass 2: mix, level, limit, write, measure and check.
+    let time = TimeBase::new(plan.sample_rate, plan.start_tc);
     let mut outputs = plan
         .deliverables
         .iter()
         .enumerate()
         .map(|(i, d)| Output::create(plan, d, i, &opts.out_dir))
         .collect::<Result<Vec<_>>>()?;
+    let mut watches = plan
+        .deliverables
+        .iter()
+        .map(|d| Watch::new(plan, backend, d, time))
+        .collect::<Result<Vec<_>>>()?;
+    let mut dx_analyzer = backend.analyzer(&analyzer_config(plan, plan.layout.len()))?;
+    let chans = plan.layout.channels();
+    let mut null = NullTest::new("printmaster - dialogue - M&E", chans, time, &plan.qc)?;
+    let pop_at = plan.two_pop_sample();
+    let mut pops = match pop_at {
+        Some(at) => plan
+            .stems
+            .iter()
+            .map(|s| PopDetector::new(&s.id, s.layout.channels(), time, at, &plan.qc))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
     let mut mixer = Mixer::new(plan)?;
     let mut block = MixBlock::default();
-    let total = plan.length;
-    let bf = opts.block_frames.max(1);
-    while mixer.pos < total {
-        let n = ((total - mixer.pos) as usize).min(bf);
-        mixer.next_block(backend, n, &mut block)?;
-        let write = |o: &mut Output| {
-            let ch = deliverable_channels(plan, &o.plan, &block, n);
-            o.write(&ch)
+    let mut ready = MixBlock::default();
+    let mut pending = Pending::default();
+    let mut lim_gain: Vec<f32> = Vec::new();
+    let mut written = 0u64;
+    let mut done = false;
+    while !done {
+        // Produce the next chunk of frames that are ready to write.
+        let k = if mixer.pos < total {
+            let n = ((total - mixer.pos) as usize).min(bf);
+            mixer.next_block(backend, n, &mut block)?;
+            for (p, st) in pops.iter_mut().zip(&mixer.stem_bufs) {
+                let v: Vec<&[f32]> = st.iter().map(|c| &c[..n]).collect();
+                p.push(&v)?;
+            }
+            if gain != 1.0 {
+                scale_block(&mut block, gain, n);
+            }
+            match &mut limiter {
+                None => {
+                    std::mem::swap(&mut block, &mut ready);
+                    n
+                }
+                Some(l) => {
+                    pending.push(&block, n);
+                    let pm: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[..n]).collect();
+                    ready.printmaster.resize(pm.len(), Vec::new());
+                    l.process(&pm, &mut ready.printmaster, &mut lim_gain)?;
+                    let k = lim_gain.len();
+                    pending.pop(k, &lim_gain, &mut ready);
+                    k
+                }
+            }
+        } else {
+            done = true;
+            match &mut limiter {
+                None => 0,
+                Some(l) => {
+                    ready.printmaster.resize(plan.layout.len(), Vec::new());
+                    l.flush(&mut ready.printmaster, &mut lim_gain)?;
+                    let k = lim_gain.len();
+                    pending.pop(k, &lim_gain, &mut ready);
+                    k
+                }
+            }
+        };
+        if k == 0 {
+            continue;
+        }
+        let dx: Vec<&[f32]> = ready.dialogue.iter().map(|v| &v[..k]).collect();
+        dx_analyzer.push(&dx)?;
+        let dx_hops = dx_analyzer.take_hops()?;
+        let pm: Vec<&[f32]> = ready.printmaster.iter().map(|v| &v[..k]).collect();
+        let me: Vec<&[f32]> = ready.me.iter().map(|v| &v[..k]).collect();
+        null.push(&pm, &[&dx, &me])?;
+        let work = |(o, w): (&mut Output, &mut Watch)| -> Result<()> {
+            let mix = deliverable_channels(plan, &o.plan, &ready, k);
+            o.process(&mix, w, &dx_hops)
         };
         #[cfg(not(target_arch = "wasm32"))]
         {
             use rayon::prelude::*;
             outputs
                 .par_iter_mut()
-                .map(write)
+                .zip(watches.par_iter_mut())
+                .map(work)
                 .collect::<Result<Vec<()>>>()?;
         }
         #[cfg(target_arch = "wasm32")]
-        outputs.iter_mut().map(write).collect::<Result<Vec<()>>>()?;
-        if let Some(p) = progress {
-            p(mixer.pos, total);
+        outputs
+            .iter_mut()
+            .zip(watches.iter_mut())
+            .map(work)
+            .collect::<Result<Vec<()>>>()?;
+        written += k as u64;
+        report(passes - 1, written);
+    }
+    if written != total {
+        return Err(Error::Backend(format!(
+            "render produced {written} frames, expected {total}"
+        )));
+    }
+    let dx_tail = dx_analyzer.finish()?;
+    for w in &mut watches {
+        w.finish(&dx_tail)?;
+    }
+
+    // Loudness of each deliverable; the profile decides whether the render may stand.
+    let gate = DialogueGate::default();
+    let summaries: Vec<LoudnessSummary> = watches
+        .iter()
+        .map(|w| w.meter.summary(&gate, true))
+        .collect();
+    let lim_stats = limiter.as_ref().map(|l| l.stats());
+    let mut failures = Vec::new();
+    if let Some(profile) = &plan.profile {
+        for (d, s) in plan.deliverables.iter().zip(&summaries) {
+            if d.kind == DeliverableKind::Printmaster {
+                let c = crate::master::check(s, profile);
+                if !c.passed {
+                    failures.push(format!("{}: {}", d.name, c.messages.join("; ")));
+                }
+            }
+        }
+        if !failures.is_empty() && profile.on_failure == OnFailure::Fail {
+            return Err(Error::Delivery(format!(
+                "the render does not meet {} (nothing was delivered): {}",
+                profile.name,
+                failures.join(" | ")
+            )));
         }
     }
-    // Finish every file; only now do the final paths appear.
-    let mut results = Vec::new();
-    for o in outputs {
-        let mut files = Vec::new();
-        for w in o.writers {
-            files.push(w.finish()?);
+    // The bext v2 loudness fields (EBU Tech 3285), then finish every file (header, sync,
+    // hash, rename) in parallel: only now do the final paths appear.
+    for (o, s) in outputs.iter_mut().zip(&summaries) {
+        for w in &mut o.writers {
+            if let Some(mut b) = w.bext().cloned() {
+                b.loudness = crate::io::BextLoudness {
+                    integrated_lufs: s.integrated_lufs,
+                    range_lu: s.loudness_range_lu,
+                    max_true_peak_dbtp: s.true_peak_dbtp,
+                    max_momentary_lufs: s.max_momentary_lufs,
+                    max_short_term_lufs: s.max_short_term_lufs,
+                };
+                w.set_bext(b)?;
+            }
         }
+    }
+    let finish = |o: Output| -> Result<(PlanDeliverable, Vec<WrittenFile>)> {
+        let files = o
+            .writers
+            .into_iter()
+            .map(WavWriter::finish)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((o.plan, files))
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let finished: Vec<_> = {
+        use rayon::prelude::*;
+        outputs
+            .into_par_iter()
+            .map(finish)
+            .collect::<Result<Vec<_>>>()?
+    };
+    #[cfg(target_arch = "wasm32")]
+    let finished: Vec<_> = outputs
+        .into_iter()
+        .map(finish)
+        .collect::<Result<Vec<_>>>()?;
+    let mut results = Vec::new();
+    for ((d, files), s) in finished.into_iter().zip(&summaries) {
         let peak: Vec<Option<f64>> = files
             .iter()
             .flat_map(|f| f.peak.iter().map(|&p| peak_db(p)))
             .collect();
         results.push(DeliverableResult {
-            name: o.plan.name.clone(),
-            kind: o.plan.kind,
-            bus: o.plan.bus.map(|b| plan.buses[b].id.clone()),
-            layout: o.plan.layout.name().to_string(),
-            channels: o
-                .plan
+            name: d.name.clone(),
+            kind: d.kind,
+            bus: d.bus.map(|b| plan.buses[b].id.clone()),
+            layout: d.layout.name().to_string(),
+            channels: d
                 .layout
                 .channels()
                 .iter()
                 .map(|c| c.label().to_string())
                 .collect(),
-            format: o.plan.format,
+            format: d.format,
             frames: total,
             duration_s: total as f64 / plan.sample_rate as f64,
             files,
             peak_dbfs: peak,
+            loudness: LoudnessBrief::from(s),
         });
     }
     let manifest = write_manifest(&opts.out_dir, &results)?;
+    let info = backend.info();
+
+    // The QC report.
+    let qc_report = crate::render_report::build_report(crate::render_report::ReportInputs {
+        plan,
+        backend: &info,
+        results: &results,
+        summaries: &summaries,
+        watches: watches.into_iter().map(|w| w.detectors).collect(),
+        null: null.finish(),
+        pops: pops.into_iter().map(PopDetector::finish).collect(),
+        before: before.as_ref(),
+        normalization: norm.as_ref(),
+        limiter: lim_stats,
+    });
+    let qc_dir = opts.out_dir.join("qc");
+    crate::qc::write_report(&qc_dir, &qc_report)?;
+
     let wall = t_start.elapsed().as_secs_f64();
     let dur = total as f64 / plan.sample_rate as f64;
     Ok(RenderSummary {
@@ -602,9 +994,16 @@ pub fn render(
         start_timecode: plan.start_tc.to_string(),
         frames: total,
         duration_s: dur,
-        backend: backend.info(),
+        backend: info,
         deliverables: results,
         manifest,
+        qc_report: qc_dir.join("report.html"),
+        qc_status: qc_report.status.as_str().to_string(),
+        qc_problems: failures,
+        normalization: norm.map(|plan| NormalizationResult {
+            plan,
+            limiter: lim_stats,
+        }),
         wall_s: wall,
         x_realtime: if wall > 0.0 {
             dur / wall
@@ -612,6 +1011,32 @@ pub fn render(
             f64::INFINITY
         },
     })
+}
+
+/// The headline loudness figures of a deliverable (the full set is in the QC report).
+#[derive(Debug, Clone, Serialize)]
+pub struct LoudnessBrief {
+    pub integrated_lufs: Option<f64>,
+    pub loudness_range_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub max_momentary_lufs: Option<f64>,
+    pub max_short_term_lufs: Option<f64>,
+    pub dialogue_gated_lufs: Option<f64>,
+    pub dialogue_percent: Option<f64>,
+}
+
+impl From<&LoudnessSummary> for LoudnessBrief {
+    fn from(s: &LoudnessSummary) -> Self {
+        LoudnessBrief {
+            integrated_lufs: s.integrated_lufs,
+            loudness_range_lu: s.loudness_range_lu,
+            true_peak_dbtp: s.true_peak_dbtp,
+            max_momentary_lufs: s.max_momentary_lufs,
+            max_short_term_lufs: s.max_short_term_lufs,
+            dialogue_gated_lufs: s.dialogue.as_ref().and_then(|d| d.gated_lufs),
+            dialogue_percent: s.dialogue.as_ref().map(|d| d.dialogue_percent),
+        }
+    }
 }
 
 /// Name of the checksum manifest written beside the deliverables.

@@ -6,7 +6,7 @@
 //! session into a [`Plan`]: sample positions on the reel, channel mappings,
 //! routing matrices and the deliverables to write.
 
-use crate::io::{Container, OutputFormat, WavInfo, WavReader};
+use crate::io::{AudioReader, Container, OutputFormat, WavInfo};
 use crate::layout::{Channel, Layout};
 use crate::timecode::{FrameRate, Timecode};
 use crate::{Error, Result};
@@ -30,6 +30,31 @@ pub struct SessionFile {
     pub stems: Vec<StemSpec>,
     #[serde(default, rename = "deliverable")]
     pub deliverables: Vec<DeliverableSpec>,
+    /// Delivery profile: loudness target, true-peak ceiling, normalization.
+    pub delivery: Option<DeliverySpec>,
+    /// QC thresholds (every field optional; see `qc::QcConfig`).
+    pub qc: Option<crate::qc::QcConfig>,
+}
+
+/// `[delivery]`: a named profile (`netflix`, `ebu-r128`, `atsc-a85`, `aes-streaming`) or
+/// `custom`, with optional overrides. `render` normalizes the printmaster to the target
+/// with one static gain (applied identically to the M&E and the stems) and a true-peak
+/// limiter, then checks the result.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySpec {
+    pub profile: Spanned<String>,
+    pub target_lufs: Option<f64>,
+    pub tolerance_lu: Option<f64>,
+    pub true_peak_ceiling_dbtp: Option<f64>,
+    /// `programme` or `dialogue`.
+    pub gating: Option<crate::master::GatingMode>,
+    pub max_limiter_gain_reduction_db: Option<f64>,
+    /// `fail` (default: stop, deliver nothing) or `flag` (deliver, mark the QC failed).
+    pub on_failure: Option<crate::master::OnFailure>,
+    /// Measure and check only; do not change the level.
+    #[serde(default)]
+    pub measure_only: bool,
 }
 
 /// `[reel]`: what the reel is and where it sits in time.
@@ -638,7 +663,60 @@ impl Session {
                 .unwrap_or(u32::MAX as u64 - 1024 * 1024),
             bw64: f.output.bw64,
             dither_seed: f.output.dither_seed.unwrap_or(0x6475_6273_7461_6765),
+            ffoa_tc,
+            profile: self.profile()?,
+            normalize: f.delivery.as_ref().is_some_and(|d| !d.measure_only),
+            qc: {
+                let q = f.qc.clone().unwrap_or_default();
+                q.validate(sr).map_err(|e| self.err(format!("[qc]: {e}")))?;
+                q
+            },
         })
+    }
+
+    /// The delivery profile: the named preset with the session's overrides.
+    pub fn profile(&self) -> Result<Option<crate::master::DeliveryProfile>> {
+        use crate::master::{DeliveryProfile, GatingMode};
+        let Some(d) = &self.file.delivery else {
+            return Ok(None);
+        };
+        let name = d.profile.get_ref();
+        let mut p = if name.eq_ignore_ascii_case("custom") {
+            let (Some(t), Some(tol), Some(c)) =
+                (d.target_lufs, d.tolerance_lu, d.true_peak_ceiling_dbtp)
+            else {
+                return Err(self.err_at(
+                    d.profile.span(),
+                    "a custom profile needs target_lufs, tolerance_lu and true_peak_ceiling_dbtp",
+                ));
+            };
+            DeliveryProfile::custom(t, tol, c, d.gating.unwrap_or(GatingMode::Programme))
+                .map_err(|e| self.err_at(d.profile.span(), e.to_string()))?
+        } else {
+            DeliveryProfile::preset(name)
+                .map_err(|e| self.err_at(d.profile.span(), e.to_string()))?
+        };
+        if let Some(v) = d.target_lufs {
+            p.target_lufs = v;
+        }
+        if let Some(v) = d.tolerance_lu {
+            p.tolerance_lu = v;
+        }
+        if let Some(v) = d.true_peak_ceiling_dbtp {
+            p.true_peak_ceiling_dbtp = v;
+        }
+        if let Some(v) = d.gating {
+            p.gating = v;
+        }
+        if let Some(v) = d.max_limiter_gain_reduction_db {
+            p.max_limiter_gain_reduction_db = v;
+        }
+        if let Some(v) = d.on_failure {
+            p.on_failure = v;
+        }
+        p.validate()
+            .map_err(|e| self.err_at(d.profile.span(), e.to_string()))?;
+        Ok(Some(p))
     }
 
     fn breakpoints(&self, bps: &[Breakpoint], start_abs: i64) -> Result<Vec<(i64, f64)>> {
@@ -667,7 +745,7 @@ impl Session {
                     format!("source file {} does not exist", p.display()),
                 ));
             }
-            let r = WavReader::open(p).map_err(|e| Error::stem(&s.id, e.to_string()))?;
+            let r = AudioReader::open(p).map_err(|e| Error::stem(&s.id, e.to_string()))?;
             infos.push(r.info().clone());
         }
         let multi = paths.len() > 1 || s.sources.is_some();
@@ -869,9 +947,24 @@ pub struct Plan {
     pub rf64_threshold: u64,
     pub bw64: bool,
     pub dither_seed: u64,
+    /// First frame of action as a timecode.
+    pub ffoa_tc: Timecode,
+    /// The delivery profile, when the session names one.
+    pub profile: Option<crate::master::DeliveryProfile>,
+    /// Normalize to the profile (false: measure and check only).
+    pub normalize: bool,
+    pub qc: crate::qc::QcConfig,
 }
 
 impl Plan {
+    /// Reel sample where every stem's 2-pop should start: 2 s (in timecode frames)
+    /// before the first frame of action.
+    pub fn two_pop_sample(&self) -> Option<u64> {
+        let f = self.ffoa_tc.to_frames() - 2 * self.frame_rate.nominal() as i64;
+        let s = self.frame_rate.frames_to_samples(f, self.sample_rate) - self.start_samples;
+        (s >= 0).then_some(s as u64)
+    }
+
     /// The timecode of a reel sample position.
     pub fn timecode_at(&self, sample: i64) -> Timecode {
         Timecode::from_samples(
@@ -1007,7 +1100,7 @@ mod tests {
     fn unknown_key_names_line_and_nearest_key() {
         let t = MIN.replace("source = ", "gian_db = 1\nsource = ");
         let e = parse(&t).unwrap_err().to_string();
-        assert!(e.contains("s.toml:9:"), "{e}");
+        assert!(e.contains("s.toml:8:1"), "{e}");
         assert!(e.contains("did you mean `gain_db`"), "{e}");
     }
 

@@ -145,6 +145,39 @@ fn dither_is_deterministic_and_independent_of_blocking() {
 }
 
 #[test]
+fn digital_silence_stays_silent() {
+    // A silent channel beside a live one, and silence inside a live channel.
+    let d = scratch("silence");
+    let mut live = noise(3, 4000, 0.3);
+    live[1000..2000].fill(0.0);
+    let p = d.join("s.wav");
+    let wf = write(
+        &p,
+        spec(2, OutputFormat::Pcm16),
+        &[vec![0.0; 4000], live.clone()],
+        1000,
+    );
+    assert_eq!(wf.peak[0], 0.0);
+    let back = read_all(&p, 4000);
+    assert!(back[0].iter().all(|&x| x == 0.0));
+    assert!(back[1][1000..2000].iter().all(|&x| x == 0.0));
+    // The rest is still dithered: same output as if the silence were elsewhere
+    // (dither streams advance on silent samples too).
+    let mut other = noise(3, 4000, 0.3);
+    other[3000..3500].fill(0.0);
+    let p2 = d.join("s2.wav");
+    write(
+        &p2,
+        spec(2, OutputFormat::Pcm16),
+        &[vec![0.0; 4000], other],
+        1000,
+    );
+    let back2 = read_all(&p2, 4000);
+    assert_eq!(back[1][..1000], back2[1][..1000]);
+    assert_eq!(back[1][2000..3000], back2[1][2000..3000]);
+}
+
+#[test]
 fn dither_streams_per_channel_are_independent() {
     // Identical input on two channels: the dithered outputs must differ.
     let d = scratch("indep");
@@ -501,6 +534,23 @@ fn sox_reads_our_files() {
     assert!(out.contains("Sample Rate    : 48000"), "{out}");
     assert!(out.contains("Precision      : 24-bit"), "{out}");
     assert!(out.contains("48000 samples"), "{out}");
+    // RF64: sox decodes it to the same samples as our reader.
+    let r = d.join("r.wav");
+    let mut sp = spec(2, OutputFormat::Pcm16);
+    sp.rf64 = Rf64Mode::Always;
+    write(&r, sp, &signal(2, 1000, 0.4), 1000);
+    let raw = d.join("r.raw");
+    run(std::process::Command::new("sox")
+        .arg(&r)
+        .args(["-t", "raw", "-e", "signed-integer", "-b", "16"])
+        .arg(&raw));
+    let raw = std::fs::read(&raw).unwrap();
+    let ours = read_all(&r, 1000);
+    assert_eq!(raw.len(), 4000);
+    for (i, s) in raw.chunks_exact(2).enumerate() {
+        let v = f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0;
+        assert_eq!(v, ours[i % 2][i / 2]);
+    }
 }
 
 #[test]
@@ -647,4 +697,130 @@ fn unfinished_writer_leaves_nothing_and_finish_renames() {
     let e = WavWriter::create(&d.join("nope/x.wav"), spec(1, OutputFormat::Pcm16)).unwrap_err();
     assert!(matches!(e, Error::Output { .. }));
     assert!(e.to_string().contains("x.wav"));
+}
+
+/// Files written by an independent writer (ffmpeg): 64-bit float, 8-bit,
+/// WAVE_FORMAT_EXTENSIBLE float with a 5.1 mask, and a bext chunk.
+#[test]
+fn ffmpeg_written_files_are_read() {
+    if !have("ffmpeg") {
+        return;
+    }
+    let d = scratch("ffmpeg_in");
+    let src = d.join("src.wav");
+    let sig = signal(6, 3000, 0.5);
+    let mut sp = spec(6, OutputFormat::Float32);
+    sp.channel_mask = 0x3F;
+    write(&src, sp, &sig, 3000);
+    let conv = |name: &str, args: &[&str]| {
+        let out = d.join(name);
+        run(std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(&src)
+            .args(args)
+            .arg(&out));
+        out
+    };
+    // f32 -> f64 -> f32 is exact.
+    let f64p = conv("f64.wav", &["-c:a", "pcm_f64le"]);
+    let info = read_info(&f64p).unwrap();
+    assert_eq!(info.format, SampleFormat::Float(64));
+    assert_eq!(info.channel_mask, Some(0x3F));
+    assert_eq!(read_all(&f64p, 1000), sig);
+    // ffmpeg's own 32-bit float (extensible, mask from the 5.1 layout).
+    let f32p = conv("f32.wav", &["-c:a", "pcm_f32le"]);
+    assert_eq!(read_info(&f32p).unwrap().channel_mask, Some(0x3F));
+    assert_eq!(read_all(&f32p, 1000), sig);
+    // 8-bit unsigned: codes within 1 LSB (ffmpeg rounds, no dither) of the source.
+    let u8p = conv("u8.wav", &["-c:a", "pcm_u8"]);
+    assert_eq!(read_info(&u8p).unwrap().format, SampleFormat::Int(8));
+    let back = read_all(&u8p, 1000);
+    for (a, b) in back.iter().flatten().zip(sig.iter().flatten()) {
+        assert_eq!(a * 128.0, (a * 128.0).round());
+        assert!((a - b).abs() <= 1.0 / 128.0, "{a} vs {b}");
+    }
+    // bext written by ffmpeg (-write_bext with metadata).
+    let bw = conv(
+        "bext.wav",
+        &[
+            "-c:a",
+            "pcm_s24le",
+            "-write_bext",
+            "1",
+            "-metadata",
+            "description=Reel 3 M&E",
+            "-metadata",
+            "originator=ffmpeg test",
+            "-metadata",
+            "time_reference=172800000",
+            "-metadata",
+            "coding_history=A=PCM,F=48000,W=24\r\n",
+        ],
+    );
+    let info = read_info(&bw).unwrap();
+    let b = info.bext.expect("bext");
+    assert_eq!(b.description, "Reel 3 M&E");
+    assert_eq!(b.originator, "ffmpeg test");
+    assert_eq!(b.time_reference, 172_800_000);
+    assert!(b.coding_history.starts_with("A=PCM,F=48000,W=24"), "{b:?}");
+    assert_eq!(info.format, SampleFormat::Int(24));
+    assert_eq!(info.frames, 3000);
+}
+
+/// Damaged headers and cut files never panic: every one either opens (and
+/// then reads to its end or to an error) or is refused with an error naming
+/// the file.
+#[test]
+fn damaged_files_never_panic() {
+    let d = scratch("damage");
+    let p = d.join("damaged.wav");
+    let probe = |b: &[u8]| {
+        std::fs::write(&p, b).unwrap();
+        match WavReader::open(&p) {
+            Ok(mut r) => {
+                let mut buf = vec![Vec::new(); r.info().channels as usize];
+                while let Ok(n) = r.read_planar(&mut buf, 7) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            Err(e) => assert!(e.to_string().contains("damaged.wav"), "{e}"),
+        }
+    };
+    // RF64 (ds64, extensible fmt): every header byte damaged, every cut.
+    let good = d.join("rf64.wav");
+    let mut sp = spec(3, OutputFormat::Pcm24);
+    sp.channel_mask = 0x7;
+    sp.rf64 = Rf64Mode::Always;
+    write(&good, sp, &signal(3, 20, 0.5), 20);
+    let bytes = std::fs::read(&good).unwrap();
+    let data_at = find(&bytes, b"data").unwrap() + 8;
+    for len in (0..data_at + 8).chain((data_at + 8..bytes.len()).step_by(7)) {
+        probe(&bytes[..len]);
+    }
+    for i in 0..data_at {
+        for v in [0x00, 0xFF, bytes[i] ^ 0x01] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            probe(&b);
+        }
+    }
+    // bext: its chunk header, version and the cut inside it.
+    let good = d.join("bext.wav");
+    let mut sp = spec(1, OutputFormat::Pcm16);
+    sp.bext = Some(sample_bext());
+    write(&good, sp, &signal(1, 20, 0.5), 20);
+    let bytes = std::fs::read(&good).unwrap();
+    let at = find(&bytes, b"bext").unwrap();
+    for i in (at..at + 8).chain(at + 8 + 346..at + 8 + 348) {
+        for v in [0x00, 0xFF, bytes[i] ^ 0x01] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            probe(&b);
+        }
+    }
+    for len in [at + 4, at + 8, at + 300, at + 8 + 601, at + 8 + 602] {
+        probe(&bytes[..len]);
+    }
 }

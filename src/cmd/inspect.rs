@@ -1,6 +1,6 @@
 //! `dubstage inspect FILE...`.
 
-use dubstage_core::io::{SampleFormat, WavReader};
+use dubstage_core::io::{AudioReader, SampleFormat};
 use dubstage_core::timecode::{FrameRate, Timecode};
 use dubstage_core::{Error, Layout, Result};
 use serde_json::json;
@@ -24,7 +24,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut out = Vec::new();
     let mut failed = 0;
     for f in &a.files {
-        match WavReader::open(f) {
+        match AudioReader::open(f) {
             Ok(r) => {
                 let i = r.info();
                 let layout = i

@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod convolve;
 pub mod demo;
 pub mod inspect;
+pub mod measure;
 pub mod preview;
 pub mod progress;
 pub mod render;

@@ -24,8 +24,9 @@ pub const BEXT_FIXED_LEN: usize = 602;
 /// The v2 "not set" value of a loudness field (EBU Tech 3285 v2, 2.3: 0x7FFF).
 const LOUDNESS_UNSET: i16 = 0x7FFF;
 
-/// Reads a NUL-terminated, NUL/space padded text field (ASCII; other bytes
-/// are read as Latin-1 so that nothing is lost or rejected).
+/// Reads a NUL-terminated, NUL/space padded text field. The standard says
+/// ASCII; UTF-8 (which dubstage writes for non-ASCII text) is decoded as
+/// such, and anything else as Latin-1 so that nothing is lost or rejected.
 fn text(bytes: &[u8]) -> String {
     raw_text(bytes).trim_end().to_string()
 }
@@ -34,7 +35,10 @@ fn text(bytes: &[u8]) -> String {
 /// that ends each coding history line).
 fn raw_text(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    bytes[..end].iter().map(|&b| b as char).collect()
+    match std::str::from_utf8(&bytes[..end]) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes[..end].iter().map(|&b| b as char).collect(),
+    }
 }
 
 /// Writes `s` into a fixed field, truncated at a character boundary and NUL padded.
@@ -181,5 +185,21 @@ mod tests {
         assert_eq!(p.version, 0);
         assert_eq!(p.loudness, BextLoudness::default());
         assert!(parse(&bytes[..601]).is_none());
+    }
+
+    #[test]
+    fn utf8_round_trips_and_latin1_is_kept() {
+        let b = Bext {
+            description: "Génériques — bobine 1".into(),
+            // 31 bytes of ASCII then a 2-byte character: cut before it.
+            originator: format!("{}é", "o".repeat(31)),
+            ..Default::default()
+        };
+        let mut bytes = serialize(&b, serialized_len(&b));
+        let p = parse(&bytes).unwrap();
+        assert_eq!(p.description, b.description);
+        assert_eq!(p.originator, "o".repeat(31));
+        bytes[0] = 0xE9; // Latin-1 'é', invalid as UTF-8 here
+        assert!(parse(&bytes).unwrap().description.starts_with('é'));
     }
 }

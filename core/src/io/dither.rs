@@ -68,6 +68,12 @@ pub struct Quantized {
 /// `d` (LSB units). A sample is counted as clipped only when the signal
 /// itself exceeds what the format can hold; excursions caused by the dither
 /// alone are clamped silently.
+///
+/// Exact digital silence (`x == 0.0`) stays 0 without dither ("auto-blanking"),
+/// so that an unused channel of a deliverable (an empty LFE, a silent stem)
+/// is delivered as digital silence rather than as ±1 LSB noise that QC would
+/// flag. The caller draws `d` regardless, so the dither streams, and thus the
+/// output, do not depend on where the silence lies.
 #[inline]
 pub fn quantize(x: f32, bits: u32, d: f64) -> Quantized {
     let scale = (1u64 << (bits - 1)) as f64;
@@ -78,6 +84,13 @@ pub fn quantize(x: f32, bits: u32, d: f64) -> Quantized {
             code: 0,
             clipped: false,
             non_finite: true,
+        };
+    }
+    if x == 0.0 {
+        return Quantized {
+            code: 0,
+            clipped: false,
+            non_finite: false,
         };
     }
     let v = f64::from(x) * scale;
@@ -150,5 +163,9 @@ mod tests {
         assert_eq!((q.code, q.non_finite), (0, true));
         assert!(quantize(f32::INFINITY, 16, 0.0).non_finite);
         assert_eq!(quantize(0.25, 16, 0.0).code, 8192);
+        // Digital silence is kept whatever the dither.
+        assert_eq!(quantize(0.0, 16, 0.9).code, 0);
+        assert_eq!(quantize(-0.0, 24, -0.9).code, 0);
+        assert_eq!(quantize(1.0 / 65536.0, 16, 0.9).code, 1);
     }
 }

@@ -106,6 +106,22 @@ pub struct WavInfo {
     pub bext: Option<Bext>,
 }
 
+impl WavInfo {
+    /// Length in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.frames as f64 / f64::from(self.sample_rate)
+    }
+}
+
+impl SampleFormat {
+    /// Bits per stored sample.
+    pub fn bits(self) -> u16 {
+        match self {
+            SampleFormat::Int(b) | SampleFormat::Float(b) => b,
+        }
+    }
+}
+
 /// Format tags (mmreg.h; RFC 2361).
 const WAVE_FORMAT_PCM: u16 = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT: u16 = 0x0003;
@@ -333,15 +349,21 @@ impl WavReader {
             let id: [u8; 4] = ch[0..4].try_into().expect("4 bytes");
             let size32 = u32le(&ch, 4);
             let mut size = u64::from(size32);
-            if wide && size32 == SIZE_IN_DS64 {
-                if &id == b"data" {
-                    size = ds64_data.ok_or_else(|| {
-                        Error::format(
+            if wide && &id == b"data" {
+                // The 64-bit size in ds64 rules (EBU Tech 3306, 3.3); some
+                // writers put the low 32 bits rather than 0xFFFFFFFF here.
+                match ds64_data {
+                    Some(d) => size = d,
+                    None if size32 == SIZE_IN_DS64 => {
+                        return Err(Error::format(
                             path,
                             "RF64/BW64 'data' size is 0xFFFFFFFF but no 'ds64' chunk precedes it",
-                        )
-                    })?;
-                } else if let Some((_, s)) = ds64_table.iter().find(|(i, _)| *i == id) {
+                        ));
+                    }
+                    None => {}
+                }
+            } else if wide && size32 == SIZE_IN_DS64 {
+                if let Some((_, s)) = ds64_table.iter().find(|(i, _)| *i == id) {
                     size = *s;
                 }
             }
@@ -557,9 +579,9 @@ pub fn read_info(path: &Path) -> Result<WavInfo> {
 /// Sample format of a deliverable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum OutputFormat {
-    /// 16-bit PCM with TPDF dither.
+    /// 16-bit PCM with TPDF dither (exact zeros stay zero, see [`super::dither::quantize`]).
     Pcm16,
-    /// 24-bit PCM with TPDF dither.
+    /// 24-bit PCM with TPDF dither (exact zeros stay zero).
     Pcm24,
     /// 32-bit IEEE float.
     Float32,
@@ -589,7 +611,10 @@ impl OutputFormat {
 pub enum Rf64Mode {
     /// Plain RIFF up to `threshold` bytes of data, RF64 (or BW64) past it.
     /// A file too large for 32-bit sizes always becomes RF64/BW64.
-    Auto { threshold: u64 },
+    Auto {
+        /// Bytes of audio data above which the file is written as RF64/BW64.
+        threshold: u64,
+    },
     /// Always RF64/BW64 (the `ds64` chunk is written even for small files).
     Always,
     /// Never: writing more than a RIFF can hold (4 GiB) is an error.
@@ -606,8 +631,11 @@ impl Rf64Mode {
 /// What to write.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WavSpec {
+    /// Interleaved channels (WAV order, e.g. L R C LFE Ls Rs for 5.1).
     pub channels: u16,
+    /// Frames per second.
     pub sample_rate: u32,
+    /// Sample format (PCM is TPDF-dithered).
     pub format: OutputFormat,
     /// dwChannelMask written in the WAVE_FORMAT_EXTENSIBLE header (used when
     /// the file has more than 2 channels or more than 16 bits).
@@ -615,6 +643,7 @@ pub struct WavSpec {
     /// A `bext` chunk to write; its space is reserved at create and its final
     /// contents (see [`WavWriter::set_bext`]) are written at finish.
     pub bext: Option<Bext>,
+    /// When the file becomes RF64/BW64.
     pub rf64: Rf64Mode,
     /// Write 'BW64' instead of 'RF64' when the file needs 64-bit sizes.
     pub bw64: bool,
@@ -622,12 +651,33 @@ pub struct WavSpec {
     pub dither_seed: u64,
 }
 
+impl WavSpec {
+    /// A spec with no channel mask, no bext, RF64 only past the RIFF limit
+    /// ([`Rf64Mode::AUTO`]), 'RF64' rather than 'BW64', dither seed 0.
+    pub fn new(channels: u16, sample_rate: u32, format: OutputFormat) -> Self {
+        WavSpec {
+            channels,
+            sample_rate,
+            format,
+            channel_mask: 0,
+            bext: None,
+            rf64: Rf64Mode::AUTO,
+            bw64: false,
+            dither_seed: 0,
+        }
+    }
+}
+
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WrittenFile {
+    /// The final path (after the rename).
     pub path: PathBuf,
+    /// RIFF, or RF64/BW64 when 64-bit sizes were written.
     pub container: Container,
+    /// Sample frames written.
     pub frames: u64,
+    /// Size of the file in bytes.
     pub bytes: u64,
     /// Lower-case hex SHA-256 of the whole file as it lies on disk.
     pub sha256: String,
@@ -782,6 +832,24 @@ fn build_header(
     h
 }
 
+/// The container for `data_bytes` of audio after a header of `header_len`
+/// bytes: RF64/BW64 when `mode` asks for it or when the RIFF size would not
+/// fit 32 bits (0xFFFFFFFF itself being the RF64 marker).
+fn choose_container(mode: Rf64Mode, bw64: bool, header_len: u64, data_bytes: u64) -> Container {
+    let riff_size = header_len + data_bytes + (data_bytes & 1) - 8;
+    let too_big = riff_size >= u64::from(SIZE_IN_DS64);
+    let wide = match mode {
+        Rf64Mode::Always => true,
+        Rf64Mode::Never => false,
+        Rf64Mode::Auto { threshold } => data_bytes > threshold || too_big,
+    };
+    match (wide, bw64) {
+        (false, _) => Container::Riff,
+        (true, false) => Container::Rf64,
+        (true, true) => Container::Bw64,
+    }
+}
+
 impl WavWriter {
     /// Creates the temporary file `.<name>.<pid>-<n>.partial` beside `path`
     /// and writes a provisional header.
@@ -902,7 +970,7 @@ impl WavWriter {
 
     /// Appends planar frames (one slice per channel, equal lengths).
     ///
-    /// PCM output gets TPDF dither of ±1 LSB; samples beyond full scale are
+    /// PCM output gets TPDF dither of ±1 LSB ; samples beyond full scale are
     /// clipped and counted, NaN/Inf are written as 0 and counted.
     pub fn write_planar(&mut self, chans: &[&[f32]]) -> Result<()> {
         let ch = usize::from(self.spec.channels);
@@ -991,17 +1059,12 @@ impl WavWriter {
         let path = self.path.clone();
         let ioe = |e| Error::io(&path, e);
         let file_len = self.header_len + self.data_bytes + (self.data_bytes & 1);
-        let too_big = file_len - 8 >= u64::from(SIZE_IN_DS64);
-        let wide = match self.spec.rf64 {
-            Rf64Mode::Always => true,
-            Rf64Mode::Never => false,
-            Rf64Mode::Auto { threshold } => self.data_bytes > threshold || too_big,
-        };
-        let container = match (wide, self.spec.bw64) {
-            (false, _) => Container::Riff,
-            (true, false) => Container::Rf64,
-            (true, true) => Container::Bw64,
-        };
+        let container = choose_container(
+            self.spec.rf64,
+            self.spec.bw64,
+            self.header_len,
+            self.data_bytes,
+        );
         let header = build_header(
             &self.spec,
             self.bext.as_ref().map(|b| (b, self.bext_len)),
@@ -1081,5 +1144,67 @@ impl Drop for WavWriter {
         if self.tmp.exists() {
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_choice() {
+        let four_gib = 1u64 << 32;
+        let auto = Rf64Mode::AUTO;
+        assert_eq!(choose_container(auto, false, 100, 1000), Container::Riff);
+        // Largest RIFF: riff size 0xFFFFFFFE.
+        let max_data = u64::from(u32::MAX) - 1 + 8 - 100;
+        assert_eq!(
+            choose_container(auto, false, 100, max_data),
+            Container::Riff
+        );
+        assert_eq!(
+            choose_container(auto, false, 100, max_data + 2),
+            Container::Rf64
+        );
+        assert_eq!(choose_container(auto, true, 100, four_gib), Container::Bw64);
+        let small = Rf64Mode::Auto { threshold: 10 };
+        assert_eq!(choose_container(small, false, 100, 10), Container::Riff);
+        assert_eq!(choose_container(small, false, 100, 11), Container::Rf64);
+        assert_eq!(
+            choose_container(Rf64Mode::Always, true, 100, 0),
+            Container::Bw64
+        );
+        assert_eq!(
+            choose_container(Rf64Mode::Never, false, 100, 10),
+            Container::Riff
+        );
+    }
+
+    #[test]
+    fn never_refuses_to_pass_4_gib() {
+        let dir = std::env::temp_dir().join(format!("dubstage-never-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("n.wav");
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            format: OutputFormat::Pcm16,
+            channel_mask: 0,
+            bext: None,
+            rf64: Rf64Mode::Never,
+            bw64: false,
+            dither_seed: 0,
+        };
+        let mut w = WavWriter::create(&p, spec).unwrap();
+        w.write_planar(&[&[0.0; 4]]).unwrap();
+        // Pretend almost 4 GiB were written (white box: no 4 GiB file needed).
+        // After the next 4 frames (8 bytes) the RIFF size is 0xFFFFFFFE: allowed.
+        w.data_bytes = 0xFFFF_FFFE - w.header_len;
+        w.write_planar(&[&[0.0; 4]]).unwrap();
+        let e = w.write_planar(&[&[0.0; 1]]).unwrap_err();
+        assert!(e.to_string().contains("RF64 is disabled"), "{e}");
+        drop(w);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -147,19 +147,46 @@ impl BiquadState {
     }
 }
 
-/// CPU twin of `shaders/k_weight.wgsl`: K-weights `input` into `output` (same length),
-/// carrying `state` (stage 1, stage 2) across calls. Arithmetic in f64.
-pub fn k_weight(
-    coeffs: &[Biquad; 2],
-    state: &mut [BiquadState; 2],
-    input: &[f32],
-    output: &mut [f64],
-) {
-    let [c1, c2] = coeffs;
-    let [mut s1, mut s2] = *state;
-    for (y, &x) in output.iter_mut().zip(input) {
-        let v = s1.tick(c1, x as f64);
-        *y = s2.tick(c2, v);
+/// K-weighting state of one channel: both stages in direct form I (f64), i.e. the last
+/// two inputs `x`, stage-1 outputs `v` and stage-2 outputs `y`.
+///
+/// Direct form I keeps the feedback path of each stage to one multiply and one add
+/// (`... - a1 * v[n-1]` is added last), so the recursion runs at the latency of two
+/// f64 operations per sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KWeightState {
+    pub x1: f64,
+    pub x2: f64,
+    pub v1: f64,
+    pub v2: f64,
+    pub y1: f64,
+    pub y2: f64,
+}
+
+impl KWeightState {
+    /// Filters one sample through both stages.
+    #[inline(always)]
+    pub fn tick(&mut self, c: &[Biquad; 2], x: f64) -> f64 {
+        let [s, h] = c;
+        let v = (s.b0 * x + s.b1 * self.x1 + s.b2 * self.x2 - s.a2 * self.v2) - s.a1 * self.v1;
+        let y = (h.b0 * v + h.b1 * self.v1 + h.b2 * self.v2 - h.a2 * self.y2) - h.a1 * self.y1;
+        self.x2 = self.x1;
+        self.x1 = x;
+        self.v2 = self.v1;
+        self.v1 = v;
+        self.y2 = self.y1;
+        self.y1 = y;
+        y
     }
-    *state = [s1, s2];
+}
+
+/// CPU twin of `shaders/k_weight.wgsl`: K-weights `input` into `output` (same length),
+/// carrying `state` across calls. Arithmetic in f64, per sample exactly
+/// [`KWeightState::tick`].
+pub fn k_weight(coeffs: &[Biquad; 2], state: &mut KWeightState, input: &[f32], output: &mut [f64]) {
+    let mut st = *state;
+    for (y, &x) in output.iter_mut().zip(input) {
+        *y = st.tick(coeffs, x as f64);
+    }
+    *state = st;
 }

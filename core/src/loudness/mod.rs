@@ -15,13 +15,13 @@
 //! [`measure::measure_file`] streams a WAV file through a backend's analyzer into a [`Meter`].
 
 pub mod filter;
-// pub mod measure;
-// pub mod meter;
+pub mod measure;
+pub mod meter;
 pub mod true_peak;
 
-pub use filter::{Biquad, BiquadState, k_weight, k_weighting};
-// pub use measure::{FileMeasurement, MeasureOptions, measure_file};
-// pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, TimelinePoint};
+pub use filter::{Biquad, BiquadState, KWeightState, k_weight, k_weighting};
+pub use measure::{FileMeasurement, MeasureOptions, measure_file};
+pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, TimelinePoint};
 pub use true_peak::{
     TruePeakFir, TruePeakKernel, default_true_peak_factor, true_peak, true_peak_fir,
 };
@@ -79,7 +79,7 @@ const TP_BLOCK: usize = 64;
 #[derive(Clone)]
 struct ChannelState {
     coeffs: [Biquad; 2],
-    kstate: [BiquadState; 2],
+    kstate: KWeightState,
     hop: usize,
     // Energy side: the hop being filled.
     cur_energy: f64,
@@ -140,19 +140,18 @@ impl ChannelState {
     }
 
     fn energy_pass(&mut self, mut x: &[f32]) {
-        let [c1, c2] = self.coeffs;
+        let c = self.coeffs;
         while !x.is_empty() {
             let take = (self.hop - self.cur_frames).min(x.len());
             let (seg, rest) = x.split_at(take);
-            let [mut s1, mut s2] = self.kstate;
+            let mut st = self.kstate;
             let mut e = self.cur_energy;
-            let mut sp = self.cur_sp;
             for &v in seg {
-                let y = s2.tick(&c2, s1.tick(&c1, v as f64));
+                let y = st.tick(&c, v as f64);
                 e += y * y;
-                sp = sp.max(v.abs());
             }
-            self.kstate = [s1, s2];
+            let sp = seg.iter().fold(self.cur_sp, |m, v| m.max(v.abs()));
+            self.kstate = st;
             self.cur_energy = e;
             self.cur_sp = sp;
             self.cur_frames += take;

@@ -123,7 +123,10 @@ pub fn route_matrix(from: Layout, to: Layout, pan: PanSpec) -> Vec<f32> {
             }
         }
     }
-    m.into_iter().map(|x| x as f32).collect()
+    // cos(pi/2) is 6e-17, not 0: snap such residues so that unused feeds stay digitally silent.
+    m.into_iter()
+        .map(|x| if x.abs() < 1e-9 { 0.0 } else { x as f32 })
+        .collect()
 }
 
 #[cfg(test)]

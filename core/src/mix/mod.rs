@@ -4,5 +4,6 @@
 //! matrices of every stem are stacked into one [`crate::backend::SumJob`].
 
 pub mod downmix;
+pub mod matrix;
 
 pub use downmix::{downmix_matrix, route_matrix};

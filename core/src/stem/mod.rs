@@ -2,5 +2,8 @@
 //! [`crate::mix::route_matrix`]; inserts in the submodules).
 
 pub mod automation;
+pub mod chain;
+pub mod convolve;
+pub mod eq;
 
 pub use automation::Envelope;

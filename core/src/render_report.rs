@@ -1,0 +1,213 @@
+//! Builds the QC report of a render from what the pipeline measured.
+
+use crate::backend::BackendInfo;
+use crate::loudness::LoudnessSummary;
+use crate::master::{GatingMode, LimiterStats, Normalization as NormPlan};
+use crate::pipeline::DeliverableResult;
+use crate::qc::{
+    BackendReport, Check, DeliverableQc, LoudnessFigures, ManifestEntry, Normalization, NullResult,
+    PopResult, ProfileInfo, QcDetectors, QcReport, SessionInfo, Status, TimeBase, Timelines,
+    loudness_checks, sync_report,
+};
+use crate::session::{DeliverableKind, Plan};
+
+/// Everything the report is made from.
+pub struct ReportInputs<'a> {
+    pub plan: &'a Plan,
+    pub backend: &'a BackendInfo,
+    pub results: &'a [DeliverableResult],
+    pub summaries: &'a [LoudnessSummary],
+    pub watches: Vec<QcDetectors>,
+    pub null: NullResult,
+    pub pops: Vec<PopResult>,
+    /// The printmaster's pass-1 measurement, when the render normalized.
+    pub before: Option<&'a LoudnessSummary>,
+    pub normalization: Option<&'a NormPlan>,
+    pub limiter: Option<LimiterStats>,
+}
+
+fn profile_info(plan: &Plan) -> ProfileInfo {
+    match &plan.profile {
+        Some(p) => ProfileInfo {
+            name: p.name.clone(),
+            target_lufs: p.target_lufs,
+            tolerance_lu: p.tolerance_lu,
+            true_peak_max_dbtp: p.true_peak_ceiling_dbtp,
+            dialogue_gated: p.gating == GatingMode::Dialogue,
+            dialogue_min_percent: p.fallback.map(|f| f.below_percent),
+            fallback_target_lufs: p.fallback.map(|f| f.target_lufs),
+            lra_min_lu: p.loudness_range_lu.map(|r| r.0),
+            lra_max_lu: p.loudness_range_lu.map(|r| r.1),
+            notes: if p.gating == GatingMode::Dialogue {
+                "Dialogue loudness is gated on the session's dialogue stems (stem-gated), \
+                 not on Dolby's proprietary Dialogue Intelligence speech detector."
+                    .into()
+            } else {
+                String::new()
+            },
+        },
+        None => ProfileInfo {
+            name: "none".into(),
+            notes: "No delivery profile in the session: loudness is measured and reported, \
+                    not judged or normalized."
+                .into(),
+            ..Default::default()
+        },
+    }
+}
+
+fn figures(s: &LoudnessSummary) -> LoudnessFigures {
+    let max = |v: &[Option<f64>]| v.iter().flatten().copied().reduce(f64::max);
+    LoudnessFigures {
+        integrated_lufs: s.integrated_lufs,
+        lra_lu: s.loudness_range_lu,
+        true_peak_max_dbtp: max(&s.true_peak_dbtp_per_channel),
+        true_peak_dbtp: s.true_peak_dbtp_per_channel.clone(),
+        sample_peak_max_dbfs: max(&s.sample_peak_dbfs_per_channel),
+        sample_peak_dbfs: s.sample_peak_dbfs_per_channel.clone(),
+        max_momentary_lufs: s.max_momentary_lufs,
+        max_short_term_lufs: s.max_short_term_lufs,
+        dialogue_gated_lufs: s.dialogue.as_ref().and_then(|d| d.gated_lufs),
+        dialogue_percent: s.dialogue.as_ref().map(|d| d.dialogue_percent),
+        normalization: None,
+    }
+}
+
+fn timelines(s: &LoudnessSummary) -> Timelines {
+    let f = |v: &[Option<f64>]| {
+        v.iter()
+            .map(|x| x.map_or(f32::NEG_INFINITY, |x| x as f32))
+            .collect()
+    };
+    match &s.timeline {
+        Some(t) => Timelines {
+            hop_s: t.step_s,
+            momentary: f(&t.momentary_lufs),
+            short_term: f(&t.short_term_lufs),
+        },
+        None => Timelines::default(),
+    }
+}
+
+/// The report.
+pub fn build_report(i: ReportInputs<'_>) -> QcReport {
+    let plan = i.plan;
+    let profile = profile_info(plan);
+    let time = TimeBase::new(plan.sample_rate, plan.start_tc);
+    let mut deliverables = Vec::new();
+    for ((r, s), det) in i.results.iter().zip(i.summaries).zip(i.watches) {
+        let (mut checks, findings) = det.finish_with_checks();
+        let mut loud = figures(s);
+        let judged = plan.profile.is_some() && r.kind == DeliverableKind::Printmaster;
+        if judged {
+            if let (Some(b), Some(n)) = (i.before, i.normalization) {
+                let after = if n.measured_gating == GatingMode::Dialogue && !n.used_fallback {
+                    loud.dialogue_gated_lufs
+                } else {
+                    loud.integrated_lufs
+                };
+                loud.normalization = Some(Normalization {
+                    before_lufs: Some(n.measured_lufs),
+                    after_lufs: after,
+                    gain_db: n.gain_db,
+                    true_peak_before_dbtp: b.true_peak_dbtp,
+                    true_peak_after_dbtp: loud.true_peak_max_dbtp,
+                    limiter_max_reduction_db: i.limiter.map(|l| l.max_gain_reduction_db),
+                });
+            }
+            let mut l = loudness_checks(&loud, &profile);
+            l.append(&mut checks);
+            checks = l;
+        } else {
+            checks.insert(
+                0,
+                Check::new(
+                    "Loudness",
+                    Status::Info,
+                    format!(
+                        "integrated {}, LRA {}, true peak {}{}",
+                        fmt(s.integrated_lufs, "LUFS"),
+                        fmt(s.loudness_range_lu, "LU"),
+                        fmt(loud.true_peak_max_dbtp, "dBTP"),
+                        if plan.profile.is_some() {
+                            " (the profile judges the printmaster; this deliverable carries the same gain)"
+                        } else {
+                            " (no delivery profile)"
+                        }
+                    ),
+                ),
+            );
+        }
+        let clipped: u64 = r.files.iter().map(|f| f.clipped).sum();
+        if clipped > 0 {
+            checks.push(Check::new(
+                "Clipping at quantization",
+                Status::Fail,
+                format!("{clipped} samples exceeded full scale and were clipped when written"),
+            ));
+        }
+        let f0 = &r.files[0];
+        deliverables.push(DeliverableQc {
+            name: r.name.clone(),
+            path: f0.path.display().to_string(),
+            layout: r.layout.clone(),
+            channels: r.channels.clone(),
+            format: format!("{:?}", r.format),
+            frames: r.frames,
+            duration_s: r.duration_s,
+            sha256: r
+                .files
+                .iter()
+                .map(|f| f.sha256.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            loudness: loud,
+            timelines: timelines(s),
+            checks,
+            findings,
+            status: Status::Pass,
+        });
+    }
+    let sync = plan
+        .two_pop_sample()
+        .filter(|_| !i.pops.is_empty())
+        .map(|at| sync_report(&i.pops, &time, at, &plan.qc));
+    let manifest = i
+        .results
+        .iter()
+        .flat_map(|r| &r.files)
+        .map(|f| ManifestEntry {
+            path: f.path.display().to_string(),
+            bytes: f.bytes,
+            sha256: f.sha256.clone(),
+        })
+        .collect();
+    let mut report = QcReport {
+        dubstage_version: crate::VERSION.to_string(),
+        session: SessionInfo {
+            path: plan.session_path.display().to_string(),
+            sha256: plan.session_sha256.clone(),
+            title: plan.title.clone(),
+            reel: plan.reel.to_string(),
+            frame_rate: plan.frame_rate.name().to_string(),
+            start_tc: plan.start_tc.to_string(),
+            ffoa_tc: plan.ffoa_tc.to_string(),
+            sample_rate: plan.sample_rate,
+        },
+        backend: BackendReport::from(i.backend),
+        profile,
+        deliverables,
+        sync,
+        null_test: Some(i.null),
+        cues: Vec::new(),
+        manifest,
+        thresholds: plan.qc.clone(),
+        status: Status::Pass,
+    };
+    report.finalize();
+    report
+}
+
+fn fmt(v: Option<f64>, unit: &str) -> String {
+    v.map_or(format!("-inf {unit}"), |x| format!("{x:.1} {unit}"))
+}

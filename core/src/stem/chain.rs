@@ -1,0 +1,379 @@
+//! The per-stem insert chain: EQ, convolution, trim and futz, applied in the
+//! order the session writes them, in place, streaming.
+//!
+//! In a session (TOML), a stem's `inserts` is an array of tables tagged by `type`:
+//!
+//! ```toml
+//! inserts = [
+//!   { type = "eq", bands = [
+//!       { kind = "high_pass", freq = 80, slope = 24 },
+//!       { kind = "peak", freq = 3000, gain_db = -2.5, q = 1.4 },
+//!       { kind = "high_shelf", freq = 10000, gain_db = 2, slope = 1 } ] },
+//!   { type = "convolve", ir = "irs/room.wav", wet_db = -6, dry_db = 0,
+//!     normalize = "energy", predelay_ms = 12, map = ["L", "R", "L", "L", "L", "R"] },
+//!   { type = "trim", db = -3 },
+//!   { type = "futz", low_hz = 300, high_hz = 3400, ir = "irs/phone.wav" },
+//! ]
+//! ```
+//!
+//! * `eq`: [`Band`]s (`high_pass`/`low_pass` with `slope` 12/24/36/48 dB/oct,
+//!   `low_shelf`/`high_shelf` with `gain_db` and `q` or `slope`, `peak` with
+//!   `gain_db` and `q`, `notch` with `q`).
+//! * `convolve`: `ir` is relative to the session's folder; `wet_db` (default 0),
+//!   `dry_db` (default: no dry signal), `normalize` = `"none"` (default),
+//!   `"energy"` or `"peak"` (see [`Normalize`]), `predelay_ms` (default 0),
+//!   `map` = one IR channel per stem channel, as a 1-based number or a label
+//!   (`"L"`, `"R"`, or a label of the IR's layout: `"C"`, `"Ls"`, ...), or
+//!   `true_stereo = true` for a 4-channel IR on a stereo stem. Without a map a
+//!   mono IR goes on every channel and an IR with the stem's channel count one
+//!   to one.
+//! * `trim`: a gain in dB.
+//! * `futz`: a band-pass (Butterworth high-pass at `low_hz`, low-pass at
+//!   `high_hz`, `slope` default 24 dB/oct), then an optional speaker/phone `ir`
+//!   (wet only, `normalize` default `"energy"`, mapped like `convolve` without map).
+
+use super::convolve::{Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
+use super::eq::{Band, Eq, Slope, ring_frames};
+use crate::{Error, Layout, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// An IR channel named in a `map`: a 1-based number or a channel label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IrChannelRef {
+    Number(i64),
+    Label(String),
+}
+
+impl IrChannelRef {
+    /// The 0-based IR channel for an IR of `ir_channels` channels.
+    pub fn resolve(&self, ir_channels: usize) -> std::result::Result<usize, String> {
+        match self {
+            IrChannelRef::Number(n) => {
+                if *n >= 1 && (*n as usize) <= ir_channels {
+                    Ok(*n as usize - 1)
+                } else {
+                    Err(format!(
+                        "IR channel {n} does not exist (the IR has {ir_channels} channel(s), numbered from 1)"
+                    ))
+                }
+            }
+            IrChannelRef::Label(l) => {
+                let found = Layout::from_count(ir_channels).and_then(|lay| {
+                    lay.channels()
+                        .iter()
+                        .position(|c| c.label().eq_ignore_ascii_case(l))
+                });
+                found.ok_or_else(|| {
+                    format!("IR channel '{l}' is not a channel of this {ir_channels}-channel IR")
+                })
+            }
+        }
+    }
+}
+
+/// One insert as written in the session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InsertSpec {
+    /// Parametric EQ.
+    Eq { bands: Vec<Band> },
+    /// FFT convolution with an impulse response.
+    Convolve {
+        ir: PathBuf,
+        #[serde(default)]
+        wet_db: f64,
+        /// `None`: no dry signal.
+        #[serde(default)]
+        dry_db: Option<f64>,
+        #[serde(default)]
+        normalize: Normalize,
+        #[serde(default)]
+        predelay_ms: f64,
+        #[serde(default)]
+        map: Option<Vec<IrChannelRef>>,
+        #[serde(default)]
+        true_stereo: bool,
+    },
+    /// A gain change in dB.
+    Trim { db: f64 },
+    /// Telephone/radio/speaker futz: band-pass, then an optional IR.
+    Futz {
+        low_hz: f64,
+        high_hz: f64,
+        #[serde(default = "futz_slope")]
+        slope: Slope,
+        #[serde(default)]
+        ir: Option<PathBuf>,
+        #[serde(default = "futz_normalize")]
+        normalize: Normalize,
+    },
+}
+
+fn futz_slope() -> Slope {
+    Slope::Db24
+}
+fn futz_normalize() -> Normalize {
+    Normalize::Energy
+}
+
+impl InsertSpec {
+    /// The `type` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InsertSpec::Eq { .. } => "eq",
+            InsertSpec::Convolve { .. } => "convolve",
+            InsertSpec::Trim { .. } => "trim",
+            InsertSpec::Futz { .. } => "futz",
+        }
+    }
+}
+
+enum Stage {
+    Eq(Eq),
+    Convolve(Box<Convolver>),
+    Trim(f32),
+}
+
+/// A built, running insert chain for one stem.
+pub struct InsertChain {
+    stages: Vec<Stage>,
+    channels: usize,
+    tail: usize,
+}
+
+impl InsertChain {
+    /// Builds the chain; IR paths are relative to `base_dir` (the session's
+    /// folder). Errors are `Error::Stem` naming `stem_id`, the insert
+    /// (1-based) and its type, and the file or parameter at fault.
+    pub fn build(
+        specs: &[InsertSpec],
+        sample_rate: u32,
+        channels: usize,
+        base_dir: &Path,
+        stem_id: &str,
+    ) -> Result<InsertChain> {
+        Self::build_with_loader(specs, sample_rate, channels, base_dir, stem_id, &|p| {
+            load_ir(p, sample_rate)
+        })
+    }
+
+    /// [`InsertChain::build`] with a custom IR loader (tests, in-memory IRs,
+    /// caches). `load` receives `base_dir.join(ir)`.
+    pub fn build_with_loader(
+        specs: &[InsertSpec],
+        sample_rate: u32,
+        channels: usize,
+        base_dir: &Path,
+        stem_id: &str,
+        load: &dyn Fn(&Path) -> Result<Ir>,
+    ) -> Result<InsertChain> {
+        let mut stages = Vec::new();
+        let mut tail = 0usize;
+        for (i, spec) in specs.iter().enumerate() {
+            let wrap = |e: Error| {
+                let msg = match e {
+                    Error::Invalid(m) => m,
+                    other => other.to_string(),
+                };
+                Error::stem(
+                    stem_id,
+                    format!("insert {} ({}): {msg}", i + 1, spec.kind()),
+                )
+            };
+            let built = build_one(spec, sample_rate, channels, base_dir, load).map_err(wrap)?;
+            for s in built {
+                tail = tail.saturating_add(match &s {
+                    Stage::Eq(eq) => ring_frames(eq.sections(), sample_rate),
+                    Stage::Convolve(c) => c.tail_frames(),
+                    Stage::Trim(_) => 0,
+                });
+                stages.push(s);
+            }
+        }
+        Ok(InsertChain {
+            stages,
+            channels,
+            tail,
+        })
+    }
+
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// The stages in processing order: `"eq"`, `"convolve"`, `"trim"` (a futz
+    /// is an `"eq"` followed by a `"convolve"` when it has an IR).
+    pub fn stage_kinds(&self) -> Vec<&'static str> {
+        self.stages
+            .iter()
+            .map(|s| match s {
+                Stage::Eq(_) => "eq",
+                Stage::Convolve(_) => "convolve",
+                Stage::Trim(_) => "trim",
+            })
+            .collect()
+    }
+
+    /// Channel count the chain was built for.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Frames the chain keeps ringing after its input stops (sum over the
+    /// stages: IR length − 1 + predelay for convolutions, a 120 dB decay of
+    /// the slowest pole for EQs). Feed this many zero frames after the end to
+    /// let tails ring out.
+    pub fn tail_frames(&self) -> usize {
+        self.tail
+    }
+
+    /// Latency in frames: always 0 (every stage is latency-free).
+    pub fn latency(&self) -> usize {
+        0
+    }
+
+    /// The chunk size that costs the least (the largest convolution partition;
+    /// 0 when no stage cares). Any chunk size gives identical output.
+    pub fn preferred_block_frames(&self) -> usize {
+        self.stages
+            .iter()
+            .map(|s| match s {
+                Stage::Convolve(c) => c.block_frames(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Processes the first `frames` samples of each channel in place.
+    /// `planar.len()` must equal [`InsertChain::channels`].
+    pub fn process(&mut self, planar: &mut [Vec<f32>], frames: usize) {
+        assert_eq!(planar.len(), self.channels, "insert chain channel count");
+        for s in &mut self.stages {
+            match s {
+                Stage::Eq(eq) => eq.process(planar, frames),
+                Stage::Convolve(c) => c.process_planar(planar, frames),
+                Stage::Trim(g) => {
+                    for ch in planar.iter_mut() {
+                        ch[..frames].iter_mut().for_each(|v| *v *= *g);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn build_one(
+    spec: &InsertSpec,
+    sample_rate: u32,
+    channels: usize,
+    base_dir: &Path,
+    load: &dyn Fn(&Path) -> Result<Ir>,
+) -> Result<Vec<Stage>> {
+    let finite = |name: &str, v: f64| {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "{name} = {v} is not a finite number"
+            )))
+        }
+    };
+    Ok(match spec {
+        InsertSpec::Eq { bands } => vec![Stage::Eq(Eq::new(bands, sample_rate, channels)?)],
+        InsertSpec::Trim { db } => {
+            finite("db", *db)?;
+            if *db > 40.0 {
+                return Err(Error::Invalid(format!("trim of {db} dB is above +40 dB")));
+            }
+            vec![Stage::Trim(10f64.powf(db / 20.0) as f32)]
+        }
+        InsertSpec::Convolve {
+            ir,
+            wet_db,
+            dry_db,
+            normalize,
+            predelay_ms,
+            map,
+            true_stereo,
+        } => {
+            finite("wet_db", *wet_db)?;
+            if let Some(d) = dry_db {
+                finite("dry_db", *d)?;
+            }
+            finite("predelay_ms", *predelay_ms)?;
+            if *predelay_ms < 0.0 {
+                return Err(Error::Invalid(format!(
+                    "predelay_ms = {predelay_ms} must not be negative"
+                )));
+            }
+            let ir = load(&base_dir.join(ir))?;
+            let map = match (map, true_stereo) {
+                (Some(_), true) => {
+                    return Err(Error::Invalid(
+                        "give either map or true_stereo, not both".into(),
+                    ));
+                }
+                (None, true) => IrMap::TrueStereo,
+                (None, false) => IrMap::Auto,
+                (Some(m), false) => IrMap::Channels(
+                    m.iter()
+                        .map(|r| r.resolve(ir.channel_count()))
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(|m| Error::format(&ir.path, m))?,
+                ),
+            };
+            let opts = ConvolverOptions {
+                wet_db: *wet_db,
+                dry_db: dry_db.unwrap_or(f64::NEG_INFINITY),
+                normalize: *normalize,
+                predelay_frames: (predelay_ms / 1000.0 * sample_rate as f64).round() as usize,
+                block: None,
+            };
+            vec![Stage::Convolve(Box::new(Convolver::new(
+                &ir, channels, &map, &opts,
+            )?))]
+        }
+        InsertSpec::Futz {
+            low_hz,
+            high_hz,
+            slope,
+            ir,
+            normalize,
+        } => {
+            if !low_hz.is_finite() || !high_hz.is_finite() || low_hz >= high_hz {
+                return Err(Error::Invalid(format!(
+                    "low_hz = {low_hz} must be below high_hz = {high_hz}"
+                )));
+            }
+            let bands = [
+                Band::HighPass {
+                    freq: *low_hz,
+                    slope: *slope,
+                },
+                Band::LowPass {
+                    freq: *high_hz,
+                    slope: *slope,
+                },
+            ];
+            let mut v = vec![Stage::Eq(Eq::new(&bands, sample_rate, channels)?)];
+            if let Some(ir) = ir {
+                let ir = load(&base_dir.join(ir))?;
+                let opts = ConvolverOptions {
+                    normalize: *normalize,
+                    ..Default::default()
+                };
+                v.push(Stage::Convolve(Box::new(Convolver::new(
+                    &ir,
+                    channels,
+                    &IrMap::Auto,
+                    &opts,
+                )?)));
+            }
+            v
+        }
+    })
+}

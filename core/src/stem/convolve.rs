@@ -1,0 +1,780 @@
+//! Offline, streaming, zero-latency FFT convolution (reverbs, room IRs, futz
+//! speaker IRs) for multi-channel stems.
+//!
+//! # Algorithm: uniformly partitioned overlap-save (UPOLS)
+//!
+//! (Stockham, "High-speed convolution and correlation", AFIPS 1966, for
+//! overlap-save; the uniform partitioning with a frequency-domain delay line is
+//! the scheme of Soo & Pang, "Multidelay block frequency domain adaptive
+//! filter", IEEE Trans. ASSP 38(2), 1990, and Wefers, *Partitioned convolution
+//! algorithms for real-time auralization*, 2015, §5.)
+//!
+//! With block (partition) size `B` and FFT size `N = 2B`:
+//!
+//! * the IR `h` (after predelay and gain) is cut into `P = ceil(len / B)`
+//!   partitions; partition `p` is `h[pB .. pB+B]` zero-padded to `N` and
+//!   transformed once: `H[j][p] = FFT_N(h_j partition p) / N`
+//!   (`B + 1` complex bins each; the `1/N` of the inverse FFT is folded in);
+//! * per input channel `i`, block `k` of the input is windowed with the block
+//!   before it, `w_k = [x_{k-1} | x_k]` (length `N`), and
+//!   `X[i][k] = FFT_N(w_k)` is pushed into a ring of `P` spectra (the
+//!   frequency-domain delay line, FDL; slot `k mod P`);
+//! * per output channel `o`, with routes `(i, j)` (input channel `i` through IR
+//!   channel `j`): `Y[o][k] = Σ_(i,j) Σ_p X[i][k-p] · H[j][p]`, and the output
+//!   block `y_k` is the **last** `B` samples of `IFFT_N(Y[o][k])` (the first `B`
+//!   are circularly aliased and discarded).
+//!
+//! Zero latency: a block is computed as soon as part of it is known. The
+//! unknown (future) samples of `x_k` are zero in `w_k`, which changes only
+//! outputs at or after those samples, so the outputs for the samples already
+//! given are exact. The sum over `p ≥ 1` depends only on finished blocks; it
+//! is computed once per block, so a partial block costs one forward FFT per
+//! input channel, one multiply-add and one inverse FFT per output channel. Feed
+//! chunks that are multiples of [`Convolver::block_frames`] for the fewest FFTs
+//! (any chunk size gives the same output within f64 rounding, far below
+//! f32 resolution).
+//!
+//! # Layout for the GPU twin (shaders/convolve.wgsl, to come)
+//!
+//! The GPU runs the same algorithm over a whole span of blocks at once (the
+//! input is known offline): for `K` blocks of `C` input channels, one batched
+//! real FFT of `C·K` windows of length `N` (window `(i, k)` = samples
+//! `[(k-1)B, (k+1)B)` of channel `i`, zero before the start), giving spectra
+//! laid out `X[i][k][bin]`, `bin = 0..=B`; `H[j][p][bin]` uploaded once; one
+//! multiply-accumulate kernel per `(o, k, bin)` summing routes and
+//! partitions (`X[i][k-p]`, zero for `k-p` before the first block);
+//! one batched inverse FFT; keep samples `B..2B` of each result. Double
+//! precision is used on the CPU; the GPU uses f32 with its own tolerance.
+//!
+//! Memory: `P·(B+1)` complex f64 per IR channel and per input channel
+//! (≈ 16 bytes per IR sample each), so bounded by the IR size (30 s at
+//! 48 kHz ≈ 23 MB per channel), independent of the programme length.
+//!
+//! Channels are computed in parallel with rayon on native targets. When every
+//! output reads only its own input channel (mono IR, one IR channel per
+//! channel, any explicit map) the channels run independently over the whole
+//! chunk passed in (one parallel region per call); true stereo synchronizes
+//! per block. Each channel's arithmetic is the same whatever the thread
+//! count (deterministic).
+
+use crate::io::WavReader;
+use crate::{Error, Result};
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[cfg(not(target_arch = "wasm32"))]
+use rayon::prelude::*;
+
+/// The longest IR accepted, in seconds (30 s: longer than any real room or
+/// plate, short enough to bound memory).
+pub const MAX_IR_SECONDS: f64 = 30.0;
+/// The longest predelay accepted, in milliseconds.
+pub const MAX_PREDELAY_MS: f64 = 10_000.0;
+
+type C64 = Complex<f64>;
+
+macro_rules! par_mut {
+    ($e:expr) => {{
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            $e.par_iter_mut()
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            $e.iter_mut()
+        }
+    }};
+}
+
+/// An impulse response: planar samples, its rate and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ir {
+    /// One `Vec` per IR channel, all of the same length.
+    pub channels: Vec<Vec<f32>>,
+    pub sample_rate: u32,
+    /// The file it was read from (or a name for in-memory IRs); errors name it.
+    pub path: PathBuf,
+}
+
+impl Ir {
+    /// Validates and wraps in-memory IR samples. Errors (`Error::Format`
+    /// naming `path`): no channels, no samples, channels of unequal length,
+    /// longer than [`MAX_IR_SECONDS`], NaN/Inf samples, all zeros.
+    pub fn new(channels: Vec<Vec<f32>>, sample_rate: u32, path: impl Into<PathBuf>) -> Result<Ir> {
+        let path = path.into();
+        let bad = |msg: String| Err(Error::format(&path, msg));
+        if channels.is_empty() {
+            return bad("impulse response has no channels".into());
+        }
+        let len = channels[0].len();
+        if channels.iter().any(|c| c.len() != len) {
+            return bad("impulse response channels differ in length".into());
+        }
+        if len == 0 {
+            return bad("impulse response is empty (0 samples)".into());
+        }
+        if sample_rate == 0 {
+            return bad("impulse response sample rate is 0".into());
+        }
+        let max = max_ir_frames(sample_rate);
+        if len > max {
+            return bad(format!(
+                "impulse response is {:.1} s long ({len} samples); the limit is {MAX_IR_SECONDS} s",
+                len as f64 / sample_rate as f64
+            ));
+        }
+        for (c, ch) in channels.iter().enumerate() {
+            if let Some(n) = ch.iter().position(|v| !v.is_finite()) {
+                return bad(format!(
+                    "impulse response channel {} sample {n} is {} (not a finite number)",
+                    c + 1,
+                    ch[n]
+                ));
+            }
+        }
+        if channels.iter().all(|c| c.iter().all(|&v| v == 0.0)) {
+            return bad("impulse response is silent (all samples are zero)".into());
+        }
+        Ok(Ir {
+            channels,
+            sample_rate,
+            path,
+        })
+    }
+
+    /// Length in frames.
+    pub fn frames(&self) -> usize {
+        self.channels[0].len()
+    }
+    /// Channel count.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+}
+
+fn max_ir_frames(sample_rate: u32) -> usize {
+    (MAX_IR_SECONDS * sample_rate as f64).round() as usize
+}
+
+/// Reads and validates an IR file (WAV/RF64/BW64 through [`WavReader`]).
+///
+/// Errors name the file: unreadable, a sample rate other than `sample_rate`
+/// (dubstage does not resample IRs yet: convert the IR first), longer than
+/// [`MAX_IR_SECONDS`], NaN/Inf, all zero.
+pub fn load_ir(path: &Path, sample_rate: u32) -> Result<Ir> {
+    let mut r = WavReader::open(path)?;
+    let info = r.info().clone();
+    if info.sample_rate != sample_rate {
+        return Err(Error::format(
+            path,
+            format!(
+                "impulse response is at {} Hz but the session runs at {sample_rate} Hz \
+                 (IRs are not resampled: convert it to {sample_rate} Hz)",
+                info.sample_rate
+            ),
+        ));
+    }
+    if info.frames as u128 > max_ir_frames(sample_rate) as u128 {
+        return Err(Error::format(
+            path,
+            format!(
+                "impulse response is {:.1} s long ({} samples); the limit is {MAX_IR_SECONDS} s",
+                info.frames as f64 / sample_rate as f64,
+                info.frames
+            ),
+        ));
+    }
+    let n = info.channels as usize;
+    let mut chans: Vec<Vec<f32>> = vec![Vec::with_capacity(info.frames as usize); n];
+    let mut buf: Vec<Vec<f32>> = vec![Vec::new(); n];
+    loop {
+        let got = r.read_planar(&mut buf, 65_536)?;
+        if got == 0 {
+            break;
+        }
+        for (c, b) in chans.iter_mut().zip(&buf) {
+            c.extend_from_slice(&b[..got]);
+        }
+        if chans[0].len() > max_ir_frames(sample_rate) {
+            break; // header lied about the length; Ir::new reports it
+        }
+    }
+    Ir::new(chans, sample_rate, path)
+}
+
+/// How an IR's level is normalized before the wet gain is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    /// Use the IR's samples as they are.
+    #[default]
+    None,
+    /// Scale so that the IR channel with the most energy has unit energy
+    /// (`Σ h² = 1`): white noise keeps its level through the loudest channel.
+    /// One factor for all channels keeps the IR's inter-channel balance.
+    Energy,
+    /// Scale so that the largest absolute sample over all channels is 1.
+    Peak,
+}
+
+impl Normalize {
+    /// The factor applied to every IR sample.
+    pub fn factor(self, ir: &Ir) -> f64 {
+        match self {
+            Normalize::None => 1.0,
+            Normalize::Energy => {
+                let e = ir
+                    .channels
+                    .iter()
+                    .map(|c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>())
+                    .fold(0.0, f64::max);
+                1.0 / e.sqrt()
+            }
+            Normalize::Peak => {
+                let p = ir
+                    .channels
+                    .iter()
+                    .flat_map(|c| c.iter())
+                    .fold(0.0f64, |m, &v| m.max((v as f64).abs()));
+                1.0 / p
+            }
+        }
+    }
+}
+
+/// Which IR channel feeds which output channel.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IrMap {
+    /// A mono IR on every channel; an IR with as many channels as the stem one
+    /// IR channel per stem channel; anything else needs an explicit map.
+    #[default]
+    Auto,
+    /// `map[c]` = the IR channel (0-based) convolved with stem channel `c`
+    /// (e.g. 5.1 stem, stereo IR: `[0, 1, 0, 0, 0, 1]` = L,R,L,L,L,R).
+    Channels(Vec<usize>),
+    /// True stereo: stereo stem, 4-channel IR ordered L→L, L→R, R→L, R→R;
+    /// `out L = in L * h0 + in R * h2`, `out R = in L * h1 + in R * h3`.
+    TrueStereo,
+}
+
+impl IrMap {
+    /// Per output channel, the `(input channel, IR channel)` routes; errors name
+    /// the IR file and the mismatch.
+    pub fn routes(&self, ir: &Ir, channels: usize) -> Result<Vec<Vec<(usize, usize)>>> {
+        let n_ir = ir.channel_count();
+        let bad = |msg: String| Err(Error::format(&ir.path, msg));
+        match self {
+            IrMap::Auto => {
+                if n_ir == 1 {
+                    Ok((0..channels).map(|c| vec![(c, 0)]).collect())
+                } else if n_ir == channels {
+                    Ok((0..channels).map(|c| vec![(c, c)]).collect())
+                } else {
+                    bad(format!(
+                        "impulse response has {n_ir} channels and the stem {channels}: \
+                         give a map (one IR channel per stem channel, e.g. map = [\"L\", \"R\", \"L\", \"L\", \"L\", \"R\"])"
+                    ))
+                }
+            }
+            IrMap::Channels(m) => {
+                if m.len() != channels {
+                    return bad(format!(
+                        "the map lists {} channels but the stem has {channels}",
+                        m.len()
+                    ));
+                }
+                if let Some(&j) = m.iter().find(|&&j| j >= n_ir) {
+                    return bad(format!(
+                        "the map uses IR channel {} but the impulse response has {n_ir} channel(s)",
+                        j + 1
+                    ));
+                }
+                Ok(m.iter().enumerate().map(|(c, &j)| vec![(c, j)]).collect())
+            }
+            IrMap::TrueStereo => {
+                if n_ir != 4 || channels != 2 {
+                    return bad(format!(
+                        "true stereo needs a 4-channel IR (L→L, L→R, R→L, R→R) and a stereo stem; \
+                         the IR has {n_ir} channel(s) and the stem {channels}"
+                    ));
+                }
+                Ok(vec![vec![(0, 0), (1, 2)], vec![(0, 1), (1, 3)]])
+            }
+        }
+    }
+}
+
+/// Level, normalization, predelay and block size of a [`Convolver`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvolverOptions {
+    /// Gain of the convolved (wet) signal in dB; `-inf` mutes it.
+    pub wet_db: f64,
+    /// Gain of the unprocessed (dry) signal in dB; `-inf` (the default) mutes it.
+    pub dry_db: f64,
+    pub normalize: Normalize,
+    /// Delay of the wet signal in frames (the IR is shifted by this much).
+    pub predelay_frames: usize,
+    /// Partition size `B` (a power of two ≥ 64); `None` chooses from the IR length.
+    pub block: Option<usize>,
+}
+
+impl Default for ConvolverOptions {
+    fn default() -> Self {
+        ConvolverOptions {
+            wet_db: 0.0,
+            dry_db: f64::NEG_INFINITY,
+            normalize: Normalize::None,
+            predelay_frames: 0,
+            block: None,
+        }
+    }
+}
+
+/// The default partition size for an IR of `len` frames (predelay included):
+/// `next_pow2(len / 8)` clamped to `[1024, 65536]`, so about 8 partitions.
+/// Measured on the bench (10-min 5.1, 2-s IR, one core): B = 16384 (6
+/// partitions) 4.0 CPU-s, 32768 4.3, 8192 4.9, 65536 5.2, 4096 7.1: FFT cost
+/// per sample grows with log B and cache misses, the frequency-domain
+/// multiply-adds with P. The upper clamp keeps P ≈ 22 for a 30-s IR.
+pub fn default_block(len: usize) -> usize {
+    len.div_ceil(8).next_power_of_two().clamp(1024, 65536)
+}
+
+fn db_to_gain(db: f64) -> f64 {
+    if db == f64::NEG_INFINITY {
+        0.0
+    } else {
+        10f64.powf(db / 20.0)
+    }
+}
+
+struct InState {
+    /// `[previous block | current block]`, current zero past `fill`.
+    win: Vec<f64>,
+    /// FDL: `P` spectra of `B + 1` bins, slot `k mod P` holds block `k`.
+    fdl: Vec<C64>,
+    /// Spectrum of the current (partial) window.
+    cur: Vec<C64>,
+    tmp: Vec<f64>,
+    scratch: Vec<C64>,
+}
+
+struct OutState {
+    /// `Σ_routes Σ_{p≥1} X[i][k-p] H[j][p]` for the current block `k`.
+    past: Vec<C64>,
+    past_valid: bool,
+    acc: Vec<C64>,
+    time: Vec<f64>,
+    scratch: Vec<C64>,
+}
+
+/// A streaming multi-channel FFT convolver (see the module documentation).
+pub struct Convolver {
+    b: usize,
+    parts: usize,
+    fft: Arc<dyn RealToComplex<f64>>,
+    ifft: Arc<dyn ComplexToReal<f64>>,
+    /// `ir[j][p * (B+1) + bin]`, scaled by normalization, wet gain and `1/N`.
+    ir: Vec<Vec<C64>>,
+    routes: Vec<Vec<(usize, usize)>>,
+    ins: Vec<InState>,
+    outs: Vec<OutState>,
+    dry: f64,
+    fill: usize,
+    slot: usize,
+    tail: usize,
+    /// Every output `o` has the single route `(o, j)`.
+    diagonal: bool,
+}
+
+impl Convolver {
+    /// Builds a convolver for a stem of `channels` channels. Errors name the IR
+    /// file: a sample-rate mismatch is not checked here (see [`load_ir`]), the
+    /// map must fit, predelay ≤ [`MAX_PREDELAY_MS`], block a power of two ≥ 64.
+    pub fn new(
+        ir: &Ir,
+        channels: usize,
+        map: &IrMap,
+        opts: &ConvolverOptions,
+    ) -> Result<Convolver> {
+        let routes = map.routes(ir, channels)?;
+        let bad = |msg: String| Err(Error::format(&ir.path, msg));
+        let max_pre = (MAX_PREDELAY_MS / 1000.0 * ir.sample_rate as f64) as usize;
+        if opts.predelay_frames > max_pre {
+            return bad(format!(
+                "predelay of {} frames is longer than {MAX_PREDELAY_MS} ms",
+                opts.predelay_frames
+            ));
+        }
+        for (name, db) in [("wet_db", opts.wet_db), ("dry_db", opts.dry_db)] {
+            if db.is_nan() || db > 40.0 {
+                return bad(format!("{name} = {db} is not a level in dB (≤ +40)"));
+            }
+        }
+        let len = ir.frames() + opts.predelay_frames;
+        let b = opts.block.unwrap_or_else(|| default_block(len));
+        if b < 64 || !b.is_power_of_two() {
+            return bad(format!("block size {b} must be a power of two ≥ 64"));
+        }
+        let parts = len.div_ceil(b);
+        let n = 2 * b;
+        let mut planner = RealFftPlanner::<f64>::new();
+        let fft = planner.plan_fft_forward(n);
+        let ifft = planner.plan_fft_inverse(n);
+        let scale = opts.normalize.factor(ir) * db_to_gain(opts.wet_db) / n as f64;
+        let bins = b + 1;
+
+        let spectra: Vec<Vec<C64>> = {
+            let one = |h: &Vec<f32>| {
+                let mut spec = vec![C64::new(0.0, 0.0); parts * bins];
+                let mut t = vec![0.0f64; n];
+                let mut scratch = fft.make_scratch_vec();
+                for p in 0..parts {
+                    t.fill(0.0);
+                    for (k, v) in t[..b].iter_mut().enumerate() {
+                        let idx = (p * b + k) as isize - opts.predelay_frames as isize;
+                        if idx >= 0 && (idx as usize) < h.len() {
+                            *v = h[idx as usize] as f64 * scale;
+                        }
+                    }
+                    fft.process_with_scratch(
+                        &mut t,
+                        &mut spec[p * bins..(p + 1) * bins],
+                        &mut scratch,
+                    )
+                    .expect("FFT buffer lengths are consistent");
+                }
+                spec
+            };
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                ir.channels.par_iter().map(one).collect()
+            }
+            #[cfg(target_arch = "wasm32")]
+            {
+                ir.channels.iter().map(one).collect()
+            }
+        };
+
+        let ins = (0..channels)
+            .map(|_| InState {
+                win: vec![0.0; n],
+                fdl: vec![C64::new(0.0, 0.0); parts * bins],
+                cur: vec![C64::new(0.0, 0.0); bins],
+                tmp: vec![0.0; n],
+                scratch: fft.make_scratch_vec(),
+            })
+            .collect();
+        let outs = (0..channels)
+            .map(|_| OutState {
+                past: vec![C64::new(0.0, 0.0); bins],
+                past_valid: false,
+                acc: vec![C64::new(0.0, 0.0); bins],
+                time: vec![0.0; n],
+                scratch: ifft.make_scratch_vec(),
+            })
+            .collect();
+        let diagonal = routes
+            .iter()
+            .enumerate()
+            .all(|(o, r)| r.len() == 1 && r[0].0 == o);
+        Ok(Convolver {
+            diagonal,
+            b,
+            parts,
+            fft,
+            ifft,
+            ir: spectra,
+            routes,
+            ins,
+            outs,
+            dry: db_to_gain(opts.dry_db),
+            fill: 0,
+            slot: 0,
+            tail: len - 1,
+        })
+    }
+
+    /// Partition size `B`: chunks that are multiples of it cost the least.
+    pub fn block_frames(&self) -> usize {
+        self.b
+    }
+    /// Number of partitions `P`.
+    pub fn partitions(&self) -> usize {
+        self.parts
+    }
+    /// Channels in and out.
+    pub fn channels(&self) -> usize {
+        self.ins.len()
+    }
+    /// Latency in frames: always 0.
+    pub fn latency(&self) -> usize {
+        0
+    }
+    /// How many frames the output keeps ringing after the input stops:
+    /// IR length − 1 + predelay. Feed that many zero frames to get the whole tail.
+    pub fn tail_frames(&self) -> usize {
+        self.tail
+    }
+
+    /// Forgets all past input (the next sample is the first).
+    pub fn reset(&mut self) {
+        for i in &mut self.ins {
+            i.win.fill(0.0);
+            i.fdl.fill(C64::new(0.0, 0.0));
+        }
+        for o in &mut self.outs {
+            o.past_valid = false;
+        }
+        self.fill = 0;
+        self.slot = 0;
+    }
+
+    /// Convolves `input` into `output` (one slice per channel, all of the same
+    /// length; any length, including 0). Panics if the channel counts or
+    /// lengths differ (a programming error, not user input).
+    pub fn process(&mut self, input: &[&[f32]], output: &mut [&mut [f32]]) {
+        assert_eq!(input.len(), self.channels(), "input channel count");
+        assert_eq!(output.len(), self.channels(), "output channel count");
+        for (o, i) in output.iter_mut().zip(input) {
+            o.copy_from_slice(i);
+        }
+        self.process_in_place(output);
+    }
+
+    /// Convolves the first `frames` samples of each `Vec` in place.
+    pub fn process_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) {
+        let mut v: Vec<&mut [f32]> = planar.iter_mut().map(|b| &mut b[..frames]).collect();
+        self.process_in_place(&mut v);
+    }
+
+    /// Convolves in place (one slice per channel, equal lengths).
+    pub fn process_in_place(&mut self, bufs: &mut [&mut [f32]]) {
+        assert_eq!(bufs.len(), self.channels(), "channel count");
+        let n = bufs.first().map_or(0, |b| b.len());
+        assert!(
+            bufs.iter().all(|b| b.len() == n),
+            "channels differ in length"
+        );
+        if n == 0 {
+            return;
+        }
+        if self.diagonal {
+            self.run_diagonal(bufs);
+        } else {
+            let mut pos = 0;
+            while pos < n {
+                let take = (self.b - self.fill).min(n - pos);
+                self.step(bufs, pos, take);
+                pos += take;
+            }
+        }
+    }
+
+    /// Every output reads only its own input channel: channels run
+    /// independently over the whole chunk (one parallel region per call).
+    fn run_diagonal(&mut self, bufs: &mut [&mut [f32]]) {
+        let n = bufs[0].len();
+        let g = self.geometry();
+        let (fill0, slot0) = (self.fill, self.slot);
+        let (ir, routes) = (&self.ir, &self.routes);
+        par_mut!(self.ins)
+            .zip(par_mut!(self.outs))
+            .zip(par_mut!(bufs))
+            .enumerate()
+            .for_each(|(c, ((ist, ost), buf))| {
+                let j = routes[c][0].1;
+                let (mut fill, mut slot, mut pos) = (fill0, slot0, 0);
+                while pos < n {
+                    let take = (g.b - fill).min(n - pos);
+                    forward(&g, ist, &buf[pos..pos + take], fill);
+                    let srcs = [(&*ist, j)];
+                    output(
+                        &g,
+                        ost,
+                        &srcs,
+                        ist,
+                        ir,
+                        &mut buf[pos..pos + take],
+                        fill,
+                        slot,
+                    );
+                    fill += take;
+                    pos += take;
+                    if fill == g.b {
+                        push(&g, ist, slot);
+                        ost.past_valid = false;
+                        slot = (slot + 1) % g.parts;
+                        fill = 0;
+                    }
+                }
+            });
+        let total = self.fill + n;
+        self.slot = (self.slot + total / self.b) % self.parts;
+        self.fill = total % self.b;
+    }
+
+    fn geometry(&self) -> Geometry {
+        Geometry {
+            b: self.b,
+            parts: self.parts,
+            dry: self.dry,
+            fft: self.fft.clone(),
+            ifft: self.ifft.clone(),
+        }
+    }
+
+    /// Adds `take` frames at `pos` of `bufs` to the current block and replaces
+    /// them with the output (general routes: all inputs first, then all outputs).
+    fn step(&mut self, bufs: &mut [&mut [f32]], pos: usize, take: usize) {
+        let g = self.geometry();
+        let (start, slot) = (self.fill, self.slot);
+        par_mut!(self.ins)
+            .zip(par_mut!(bufs))
+            .for_each(|(st, buf)| forward(&g, st, &buf[pos..pos + take], start));
+        let (ins, ir, routes) = (&self.ins, &self.ir, &self.routes);
+        par_mut!(self.outs)
+            .zip(par_mut!(bufs))
+            .enumerate()
+            .for_each(|(o, (st, buf))| {
+                let srcs: Vec<(&InState, usize)> =
+                    routes[o].iter().map(|&(i, j)| (&ins[i], j)).collect();
+                output(
+                    &g,
+                    st,
+                    &srcs,
+                    &ins[o],
+                    ir,
+                    &mut buf[pos..pos + take],
+                    start,
+                    slot,
+                );
+            });
+        self.fill += take;
+        if self.fill == g.b {
+            par_mut!(self.ins).for_each(|st| push(&g, st, slot));
+            for o in &mut self.outs {
+                o.past_valid = false;
+            }
+            self.slot = (self.slot + 1) % self.parts;
+            self.fill = 0;
+        }
+    }
+}
+
+/// What the per-channel kernels share.
+struct Geometry {
+    b: usize,
+    parts: usize,
+    dry: f64,
+    fft: Arc<dyn RealToComplex<f64>>,
+    ifft: Arc<dyn ComplexToReal<f64>>,
+}
+
+/// Appends `x` at `start` of the current block and transforms the window.
+fn forward(g: &Geometry, st: &mut InState, x: &[f32], start: usize) {
+    let b = g.b;
+    for (w, &v) in st.win[b + start..b + start + x.len()].iter_mut().zip(x) {
+        *w = v as f64;
+    }
+    st.tmp.copy_from_slice(&st.win);
+    g.fft
+        .process_with_scratch(&mut st.tmp, &mut st.cur, &mut st.scratch)
+        .expect("FFT buffer lengths are consistent");
+}
+
+/// One output channel for the frames `start..start + y.len()` of the current
+/// block: past partitions (once per block) + partition 0 of each source,
+/// inverse FFT, plus the dry signal from `dry_src`.
+fn output(
+    g: &Geometry,
+    st: &mut OutState,
+    srcs: &[(&InState, usize)],
+    dry_src: &InState,
+    ir: &[Vec<C64>],
+    y: &mut [f32],
+    start: usize,
+    slot: usize,
+) {
+    let (b, parts) = (g.b, g.parts);
+    let bins = b + 1;
+    if !st.past_valid {
+        st.past.fill(C64::new(0.0, 0.0));
+        for &(src, j) in srcs {
+            for p in 1..parts {
+                let s = (slot + parts - p) % parts;
+                let x = &src.fdl[s * bins..(s + 1) * bins];
+                let h = &ir[j][p * bins..(p + 1) * bins];
+                for ((a, x), h) in st.past.iter_mut().zip(x).zip(h) {
+                    *a += x * h;
+                }
+            }
+        }
+        st.past_valid = true;
+    }
+    st.acc.copy_from_slice(&st.past);
+    for &(src, j) in srcs {
+        for ((a, x), h) in st.acc.iter_mut().zip(&src.cur).zip(&ir[j][..bins]) {
+            *a += x * h;
+        }
+    }
+    st.acc[0].im = 0.0;
+    st.acc[b].im = 0.0;
+    g.ifft
+        .process_with_scratch(&mut st.acc, &mut st.time, &mut st.scratch)
+        .expect("FFT buffer lengths are consistent");
+    let range = b + start..b + start + y.len();
+    for ((y, &w), &d) in y
+        .iter_mut()
+        .zip(&st.time[range.clone()])
+        .zip(&dry_src.win[range])
+    {
+        *y = (w + g.dry * d) as f32;
+    }
+}
+
+/// The current block is complete: store its spectrum in the FDL, slide the window.
+fn push(g: &Geometry, st: &mut InState, slot: usize) {
+    let (b, bins) = (g.b, g.b + 1);
+    st.fdl[slot * bins..(slot + 1) * bins].copy_from_slice(&st.cur);
+    st.win.copy_within(b.., 0);
+    st.win[b..].fill(0.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ir(chans: Vec<Vec<f32>>) -> Ir {
+        Ir::new(chans, 48_000, "test.wav").unwrap()
+    }
+
+    #[test]
+    fn impulse_passes_through_with_predelay() {
+        let h = ir(vec![vec![1.0]]);
+        let opts = ConvolverOptions {
+            predelay_frames: 3,
+            block: Some(64),
+            ..Default::default()
+        };
+        let mut c = Convolver::new(&h, 1, &IrMap::Auto, &opts).unwrap();
+        assert_eq!(c.tail_frames(), 3);
+        let mut x = vec![(0..200).map(|i| i as f32).collect::<Vec<_>>()];
+        c.process_planar(&mut x, 200);
+        for (i, &v) in x[0].iter().enumerate() {
+            let want = if i >= 3 { (i - 3) as f32 } else { 0.0 };
+            assert!((v - want).abs() < 1e-9 * (1.0 + want), "{i}: {v} vs {want}");
+        }
+    }
+
+    #[test]
+    fn normalization_factors() {
+        let h = ir(vec![vec![0.5, 0.5], vec![2.0, 0.0]]);
+        assert_eq!(Normalize::None.factor(&h), 1.0);
+        assert_eq!(Normalize::Peak.factor(&h), 0.5);
+        assert!((Normalize::Energy.factor(&h) - 0.5).abs() < 1e-15);
+    }
+}

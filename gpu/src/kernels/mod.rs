@@ -1,0 +1,5 @@
+//! One module per shader in `shaders/`.
+
+pub mod fft;
+pub mod k_weight;
+pub mod sum_stems;

@@ -1,0 +1,70 @@
+//! # dubstage-gpu
+//!
+//! The wgpu compute backend of dubstage: [`GpuBackend`] implements
+//! `dubstage_core::backend::Backend` with the WGSL shaders in `shaders/`, each the
+//! twin of a CPU function in `dubstage-core`:
+//!
+//! | shader | entry points | CPU twin |
+//! |---|---|---|
+//! | `sum_stems.wgsl` | `main` | `backend::cpu::sum_stems` |
+//! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `loudness::HopAnalyzer`, `loudness::block_energy` |
+//! | `fft.wgsl` | `fft_pass`, `real_post` | `kernels::fft::{fft_pass, real_post}` (here: no CPU FFT in core yet) |
+//! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `loudness::true_peak` |
+//!
+//! [`select_backend`] is what the CLI's `--backend cpu|gpu|auto` calls.
+
+mod backend;
+mod context;
+pub mod kernels;
+
+pub use backend::GpuBackend;
+pub use context::{ADAPTER_ENV, AdapterSummary, GpuOptions, list_adapters};
+pub use kernels::fft::GpuFft;
+pub use kernels::k_weight::GpuAnalyzer;
+pub use kernels::sum_stems::Timings;
+
+use dubstage_core::backend::Backend;
+use dubstage_core::backend::cpu::CpuBackend;
+use dubstage_core::{Error, Result};
+
+/// Picks the processing backend for `--backend` and `--adapter`.
+///
+/// * `"cpu"`: the CPU reference.
+/// * `"gpu"`: any adapter, software ones (lavapipe, llvmpipe) included; an error
+///   if none can be opened.
+/// * `"auto"`: a hardware GPU (discrete, integrated or virtual) when there is one,
+///   else the CPU, with a one-line notice saying why.
+///
+/// `adapter` is an index or a name substring (see [`GpuOptions::adapter`]);
+/// `None` reads `DUBSTAGE_ADAPTER`. Returns the backend and, when the choice was
+/// not the one asked for, a notice to print.
+pub fn select_backend(
+    choice: &str,
+    adapter: Option<&str>,
+) -> Result<(Box<dyn Backend>, Option<String>)> {
+    let opts = |hardware_only| GpuOptions {
+        adapter: adapter.map(str::to_string),
+        hardware_only,
+        max_chunk_frames: None,
+    };
+    match choice.trim().to_ascii_lowercase().as_str() {
+        "cpu" => Ok((Box::new(CpuBackend::new()), None)),
+        "gpu" => Ok((Box::new(GpuBackend::new(&opts(false))?), None)),
+        "auto" => match GpuBackend::new(&opts(true)) {
+            Ok(g) => Ok((Box::new(g), None)),
+            Err(e) => {
+                let why = match e {
+                    Error::Backend(m) => m,
+                    other => other.to_string(),
+                };
+                Ok((
+                    Box::new(CpuBackend::new()),
+                    Some(format!("using the CPU backend: {why}")),
+                ))
+            }
+        },
+        other => Err(Error::Invalid(format!(
+            "unknown backend '{other}' (expected cpu, gpu or auto)"
+        ))),
+    }
+}
