@@ -39,31 +39,32 @@ fi
 cat "$WAV" > /dev/null   # page cache: both tools read from memory
 
 # ---------------------------------------------------------------- timing
-# median_time OUTFILE CMD...: runs CMD RUNS times, keeps the last stdout, prints the median wall s
+# median_time OUTFILE CMD...: runs CMD RUNS times, keeps the last stdout, prints
+# "median-wall-s median-cpu-s" (cpu = user + sys, robust when the machine is shared)
 median_time() {
   local out=$1; shift
-  local ts=()
+  local ts=() cs=()
   for _ in $(seq "$RUNS"); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" > "$out" 2> "$out.err" || { echo "FAILED: $* (see $out.err)" >&2; return 1; }
-    t1=$(date +%s.%N)
-    ts+=("$(awk "BEGIN{print $t1 - $t0}")")
+    /usr/bin/time -f '%e %U %S' -o "$out.time" "$@" > "$out" 2> "$out.err" \
+      || { echo "FAILED: $* (see $out.err)" >&2; return 1; }
+    read -r e u s < "$out.time"
+    ts+=("$e"); cs+=("$(awk "BEGIN{print $u + $s}")")
   done
-  printf '%s\n' "${ts[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
+  local med='sort -g | awk '"'"'{a[NR]=$1} END{print a[int((NR+1)/2)]}'"'"
+  echo "$(printf '%s\n' "${ts[@]}" | eval "$med") $(printf '%s\n' "${cs[@]}" | eval "$med")"
 }
 
 T_EBU=$(median_time "$DATA/ebu.out" "$EBU" "$WAV") || exit 1
 T_DS=$(median_time "$DATA/ds.json" "$DUBSTAGE" measure --json "$WAV") || exit 1
 
 # ---------------------------------------------------------------- report
-$PY - "$DATA/ebu.out" "$DATA/ds.json" "$T_EBU" "$T_DS" "$LONG_MIN" "$RUNS" "$(nproc)" <<'PYEOF'
+$PY - "$DATA/ebu.out" "$DATA/ds.json" "$T_EBU" "$T_DS" "$LONG_MIN" "$RUNS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PYEOF'
 import json, sys
-ebu_out, ds_json, t_ebu, t_ds, long_min, runs, nproc = sys.argv[1:]
+ebu_out, ds_json, t_ebu, t_ds, long_min, runs, nproc, load = sys.argv[1:]
+(t_ebu, c_ebu), (t_ds, c_ds) = (map(float, t_ebu.split()), map(float, t_ds.split()))
 kv = dict(x.split("=", 1) for x in open(ebu_out).read().split())
 e = {k: float(kv[k]) for k in ("I_LUFS", "LRA_LU", "TP_dBTP", "SP_dBFS")}
 d = json.load(open(ds_json))[0]
-t_ebu, t_ds = float(t_ebu), float(t_ds)
 secs = float(long_min) * 60
 rows = [
     ("integrated (LUFS)", d["integrated_lufs"], e["I_LUFS"], 0.02),
@@ -72,12 +73,12 @@ rows = [
     ("true peak (dBTP)", d["true_peak_dbtp"], e["TP_dBTP"], None),
 ]
 ok = True
-print(f"# dubstage measure vs libebur128, {long_min}-min stereo 48 kHz float ({nproc} cores)\n")
-print("| tool | wall s (median of %s) | x realtime |" % runs)
-print("|---|---:|---:|")
-print(f"| libebur128 (ebur128_ref: I, LRA, TP, SP) | {t_ebu:.2f} | {secs / t_ebu:.0f} |")
-print(f"| dubstage measure (I, LRA, TP {d['true_peak_oversample']}x, SP, M/S max) | {t_ds:.2f} | {secs / t_ds:.0f} |")
-print(f"\nspeed-up: **{t_ebu / t_ds:.2f}x**\n")
+print(f"# dubstage measure vs libebur128, {long_min}-min stereo 48 kHz float ({nproc} cores, load average {load})\n")
+print("| tool | wall s (median of %s) | x realtime | CPU s (user+sys) |" % runs)
+print("|---|---:|---:|---:|")
+print(f"| libebur128 (ebur128_ref: I, LRA, TP, SP) | {t_ebu:.2f} | {secs / t_ebu:.0f} | {c_ebu:.2f} |")
+print(f"| dubstage measure (I, LRA, TP {d['true_peak_oversample']}x, SP, M/S max) | {t_ds:.2f} | {secs / t_ds:.0f} | {c_ds:.2f} |")
+print(f"\nspeed-up: **{t_ebu / t_ds:.2f}x** wall, {c_ebu / c_ds:.2f}x CPU time\n")
 print("| figure | dubstage | libebur128 | difference | limit | |")
 print("|---|---:|---:|---:|---:|---|")
 for name, a, b, lim in rows:

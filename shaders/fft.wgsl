@@ -23,6 +23,10 @@
 // transformed with the passes above, then `real_post` forms the 2n-point
 // spectrum's n + 1 bins:
 //   X[k] = (Z[k] + conj Z[n-k]) / 2 - i/2 * w^k (Z[k] - conj Z[n-k]),  w = exp(-2πi / 2n)
+// and `real_pre` undoes it for the inverse (complex-to-real) transform:
+//   Z[k] = (X[k] + conj X[n-k]) + i conj(w^k) (X[k] - conj X[n-k])
+// whose unscaled inverse n-point transform is 2n (x[2m] + i x[2m+1]) (the
+// unscaled convention of RustFFT and realfft).
 
 struct Params {
     n: u32,         // complex transform size (a power of two)
@@ -181,4 +185,27 @@ fn real_post(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let d = 0.5 * (zk - zc);
     let o = vec2<f32>(d.y, -d.x); // -i d
     dst[id] = e + cmul(tw[k * params.stride], o);
+}
+
+// Complex-to-real pre-processing: `src` holds n + 1 bins per transform of a
+// 2n-point real spectrum, `dst` gets the n-point complex spectrum whose inverse
+// transform is the packed real signal (scaled by 2n). `stride` is the table
+// stride of the 2n-point transform. The imaginary parts of bins 0 and n are
+// ignored (they are 0 for a real signal).
+@compute @workgroup_size(256)
+fn real_pre(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let id = (wg.y * params.groups_x + wg.x) * 256u + li;
+    let n = params.n;
+    if id >= n * params.batch {
+        return;
+    }
+    let b = id / n;
+    let k = id % n;
+    let xk = src[b * (n + 1u) + k];
+    let xm = src[b * (n + 1u) + n - k];
+    let xc = vec2<f32>(xm.x, -xm.y);
+    let e = xk + xc;
+    let w = tw[k * params.stride];
+    let o = cmul(xk - xc, vec2<f32>(w.x, -w.y));
+    dst[id] = e + vec2<f32>(-o.y, o.x); // e + i o
 }

@@ -123,8 +123,17 @@ impl Synth {
         (k > 0).then(|| self.events[k - 1]).filter(|e| t < e.1)
     }
 
-    /// One frame of the stem at reel sample `t` into `out` (layout order).
+    /// One frame of the stem at reel sample `t` into `out` (layout order), with a 10 ms
+    /// fade at the end of every event, as an editor would cut.
     fn frame(&mut self, t: u64, out: &mut [f64]) {
+        self.raw_frame(t, out);
+        if let Some((_, e, _)) = self.active(t) {
+            let fade = ((e - t) as f64 / (0.010 * RATE as f64)).min(1.0);
+            out.iter_mut().for_each(|x| *x *= fade);
+        }
+    }
+
+    fn raw_frame(&mut self, t: u64, out: &mut [f64]) {
         out.fill(0.0);
         let sr = RATE as f64;
         let ts = t as f64 / sr;

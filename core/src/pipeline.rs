@@ -16,6 +16,7 @@ use crate::mix::downmix_matrix;
 use crate::qc::{NullTest, PopDetector, QcDetectors, TimeBase};
 use crate::session::{DeliverableKind, Plan, PlanDeliverable, PlanStem};
 use crate::stem::Envelope;
+use crate::stem::chain::InsertChain;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -370,6 +371,16 @@ pub struct Mixer<'p> {
     envelopes: Vec<Vec<f32>>,
     stem_env: Vec<Envelope>,
     bus_env: Vec<Envelope>,
+    ret_env: Vec<Envelope>,
+    /// Per stem, per send: the send level envelope.
+    send_env: Vec<Vec<Envelope>>,
+    ret_bufs: Vec<Vec<Vec<f32>>>,
+    #[allow(dead_code)]
+    fader: Vec<f32>,
+    chains: Vec<InsertChain>,
+    ret_chains: Vec<InsertChain>,
+    /// 2-pop detectors fed with every stem before its inserts (render pass only).
+    pub pops: Option<Vec<PopDetector>>,
     matrix: Vec<f32>,
     envelope_of: Vec<usize>,
     /// Next reel sample.
@@ -377,22 +388,33 @@ pub struct Mixer<'p> {
 }
 
 impl<'p> Mixer<'p> {
-    /// Opens every stem at the start of the reel.
+    /// Opens every stem at the start of the reel and builds the insert chains.
     pub fn new(plan: &'p Plan) -> Result<Mixer<'p>> {
         let nch = plan.layout.len();
         let nb = plan.buses.len();
-        let total_in: usize = plan.stems.iter().map(|s| s.layout.len()).sum();
+        let ns = plan.stems.len();
+        let stem_in: usize = plan.stems.iter().map(|s| s.layout.len()).sum();
+        let total_in = stem_in + plan.returns.iter().map(|r| r.layout.len()).sum::<usize>();
         let mut matrix = vec![0.0f32; nb * nch * total_in];
         let mut envelope_of = Vec::with_capacity(total_in);
         let mut col = 0;
-        for (si, s) in plan.stems.iter().enumerate() {
-            let w = s.layout.len();
+        // Stems, then returns: each routed into its bus's channels.
+        let sources = plan
+            .stems
+            .iter()
+            .map(|s| (s.bus, s.layout.len(), &s.matrix))
+            .chain(
+                plan.returns
+                    .iter()
+                    .map(|r| (r.bus, r.layout.len(), &r.matrix)),
+            );
+        for (k, (bus, w, m)) in sources.enumerate() {
             for o in 0..nch {
                 for i in 0..w {
-                    matrix[(s.bus * nch + o) * total_in + col + i] = s.matrix[o * w + i];
+                    matrix[(bus * nch + o) * total_in + col + i] = m[o * w + i];
                 }
             }
-            envelope_of.extend(std::iter::repeat_n(si, w));
+            envelope_of.extend(std::iter::repeat_n(k, w));
             col += w;
         }
         let readers = plan
@@ -400,6 +422,38 @@ impl<'p> Mixer<'p> {
             .iter()
             .map(|s| StemReader::open(s, plan, 0))
             .collect::<Result<Vec<_>>>()?;
+        let chains = plan
+            .stems
+            .iter()
+            .map(|s| {
+                InsertChain::build(
+                    &s.inserts,
+                    plan.sample_rate,
+                    s.layout.len(),
+                    &plan.base_dir,
+                    &s.id,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let ret_chains = plan
+            .returns
+            .iter()
+            .map(|r| {
+                InsertChain::build(
+                    &r.inserts,
+                    plan.sample_rate,
+                    r.layout.len(),
+                    &plan.base_dir,
+                    &r.id,
+                )
+                .map_err(|e| Error::Invalid(format!("return '{}': {e}", r.id)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let env = |gain_db: f64, points: &Vec<(i64, f64)>, mute: bool| Envelope {
+            gain_db,
+            points: points.clone(),
+            mute,
+        };
         Ok(Mixer {
             plan,
             stem_bufs: plan
@@ -407,30 +461,114 @@ impl<'p> Mixer<'p> {
                 .iter()
                 .map(|s| vec![Vec::new(); s.layout.len()])
                 .collect(),
-            envelopes: vec![Vec::new(); plan.stems.len()],
+            envelopes: vec![Vec::new(); ns + plan.returns.len()],
             stem_env: plan
                 .stems
                 .iter()
-                .map(|s| Envelope {
-                    gain_db: s.gain_db,
-                    points: s.automation.clone(),
-                    mute: s.mute,
-                })
+                .map(|s| env(s.gain_db, &s.automation, s.mute))
                 .collect(),
             bus_env: plan
                 .buses
                 .iter()
-                .map(|b| Envelope {
-                    gain_db: b.gain_db,
-                    points: b.automation.clone(),
-                    mute: false,
+                .map(|b| env(b.gain_db, &b.automation, false))
+                .collect(),
+            ret_env: plan
+                .returns
+                .iter()
+                .map(|r| env(r.gain_db, &r.automation, false))
+                .collect(),
+            send_env: plan
+                .stems
+                .iter()
+                .map(|s| {
+                    s.sends
+                        .iter()
+                        .map(|x| env(x.db, &x.automation, s.mute))
+                        .collect()
                 })
                 .collect(),
+            ret_bufs: plan
+                .returns
+                .iter()
+                .map(|r| vec![Vec::new(); r.layout.len()])
+                .collect(),
+            fader: Vec::new(),
+            chains,
+            ret_chains,
             readers,
             matrix,
             envelope_of,
+            pops: None,
             pos: 0,
         })
+    }
+
+    /// Sums every send into its return and runs the returns' inserts.
+    fn run_sends(&mut self, backend: &mut dyn Backend, t0: i64, n: usize) -> Result<()> {
+        let plan = self.plan;
+        for (ri, ret) in plan.returns.iter().enumerate() {
+            let w = ret.layout.len();
+            let mut inputs: Vec<&[f32]> = Vec::new();
+            let mut envelope_of = Vec::new();
+            let mut envs: Vec<Vec<f32>> = Vec::new();
+            let mut cols: Vec<(usize, &Vec<f32>)> = Vec::new();
+            for (si, s) in plan.stems.iter().enumerate() {
+                for (k, send) in s.sends.iter().enumerate().filter(|(_, x)| x.to == ri) {
+                    let mut e = vec![0.0f32; n];
+                    self.send_env[si][k].fill(t0, &mut e, false);
+                    if !send.pre_fader {
+                        self.stem_env[si].fill(t0, &mut e, true);
+                    }
+                    for c in &self.stem_bufs[si] {
+                        inputs.push(&c[..n]);
+                        envelope_of.push(envs.len());
+                    }
+                    cols.push((s.layout.len(), &send.matrix));
+                    envs.push(e);
+                }
+            }
+            let ni = inputs.len();
+            let mut matrix = vec![0.0f32; w * ni];
+            let mut col = 0;
+            for (sw, m) in cols {
+                for o in 0..w {
+                    for i in 0..sw {
+                        matrix[o * ni + col + i] = m[o * sw + i];
+                    }
+                }
+                col += sw;
+            }
+            let env_refs: Vec<&[f32]> = envs.iter().map(|v| v.as_slice()).collect();
+            let job = SumJob {
+                frames: n,
+                inputs: &inputs,
+                envelope_of: &envelope_of,
+                envelopes: &env_refs,
+                matrix: &matrix,
+                outputs: w,
+            };
+            if ni == 0 {
+                for b in &mut self.ret_bufs[ri] {
+                    b.clear();
+                    b.resize(n, 0.0);
+                }
+            } else {
+                backend.sum(&job, &mut self.ret_bufs[ri])?;
+            }
+        }
+        // The returns' inserts (reverbs), in parallel: each return is independent.
+        let work = self.ret_chains.iter_mut().zip(self.ret_bufs.iter_mut());
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use rayon::prelude::*;
+            let v: Vec<_> = work.collect();
+            v.into_par_iter().for_each(|(c, b)| c.process(b, n));
+        }
+        #[cfg(target_arch = "wasm32")]
+        for (c, b) in work {
+            c.process(b, n);
+        }
+        Ok(())
     }
 
     /// Mixes the next `n` frames into `out`.
@@ -458,13 +596,54 @@ impl<'p> Mixer<'p> {
                 r.read_block(t0, n, b)?;
             }
         }
+        // The 2-pop check sees the stems as recorded, before any insert.
+        if let Some(pops) = &mut self.pops {
+            for (p, st) in pops.iter_mut().zip(&self.stem_bufs) {
+                let v: Vec<&[f32]> = st.iter().map(|c| &c[..n]).collect();
+                p.push(&v)?;
+            }
+        }
+        // Inserts, stem by stem (in parallel; tails ring on through the silence after a stem).
+        {
+            let work = self
+                .chains
+                .iter_mut()
+                .zip(self.stem_bufs.iter_mut())
+                .filter(|(c, _)| !c.is_empty());
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                use rayon::prelude::*;
+                let v: Vec<_> = work.collect();
+                v.into_par_iter().for_each(|(c, b)| c.process(b, n));
+            }
+            #[cfg(target_arch = "wasm32")]
+            for (c, b) in work {
+                c.process(b, n);
+            }
+        }
+        if !plan.returns.is_empty() {
+            self.run_sends(backend, t0, n)?;
+        }
         for (si, s) in plan.stems.iter().enumerate() {
             let e = &mut self.envelopes[si];
             e.resize(n, 0.0);
             self.stem_env[si].fill(t0, e, false);
             self.bus_env[s.bus].fill(t0, e, true);
         }
-        let inputs: Vec<&[f32]> = self.stem_bufs.iter().flatten().map(|v| &v[..n]).collect();
+        let ns = plan.stems.len();
+        for (ri, r) in plan.returns.iter().enumerate() {
+            let e = &mut self.envelopes[ns + ri];
+            e.resize(n, 0.0);
+            self.ret_env[ri].fill(t0, e, false);
+            self.bus_env[r.bus].fill(t0, e, true);
+        }
+        let inputs: Vec<&[f32]> = self
+            .stem_bufs
+            .iter()
+            .chain(&self.ret_bufs)
+            .flatten()
+            .map(|v| &v[..n])
+            .collect();
         let envs: Vec<&[f32]> = self.envelopes.iter().map(|v| &v[..n]).collect();
         let nch = plan.layout.len();
         let nb = plan.buses.len();
@@ -789,6 +968,7 @@ pub fn render(
         None => Vec::new(),
     };
     let mut mixer = Mixer::new(plan)?;
+    mixer.pops = Some(std::mem::take(&mut pops));
     let mut block = MixBlock::default();
     let mut ready = MixBlock::default();
     let mut pending = Pending::default();
@@ -800,10 +980,6 @@ pub fn render(
         let k = if mixer.pos < total {
             let n = ((total - mixer.pos) as usize).min(bf);
             mixer.next_block(backend, n, &mut block)?;
-            for (p, st) in pops.iter_mut().zip(&mixer.stem_bufs) {
-                let v: Vec<&[f32]> = st.iter().map(|c| &c[..n]).collect();
-                p.push(&v)?;
-            }
             if gain != 1.0 {
                 scale_block(&mut block, gain, n);
             }
@@ -974,7 +1150,13 @@ pub fn render(
         summaries: &summaries,
         watches: watches.into_iter().map(|w| w.detectors).collect(),
         null: null.finish(),
-        pops: pops.into_iter().map(PopDetector::finish).collect(),
+        pops: mixer
+            .pops
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(PopDetector::finish)
+            .collect(),
         before: before.as_ref(),
         normalization: norm.as_ref(),
         limiter: lim_stats,

@@ -30,6 +30,9 @@ pub struct SessionFile {
     pub stems: Vec<StemSpec>,
     #[serde(default, rename = "deliverable")]
     pub deliverables: Vec<DeliverableSpec>,
+    /// Reverb returns (aux buses with inserts that feed a bus).
+    #[serde(default, rename = "return")]
+    pub returns: Vec<ReturnSpec>,
     /// Delivery profile: loudness target, true-peak ceiling, normalization.
     pub delivery: Option<DeliverySpec>,
     /// QC thresholds (every field optional; see `qc::QcConfig`).
@@ -187,6 +190,47 @@ pub struct StemSpec {
     pub pan: Option<PanSpec>,
     #[serde(default)]
     pub automation: Vec<Breakpoint>,
+    /// Processing before the fader, in the order written (EQ, convolution, trim, futz).
+    #[serde(default)]
+    pub inserts: Vec<crate::stem::chain::InsertSpec>,
+    /// Aux sends to `[[return]]`s.
+    #[serde(default)]
+    pub sends: Vec<SendSpec>,
+}
+
+/// An aux send from a stem to a return.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendSpec {
+    /// The return's id.
+    pub to: String,
+    /// Send level in dB.
+    #[serde(default)]
+    pub db: f64,
+    /// Pre-fader sends ignore the stem's gain and automation (a mute still silences them).
+    #[serde(default)]
+    pub pre_fader: bool,
+    /// Send level automation (dB, added to `db`).
+    #[serde(default)]
+    pub automation: Vec<Breakpoint>,
+}
+
+/// `[[return]]`: a reverb/effects return: the sum of its sends, through its inserts,
+/// into a bus. Reverb of dialogue must return to a dialogue bus (so the M&E stays dry).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnSpec {
+    pub id: String,
+    /// The bus it feeds.
+    pub bus: String,
+    /// Its channel layout (default: the mix layout).
+    pub layout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub gain_db: f64,
+    #[serde(default)]
+    pub automation: Vec<Breakpoint>,
+    #[serde(default)]
+    pub inserts: Vec<crate::stem::chain::InsertSpec>,
 }
 
 /// What a deliverable contains.
@@ -433,6 +477,35 @@ impl Session {
                 }
             }
             self.check_automation(&format!("stem '{}'", s.id), &s.automation)?;
+            for send in &s.sends {
+                if !f.returns.iter().any(|r| r.id == send.to) {
+                    return Err(self.err(format!(
+                        "stem '{}': send to '{}', but there is no [[return]] with that id (returns: {})",
+                        s.id,
+                        send.to,
+                        f.returns.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                if s.sends.iter().filter(|x| x.to == send.to).count() > 1 {
+                    return Err(self.err(format!("stem '{}': two sends to '{}'", s.id, send.to)));
+                }
+                self.check_automation(
+                    &format!("stem '{}' send to '{}'", s.id, send.to),
+                    &send.automation,
+                )?;
+            }
+        }
+        let mut rids = std::collections::HashSet::new();
+        for r in &f.returns {
+            if !rids.insert(r.id.as_str()) {
+                return Err(self.err(format!("return '{}' is defined twice", r.id)));
+            }
+            if let Some(l) = &r.layout {
+                l.get_ref()
+                    .parse::<Layout>()
+                    .map_err(|m| self.err_at(l.span(), format!("return '{}': {m}", r.id)))?;
+            }
+            self.check_automation(&format!("return '{}'", r.id), &r.automation)?;
         }
         Ok(())
     }
@@ -531,6 +604,55 @@ impl Session {
         };
         for s in &mut stems {
             s.matrix = crate::mix::route_matrix(s.layout, layout, s.pan);
+        }
+        let mut returns = Vec::new();
+        for r in &f.returns {
+            let bus = buses.iter().position(|b| b.id == r.bus).ok_or_else(|| {
+                self.err(format!("return '{}': bus '{}' does not exist", r.id, r.bus))
+            })?;
+            let rl = match &r.layout {
+                Some(l) => l
+                    .get_ref()
+                    .parse::<Layout>()
+                    .map_err(|m| self.err_at(l.span(), m))?,
+                None => layout,
+            };
+            returns.push(PlanReturn {
+                id: r.id.clone(),
+                bus,
+                layout: rl,
+                gain_db: r.gain_db,
+                automation: self.breakpoints(&r.automation, start_abs)?,
+                inserts: r.inserts.clone(),
+                matrix: crate::mix::downmix_matrix(rl, layout),
+            });
+        }
+        for (s, spec) in stems.iter_mut().zip(&f.stems) {
+            for send in &spec.sends {
+                let to = returns
+                    .iter()
+                    .position(|r| r.id == send.to)
+                    .expect("checked");
+                let ret = &returns[to];
+                let dialogue_stem = matches!(spec.kind, StemKind::Dialogue | StemKind::Adr)
+                    || (spec.kind == StemKind::Custom && spec.dialogue);
+                if dialogue_stem && !buses[ret.bus].dialogue {
+                    return Err(Error::stem(
+                        &s.id,
+                        format!(
+                            "sends to return '{}', which feeds the non-dialogue bus '{}': dialogue reverb would leak into the M&E",
+                            ret.id, buses[ret.bus].id
+                        ),
+                    ));
+                }
+                s.sends.push(PlanSend {
+                    to,
+                    db: send.db,
+                    pre_fader: send.pre_fader,
+                    automation: self.breakpoints(&send.automation, start_abs)?,
+                    matrix: crate::mix::route_matrix(s.layout, ret.layout, s.pan),
+                });
+            }
         }
 
         let length = match &f.reel.length {
@@ -656,7 +778,9 @@ impl Session {
             layout,
             buses,
             stems,
+            returns,
             deliverables,
+            base_dir: self.dir.clone(),
             rf64_threshold: f
                 .output
                 .rf64_threshold
@@ -919,6 +1043,8 @@ impl Session {
             pan: s.pan.unwrap_or_default(),
             automation: self.breakpoints(&s.automation, start_abs)?,
             matrix: Vec::new(),
+            inserts: s.inserts.clone(),
+            sends: Vec::new(),
         })
     }
 }
@@ -943,7 +1069,10 @@ pub struct Plan {
     pub layout: Layout,
     pub buses: Vec<PlanBus>,
     pub stems: Vec<PlanStem>,
+    pub returns: Vec<PlanReturn>,
     pub deliverables: Vec<PlanDeliverable>,
+    /// The folder that insert paths (IRs) are relative to.
+    pub base_dir: PathBuf,
     pub rf64_threshold: u64,
     pub bw64: bool,
     pub dither_seed: u64,
@@ -1008,6 +1137,34 @@ pub struct PlanStem {
     /// Breakpoints (sample on the reel, dB).
     pub automation: Vec<(i64, f64)>,
     /// Routing into the bus layout: `bus channels x stem channels`, row-major.
+    pub matrix: Vec<f32>,
+    pub inserts: Vec<crate::stem::chain::InsertSpec>,
+    pub sends: Vec<PlanSend>,
+}
+
+/// A resolved send.
+#[derive(Debug, Clone)]
+pub struct PlanSend {
+    /// Index into [`Plan::returns`].
+    pub to: usize,
+    pub db: f64,
+    pub pre_fader: bool,
+    pub automation: Vec<(i64, f64)>,
+    /// Stem layout -> return layout (with the stem's pan).
+    pub matrix: Vec<f32>,
+}
+
+/// A resolved return.
+#[derive(Debug, Clone)]
+pub struct PlanReturn {
+    pub id: String,
+    /// Index into [`Plan::buses`].
+    pub bus: usize,
+    pub layout: Layout,
+    pub gain_db: f64,
+    pub automation: Vec<(i64, f64)>,
+    pub inserts: Vec<crate::stem::chain::InsertSpec>,
+    /// Return layout -> mix layout.
     pub matrix: Vec<f32>,
 }
 

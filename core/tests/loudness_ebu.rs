@@ -317,3 +317,53 @@ fn dialogue_gating_and_netflix_fallback() {
     assert!(d.fallback);
     assert_eq!(d.loudness_lufs, m.integrated());
 }
+
+#[test]
+fn tech3341_case1_and_true_peak_at_other_sample_rates() {
+    // The K-weighting derived for 44.1, 88.2 and 96 kHz reads a -23 dBFS 1 kHz stereo sine
+    // as -23.0 like at 48 kHz; the default true-peak factor (4x, 2x) holds fs/4 at +3 dBTP.
+    for sr in [44_100u32, 88_200, 96_000] {
+        let a = 10f64.powf(-23.0 / 20.0);
+        let x: Vec<f32> = (0..sr as usize * 10)
+            .map(|i| {
+                (a * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / sr as f64).sin()) as f32
+            })
+            .collect();
+        let os = dubstage_core::loudness::default_true_peak_factor(sr);
+        let mut an = HopAnalyzer::new(&AnalyzerConfig {
+            channels: 2,
+            sample_rate: sr,
+            true_peak_oversample: os,
+        })
+        .unwrap();
+        an.push(&[&x, &x]).unwrap();
+        let mut m = Meter::new(sr, Layout::Stereo.channels()).unwrap();
+        m.push_hops(&an.finish().unwrap()).unwrap();
+        assert_near(&format!("{sr} Hz I"), m.integrated(), -23.0, 0.1);
+        assert_near(&format!("{sr} Hz S"), m.short_term(), -23.0, 0.1);
+
+        let tp: Vec<f32> = (0..sr as usize)
+            .map(|i| {
+                (1.41
+                    * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin())
+                    as f32
+            })
+            .collect();
+        let mut an = HopAnalyzer::new(&AnalyzerConfig {
+            channels: 1,
+            sample_rate: sr,
+            true_peak_oversample: os,
+        })
+        .unwrap();
+        an.push(&[&tp]).unwrap();
+        let hops = an.finish().unwrap();
+        let steady = hops[1..hops.len() - 1]
+            .iter()
+            .fold(0f32, |m, h| m.max(h.true_peak[0]));
+        let db = 20.0 * (steady as f64).log10();
+        assert!(
+            (db - 20.0 * 1.41f64.log10()).abs() < 0.02,
+            "{sr} Hz: {db} dBTP"
+        );
+    }
+}

@@ -368,3 +368,34 @@ fn verification_stage_corrects_what_the_smooth_stage_lets_through() {
         assert!(tp <= -1.0, "{tp} dBTP at {os}x");
     }
 }
+
+#[test]
+fn gain_follower_applies_the_limiter_gain_to_another_signal() {
+    use dubstage_core::master::GainFollower;
+    let n = SR as usize;
+    let mut rng = Rng(5);
+    let prog: Vec<f32> = (0..n).map(|_| (rng.gauss() * 0.7) as f32).collect();
+    let me: Vec<f32> = prog.iter().map(|v| v * 0.5).collect();
+    let mut l = Limiter::new(1, SR, -1.0, LimiterOptions::default()).unwrap();
+    let mut f = GainFollower::new(1);
+    let (mut o, mut g, mut fo) = (vec![Vec::new()], Vec::new(), vec![Vec::new()]);
+    let (mut out, mut me_out) = (Vec::new(), Vec::new());
+    for (a, b) in prog.chunks(777).zip(me.chunks(777)) {
+        l.process(&[a], &mut o, &mut g).unwrap();
+        f.push(&[b]).unwrap();
+        f.apply(&g, &mut fo).unwrap();
+        out.extend_from_slice(&o[0]);
+        me_out.extend_from_slice(&fo[0]);
+    }
+    l.flush(&mut o, &mut g).unwrap();
+    f.apply(&g, &mut fo).unwrap();
+    out.extend_from_slice(&o[0]);
+    me_out.extend_from_slice(&fo[0]);
+    assert_eq!(f.pending(), 0);
+    assert_eq!(me_out.len(), n);
+    assert!(l.stats().max_gain_reduction_db > 0.5);
+    for (i, (a, b)) in out.iter().zip(&me_out).enumerate() {
+        assert_eq!(a * 0.5, *b, "frame {i}");
+    }
+    assert!(f.apply(&[1.0], &mut fo).is_err());
+}

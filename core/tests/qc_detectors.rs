@@ -520,3 +520,92 @@ fn lfe_check_holds_at_96k() {
         assert_eq!(check(&checks, "LFE above band").status, want);
     }
 }
+
+#[test]
+fn fades_and_decays_into_silence_are_not_drop_outs() {
+    let n = 8 * FS as usize;
+    let mut ch = stereo_clean(8.0);
+    // L: 0.5 s tone bursts with a sin² envelope, 0.3 s of exact zeros between
+    // (lines of dialogue); R: 42 Hz booms decaying at exp(-3t) for 3 s, then zeros.
+    let burst = (0.5 * FS as f64) as usize;
+    let gap = (0.3 * FS as f64) as usize;
+    ch[0] = (0..n)
+        .map(|i| {
+            let k = i % (burst + gap);
+            if k >= burst {
+                return 0.0;
+            }
+            let env = (PI * k as f64 / burst as f64).sin().powi(2);
+            (0.3 * env * (2.0 * PI * 220.0 * i as f64 / FS as f64).sin()) as f32
+        })
+        .collect();
+    ch[1] = (0..n)
+        .map(|i| {
+            let t = (i % (4 * FS as usize)) as f64 / FS as f64;
+            if t >= 3.0 {
+                return 0.0;
+            }
+            (0.2 * (2.0 * PI * 42.0 * t).sin() * (-3.0 * t).exp()) as f32
+        })
+        .collect();
+    let (checks, f) = run(Layout::Stereo.channels(), &ch);
+    assert!(of(&f, FindingKind::DropOut).is_empty(), "{f:#?}");
+    assert_eq!(check(&checks, "Drop-outs").status, Status::Pass);
+    // A hard cut out of a burst peak is a drop-out; a hard attack out of the
+    // silence after a decay is not.
+    let mut cut = ch[0].clone();
+    // The middle of the first burst, at full envelope, a quarter period of the
+    // 220 Hz tone past a zero crossing (a cut within 0.25 ms of a zero
+    // crossing of a low tone reads as a fade: see DROPOUT_EDGE_S).
+    let s = burst / 2 + 55;
+    for v in &mut cut[s..s + 4800] {
+        *v = 0.0;
+    }
+    let mut back = ch[1].clone();
+    // Inside the first boom's silent second (3 s..4 s), a loud restart at 3.5 s.
+    for (k, v) in back[(3.5 * FS as f64) as usize..4 * FS as usize]
+        .iter_mut()
+        .enumerate()
+    {
+        *v = (0.3 * (2.0 * PI * 42.0 * k as f64 / FS as f64 + 1.0).sin()) as f32;
+    }
+    let (_, f) = run(Layout::Stereo.channels(), &[cut, back]);
+    let d = of(&f, FindingKind::DropOut);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].channel.as_deref(), Some("L"));
+    assert_eq!(
+        (d[0].start_sample, d[0].end_sample),
+        (s as u64, s as u64 + 4800)
+    );
+}
+
+#[test]
+fn a_short_fade_is_not_a_cut() {
+    // Noise at -10 dBFS, then 100 ms of zeros, faded out linearly over `fade`
+    // samples; 20 such edits.
+    let edits = |fade: usize| -> Vec<f32> {
+        let seg = FS as usize / 2;
+        let gap = FS as usize / 10;
+        let mut x = noise(20 * (seg + gap) + seg, 0.3, 90);
+        for k in 0..20 {
+            let end = k * (seg + gap) + seg; // first zero
+            for j in 0..fade {
+                x[end - fade + j] *= (fade - j) as f32 / (fade + 1) as f32;
+            }
+            for v in &mut x[end..end + gap] {
+                *v = 0.0;
+            }
+        }
+        x
+    };
+    for (fade, want) in [(48, 0), (24, 0), (0, 20), (4, 20)] {
+        let l = edits(fade);
+        let r = noise(l.len(), 0.3, 91);
+        let (_, f) = run(Layout::Stereo.channels(), &[l, r]);
+        assert_eq!(
+            of(&f, FindingKind::DropOut).len(),
+            want,
+            "fade of {fade} samples"
+        );
+    }
+}

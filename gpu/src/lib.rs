@@ -2,16 +2,28 @@
 //!
 //! The wgpu compute backend of dubstage: [`GpuBackend`] implements
 //! `dubstage_core::backend::Backend` with the WGSL shaders in `shaders/`, each the
-//! twin of a CPU function in `dubstage-core`:
+//! twin of a CPU function:
 //!
 //! | shader | entry points | CPU twin |
 //! |---|---|---|
-//! | `sum_stems.wgsl` | `main` | `backend::cpu::sum_stems` |
-//! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `loudness::HopAnalyzer`, `loudness::block_energy` |
-//! | `fft.wgsl` | `fft_pass`, `real_post` | `kernels::fft::{fft_pass, real_post}` (here: no CPU FFT in core yet) |
-//! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `loudness::true_peak` |
+//! | `sum_stems.wgsl` | `main` | `dubstage_core::backend::cpu::sum_stems` |
+//! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `dubstage_core::loudness::HopAnalyzer` (and `block_energy`); the SVF step is [`kernels::k_weight::k_step`] |
+//! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `dubstage_core::loudness::true_peak` |
+//! | `fft.wgsl` | `fft_pass`, `fft_local`, `real_post`, `real_pre` | [`kernels::fft::fft_pass`], [`kernels::fft::real_post`], [`kernels::fft::real_pre`] ([`kernels::fft::fft`], [`kernels::fft::rfft`], [`kernels::fft::irfft`]) |
 //!
-//! [`select_backend`] is what the CLI's `--backend cpu|gpu|auto` calls.
+//! ```text
+//! select_backend("auto" | "gpu" | "cpu", adapter) ──► Box<dyn Backend>
+//!   GpuBackend::new(&GpuOptions) ── context.rs: adapter by index / name / DUBSTAGE_ADAPTER,
+//!        │                          device with the adapter's own limits
+//!        ├── sum      ──► kernels/sum_stems.rs: chunks within the binding limit, 2-D grid,
+//!        │                two buffer sets (upload k+1 while k computes)
+//!        ├── analyzer ──► kernels/k_weight.rs: GpuAnalyzer, a ring of 3 chunks in flight,
+//!        │                filter state kept on the GPU between chunks
+//!        └── fft()    ──► kernels/fft.rs: GpuFft (complex, real and inverse real, batched, to 2^20)
+//! ```
+//!
+//! [`select_backend`] is what the CLI's `--backend cpu|gpu|auto` calls. wgpu errors
+//! (validation, out of memory, device lost) come back as `Error::Backend`, not panics.
 
 mod backend;
 mod context;

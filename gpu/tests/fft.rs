@@ -5,7 +5,7 @@
 //! for every bin, so the full comparison uses RustFFT in f64 and 16 random bins
 //! are checked against the direct f64 DFT to keep that stand-in honest.
 
-use dubstage_gpu::kernels::fft::{C32, fft, rfft};
+use dubstage_gpu::kernels::fft::{C32, fft, irfft, rfft};
 use dubstage_gpu::{GpuBackend, GpuFft, GpuOptions, list_adapters};
 use rustfft::num_complex::Complex;
 
@@ -227,5 +227,63 @@ fn gpu_paths_match_cpu_twin() {
         let e = rel_rms(&y, &c64);
         eprintln!("n {n} x {batch}: gpu vs cpu twin {e:.2e}");
         assert!(e < 1e-6, "n {n} batch {batch}: gpu vs cpu twin {e:e}");
+    }
+}
+
+/// Complex-to-real inverse: against realfft's inverse on the same spectrum, and
+/// the round trip irfft(rfft(x)) = n x, for 2^2..2^20 (CPU twin and GPU).
+#[test]
+fn inverse_real_fft_matches_realfft_2_to_2_20() {
+    let g = gpu();
+    let mut planner = realfft::RealFftPlanner::<f32>::new();
+    for log in 2..=20 {
+        let n = 1usize << log;
+        let x = signal(n, 200 + log as u64);
+        let fwd = planner.plan_fft_forward(n);
+        let mut inp = x.clone();
+        let mut spec = fwd.make_output_vec();
+        fwd.process(&mut inp, &mut spec).expect("realfft forward");
+        let inv = planner.plan_fft_inverse(n);
+        let mut back = inv.make_output_vec();
+        let mut sp = spec.clone();
+        inv.process(&mut sp, &mut back).expect("realfft inverse");
+        let want: Vec<Complex<f64>> = back.iter().map(|&v| Complex::new(v as f64, 0.0)).collect();
+        let nx: Vec<Complex<f64>> = x
+            .iter()
+            .map(|&v| Complex::new(v as f64 * n as f64, 0.0))
+            .collect();
+        let spec32: Vec<C32> = spec.iter().map(|c| [c.re, c.im]).collect();
+        let as_c = |v: &[f32]| v.iter().map(|&r| [r, 0.0]).collect::<Vec<C32>>();
+        let cpu = irfft(&spec32, n).expect("cpu irfft");
+        let ec = rel_rms(&as_c(&cpu), &want);
+        assert!(ec < TOL, "cpu irfft 2^{log} vs realfft: {ec:e}");
+        assert!(
+            rel_rms(&as_c(&cpu), &nx) < TOL,
+            "cpu irfft 2^{log}: round trip"
+        );
+        if let Some(g) = &g {
+            let y = g.irfft(&spec32, n).expect("gpu irfft");
+            let eg = rel_rms(&as_c(&y), &want);
+            let rt = g
+                .irfft(&g.rfft(&x, n).expect("gpu rfft"), n)
+                .expect("gpu irfft");
+            let er = rel_rms(&as_c(&rt), &nx);
+            eprintln!("inverse real 2^{log}: cpu {ec:.2e}, gpu {eg:.2e}, gpu round trip {er:.2e}");
+            assert!(eg < TOL, "gpu irfft 2^{log} vs realfft: {eg:e}");
+            assert!(er < TOL, "gpu round trip 2^{log}: {er:e}");
+        }
+    }
+    // Batched: three transforms at once equal three single ones.
+    if let Some(g) = &g {
+        let n = 2048;
+        let x = signal(3 * n, 77);
+        let spec = g.rfft(&x, n).expect("rfft");
+        let all = g.irfft(&spec, n).expect("batched irfft");
+        for b in 0..3 {
+            let one = g
+                .irfft(&spec[b * (n / 2 + 1)..][..n / 2 + 1], n)
+                .expect("single irfft");
+            assert_eq!(&all[b * n..][..n], &one[..], "batch {b}");
+        }
     }
 }

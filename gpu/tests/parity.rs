@@ -446,6 +446,8 @@ fn analyzer_other_rates_and_factors() {
     check_analyzer(2, 44_100, 4.3, 8, Some(20_000), 14);
     check_analyzer(1, 96_000, 2.5, 2, None, 15);
     check_analyzer(2, 192_000, 1.5, 1, None, 16);
+    // 16x true peak, 12 channels (7.1.4), chunk boundaries every 7,000 frames.
+    check_analyzer(12, 48_000, 1.3, 16, Some(7_000), 17);
 }
 
 /// EBU Tech 3342 case 1 (REFERENCE.md): a stereo 1 kHz sine, 20 s at -20 dBFS then
@@ -519,4 +521,41 @@ fn analyzer_long_stream_no_drift() {
         1e-5,
         0.01,
     );
+}
+
+/// Bad input to the analyzer is an error on both backends, never a panic.
+#[test]
+fn analyzer_rejects_bad_input() {
+    let cfg = AnalyzerConfig {
+        channels: 2,
+        sample_rate: 48_000,
+        true_peak_oversample: 4,
+    };
+    let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(CpuBackend::new())];
+    if let Some(g) = gpu(None) {
+        backends.push(Box::new(g));
+    }
+    for b in &backends {
+        let who = b.info().kind;
+        let mut a = b.analyzer(&cfg).expect("analyzer");
+        let x = [0.5f32; 100];
+        assert!(a.push(&[&x]).is_err(), "{who}: one channel for two");
+        assert!(a.push(&[&x, &x[..99]]).is_err(), "{who}: unequal lengths");
+        a.push(&[&x, &x]).expect("push");
+        let hops = a.finish().expect("finish");
+        assert_eq!(hops.len(), 1, "{who}");
+        assert_eq!(hops[0].frames, 100, "{who}");
+        assert_eq!(hops[0].sample_peak, vec![0.5, 0.5], "{who}");
+        assert!(a.push(&[&x, &x]).is_err(), "{who}: push after finish");
+        let bad_rate = AnalyzerConfig {
+            sample_rate: 44_101,
+            ..cfg.clone()
+        };
+        assert!(b.analyzer(&bad_rate).is_err(), "{who}: 44,101 Hz");
+        let bad_factor = AnalyzerConfig {
+            true_peak_oversample: 3,
+            ..cfg.clone()
+        };
+        assert!(b.analyzer(&bad_factor).is_err(), "{who}: 3x true peak");
+    }
 }

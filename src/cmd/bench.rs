@@ -241,7 +241,8 @@ pub fn run(a: &Args) -> Result<()> {
         for s in b["stages"].as_array().into_iter().flatten() {
             let p = match s["parity_error"].as_f64() {
                 Some(v) => format!("{v:.2e} {}", s["parity_unit"].as_str().unwrap_or("")),
-                None => "reference".to_string(),
+                None if i["kind"] == "cpu" => "reference".to_string(),
+                None => "not checked (no CPU run; use --backend all)".to_string(),
             };
             println!(
                 "  {:<10} {:>9.3} {:>12.1} {:>14.3e}  {p}",
@@ -291,7 +292,11 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
         "auto" => match GpuBackend::new(&gpu_opts(true)) {
             Ok(g) => runners.push(Runner::gpu(g)?),
             Err(e) => {
-                notices.push(format!("using the CPU backend: {e}"));
+                let why = match e {
+                    Error::Backend(m) => m,
+                    other => other.to_string(),
+                };
+                notices.push(format!("using the CPU backend: {why}"));
                 runners.push(Runner::cpu()?);
             }
         },
@@ -376,6 +381,15 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
     }
 
     let secs = frames as f64 / RATE as f64;
+    for r in &runners {
+        let i = r.info();
+        if i.kind == "gpu" && i.device_type == "Cpu" {
+            notices.push(format!(
+                "'{}' is a software rasterizer (device type Cpu): its times measure the CPU, not a GPU",
+                i.name
+            ));
+        }
+    }
     let mut report = Vec::new();
     for (k, r) in runners.iter().enumerate() {
         let info = r.info();

@@ -20,6 +20,8 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
 }
 
 pub fn run(a: &Args) -> Result<()> {
@@ -42,6 +44,7 @@ pub fn run(a: &Args) -> Result<()> {
         a.json,
         a.quiet,
         dubstage_core::pipeline::DEFAULT_BLOCK_FRAMES,
+        &a.backend,
     )?;
     Ok(())
 }

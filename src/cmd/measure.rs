@@ -1,8 +1,6 @@
 //! `dubstage measure FILE... [--json] [--true-peak-oversample N]`: BS.1770-4 / EBU R128
 //! loudness of audio files.
 
-use dubstage_core::backend::Backend;
-use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::loudness::{FileMeasurement, MeasureOptions, measure_file};
 use dubstage_core::{Error, Result};
 use serde_json::json;
@@ -23,6 +21,8 @@ pub struct Args {
     /// Include the 100 ms momentary / short-term timeline in the JSON.
     #[arg(long)]
     pub timeline: bool,
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
 }
 
 fn fmt_db(v: Option<f64>, undefined: &str) -> String {
@@ -112,7 +112,7 @@ pub fn run(a: &Args) -> Result<()> {
             )));
         }
     }
-    let backend = CpuBackend::new();
+    let backend = a.backend.open(a.json)?;
     let opts = MeasureOptions {
         true_peak_oversample: a.true_peak_oversample,
         timeline: a.timeline,
@@ -121,7 +121,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut out = Vec::new();
     let mut failed = 0;
     for f in &a.files {
-        match measure_file(f, &opts, &backend as &dyn Backend) {
+        match measure_file(f, &opts, backend.as_ref()) {
             Ok(m) => {
                 if a.json {
                     out.push(json_of(&m, a.timeline));

@@ -1,7 +1,6 @@
 //! `dubstage render SESSION`.
 
 use super::progress::Progress;
-use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::pipeline::{self, RenderOptions, RenderSummary};
 use dubstage_core::session::Session;
 use dubstage_core::{Error, Result};
@@ -26,6 +25,8 @@ pub struct Args {
     /// Frames per processing block.
     #[arg(long, default_value_t = pipeline::DEFAULT_BLOCK_FRAMES, hide = true)]
     pub block_frames: usize,
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
 }
 
 /// Sets the global thread pool size (once per process).
@@ -49,17 +50,18 @@ pub fn render_session(
     json: bool,
     quiet: bool,
     block_frames: usize,
+    backend: &super::backend::BackendArgs,
 ) -> Result<RenderSummary> {
     let s = Session::load(session)?;
     let plan = s.resolve()?;
-    let mut backend = CpuBackend::new();
+    let mut backend = backend.open(quiet || json)?;
     let bar = Progress::new(plan.length, "render", quiet || json);
     let opts = RenderOptions {
         out_dir: out.to_path_buf(),
         block_frames,
     };
     let progress = |d: u64, t: u64| bar.set(d, t);
-    let summary = pipeline::render(&plan, &mut backend, &opts, Some(&progress));
+    let summary = pipeline::render(&plan, backend.as_mut(), &opts, Some(&progress));
     bar.finish();
     let summary = summary?;
     if json {
@@ -120,5 +122,13 @@ pub fn run(a: &Args) -> Result<()> {
             .map(|p| p.join("print"))
             .unwrap_or_else(|| PathBuf::from("print"))
     });
-    render_session(&a.session, &out, a.json, a.quiet, a.block_frames).map(|_| ())
+    render_session(
+        &a.session,
+        &out,
+        a.json,
+        a.quiet,
+        a.block_frames,
+        &a.backend,
+    )
+    .map(|_| ())
 }

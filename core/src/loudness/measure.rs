@@ -123,16 +123,64 @@ pub fn measure_file(
         })
         .map_err(named)?;
     let block = opts.block_frames.max(1);
-    let mut bufs = vec![Vec::with_capacity(block); nch];
-    loop {
-        let n = reader.read_planar(&mut bufs, block)?;
-        if n == 0 {
-            break;
-        }
+    let mut feed = |bufs: &[Vec<f32>], n: usize| -> Result<()> {
         let planar: Vec<&[f32]> = bufs.iter().map(|b| &b[..n]).collect();
         analyzer.push(&planar).map_err(named)?;
         m.push_hops(&analyzer.take_hops().map_err(named)?)
-            .map_err(named)?;
+            .map_err(named)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        // Read and decode the next block on another thread while this one is analyzed
+        // (two blocks in flight: memory stays bounded).
+        use std::sync::mpsc::sync_channel;
+        let (tx, rx) = sync_channel::<Result<(Vec<Vec<f32>>, usize)>>(1);
+        let (back_tx, back_rx) = sync_channel::<Vec<Vec<f32>>>(2);
+        back_tx.send(vec![Vec::with_capacity(block); nch]).ok();
+        back_tx.send(vec![Vec::with_capacity(block); nch]).ok();
+        std::thread::scope(|s| -> Result<()> {
+            s.spawn(move || {
+                while let Ok(mut bufs) = back_rx.recv() {
+                    let r = reader.read_planar(&mut bufs, block);
+                    let stop = !matches!(r, Ok(n) if n > 0);
+                    if tx.send(r.map(|n| (bufs, n))).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+            let mut result = Ok(());
+            while let Ok(msg) = rx.recv() {
+                match msg {
+                    Ok((_, 0)) => break,
+                    Ok((bufs, n)) => {
+                        if let Err(e) = feed(&bufs, n) {
+                            result = Err(e);
+                            break;
+                        }
+                        back_tx.send(bufs).ok();
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            // Dropping the return channel stops the reader.
+            drop(back_tx);
+            drop(rx);
+            result
+        })?;
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut bufs = vec![Vec::with_capacity(block); nch];
+        loop {
+            let n = reader.read_planar(&mut bufs, block)?;
+            if n == 0 {
+                break;
+            }
+            feed(&bufs, n)?;
+        }
     }
     m.push_hops(&analyzer.finish().map_err(named)?)
         .map_err(named)?;

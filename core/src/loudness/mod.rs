@@ -21,7 +21,7 @@ pub mod true_peak;
 
 pub use filter::{Biquad, BiquadState, KWeightState, k_weight, k_weighting};
 pub use measure::{FileMeasurement, MeasureOptions, measure_file};
-pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, TimelinePoint};
+pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, Timeline, TimelinePoint};
 pub use true_peak::{
     TruePeakFir, TruePeakKernel, default_true_peak_factor, true_peak, true_peak_fir,
 };
@@ -32,7 +32,13 @@ use crate::{Error, Result};
 /// Samples per hop (100 ms) at `sample_rate`, or an error when 100 ms is not a whole
 /// number of samples.
 pub fn hop_frames(sample_rate: u32) -> Result<usize> {
-    if sample_rate == 0 || sample_rate % 10 != 0 {
+    if sample_rate < 8000 {
+        return Err(Error::Invalid(format!(
+            "sample rate {sample_rate} Hz: loudness needs at least 8 kHz (the K-weighting \
+             shelf sits at 1.7 kHz)"
+        )));
+    }
+    if sample_rate % 10 != 0 {
         return Err(Error::Invalid(format!(
             "sample rate {sample_rate} Hz: loudness needs 100 ms to be a whole number of samples"
         )));

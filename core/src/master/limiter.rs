@@ -500,3 +500,71 @@ impl Limiter {
         self.n_ver = (lo - d).max(floor).min(self.n_ver);
     }
 }
+
+/// Applies a [`Limiter`]'s gain envelope to another signal (the M&E, the stems): push
+/// that signal's frames as they come, then hand over each `gain_out` the limiter
+/// produced; the frames come back scaled by exactly the same per-frame gains, in step
+/// with the limiter's output.
+#[derive(Debug, Clone)]
+pub struct GainFollower {
+    queue: Vec<VecDeque<f32>>,
+}
+
+impl GainFollower {
+    /// A follower for a signal of `channels` channels.
+    pub fn new(channels: usize) -> Self {
+        GainFollower {
+            queue: vec![VecDeque::new(); channels],
+        }
+    }
+
+    /// Frames pushed and not yet released.
+    pub fn pending(&self) -> usize {
+        self.queue.first().map_or(0, VecDeque::len)
+    }
+
+    /// Queues planar frames (one slice per channel, equal lengths).
+    pub fn push(&mut self, input: &[&[f32]]) -> Result<()> {
+        if input.len() != self.queue.len() {
+            return Err(Error::Invalid(format!(
+                "gain follower: {} channels pushed, configured for {}",
+                input.len(),
+                self.queue.len()
+            )));
+        }
+        let n = input.first().map_or(0, |c| c.len());
+        if input.iter().any(|c| c.len() != n) {
+            return Err(Error::Invalid(
+                "gain follower: channels of unequal length".into(),
+            ));
+        }
+        for (q, c) in self.queue.iter_mut().zip(input) {
+            q.extend(c.iter().copied());
+        }
+        Ok(())
+    }
+
+    /// Releases `gain.len()` frames multiplied by `gain` into `output` (cleared first).
+    /// Errors when fewer frames are pending than gains given.
+    pub fn apply(&mut self, gain: &[f32], output: &mut [Vec<f32>]) -> Result<()> {
+        if output.len() != self.queue.len() {
+            return Err(Error::Invalid(format!(
+                "gain follower: {} output channels, configured for {}",
+                output.len(),
+                self.queue.len()
+            )));
+        }
+        if gain.len() > self.pending() {
+            return Err(Error::Invalid(format!(
+                "gain follower: {} gains for {} pending frames (push the signal before its gains)",
+                gain.len(),
+                self.pending()
+            )));
+        }
+        for (q, o) in self.queue.iter_mut().zip(output.iter_mut()) {
+            o.clear();
+            o.extend(q.drain(..gain.len()).zip(gain).map(|(x, &g)| g * x));
+        }
+        Ok(())
+    }
+}

@@ -11,6 +11,6 @@ pub mod limiter;
 pub mod normalize;
 pub mod profile;
 
-pub use limiter::{Limiter, LimiterOptions, LimiterStats};
+pub use limiter::{GainFollower, Limiter, LimiterOptions, LimiterStats};
 pub use normalize::{Compliance, Normalization, check, normalization};
 pub use profile::{DeliveryProfile, DialogueFallback, GatingMode, OnFailure, PRESETS};

@@ -83,6 +83,22 @@ fn map_channel(c: Channel, to: Layout) -> Vec<(Channel, f64)> {
 /// (`pan.surround`); stereo stems keep L/R and use `pan.surround` for depth;
 /// wider stems map channel by channel or fold down with the standard coefficients.
 pub fn route_matrix(from: Layout, to: Layout, pan: PanSpec) -> Vec<f32> {
+    // 7.1 into a layout without surrounds goes through 5.1, so each of the four
+    // surrounds enters at 0.5 (BS.775 applied to the 5.1 fold-down).
+    if from == Layout::SevenOne && surround_pair(to).is_none() {
+        let a = route_matrix(Layout::SevenOne, Layout::FiveOne, pan);
+        let b = route_matrix(Layout::FiveOne, to, pan);
+        let (n7, n5, nt) = (8, 6, to.len());
+        let mut m = vec![0.0f32; nt * n7];
+        for o in 0..nt {
+            for i in 0..n7 {
+                m[o * n7 + i] = (0..n5)
+                    .map(|k| b[o * n5 + k] as f64 * a[k * n7 + i] as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        return m;
+    }
     let nt = to.len();
     let nf = from.len();
     let mut m = vec![0.0f64; nt * nf];
@@ -162,6 +178,16 @@ mod tests {
             assert!((at(&m, t, f, o, i) - 0.70710677).abs() < 1e-7);
         }
         assert_eq!(at(&m, t, f, Channel::Lfe, Channel::Lfe), 1.0);
+    }
+
+    #[test]
+    fn seven_one_to_stereo_is_bs775_of_the_five_one_fold_down() {
+        let (f, t) = (Layout::SevenOne, Layout::Stereo);
+        let m = downmix_matrix(f, t);
+        assert!((at(&m, t, f, Channel::L, Channel::Lss) - 0.5).abs() < 1e-7);
+        assert!((at(&m, t, f, Channel::L, Channel::Lrs) - 0.5).abs() < 1e-7);
+        assert!((at(&m, t, f, Channel::R, Channel::C) - 0.70710677).abs() < 1e-7);
+        assert_eq!(at(&m, t, f, Channel::L, Channel::Rss), 0.0);
     }
 
     #[test]

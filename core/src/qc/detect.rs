@@ -176,6 +176,66 @@ impl SilenceState {
     }
 }
 
+/// Drop-outs on one channel: digital silence inside the channel's programme
+/// that cuts the sound off. The sound is cut off when its last
+/// [`DROPOUT_EDGE_S`] before the silence still peaks at or above the edge
+/// level and at least half the peak of the [`DROPOUT_CONTEXT_S`] before that:
+/// no fade. Sound that fades (even over half a millisecond) or decays to zero
+/// is not a drop-out, nor is a hard attack out of silence (sounds start
+/// abruptly; they do not stop so). Limitation: a cut that lands within about
+/// 0.25 ms of a zero crossing of a low, pure tone also reads as a fade; on
+/// broadband programme (dialogue, effects, music mixes) the test is robust.
+#[derive(Debug, Default)]
+struct DropoutState {
+    first_signal: Option<u64>,
+    /// Current zero run: (start, the peak of the cut-off sound when it was
+    /// cut off without a fade).
+    zero: Option<(u64, Option<f32>)>,
+    /// The last programme samples before the current block (context for a
+    /// silence that starts at the top of a block), oldest first.
+    tail: Vec<f32>,
+}
+
+/// The end of the sound judged for a cut: 0.25 ms (a linear fade of 0.5 ms or
+/// longer halves the peak over this stretch).
+pub const DROPOUT_EDGE_S: f64 = 0.000_25;
+/// The stretch before [`DROPOUT_EDGE_S`] whose peak the edge is compared with.
+pub const DROPOUT_CONTEXT_S: f64 = 0.010;
+
+/// Peaks of the `edge` samples before block index `i`, and of the `context`
+/// samples before those, looking back into `tail` across the block start.
+fn edge_peaks(tail: &[f32], x: &[f32], i: usize, edge: usize, context: usize) -> (f32, f32) {
+    let at = |k: usize| -> f32 {
+        // k samples before index i (k >= 1).
+        if k <= i {
+            x[i - k].abs()
+        } else {
+            tail.len().checked_sub(k - i).map_or(0.0, |j| tail[j].abs())
+        }
+    };
+    let peak = |a: usize, b: usize| {
+        (a..b)
+            .map(at)
+            .filter(|v| v.is_finite())
+            .fold(0.0f32, f32::max)
+    };
+    (peak(1, edge + 1), peak(edge + 1, edge + context + 1))
+}
+
+impl DropoutState {
+    /// Keeps the last `keep` samples of the programme for the next block.
+    fn remember(&mut self, x: &[f32], keep: usize) {
+        if x.len() >= keep {
+            self.tail.clear();
+            self.tail.extend_from_slice(&x[x.len() - keep..]);
+        } else {
+            let drop = (self.tail.len() + x.len()).saturating_sub(keep);
+            self.tail.drain(..drop.min(self.tail.len()));
+            self.tail.extend_from_slice(x);
+        }
+    }
+}
+
 /// Windowed correlation of one channel pair.
 #[derive(Debug)]
 struct PhaseState {
@@ -283,8 +343,11 @@ pub struct QcDetectors {
     nan: Vec<NanState>,
     dc_sum: Vec<f64>,
     dc_n: Vec<u64>,
-    silence: Vec<SilenceState>,
+    silence: Vec<DropoutState>,
     all_silence: SilenceState,
+    edge_level: f32,
+    edge_len: usize,
+    context_len: usize,
     any_signal: Vec<bool>,
     phase: Vec<PhaseState>,
     lfe: Option<LfeState>,
@@ -387,8 +450,11 @@ impl QcDetectors {
                 .collect(),
             dc_sum: vec![0.0; n],
             dc_n: vec![0; n],
-            silence: (0..n).map(|_| SilenceState::default()).collect(),
+            silence: (0..n).map(|_| DropoutState::default()).collect(),
             all_silence: SilenceState::default(),
+            edge_level: from_dbfs(cfg.dropout_edge_dbfs) as f32,
+            edge_len: time.samples(DROPOUT_EDGE_S).max(1) as usize,
+            context_len: time.samples(DROPOUT_CONTEXT_S).max(1) as usize,
             any_signal: Vec::new(),
             phase,
             lfe,
@@ -520,30 +586,47 @@ impl QcDetectors {
             (self.dc_sum[ch], self.dc_n[ch]) = (sum, cnt);
             // Drop-outs.
             let st = &mut self.silence[ch];
+            let (edge_level, edge, context) = (self.edge_level, self.edge_len, self.context_len);
             for (i, &v) in x.iter().enumerate() {
                 let silent = v.abs() <= level;
+                let pos = base + i as u64;
                 if !silent {
                     self.any_signal[i] = true;
-                    // Fast path: signal continues, nothing to close.
-                    if st.zero_start.is_none() && st.first_signal.is_some() {
+                    // Fast path: sound continues, no silence open.
+                    if st.zero.is_none() && st.first_signal.is_some() {
                         continue;
                     }
-                }
-                if let Some((s, e)) = st.step(base + i as u64, silent, self.dropout_min) {
-                    self.sink.push(Finding {
-                        kind: FindingKind::DropOut,
-                        severity: Status::Warn,
-                        channel: Some(self.channels[ch].label().to_string()),
-                        start_sample: s,
-                        end_sample: e,
-                        timecode: self.time.timecode(s),
-                        detail: format!(
-                            "{:.0} ms of digital silence inside the programme",
-                            self.time.seconds(e - s) * 1000.0
-                        ),
-                    });
+                    if st.first_signal.is_none() {
+                        st.first_signal = Some(pos);
+                    }
+                    // A silence ends: report it when it cut the sound off.
+                    let cut = st
+                        .zero
+                        .take()
+                        .filter(|&(s, cut)| cut.is_some() && pos - s >= self.dropout_min);
+                    if let Some((s, Some(at))) = cut {
+                        self.sink.push(Finding {
+                            kind: FindingKind::DropOut,
+                            severity: Status::Warn,
+                            channel: Some(self.channels[ch].label().to_string()),
+                            start_sample: s,
+                            end_sample: pos,
+                            timecode: self.time.timecode(s),
+                            detail: format!(
+                                "{:.0} ms of digital silence inside the programme; the sound stops at {:.0} dBFS without a fade",
+                                self.time.seconds(pos - s) * 1000.0,
+                                dbfs(at as f64)
+                            ),
+                        });
+                    }
+                } else if st.zero.is_none() && st.first_signal.is_some() {
+                    // A silence starts: was the sound cut off (no fade)?
+                    let (last, before) = edge_peaks(&st.tail, x, i, edge, context);
+                    let abrupt = last >= edge_level && last >= 0.5 * before;
+                    st.zero = Some((pos, abrupt.then_some(last)));
                 }
             }
+            st.remember(x, edge + context);
         }
         for (i, &sig) in self.any_signal.iter().enumerate() {
             if let Some((s, e)) =
@@ -961,7 +1044,7 @@ impl QcDetectors {
                 "Drop-outs",
                 Status::Pass,
                 format!(
-                    "no digital silence over {:.0} ms inside any channel's programme",
+                    "no sound cut off into digital silence over {:.0} ms inside any channel's programme",
                     self.cfg.dropout_min_s * 1000.0
                 ),
             )
@@ -970,7 +1053,7 @@ impl QcDetectors {
                 "Drop-outs",
                 Status::Warn,
                 format!(
-                    "{} of digital silence over {:.0} ms inside the programme; first at {}",
+                    "{} of digital silence over {:.0} ms that cut the sound off inside the programme; first at {}",
                     n_of(d, "stretch", "stretches"),
                     self.cfg.dropout_min_s * 1000.0,
                     first_tc(FindingKind::DropOut)

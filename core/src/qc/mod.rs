@@ -71,8 +71,16 @@ pub struct QcConfig {
     pub silence_level: f32,
     /// Drop-out: digital silence longer than this (seconds, default 0.050,
     /// about one frame) on a channel, between that channel's first and last
-    /// non-silent samples inside the programme.
+    /// non-silent samples inside the programme, that cuts the sound off
+    /// ([`QcConfig::dropout_edge_dbfs`]).
     pub dropout_min_s: f64,
+    /// A silence is only a drop-out when it cuts the sound off: the last
+    /// 0.25 ms of sound before it ([`detect::DROPOUT_EDGE_S`]) peaks at or above
+    /// this level (dBFS, default -40) and at no less than half the peak of the
+    /// 10 ms before that ([`detect::DROPOUT_CONTEXT_S`]), i.e. without a fade.
+    /// Sound that fades (even over half a millisecond) or decays into silence
+    /// (an LFE boom, the end of a line) is not a drop-out.
+    pub dropout_edge_dbfs: f64,
     /// Programme silence: every channel silent for longer than this
     /// (seconds, default 2.0), between the programme's first and last
     /// non-silent samples.
@@ -130,6 +138,7 @@ impl Default for QcConfig {
             dc_limit_dbfs: -50.0,
             silence_level: 0.0,
             dropout_min_s: 0.050,
+            dropout_edge_dbfs: -40.0,
             programme_silence_min_s: 2.0,
             phase_window_s: 0.4,
             phase_hop_s: 0.1,

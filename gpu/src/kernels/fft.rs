@@ -2,16 +2,17 @@
 //!
 //! Complex transforms of any power-of-two size from 2 up to 2^20 (and beyond,
 //! within the adapter's binding size), batched; real-to-complex transforms of
-//! size 2n through an n-point complex transform and a post-processing step.
+//! size 2n through an n-point complex transform and a post-processing step, and
+//! the complex-to-real inverse through a pre-processing step (for FFT convolution).
 //! Forward transforms use `exp(-2πi jk/n)`; inverses are unscaled (as in RustFFT).
 //!
-//! The CPU twin ([`fft_pass`], [`real_post`], [`fft`], [`rfft`]) is written to
+//! The CPU twin ([`fft_pass`], [`real_post`], [`real_pre`], [`fft`], [`rfft`], [`irfft`]) is written to
 //! read like the shader: same Stockham indexing, same twiddle table, same order
 //! of operations.
 
 use crate::context::{GpuContext, grid, map_read};
 use dubstage_core::{Error, Result};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use wgpu::BufferUsages as U;
 
 const WGSL: &str = include_str!("../../../shaders/fft.wgsl");
@@ -195,14 +196,110 @@ pub fn rfft(x: &[f32], n: usize) -> Result<Vec<C32>> {
     Ok(out)
 }
 
+/// CPU twin of `real_pre` in `shaders/fft.wgsl`: from the `n + 1` bins of each
+/// `2n`-point real spectrum to the `n`-point complex spectrum whose unscaled
+/// inverse is `2n (x[2m] + i x[2m+1])`. `tw` is a table for size `2n`.
+pub fn real_pre(src: &[C32], dst: &mut [C32], n: usize, tw: &[C32]) {
+    let stride = tw.len() / (2 * n);
+    for (id, d) in dst.iter_mut().enumerate().take(n * (src.len() / (n + 1))) {
+        let b = id / n;
+        let k = id % n;
+        let xk = src[b * (n + 1) + k];
+        let xm = src[b * (n + 1) + n - k];
+        let xc = [xm[0], -xm[1]];
+        let e = add(xk, xc);
+        let w = tw[k * stride];
+        let o = cmul(sub(xk, xc), [w[0], -w[1]]);
+        *d = add(e, [-o[1], o[0]]);
+    }
+}
+
+/// CPU twin of [`GpuFft::irfft`]: batched complex-to-real inverse FFT of size `n`
+/// (a power of two >= 4) from `n / 2 + 1` bins per transform, unscaled (a
+/// forward then inverse transform gives `n x`, as in realfft).
+pub fn irfft(spec: &[C32], n: usize) -> Result<Vec<f32>> {
+    check_size(n, "irfft")?;
+    let h = n / 2;
+    if n < 4 || spec.len() % (h + 1) != 0 {
+        return Err(Error::Invalid(format!(
+            "irfft: {} bins in size-{n} transforms ({} bins each, n >= 4)",
+            spec.len(),
+            h + 1
+        )));
+    }
+    let tw = twiddles(n);
+    let mut z = vec![[0.0; 2]; spec.len() / (h + 1) * h];
+    real_pre(spec, &mut z, h, &tw);
+    let mut tmp = vec![[0.0; 2]; z.len()];
+    let mut p = 1;
+    let mut in_z = true;
+    for r in radices(h) {
+        if in_z {
+            fft_pass(&z, &mut tmp, h, p, r, &tw, true);
+        } else {
+            fft_pass(&tmp, &mut z, h, p, r, &tw, true);
+        }
+        in_z = !in_z;
+        p *= r;
+    }
+    let out = if in_z { &z } else { &tmp };
+    Ok(out.iter().flat_map(|c| [c[0], c[1]]).collect())
+}
+
 /// Batched FFTs on the GPU. Made by [`crate::GpuBackend::fft`].
 pub struct GpuFft {
     ctx: Arc<GpuContext>,
+    cache: Mutex<Vec<Plan>>,
     pass: wgpu::ComputePipeline,
     local: wgpu::ComputePipeline,
     post: wgpu::ComputePipeline,
+    pre: wgpu::ComputePipeline,
     /// Largest size `fft_local` handles on this adapter (0: never).
     local_max: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    n: usize,
+    batch: usize,
+    inverse: bool,
+    real: bool,
+}
+
+/// Everything one shape needs, kept between calls.
+struct Plan {
+    key: Key,
+    /// The input of a complex-to-real transform (n + 1 bins per transform).
+    spectrum_in: Option<wgpu::Buffer>,
+    a: wgpu::Buffer,
+    b: wgpu::Buffer,
+    post: Option<wgpu::Buffer>,
+    readback: wgpu::Buffer,
+    _table: wgpu::Buffer,
+    steps: Vec<Step>,
+    result_in_a: bool,
+    out_vals: usize,
+}
+
+impl Plan {
+    fn input(&self) -> &wgpu::Buffer {
+        self.spectrum_in.as_ref().unwrap_or(&self.a)
+    }
+
+    fn result(&self) -> &wgpu::Buffer {
+        match &self.post {
+            Some(p) => p,
+            None if self.result_in_a => &self.a,
+            None => &self.b,
+        }
+    }
+}
+
+struct Step {
+    pipeline: wgpu::ComputePipeline,
+    bind: wgpu::BindGroup,
+    _params: wgpu::Buffer,
+    grid: (u32, u32),
 }
 
 /// `LOCAL_MAX` in the shader: sizes up to this run in one workgroup.
@@ -212,15 +309,18 @@ impl GpuFft {
     pub(crate) fn new(ctx: Arc<GpuContext>) -> GpuFft {
         let pass = ctx.pipeline("fft_pass", WGSL, "fft_pass");
         let post = ctx.pipeline("real_post", WGSL, "real_post");
+        let pre = ctx.pipeline("real_pre", WGSL, "real_pre");
         // fft_local keeps 2 x LOCAL_MAX complex values in workgroup memory.
         let fits = ctx.limits.max_compute_workgroup_storage_size as usize >= 2 * LOCAL_MAX * 8
             && ctx.limits.max_compute_invocations_per_workgroup >= 256;
         let local = ctx.pipeline("fft_local", WGSL, "fft_local");
         GpuFft {
             ctx,
+            cache: Mutex::new(Vec::new()),
             pass,
             local,
             post,
+            pre,
             local_max: if fits { LOCAL_MAX } else { 0 },
         }
     }
@@ -238,7 +338,13 @@ impl GpuFft {
         let mut out = Vec::with_capacity(data.len());
         let per = self.batch_limit(n, n)?;
         for chunk in data.chunks(per * n) {
-            out.extend(self.run(bytemuck::cast_slice(chunk), n, inverse, false)?);
+            out.extend(self.run(
+                bytemuck::cast_slice(chunk),
+                n,
+                chunk.len() / n,
+                inverse,
+                false,
+            )?);
         }
         Ok(out)
     }
@@ -256,7 +362,34 @@ impl GpuFft {
         let mut out = Vec::with_capacity(x.len() / n * (n / 2 + 1));
         let per = self.batch_limit(n / 2 + 1, n)?;
         for chunk in x.chunks(per * n) {
-            out.extend(self.run(chunk, n / 2, false, true)?);
+            out.extend(self.run(chunk, n / 2, chunk.len() / n, false, true)?);
+        }
+        Ok(out)
+    }
+
+    /// Batched complex-to-real inverse FFT of size `n` (a power of two >= 4) from
+    /// `n / 2 + 1` bins per transform; unscaled (`irfft(rfft(x)) = n x`, as in
+    /// realfft). The imaginary parts of bins 0 and `n / 2` are ignored.
+    pub fn irfft(&self, spec: &[C32], n: usize) -> Result<Vec<f32>> {
+        check_size(n, "irfft")?;
+        let bins = n / 2 + 1;
+        if n < 4 || spec.len() % bins != 0 {
+            return Err(Error::Invalid(format!(
+                "irfft: {} bins in size-{n} transforms ({bins} bins each, n >= 4)",
+                spec.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(spec.len() / bins * n);
+        let per = self.batch_limit(bins, n)?;
+        for chunk in spec.chunks(per * bins) {
+            let z = self.run(
+                bytemuck::cast_slice(chunk),
+                n / 2,
+                chunk.len() / bins,
+                true,
+                true,
+            )?;
+            out.extend(z.iter().flat_map(|c| [c[0], c[1]]));
         }
         Ok(out)
     }
@@ -272,22 +405,82 @@ impl GpuFft {
         Ok((max / (8 * values.max(table))).max(1))
     }
 
-    /// One batch: `input` is `batch * n` complex values as f32 pairs (for `real`,
-    /// `batch * 2n` real samples, which is the same bytes).
-    fn run(&self, input: &[f32], n: usize, inverse: bool, real: bool) -> Result<Vec<C32>> {
+    /// One batch of `batch` transforms of complex size `n`. `input` is, as f32s:
+    /// complex: `batch * n` values; real forward: `batch * 2n` samples (the same
+    /// bytes); real inverse: `batch * (n + 1)` bins. The buffers, twiddle
+    /// table and bind groups of the last two shapes are kept for the next call.
+    fn run(
+        &self,
+        input: &[f32],
+        n: usize,
+        batch: usize,
+        inverse: bool,
+        real: bool,
+    ) -> Result<Vec<C32>> {
         let ctx = &self.ctx;
-        let batch = input.len() / (2 * n);
+        let key = Key {
+            n,
+            batch,
+            inverse,
+            real,
+        };
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| Error::Backend("fft: plan cache poisoned".into()))?;
+        let at = match cache.iter().position(|p| p.key == key) {
+            Some(i) => i,
+            None => {
+                if cache.len() == 2 {
+                    cache.remove(0);
+                }
+                cache.push(self.plan(key));
+                cache.len() - 1
+            }
+        };
+        let plan = &cache[at];
+        ctx.queue
+            .write_buffer(plan.input(), 0, bytemuck::cast_slice(input));
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for st in &plan.steps {
+                pass.set_pipeline(&st.pipeline);
+                pass.set_bind_group(0, &st.bind, &[]);
+                pass.dispatch_workgroups(st.grid.0, st.grid.1, 1);
+            }
+        }
+        let bytes = (plan.out_vals * 8) as u64;
+        enc.copy_buffer_to_buffer(plan.result(), 0, &plan.readback, 0, bytes);
+        ctx.queue.submit([enc.finish()]);
+        let mut host = Vec::new();
+        map_read(ctx, &plan.readback, bytes, &mut host)?;
+        Ok(host.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
+    }
+
+    /// Buffers, twiddle table and dispatches for one shape.
+    fn plan(&self, key: Key) -> Plan {
+        let ctx = &self.ctx;
+        let Key {
+            n,
+            batch,
+            inverse,
+            real,
+        } = key;
         let t = if real { 2 * n } else { n };
-        let tw = twiddles(t);
         let st = U::STORAGE | U::COPY_DST | U::COPY_SRC;
-        let bytes = (input.len() * 4) as u64;
+        let bytes = (batch * n * 8) as u64;
         let table = ctx.buffer("fft twiddles", (t * 8) as u64, U::STORAGE | U::COPY_DST);
-        ctx.queue.write_buffer(&table, 0, bytemuck::cast_slice(&tw));
+        ctx.queue
+            .write_buffer(&table, 0, bytemuck::cast_slice(&twiddles(t)));
         let a = ctx.buffer("fft a", bytes, st);
         let b = ctx.buffer("fft b", bytes, st);
-        ctx.queue.write_buffer(&a, 0, bytemuck::cast_slice(input));
-        let out_vals = if real { batch * (n + 1) } else { batch * n };
-        let post_buf = real.then(|| {
+        let out_vals = if real && !inverse {
+            batch * (n + 1)
+        } else {
+            batch * n
+        };
+        let post = (real && !inverse).then(|| {
             ctx.buffer(
                 "fft real out",
                 (out_vals * 8) as u64,
@@ -300,57 +493,69 @@ impl GpuFft {
             U::MAP_READ | U::COPY_DST,
         );
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        let mut keep = Vec::new();
-        let mut p = 1;
+        let mut steps = Vec::new();
         let mut in_a = true;
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            if n <= self.local_max {
-                let (gx, gy) = grid(batch as u64, 1, max_dim);
-                let params =
-                    [n, batch, 0, 0, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32);
-                let bind = self.bind(&self.local, &params, &[(1, &table), (2, &a), (3, &b)]);
-                pass.set_pipeline(&self.local);
-                pass.set_bind_group(0, &bind.0, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-                keep.push(bind);
-                in_a = false;
-            }
-            for r in radices(n).into_iter().filter(|_| n > self.local_max) {
-                let (gx, gy) = grid((n / r * batch) as u64, GROUP, max_dim);
-                let params =
-                    [n, batch, p, r, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32);
+        let mut step = |pipe: &wgpu::ComputePipeline,
+                        items: usize,
+                        group: u32,
+                        fill: &dyn Fn(u32) -> [u32; 8],
+                        src: &wgpu::Buffer,
+                        dst: &wgpu::Buffer| {
+            let grid = grid(items as u64, group, max_dim);
+            let (bind, params) = self.bind(pipe, &fill(grid.0), &[(1, &table), (2, src), (3, dst)]);
+            steps.push(Step {
+                pipeline: pipe.clone(),
+                bind,
+                _params: params,
+                grid,
+            });
+        };
+        let spectrum_in = (real && inverse).then(|| {
+            ctx.buffer(
+                "fft real in",
+                (batch * (n + 1) * 8) as u64,
+                U::STORAGE | U::COPY_DST,
+            )
+        });
+        if let Some(si) = &spectrum_in {
+            let fill = |gx: u32| [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
+            step(&self.pre, n * batch, GROUP, &fill, si, &a);
+        }
+        if n <= self.local_max {
+            let fill = |gx: u32| {
+                [n, batch, 0, 0, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32)
+            };
+            step(&self.local, batch, 1, &fill, &a, &b);
+            in_a = false;
+        } else {
+            let mut p = 1;
+            for r in radices(n) {
+                let fill = |gx: u32| {
+                    [n, batch, p, r, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32)
+                };
                 let (src, dst) = if in_a { (&a, &b) } else { (&b, &a) };
-                let bind = self.bind(&self.pass, &params, &[(1, &table), (2, src), (3, dst)]);
-                pass.set_pipeline(&self.pass);
-                pass.set_bind_group(0, &bind.0, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-                keep.push(bind);
+                step(&self.pass, n / r * batch, GROUP, &fill, src, dst);
                 in_a = !in_a;
                 p *= r;
             }
-            if let Some(pb) = &post_buf {
-                let (gx, gy) = grid(((n + 1) * batch) as u64, GROUP, max_dim);
-                let params = [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
-                let src = if in_a { &a } else { &b };
-                let bind = self.bind(&self.post, &params, &[(1, &table), (2, src), (3, pb)]);
-                pass.set_pipeline(&self.post);
-                pass.set_bind_group(0, &bind.0, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-                keep.push(bind);
-            }
         }
-        let result = match &post_buf {
-            Some(pb) => pb,
-            None if in_a => &a,
-            None => &b,
-        };
-        enc.copy_buffer_to_buffer(result, 0, &readback, 0, (out_vals * 8) as u64);
-        ctx.queue.submit([enc.finish()]);
-        let mut host = Vec::new();
-        map_read(ctx, &readback, (out_vals * 8) as u64, &mut host)?;
-        Ok(host.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
+        if let Some(pb) = &post {
+            let fill = |gx: u32| [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
+            let src = if in_a { &a } else { &b };
+            step(&self.post, (n + 1) * batch, GROUP, &fill, src, pb);
+        }
+        Plan {
+            key,
+            spectrum_in,
+            a,
+            b,
+            post,
+            readback,
+            _table: table,
+            steps,
+            result_in_a: in_a,
+            out_vals,
+        }
     }
 
     fn bind(

@@ -144,7 +144,7 @@ pub fn transition(k: &[SvfStage; 2], len: usize) -> [[f64; 4]; 4] {
     m
 }
 
-/// Segment length: the largest divisor of the hop not above 64 frames (60 at
+/// Segment length: the largest divisor of the hop not above 64 frames (64 at
 /// 48 kHz, 63 at 44.1 kHz). Short segments give a GPU enough threads (one per
 /// channel and segment: about 100,000 for 5.1 and a 1 M-frame chunk); the scan
 /// over segments stays short (at most [`MAX_SEGS`] per channel and chunk).
@@ -172,7 +172,7 @@ struct InFlight {
 /// The GPU twin of `dubstage_core::loudness::HopAnalyzer`: streaming, bounded
 /// memory (one chunk per ring slot on the GPU, one chunk on the host), filter
 /// state kept on the GPU between chunks, uploads and readbacks overlapped with
-/// compute through a ring of [`RING`] slots.
+/// compute through a ring of three chunk slots.
 pub struct GpuAnalyzer {
     ctx: Arc<GpuContext>,
     pipes: Arc<KWeightPipelines>,
@@ -579,5 +579,85 @@ impl Analyzer for GpuAnalyzer {
             }
         }
         Ok(std::mem::take(&mut self.done))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dubstage_core::loudness::k_weighting;
+
+    /// The SVF realization has the biquads' transfer function: in f64 it follows
+    /// the direct form to rounding, at every rate the meter supports.
+    #[test]
+    fn svf_equals_direct_form() {
+        for rate in [44_100, 48_000, 96_000, 192_000] {
+            let k = k_weighting(rate);
+            let svf = [
+                SvfStage::from_biquad(&k[0]).unwrap(),
+                SvfStage::from_biquad(&k[1]).unwrap(),
+            ];
+            let mut s = [0.0; 4];
+            let mut df = [[0.0f64; 4]; 2];
+            let mut seed = 1u64;
+            let (mut err, mut mag) = (0.0f64, 0.0f64);
+            for t in 0..20_000 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let x = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5 + (t as f64 * 0.01).sin();
+                let mut y = x;
+                for (b, st) in k.iter().zip(df.iter_mut()) {
+                    let out = b.b0 * y + b.b1 * st[0] + b.b2 * st[1] - b.a1 * st[2] - b.a2 * st[3];
+                    *st = [y, st[0], out, st[2]];
+                    y = out;
+                }
+                let z = k_step(&svf, &mut s, x);
+                err = err.max((z - y).abs());
+                mag = mag.max(y.abs());
+            }
+            assert!(
+                err <= 1e-10 * mag,
+                "{rate} Hz: max diff {err:e} (output up to {mag})"
+            );
+        }
+    }
+
+    /// `transition(k, L)` is L zero-input steps of the same recurrence.
+    #[test]
+    fn transition_is_zero_input_steps() {
+        let k = k_weighting(48_000);
+        let svf = [
+            SvfStage::from_biquad(&k[0]).unwrap(),
+            SvfStage::from_biquad(&k[1]).unwrap(),
+        ];
+        let m = transition(&svf, 64);
+        let s0 = [0.3, -0.7, 0.2, 0.9];
+        let mut s = s0;
+        for _ in 0..64 {
+            k_step(&svf, &mut s, 0.0);
+        }
+        for i in 0..4 {
+            let via_m: f64 = (0..4).map(|j| m[i][j] * s0[j]).sum();
+            assert!(
+                (via_m - s[i]).abs() < 1e-12,
+                "state {i}: {via_m} vs {}",
+                s[i]
+            );
+        }
+        assert_eq!(segment_len(4800), 64);
+        assert_eq!(segment_len(4410), 63);
+    }
+
+    #[test]
+    fn unstable_biquad_is_an_error() {
+        let b = Biquad {
+            b0: 1.0,
+            b1: 0.0,
+            b2: 0.0,
+            a1: -2.5,
+            a2: 1.2,
+        };
+        assert!(SvfStage::from_biquad(&b).is_err());
     }
 }
