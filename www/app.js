@@ -508,7 +508,7 @@ function updateHearing() {
   const sel = $('monitor');
   const mon = sel.options[sel.selectedIndex]?.textContent || 'Printmaster';
   const heard = S.m.stems.filter((_, i) => S.p.audible(i)).map((s) => s.id);
-  $('hearing').textContent = `Hearing: ${mon} — stems ${heard.length ? heard.join(', ') : 'none'}. ${S.m.audio.description}`;
+  $('hearing').textContent = `Hearing: ${mon} — stems ${heard.length ? heard.join(', ') : 'none'}. ${S.m.audio.description}${S.m.master_note ? ` ${S.m.master_note}` : ''}`;
 }
 
 // ---------- markers ----------

@@ -105,6 +105,8 @@ pub struct PreviewReel {
     pub buses: Vec<BusInfo>,
     /// A video proxy to copy into the package, with the video time (s) at the reel's first sample.
     pub video: Option<(PathBuf, f64)>,
+    /// The render's normalization gain (dB) and a sentence describing it.
+    pub master: Option<(f64, String)>,
 }
 
 /// One stem to write: its mix settings and its audio.
@@ -280,6 +282,12 @@ pub fn write_package(
             chunks,
             description,
         },
+        master_gain_db: reel.master.as_ref().map_or(0.0, |m| m.0),
+        master_note: reel
+            .master
+            .as_ref()
+            .map(|m| m.1.clone())
+            .unwrap_or_default(),
         stems: infos.clone(),
         buses: reel.buses.clone(),
         peak_levels: PEAK_LEVELS.to_vec(),
@@ -563,6 +571,7 @@ fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
             })
             .collect(),
         video: None,
+        master: normalization(&plan)?,
     };
     let mut stems = Vec::with_capacity(plan.stems.len());
     for s in &plan.stems {
@@ -601,6 +610,50 @@ pub fn spot_reel_of_session(path: &Path) -> Result<(dubstage_core::spot::SpotRee
         },
         r.title,
     ))
+}
+
+/// The render's normalization, computed as the render's first pass does (the
+/// printmaster measured with the dialogue bus for stem-gated loudness, then the
+/// delivery profile's decision), when the session names a profile and normalizes.
+fn normalization(plan: &dubstage_core::session::Plan) -> Result<Option<(f64, String)>> {
+    use dubstage_core::backend::{AnalyzerConfig, Backend, cpu::CpuBackend};
+    use dubstage_core::loudness::{DialogueGate, Meter as CoreMeter, default_true_peak_factor};
+    use dubstage_core::pipeline::{MixBlock, Mixer as RenderMixer};
+    let (Some(profile), true) = (&plan.profile, plan.normalize) else {
+        return Ok(None);
+    };
+    let chans = plan.layout.channels();
+    let cfg = AnalyzerConfig {
+        channels: chans.len(),
+        sample_rate: plan.sample_rate,
+        true_peak_oversample: default_true_peak_factor(plan.sample_rate),
+    };
+    let mut backend = CpuBackend::new();
+    let mut pm = backend.analyzer(&cfg)?;
+    let mut dx = backend.analyzer(&cfg)?;
+    let mut meter = CoreMeter::new(plan.sample_rate, chans)?.with_dialogue(chans);
+    let mut mixer = RenderMixer::new(plan)?;
+    let mut block = MixBlock::default();
+    let bf = dubstage_core::pipeline::DEFAULT_BLOCK_FRAMES;
+    while mixer.pos < plan.length {
+        let n = ((plan.length - mixer.pos) as usize).min(bf);
+        mixer.next_block(&mut backend, n, &mut block)?;
+        let p: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[..n]).collect();
+        let d: Vec<&[f32]> = block.dialogue.iter().map(|v| &v[..n]).collect();
+        pm.push(&p)?;
+        dx.push(&d)?;
+        meter.push_hops(&pm.take_hops()?)?;
+        meter.push_dialogue_hops(&dx.take_hops()?)?;
+    }
+    meter.push_hops(&pm.finish()?)?;
+    meter.push_dialogue_hops(&dx.finish()?)?;
+    let m = meter.summary(&DialogueGate::default(), false);
+    let n = dubstage_core::master::normalization(&m, profile)?;
+    let note = format!(
+        "{} profile: the printmaster measures {:.1} LUFS, so every mix is played {:+.1} dB to reach {:.1} LUFS as the render does (its true-peak limiter is not simulated).",
+        n.profile, n.measured_lufs, n.gain_db, n.target_lufs
+    );
+    Ok(Some((n.gain_db, note)))
 }
 
 /// A synthetic source: tones gated on and off (`on` of every `period` samples)
@@ -663,6 +716,7 @@ pub fn synthetic_reel(seconds: u32) -> (PreviewReel, Vec<PreviewStem>) {
             })
             .collect(),
         video: None,
+        master: None,
     };
     let tones = |weights: Vec<f32>, freq, amp, period, on| -> Box<dyn StemSource> {
         Box::new(Tones {

@@ -16,6 +16,8 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/dubstage-e2e.XXXXXX")"
 shots="${SHOTS:-$work/shots}"
 mkdir -p "$shots"
 server=""
+t0=$(date +%s)
+step() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
 cleanup() {
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   if [ -z "${KEEP:-}" ]; then rm -rf "$work/demo" "$work/pkg"; fi
@@ -23,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [ -z "${SKIP_WASM_TESTS:-}" ]; then
-  echo "== wasm API tests (headless Chromium)"
+  step "wasm API tests (headless Chromium)"
   # Same flags as www/build.sh, so the release dependencies it built are reused.
   (
     cd "$root/wasm"
@@ -31,15 +33,15 @@ if [ -z "${SKIP_WASM_TESTS:-}" ]; then
     CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
     WASM_BINDGEN_TEST_TIMEOUT=120 \
-      cargo test --quiet --release -p dubstage-wasm --target wasm32-unknown-unknown
+      cargo test --release -p dubstage-wasm --target wasm32-unknown-unknown
   )
 fi
 
-echo "== build"
+step "build"
 cargo build --quiet --release --bin dubstage
 bin="$root/target/release/dubstage"
 
-echo "== demo reel + preview package ($work)"
+step "demo reel + preview package ($work)"
 "$bin" demo --out "$work/demo" --minutes 1 --quiet
 video=()
 if command -v ffmpeg >/dev/null; then
@@ -53,7 +55,7 @@ else
 fi
 "$bin" preview "$work/demo/session.toml" --out "$work/pkg" "${video[@]}"
 
-echo "== serve"
+step "serve"
 "$bin" preview "$work/demo/session.toml" --out "$work/pkg" --no-write --serve 127.0.0.1:0 >"$work/serve.log" 2>&1 &
 server=$!
 url=""
@@ -65,12 +67,12 @@ done
 [ -n "$url" ] || { echo "server did not start:"; cat "$work/serve.log"; exit 1; }
 echo "   $url"
 
-echo "== npm"
+step "npm"
 cd "$root/tests/e2e"
 if [ ! -d node_modules/playwright-core ]; then npm ci --no-audit --no-fund; fi
 
-echo "== specs"
+step "specs"
 DUBSTAGE_URL="$url" DUBSTAGE_PKG="$work/pkg" DUBSTAGE_BIN="$bin" DUBSTAGE_SHOTS="$shots" \
   DUBSTAGE_SESSION="$work/demo/session.toml" \
   node --test --test-concurrency=1 specs/
-echo "screenshots: $shots"
+step "done; screenshots: $shots"

@@ -48,6 +48,14 @@ pub struct Manifest {
     pub mix_layout: String,
     /// What the preview audio is (how it was reduced).
     pub audio: AudioInfo,
+    /// The render's loudness normalization gain (dB) that the page applies to every
+    /// mix, as the render does with a delivery profile (0 without one).
+    #[serde(default)]
+    pub master_gain_db: f64,
+    /// One sentence on the master stage (profile, measured and target loudness;
+    /// that the true-peak limiter is not simulated), empty without a profile.
+    #[serde(default)]
+    pub master_note: String,
     /// The stems, in session order.
     pub stems: Vec<StemInfo>,
     /// The buses, in session order.

@@ -7,6 +7,9 @@
 //!   layout into the mix layout;
 //! - one [`SumJob`] on the [`CpuBackend`] (the CPU twin of the GPU summing shader).
 //!
+//! The render's normalization gain (a delivery profile's static gain) scales
+//! every stem; its true-peak limiter is not simulated.
+//!
 //! Monitoring (printmaster, M&E, one bus, one stem), mute and solo zero stem
 //! envelopes. The mix is in the manifest's `mix_layout` (the printmaster's
 //! layout for a full package); [`Mixer::speakers`] folds it to stereo with the
@@ -77,6 +80,7 @@ pub struct Mixer {
     matrix: Vec<f32>,
     envelope_of: Vec<usize>,
     speakers: Vec<f32>,
+    master: f64,
     trim_db: Vec<f64>,
     mute: Vec<bool>,
     solo: Vec<bool>,
@@ -149,6 +153,7 @@ impl Mixer {
             matrix,
             envelope_of,
             speakers: downmix_matrix(layout, Layout::Stereo),
+            master: db_to_lin(m.master_gain_db),
             trim_db: vec![0.0; n],
             mute: vec![false; n],
             solo: vec![false; n],
@@ -250,7 +255,7 @@ impl Mixer {
             se.mute = false;
             se.fill(start, env, false);
             self.bus_env[self.bus_of[i]].fill(start, env, true);
-            let k = (self.stems[i].storage_gain * db_to_lin(self.trim_db[i])) as f32;
+            let k = (self.master * self.stems[i].storage_gain * db_to_lin(self.trim_db[i])) as f32;
             if k != 1.0 {
                 env.iter_mut().for_each(|x| *x *= k);
             }
@@ -335,6 +340,8 @@ mod tests {
                 chunks: 1,
                 description: String::new(),
             },
+            master_gain_db: 0.0,
+            master_note: String::new(),
             stems: vec![dx, mx],
             buses: vec![bus("DX", true), bus("MX", false)],
             peak_levels: vec![512],

@@ -35,6 +35,16 @@ function cliSeries(name) {
   return { m: Array.from(a.subarray(0, n), conv), s: Array.from(a.subarray(n), conv) };
 }
 
+/** `dubstage measure FILE --json --timeline`: {m: [], s: []} in LUFS (NaN = none). */
+function measureTimeline(file) {
+  const out = JSON.parse(execFileSync(BIN, ['measure', file, '--json', '--timeline'], { encoding: 'utf8' }));
+  const t = out[0].timeline;
+  const f = (v) => (v === null ? NaN : v);
+  return { m: t.momentary_lufs.map(f), s: t.short_term_lufs.map(f) };
+}
+
+const DEMO = process.env.DUBSTAGE_SESSION ? path.dirname(process.env.DUBSTAGE_SESSION) : null;
+
 let browser, context, page;
 const dialogs = [];
 const errors = [];
@@ -123,6 +133,14 @@ test('plays, and the meter reads the CLI figures for the printmaster and for sol
   assert.ok(Number.isInteger(k), `meter reading on a hop boundary (${r.sample})`);
   assert.ok(Math.abs(r.m - pm.m[k]) < 0.5, `printmaster momentary ${r.m} vs CLI ${pm.m[k]}`);
   assert.ok(Math.abs(r.s - pm.s[k]) < 0.5, `printmaster short-term ${r.s} vs CLI ${pm.s[k]}`);
+  // ... and the render's own printmaster deliverable, measured by `dubstage measure`
+  if (DEMO) {
+    const pmFile = fs.readdirSync(path.join(DEMO, 'print')).find((f) => /_PM_.*\.wav$/.test(f));
+    const ref = measureTimeline(path.join(DEMO, 'print', pmFile));
+    console.log(`printmaster deliverable (dubstage measure) at hop ${k}: M ${ref.m[k]} S ${ref.s[k]}`);
+    assert.ok(Math.abs(r.m - ref.m[k]) < 0.5, `printmaster momentary ${r.m} vs dubstage measure ${ref.m[k]}`);
+    assert.ok(Math.abs(r.s - ref.s[k]) < 0.5, `printmaster short-term ${r.s} vs dubstage measure ${ref.s[k]}`);
+  }
   await shot('02-playing-printmaster');
   await page.click('#b-play');
 
@@ -138,6 +156,19 @@ test('plays, and the meter reads the CLI figures for the printmaster and for sol
   assert.ok(Math.abs(r.m - dx.m[k]) < 0.5, `dx momentary ${r.m} vs CLI ${dx.m[k]}`);
   assert.ok(Math.abs(r.s - dx.s[k]) < 0.5, `dx short-term ${r.s} vs CLI ${dx.s[k]}`);
   assert.ok(Math.abs(r.s - dx.s[k]) < Math.abs(r.s - pm.s[k]), `solo changes what is metered (pm ${pm.s[k]})`);
+  // ... and the dialogue stem's file measured by `dubstage measure`, with the session's
+  // stem and bus gains and the render's normalization gain (a centred mono stem reads
+  // the same in the C channel of the 5.1 mix)
+  if (DEMO) {
+    const st = manifest.stems.find((x) => x.id === 'dx');
+    const bus = manifest.buses.find((b) => b.id === st.bus);
+    assert.deepEqual([st.automation.length, bus.automation.length, st.layout], [0, 0, '1.0']);
+    const g = st.gain_db + bus.gain_db + (manifest.master_gain_db || 0);
+    const ref = measureTimeline(path.join(DEMO, 'stems', 'dx.wav'));
+    console.log(`dx.wav (dubstage measure) at hop ${k}: M ${ref.m[k]} S ${ref.s[k]}, + ${g.toFixed(2)} dB`);
+    assert.ok(Math.abs(r.m - (ref.m[k] + g)) < 0.5, `dx momentary ${r.m} vs dubstage measure ${ref.m[k]} + ${g}`);
+    assert.ok(Math.abs(r.s - (ref.s[k] + g)) < 0.5, `dx short-term ${r.s} vs dubstage measure ${ref.s[k]} + ${g}`);
+  }
   const shown = Number(await page.textContent('#meter-s'));
   assert.ok(Math.abs(shown - r.s) < 0.5, `meter shows ${shown}`);
   await shot('03-playing-solo-dx');
