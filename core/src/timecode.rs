@@ -119,12 +119,21 @@ impl FrameRate {
         q as i64
     }
 
-    /// The frame that contains sample `samples` (floor).
+    /// The frame that contains sample `samples`: the last frame whose first sample
+    /// ([`FrameRate::frames_to_samples`], rounded) is at or before it, so that
+    /// `samples_to_frames(frames_to_samples(f)) == f` at every rate.
     pub fn samples_to_frames(self, samples: i64, sample_rate: u32) -> i64 {
         let (n, d) = self.rational();
         let num = samples as i128 * n as i128;
         let den = sample_rate as i128 * d as i128;
-        num.div_euclid(den) as i64
+        let mut f = num.div_euclid(den) as i64;
+        while self.frames_to_samples(f + 1, sample_rate) <= samples {
+            f += 1;
+        }
+        while self.frames_to_samples(f, sample_rate) > samples {
+            f -= 1;
+        }
+        f
     }
 }
 
@@ -335,6 +344,34 @@ mod tests {
         let tc = Timecode::parse("01:00:00:00", r).unwrap();
         assert_eq!(tc.to_samples(48_000), 86_400 * 2002);
         assert_eq!(Timecode::from_samples(86_400 * 2002 + 2001, r, 48_000), tc);
+    }
+
+    #[test]
+    fn frames_and_samples_round_trip_at_every_rate() {
+        for r in FrameRate::ALL {
+            for sr in [44_100, 48_000, 96_000] {
+                for f in [
+                    0i64,
+                    1,
+                    2,
+                    3,
+                    29,
+                    30,
+                    1799,
+                    1800,
+                    107_892,
+                    172_800_000 / 2002,
+                ] {
+                    let s = r.frames_to_samples(f, sr);
+                    assert_eq!(r.samples_to_frames(s, sr), f, "{r} at {sr}: frame {f}");
+                    assert_eq!(
+                        r.samples_to_frames(s - 1, sr),
+                        f - 1,
+                        "{r} at {sr}: before frame {f}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
