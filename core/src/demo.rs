@@ -343,6 +343,27 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
         w.finish()?;
         paths.push(path);
     }
+    // A small room's impulse response for the ADR's worldizing send: 0.6 s of noise
+    // decaying by 60 dB (RT60 0.6 s), with a little pre-delay.
+    let ir_path = stems_dir.join("room_ir.wav");
+    {
+        let mut rng = Rng::new(99);
+        let n = (0.6 * RATE as f64) as usize;
+        let pre = (0.004 * RATE as f64) as usize;
+        let ir: Vec<f32> = (0..n)
+            .map(|i| {
+                if i < pre {
+                    0.0
+                } else {
+                    let t = (i - pre) as f64 / RATE as f64;
+                    (rng.bipolar() * 10f64.powf(-3.0 * t / 0.6) * 0.25) as f32
+                }
+            })
+            .collect();
+        let mut w = WavWriter::create(&ir_path, WavSpec::new(1, RATE, OutputFormat::Float32))?;
+        w.write_planar(&[&ir])?;
+        w.finish()?;
+    }
     let session = dir.join("session.toml");
     std::fs::write(&session, demo_session_text(len)).map_err(|e| Error::io(&session, e))?;
     Ok(DemoFiles {
@@ -387,6 +408,9 @@ kind = "adr"
 source = "stems/adr.wav"       # placed by its bext TimeReference
 pan = {{ position = 0.0 }}
 gain_db = -2.0
+# worldized: high-passed, and sent to the production-room reverb
+inserts = [ {{ type = "eq", bands = [ {{ kind = "high_pass", freq = 90.0, slope = 24 }} ] }} ]
+sends = [ {{ to = "room", db = -12.0 }} ]
 
 [[stem]]
 id = "music"
@@ -418,6 +442,13 @@ id = "bg"
 kind = "backgrounds"
 source = "stems/bg.wav"
 gain_db = -4.0
+
+# the production room's reverb; it returns to the dialogue bus so the M&E stays dry
+[[return]]
+id = "room"
+bus = "DX"
+layout = "mono"
+inserts = [ {{ type = "convolve", ir = "stems/room_ir.wav" }} ]
 "#,
         a0 = tc(8.0),
         a1 = tc(12.0),
