@@ -230,7 +230,11 @@ impl GpuConvolver {
     pub fn max_span_blocks(&self) -> usize {
         self.kmax
     }
-    /// Upload / compute / readback seconds summed over all calls so far.
+    /// Upload / compute / readback seconds summed over all calls so far:
+    /// upload = building the windows, queue writes, encoding and `submit`
+    /// (software adapters such as lavapipe run the work inside `submit`, so
+    /// there it includes compute); compute = waiting for the GPU; readback =
+    /// mapping and the overlap-save output with the dry signal.
     pub fn timings(&self) -> Timings {
         self.timings
     }
