@@ -132,7 +132,7 @@ fn output_equals_stages_applied_in_order() {
         }
         let k = (*k).min(n - pos);
         let mut part: Vec<Vec<f32>> = got.iter().map(|c| c[pos..pos + k].to_vec()).collect();
-        chain.process(&mut part, k);
+        chain.process(&mut part, k).unwrap();
         for (d, s) in got.iter_mut().zip(part) {
             d[pos..pos + k].copy_from_slice(&s);
         }
@@ -159,7 +159,7 @@ fn true_stereo_and_labels() {
             .unwrap();
     let mut chain = InsertChain::build_with_loader(&specs, 48_000, 2, &base, "fx", &l).unwrap();
     let mut p = vec![vec![1.0f32, 0.0], vec![0.0f32, 0.0]];
-    chain.process(&mut p, 2);
+    chain.process(&mut p, 2).unwrap();
     // L in only: out L = h0 = 1, out R = h1 = 0.5
     assert!(
         (p[0][0] - 1.0).abs() < 1e-6 && (p[1][0] - 0.5).abs() < 1e-6,

@@ -1,12 +1,16 @@
 //! [`GpuBackend`]: `dubstage_core::backend::Backend` on wgpu compute shaders.
 
 use crate::context::{GpuContext, GpuOptions};
+use crate::kernels::convolve::{ConvolvePipelines, GpuConvolver};
 use crate::kernels::k_weight::{GpuAnalyzer, KWeightPipelines};
 use crate::kernels::sum_stems::{SumKernel, Timings};
-use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, SumJob};
+use dubstage_core::backend::{
+    Analyzer, AnalyzerConfig, Backend, BackendInfo, ConvolveEngine, SumJob,
+};
 use dubstage_core::loudness::{Biquad, TruePeakFir, k_weighting, true_peak_fir};
+use dubstage_core::stem::convolve::{ConvolverOptions, Ir, IrMap};
 use dubstage_core::{Error, Result};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The wgpu implementation of [`Backend`].
 ///
@@ -23,6 +27,8 @@ pub struct GpuBackend {
     sum: SumKernel,
     kw: Arc<KWeightPipelines>,
     max_chunk: Option<usize>,
+    /// `convolve.wgsl` and the FFT, compiled on the first `convolver` call.
+    conv: OnceLock<Arc<ConvolvePipelines>>,
 }
 
 impl GpuBackend {
@@ -39,6 +45,7 @@ impl GpuBackend {
             sum,
             kw,
             max_chunk: opts.max_chunk_frames,
+            conv: OnceLock::new(),
         })
     }
 
@@ -48,6 +55,33 @@ impl GpuBackend {
         let f = crate::kernels::fft::GpuFft::new(self.ctx.clone());
         self.ctx.wait()?;
         Ok(f)
+    }
+
+    /// A [`GpuConvolver`] (`shaders/convolve.wgsl`): the concrete type behind
+    /// [`Backend::convolver`], with its timings. Errors as the CPU `Convolver`
+    /// (naming the IR file), plus `Error::Backend` when the IR does not fit the
+    /// adapter's buffers.
+    pub fn gpu_convolver(
+        &self,
+        ir: &Ir,
+        channels: usize,
+        map: &IrMap,
+        opts: &ConvolverOptions,
+    ) -> Result<GpuConvolver> {
+        let pipes = self
+            .conv
+            .get_or_init(|| Arc::new(ConvolvePipelines::new(&self.ctx)))
+            .clone();
+        self.ctx.wait()?;
+        GpuConvolver::new(
+            self.ctx.clone(),
+            pipes,
+            ir,
+            channels,
+            map,
+            opts,
+            self.max_chunk,
+        )
     }
 
     /// Upload / compute / readback times of the last [`Backend::sum`] call.
@@ -102,5 +136,15 @@ impl Backend for GpuBackend {
             k_weighting(cfg.sample_rate),
             fir,
         )?))
+    }
+
+    fn convolver(
+        &self,
+        ir: &Ir,
+        channels: usize,
+        map: &IrMap,
+        opts: &ConvolverOptions,
+    ) -> Result<Box<dyn ConvolveEngine>> {
+        Ok(Box::new(self.gpu_convolver(ir, channels, map, opts)?))
     }
 }

@@ -9,6 +9,7 @@
 //! | `sum_stems.wgsl` | `main` | `dubstage_core::backend::cpu::sum_stems` |
 //! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `dubstage_core::loudness::HopAnalyzer` (and `block_energy`); the SVF step is [`kernels::k_weight::k_step`] |
 //! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `dubstage_core::loudness::true_peak` |
+//! | `convolve.wgsl` | `mac`, `push`, `extract` (with `fft.wgsl`) | `dubstage_core::stem::convolve::Convolver` ([`GpuConvolver`]) |
 //! | `fft.wgsl` | `fft_pass`, `fft_local`, `real_post`, `real_pre` | [`kernels::fft::fft_pass`], [`kernels::fft::real_post`], [`kernels::fft::real_pre`] ([`kernels::fft::fft`], [`kernels::fft::rfft`], [`kernels::fft::irfft`]) |
 //!
 //! ```text
@@ -19,6 +20,8 @@
 //!        │                two buffer sets (upload k+1 while k computes)
 //!        ├── analyzer ──► kernels/k_weight.rs: GpuAnalyzer, a ring of 3 chunks in flight,
 //!        │                filter state kept on the GPU between chunks
+//!        ├── convolver ─► kernels/convolve.rs: GpuConvolver, IR spectra and FDL on the GPU,
+//!        │                spans of K blocks x all channels per submission
 //!        └── fft()    ──► kernels/fft.rs: GpuFft (complex, real and inverse real, batched, to 2^20)
 //! ```
 //!
@@ -31,6 +34,7 @@ pub mod kernels;
 
 pub use backend::GpuBackend;
 pub use context::{ADAPTER_ENV, AdapterSummary, GpuOptions, list_adapters};
+pub use kernels::convolve::GpuConvolver;
 pub use kernels::fft::GpuFft;
 pub use kernels::k_weight::GpuAnalyzer;
 pub use kernels::sum_stems::Timings;

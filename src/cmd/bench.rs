@@ -8,20 +8,26 @@
 //!    printmaster (`Backend::sum`);
 //! 2. `loudness`: K-weighted 100 ms hops of the printmaster (`Backend::analyzer`,
 //!    no true peak);
-//! 3. `true peak`: the same analyzer with 4x true peak.
+//! 3. `true peak`: the same analyzer with 4x true peak;
+//! 4. `convolve`: the printmaster through a seeded decaying-noise stereo IR
+//!    (`--ir-seconds`, default 2 s; RT60 = its length), mapped L,R,L,L,L,R,
+//!    energy-normalized, -6 dB wet (`Backend::convolver`: the CPU `Convolver`
+//!    or the GPU `GpuConvolver`), in blocks of `--block` frames.
 //!
 //! Every backend's analyzers get the same printmaster (the first backend's), so
 //! their hops can be compared. Parity is checked against the first backend (the
 //! CPU reference when it runs): sum as max absolute difference (full scale 1.0),
-//! hops as max relative energy difference and max true-peak difference in dB.
+//! hops as max relative energy difference and max true-peak difference in dB,
+//! convolution as max absolute difference in dB relative to the reference's peak.
 //! GPU times include upload and readback; for `sum` they are also given apart.
 
 use dubstage_core::backend::cpu::CpuBackend;
-use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend, Hop, SumJob};
+use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend, ConvolveEngine, Hop, SumJob};
 use dubstage_core::demo::Rng;
 use dubstage_core::stem::automation::Envelope;
+use dubstage_core::stem::convolve::{ConvolverOptions, Ir, IrMap, Normalize};
 use dubstage_core::{Error, Result};
-use dubstage_gpu::{GpuBackend, GpuOptions, list_adapters};
+use dubstage_gpu::{GpuBackend, GpuConvolver, GpuOptions, list_adapters};
 use serde_json::json;
 use std::time::Instant;
 
@@ -40,6 +46,9 @@ pub struct Args {
     /// Frames per block handed to the backends.
     #[arg(long, default_value_t = 192_000)]
     pub block: usize,
+    /// Length of the convolution stage's impulse response in seconds (up to 30).
+    #[arg(long, default_value_t = 2.0)]
+    pub ir_seconds: f64,
     /// One JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -63,18 +72,62 @@ struct Runner {
     loud_hops: Vec<Hop>,
     tp_hops: Vec<Hop>,
     sum_err: f64,
+    conv: Conv,
+    conv_s: f64,
+    conv_err: f64,
+}
+
+/// The convolution engine of a runner (the GPU one kept concrete for its timings).
+enum Conv {
+    Cpu(Box<dyn ConvolveEngine>),
+    Gpu(Box<GpuConvolver>),
+}
+
+impl Conv {
+    fn engine(&mut self) -> &mut dyn ConvolveEngine {
+        match self {
+            Conv::Cpu(c) => c.as_mut(),
+            Conv::Gpu(g) => g.as_mut(),
+        }
+    }
+}
+
+/// The convolution stage's IR: stereo seeded noise decaying 60 dB over its length.
+fn bench_ir(seconds: f64) -> Result<Ir> {
+    let n = ((seconds * RATE as f64).round() as usize).max(1);
+    let mut rng = Rng::new(0x1F_2024);
+    let chans = (0..2)
+        .map(|_| {
+            (0..n)
+                .map(|t| (rng.bipolar() * 10f64.powf(-3.0 * t as f64 / n as f64)) as f32)
+                .collect()
+        })
+        .collect();
+    Ir::new(chans, RATE, "bench decaying-noise IR")
+}
+
+fn conv_opts() -> ConvolverOptions {
+    ConvolverOptions {
+        wet_db: -6.0,
+        normalize: Normalize::Energy,
+        ..Default::default()
+    }
+}
+
+fn conv_map() -> IrMap {
+    IrMap::Channels(vec![0, 1, 0, 0, 0, 1])
 }
 
 impl Runner {
-    fn cpu() -> Result<Runner> {
-        Runner::new(Some(CpuBackend::new()), None)
+    fn cpu(ir: &Ir) -> Result<Runner> {
+        Runner::new(Some(CpuBackend::new()), None, ir)
     }
 
-    fn gpu(g: GpuBackend) -> Result<Runner> {
-        Runner::new(None, Some(g))
+    fn gpu(g: GpuBackend, ir: &Ir) -> Result<Runner> {
+        Runner::new(None, Some(g), ir)
     }
 
-    fn new(cpu: Option<CpuBackend>, gpu: Option<GpuBackend>) -> Result<Runner> {
+    fn new(cpu: Option<CpuBackend>, gpu: Option<GpuBackend>, ir: &Ir) -> Result<Runner> {
         let cfg = |tp| AnalyzerConfig {
             channels: CH,
             sample_rate: RATE,
@@ -86,7 +139,19 @@ impl Runner {
             (None, None) => return Err(Error::Invalid("bench: no backend".into())),
         };
         let (loud, tp) = (b.analyzer(&cfg(0))?, b.analyzer(&cfg(4))?);
+        let conv = match &gpu {
+            Some(g) => Conv::Gpu(Box::new(g.gpu_convolver(
+                ir,
+                CH,
+                &conv_map(),
+                &conv_opts(),
+            )?)),
+            None => Conv::Cpu(b.convolver(ir, CH, &conv_map(), &conv_opts())?),
+        };
         Ok(Runner {
+            conv,
+            conv_s: 0.0,
+            conv_err: 0.0,
             cpu,
             gpu,
             loud,
@@ -106,6 +171,13 @@ impl Runner {
             (Some(g), _) => g,
             (None, Some(c)) => c,
             (None, None) => unreachable!("Runner::new checks that one backend is set"),
+        }
+    }
+
+    fn conv_block(&self) -> usize {
+        match &self.conv {
+            Conv::Cpu(c) => c.block_frames(),
+            Conv::Gpu(g) => g.block_frames(),
         }
     }
 
@@ -217,12 +289,14 @@ pub fn run(a: &Args) -> Result<()> {
         println!("note: {}", n.as_str().unwrap_or(""));
     }
     println!(
-        "bench: {:.2} min reel, {} stems x 5.1 = {} channels into 5.1, {} kHz, blocks of {} frames",
+        "bench: {:.2} min reel, {} stems x 5.1 = {} channels into 5.1, {} kHz, blocks of {} frames, \
+         {} s IR",
         a.minutes,
         STEMS,
         STEMS * CH,
         RATE / 1000,
-        a.block
+        a.block,
+        a.ir_seconds
     );
     for b in doc["backends"].as_array().into_iter().flatten() {
         let i = &b["backend"];
@@ -278,6 +352,13 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
             "bench: --block must be at least 1 frame".into(),
         ));
     }
+    if !(a.ir_seconds > 0.0 && a.ir_seconds <= 30.0) {
+        return Err(Error::Invalid(format!(
+            "bench: --ir-seconds {} must be above 0 and at most 30",
+            a.ir_seconds
+        )));
+    }
+    let ir = bench_ir(a.ir_seconds)?;
     let frames = (a.minutes * 60.0 * RATE as f64).round() as i64;
     let gpu_opts = |hardware_only| GpuOptions {
         adapter: a.adapter.clone(),
@@ -287,25 +368,25 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
     let mut notices = Vec::new();
     let mut runners = Vec::new();
     match a.backend.trim().to_ascii_lowercase().as_str() {
-        "cpu" => runners.push(Runner::cpu()?),
-        "gpu" => runners.push(Runner::gpu(GpuBackend::new(&gpu_opts(false))?)?),
+        "cpu" => runners.push(Runner::cpu(&ir)?),
+        "gpu" => runners.push(Runner::gpu(GpuBackend::new(&gpu_opts(false))?, &ir)?),
         "auto" => match GpuBackend::new(&gpu_opts(true)) {
-            Ok(g) => runners.push(Runner::gpu(g)?),
+            Ok(g) => runners.push(Runner::gpu(g, &ir)?),
             Err(e) => {
                 let why = match e {
                     Error::Backend(m) => m,
                     other => other.to_string(),
                 };
                 notices.push(format!("using the CPU backend: {why}"));
-                runners.push(Runner::cpu()?);
+                runners.push(Runner::cpu(&ir)?);
             }
         },
         "all" => {
-            runners.push(Runner::cpu()?);
+            runners.push(Runner::cpu(&ir)?);
             if list_adapters().is_empty() {
                 notices.push("no GPU adapter: CPU only".to_string());
             } else {
-                runners.push(Runner::gpu(GpuBackend::new(&gpu_opts(false))?)?);
+                runners.push(Runner::gpu(GpuBackend::new(&gpu_opts(false))?, &ir)?);
             }
         }
         other => {
@@ -326,6 +407,7 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
     let mut env = vec![Vec::new(); STEMS];
     let mut outs: Vec<Vec<Vec<f32>>> = runners.iter().map(|_| vec![Vec::new(); CH]).collect();
     let mut done = 0i64;
+    let mut conv_peak = 0.0f64;
     while done < frames {
         let n = (frames - done).min(a.block as i64) as usize;
         reel.next(&mut inputs, &mut env, n);
@@ -368,6 +450,26 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
             r.tp.push(&pm)?;
             r.tp_hops.extend(r.tp.take_hops()?);
             r.tp_s += t.elapsed().as_secs_f64();
+        }
+        let mut wet0: Vec<Vec<f32>> = Vec::new();
+        for (k, r) in runners.iter_mut().enumerate() {
+            let mut buf: Vec<Vec<f32>> = first[0].iter().map(|c| c[..n].to_vec()).collect();
+            let t = Instant::now();
+            r.conv.engine().process_planar(&mut buf, n)?;
+            r.conv_s += t.elapsed().as_secs_f64();
+            if k == 0 {
+                conv_peak = buf
+                    .iter()
+                    .flatten()
+                    .fold(conv_peak, |m, &v| m.max(v.abs() as f64));
+                wet0 = buf;
+            } else {
+                for (x, y) in buf.iter().zip(&wet0) {
+                    for (p, q) in x.iter().zip(y) {
+                        r.conv_err = r.conv_err.max((p - q).abs() as f64);
+                    }
+                }
+            }
         }
         done += n as i64;
     }
@@ -432,6 +534,21 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
             sum["compute_s"] = json!(r.split[1]);
             sum["readback_s"] = json!(r.split[2]);
         }
+        let mut conv = stage(
+            "convolve",
+            r.conv_s,
+            (frames as usize * CH) as f64,
+            parity(20.0 * (r.conv_err / conv_peak.max(1e-30)).max(1e-30).log10()),
+            "max abs diff, dB re reference peak",
+        );
+        if let Conv::Gpu(g) = &r.conv {
+            let s = g.timings();
+            conv["upload_s"] = json!(s.upload);
+            conv["compute_s"] = json!(s.compute);
+            conv["readback_s"] = json!(s.readback);
+            conv["partitions"] = json!(g.partitions());
+        }
+        conv["block"] = json!(r.conv_block());
         let stages = vec![
             sum,
             stage(
@@ -448,6 +565,7 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
                 parity(tpd),
                 "max true-peak diff (dB), with K-weighting",
             ),
+            conv,
         ];
         report.push(json!({
             "backend": info,
@@ -461,6 +579,7 @@ pub fn measure(a: &Args) -> Result<serde_json::Value> {
         "input_channels": ni,
         "output_channels": CH,
         "block_frames": a.block,
+        "ir_seconds": a.ir_seconds,
         "notices": notices,
         "backends": report,
     }))
@@ -477,6 +596,7 @@ mod tests {
             backend: "all".into(),
             adapter: None,
             block: 10_007,
+            ir_seconds: 0.5,
             json: true,
         };
         let doc = measure(&a).expect("bench");
@@ -490,6 +610,9 @@ mod tests {
             assert!(err(1) <= 1e-4, "loudness parity {}", err(1));
             assert!(err(2) <= 0.01, "true-peak parity {} dB", err(2));
             assert!(st[0]["upload_s"].as_f64().is_some());
+            assert_eq!(st[3]["stage"], "convolve");
+            assert!(err(3) < -100.0, "convolution parity {} dB", err(3));
+            assert!(st[3]["compute_s"].as_f64().is_some());
         }
         for b in backends {
             for s in b["stages"].as_array().expect("stages") {
@@ -505,10 +628,19 @@ mod tests {
             backend: "all".into(),
             adapter: None,
             block: 1000,
+            ir_seconds: 2.0,
             json: true,
         };
         assert!(measure(&a).unwrap_err().to_string().contains("--minutes"));
         a.minutes = 0.01;
+        a.ir_seconds = 31.0;
+        assert!(
+            measure(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("--ir-seconds")
+        );
+        a.ir_seconds = 1.0;
         a.backend = "fpga".into();
         assert!(
             measure(&a)

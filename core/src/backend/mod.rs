@@ -8,6 +8,7 @@
 pub mod cpu;
 
 use crate::Result;
+use crate::stem::convolve::{Convolver, ConvolverOptions, Ir, IrMap};
 use serde::Serialize;
 
 /// Who computed the figures, recorded in the QC report and `--json` output.
@@ -126,6 +127,41 @@ pub trait Analyzer: Send {
     fn finish(&mut self) -> Result<Vec<Hop>>;
 }
 
+/// A streaming, zero-latency multi-channel convolution (an insert's reverb or
+/// futz IR). [`Convolver`] is the CPU reference; `dubstage-gpu` runs the same
+/// uniformly partitioned overlap-save on the GPU (`shaders/convolve.wgsl`).
+/// State is carried across calls: any chunking gives the same output.
+pub trait ConvolveEngine: Send {
+    /// Convolves the first `frames` samples of each channel in place
+    /// (`planar.len()` = the channel count it was built for).
+    fn process_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> Result<()>;
+    /// Frames the output keeps ringing after the input stops (IR length − 1 +
+    /// predelay): feed that many zeros to get the whole tail.
+    fn tail_frames(&self) -> usize;
+    /// The partition size `B`: chunks that are multiples of it cost the least.
+    fn block_frames(&self) -> usize;
+}
+
+impl ConvolveEngine for Convolver {
+    fn process_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> Result<()> {
+        if planar.len() != self.channels() || planar.iter().any(|c| c.len() < frames) {
+            return Err(crate::Error::Backend(format!(
+                "convolve: {} channel buffers (need {} of at least {frames} frames)",
+                planar.len(),
+                self.channels()
+            )));
+        }
+        Convolver::process_planar(self, planar, frames);
+        Ok(())
+    }
+    fn tail_frames(&self) -> usize {
+        Convolver::tail_frames(self)
+    }
+    fn block_frames(&self) -> usize {
+        Convolver::block_frames(self)
+    }
+}
+
 /// The stage operations the pipeline runs on blocks of audio.
 pub trait Backend: Send {
     /// Who runs the work.
@@ -135,4 +171,16 @@ pub trait Backend: Send {
     fn sum(&mut self, job: &SumJob<'_>, out: &mut [Vec<f32>]) -> Result<()>;
     /// A new streaming analyzer.
     fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>>;
+    /// A streaming convolution of a `channels`-channel stem with `ir` (routes
+    /// from `map`, levels and predelay from `opts`). The default is the CPU
+    /// reference [`Convolver`]; errors name the IR file.
+    fn convolver(
+        &self,
+        ir: &Ir,
+        channels: usize,
+        map: &IrMap,
+        opts: &ConvolverOptions,
+    ) -> Result<Box<dyn ConvolveEngine>> {
+        Ok(Box::new(Convolver::new(ir, channels, map, opts)?))
+    }
 }

@@ -34,6 +34,7 @@
 
 use super::convolve::{Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
 use super::eq::{Band, Eq, Slope, ring_frames};
+use crate::backend::{Backend, ConvolveEngine};
 use crate::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -132,7 +133,7 @@ impl InsertSpec {
 
 enum Stage {
     Eq(Eq),
-    Convolve(Box<Convolver>),
+    Convolve(Box<dyn ConvolveEngine>),
     Trim(f32),
 }
 
@@ -159,6 +160,28 @@ impl InsertChain {
         })
     }
 
+    /// [`InsertChain::build`] with the convolutions run by `backend`
+    /// ([`Backend::convolver`]: the GPU engine on `dubstage_gpu::GpuBackend`,
+    /// the CPU [`Convolver`] elsewhere). Same errors as [`InsertChain::build`].
+    pub fn build_for_backend(
+        specs: &[InsertSpec],
+        sample_rate: u32,
+        channels: usize,
+        base_dir: &Path,
+        stem_id: &str,
+        backend: &dyn Backend,
+    ) -> Result<InsertChain> {
+        Self::build_with(
+            specs,
+            sample_rate,
+            channels,
+            base_dir,
+            stem_id,
+            &|p| load_ir(p, sample_rate),
+            &|ir, c, m, o| backend.convolver(ir, c, m, o),
+        )
+    }
+
     /// [`InsertChain::build`] with a custom IR loader (tests, in-memory IRs,
     /// caches). `load` receives `base_dir.join(ir)`.
     pub fn build_with_loader(
@@ -168,6 +191,27 @@ impl InsertChain {
         base_dir: &Path,
         stem_id: &str,
         load: &dyn Fn(&Path) -> Result<Ir>,
+    ) -> Result<InsertChain> {
+        Self::build_with(
+            specs,
+            sample_rate,
+            channels,
+            base_dir,
+            stem_id,
+            load,
+            &cpu_engine,
+        )
+    }
+
+    /// The general form: a custom IR loader and convolution engine factory.
+    pub fn build_with(
+        specs: &[InsertSpec],
+        sample_rate: u32,
+        channels: usize,
+        base_dir: &Path,
+        stem_id: &str,
+        load: &dyn Fn(&Path) -> Result<Ir>,
+        engine: &EngineFactory<'_>,
     ) -> Result<InsertChain> {
         let mut stages = Vec::new();
         let mut tail = 0usize;
@@ -182,7 +226,8 @@ impl InsertChain {
                     format!("insert {} ({}): {msg}", i + 1, spec.kind()),
                 )
             };
-            let built = build_one(spec, sample_rate, channels, base_dir, load).map_err(wrap)?;
+            let built =
+                build_one(spec, sample_rate, channels, base_dir, load, engine).map_err(wrap)?;
             for s in built {
                 tail = tail.saturating_add(match &s {
                     Stage::Eq(eq) => ring_frames(eq.sections(), sample_rate),
@@ -249,13 +294,14 @@ impl InsertChain {
     }
 
     /// Processes the first `frames` samples of each channel in place.
-    /// `planar.len()` must equal [`InsertChain::channels`].
-    pub fn process(&mut self, planar: &mut [Vec<f32>], frames: usize) {
+    /// `planar.len()` must equal [`InsertChain::channels`]. Errors come from a
+    /// GPU convolution engine (`Error::Backend`: device lost, out of memory).
+    pub fn process(&mut self, planar: &mut [Vec<f32>], frames: usize) -> Result<()> {
         assert_eq!(planar.len(), self.channels, "insert chain channel count");
         for s in &mut self.stages {
             match s {
                 Stage::Eq(eq) => eq.process(planar, frames),
-                Stage::Convolve(c) => c.process_planar(planar, frames),
+                Stage::Convolve(c) => c.process_planar(planar, frames)?,
                 Stage::Trim(g) => {
                     for ch in planar.iter_mut() {
                         ch[..frames].iter_mut().for_each(|v| *v *= *g);
@@ -263,7 +309,22 @@ impl InsertChain {
                 }
             }
         }
+        Ok(())
     }
+}
+
+/// Makes the convolution engine of a `convolve` or `futz` insert:
+/// `(ir, channels, map, options)`, as [`Backend::convolver`].
+pub type EngineFactory<'a> =
+    dyn Fn(&Ir, usize, &IrMap, &ConvolverOptions) -> Result<Box<dyn ConvolveEngine>> + 'a;
+
+fn cpu_engine(
+    ir: &Ir,
+    channels: usize,
+    map: &IrMap,
+    opts: &ConvolverOptions,
+) -> Result<Box<dyn ConvolveEngine>> {
+    Ok(Box::new(Convolver::new(ir, channels, map, opts)?))
 }
 
 fn build_one(
@@ -272,6 +333,7 @@ fn build_one(
     channels: usize,
     base_dir: &Path,
     load: &dyn Fn(&Path) -> Result<Ir>,
+    engine: &EngineFactory<'_>,
 ) -> Result<Vec<Stage>> {
     let finite = |name: &str, v: f64| {
         if v.is_finite() {
@@ -333,9 +395,7 @@ fn build_one(
                 predelay_frames: (predelay_ms / 1000.0 * sample_rate as f64).round() as usize,
                 block: None,
             };
-            vec![Stage::Convolve(Box::new(Convolver::new(
-                &ir, channels, &map, &opts,
-            )?))]
+            vec![Stage::Convolve(engine(&ir, channels, &map, &opts)?)]
         }
         InsertSpec::Futz {
             low_hz,
@@ -366,12 +426,7 @@ fn build_one(
                     normalize: *normalize,
                     ..Default::default()
                 };
-                v.push(Stage::Convolve(Box::new(Convolver::new(
-                    &ir,
-                    channels,
-                    &IrMap::Auto,
-                    &opts,
-                )?)));
+                v.push(Stage::Convolve(engine(&ir, channels, &IrMap::Auto, &opts)?));
             }
             v
         }

@@ -34,7 +34,7 @@
 //! (any chunk size gives the same output within f64 rounding, far below
 //! f32 resolution).
 //!
-//! # Layout for the GPU twin (shaders/convolve.wgsl, to come)
+//! # Layout for the GPU twin (shaders/convolve.wgsl, `dubstage_gpu::GpuConvolver`)
 //!
 //! The GPU runs the same algorithm over a whole span of blocks at once (the
 //! input is known offline): for `K` blocks of `C` input channels, one batched
@@ -390,6 +390,96 @@ pub struct Convolver {
     diagonal: bool,
 }
 
+/// An IR prepared for partitioned convolution: what [`Convolver::new`] and the
+/// GPU engine (`dubstage-gpu`, `shaders/convolve.wgsl`) both start from, so
+/// their validation, predelay, normalization and wet gain are identical.
+#[derive(Debug, Clone)]
+pub struct PreparedIr {
+    /// Partition (block) size `B`; the FFT size is `2B`.
+    pub block: usize,
+    /// Number of partitions `P`.
+    pub parts: usize,
+    /// Per output channel, its `(input channel, IR channel)` routes.
+    pub routes: Vec<Vec<(usize, usize)>>,
+    /// `spectra[j][p * (B+1) + bin]`: partition `p` of IR channel `j`, shifted by
+    /// the predelay, scaled by normalization, wet gain and `1/(2B)`, in f64.
+    pub spectra: Vec<Vec<Complex<f64>>>,
+    /// Linear dry gain (0 when muted).
+    pub dry: f64,
+    /// IR length − 1 + predelay.
+    pub tail: usize,
+}
+
+/// Validates the options against `ir` and computes the partition spectra
+/// (see the module documentation). Errors name the IR file.
+pub fn prepare_ir(
+    ir: &Ir,
+    channels: usize,
+    map: &IrMap,
+    opts: &ConvolverOptions,
+) -> Result<PreparedIr> {
+    let routes = map.routes(ir, channels)?;
+    let bad = |msg: String| Err(Error::format(&ir.path, msg));
+    let max_pre = (MAX_PREDELAY_MS / 1000.0 * ir.sample_rate as f64) as usize;
+    if opts.predelay_frames > max_pre {
+        return bad(format!(
+            "predelay of {} frames is longer than {MAX_PREDELAY_MS} ms",
+            opts.predelay_frames
+        ));
+    }
+    for (name, db) in [("wet_db", opts.wet_db), ("dry_db", opts.dry_db)] {
+        if db.is_nan() || db > 40.0 {
+            return bad(format!("{name} = {db} is not a level in dB (≤ +40)"));
+        }
+    }
+    let len = ir.frames() + opts.predelay_frames;
+    let b = opts.block.unwrap_or_else(|| default_block(len));
+    if b < 64 || !b.is_power_of_two() {
+        return bad(format!("block size {b} must be a power of two ≥ 64"));
+    }
+    let parts = len.div_ceil(b);
+    let n = 2 * b;
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let scale = opts.normalize.factor(ir) * db_to_gain(opts.wet_db) / n as f64;
+    let bins = b + 1;
+
+    let spectra: Vec<Vec<C64>> = {
+        let one = |h: &Vec<f32>| {
+            let mut spec = vec![C64::new(0.0, 0.0); parts * bins];
+            let mut t = vec![0.0f64; n];
+            let mut scratch = fft.make_scratch_vec();
+            for p in 0..parts {
+                t.fill(0.0);
+                for (k, v) in t[..b].iter_mut().enumerate() {
+                    let idx = (p * b + k) as isize - opts.predelay_frames as isize;
+                    if idx >= 0 && (idx as usize) < h.len() {
+                        *v = h[idx as usize] as f64 * scale;
+                    }
+                }
+                fft.process_with_scratch(&mut t, &mut spec[p * bins..(p + 1) * bins], &mut scratch)
+                    .expect("FFT buffer lengths are consistent");
+            }
+            spec
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            ir.channels.par_iter().map(one).collect()
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            ir.channels.iter().map(one).collect()
+        }
+    };
+    Ok(PreparedIr {
+        block: b,
+        parts,
+        routes,
+        spectra,
+        dry: db_to_gain(opts.dry_db),
+        tail: len - 1,
+    })
+}
+
 impl Convolver {
     /// Builds a convolver for a stem of `channels` channels. Errors name the IR
     /// file: a sample-rate mismatch is not checked here (see [`load_ir`]), the
@@ -400,64 +490,19 @@ impl Convolver {
         map: &IrMap,
         opts: &ConvolverOptions,
     ) -> Result<Convolver> {
-        let routes = map.routes(ir, channels)?;
-        let bad = |msg: String| Err(Error::format(&ir.path, msg));
-        let max_pre = (MAX_PREDELAY_MS / 1000.0 * ir.sample_rate as f64) as usize;
-        if opts.predelay_frames > max_pre {
-            return bad(format!(
-                "predelay of {} frames is longer than {MAX_PREDELAY_MS} ms",
-                opts.predelay_frames
-            ));
-        }
-        for (name, db) in [("wet_db", opts.wet_db), ("dry_db", opts.dry_db)] {
-            if db.is_nan() || db > 40.0 {
-                return bad(format!("{name} = {db} is not a level in dB (≤ +40)"));
-            }
-        }
-        let len = ir.frames() + opts.predelay_frames;
-        let b = opts.block.unwrap_or_else(|| default_block(len));
-        if b < 64 || !b.is_power_of_two() {
-            return bad(format!("block size {b} must be a power of two ≥ 64"));
-        }
-        let parts = len.div_ceil(b);
+        let PreparedIr {
+            block: b,
+            parts,
+            routes,
+            spectra,
+            dry,
+            tail,
+        } = prepare_ir(ir, channels, map, opts)?;
         let n = 2 * b;
+        let bins = b + 1;
         let mut planner = RealFftPlanner::<f64>::new();
         let fft = planner.plan_fft_forward(n);
         let ifft = planner.plan_fft_inverse(n);
-        let scale = opts.normalize.factor(ir) * db_to_gain(opts.wet_db) / n as f64;
-        let bins = b + 1;
-
-        let spectra: Vec<Vec<C64>> = {
-            let one = |h: &Vec<f32>| {
-                let mut spec = vec![C64::new(0.0, 0.0); parts * bins];
-                let mut t = vec![0.0f64; n];
-                let mut scratch = fft.make_scratch_vec();
-                for p in 0..parts {
-                    t.fill(0.0);
-                    for (k, v) in t[..b].iter_mut().enumerate() {
-                        let idx = (p * b + k) as isize - opts.predelay_frames as isize;
-                        if idx >= 0 && (idx as usize) < h.len() {
-                            *v = h[idx as usize] as f64 * scale;
-                        }
-                    }
-                    fft.process_with_scratch(
-                        &mut t,
-                        &mut spec[p * bins..(p + 1) * bins],
-                        &mut scratch,
-                    )
-                    .expect("FFT buffer lengths are consistent");
-                }
-                spec
-            };
-            #[cfg(not(target_arch = "wasm32"))]
-            {
-                ir.channels.par_iter().map(one).collect()
-            }
-            #[cfg(target_arch = "wasm32")]
-            {
-                ir.channels.iter().map(one).collect()
-            }
-        };
 
         let ins = (0..channels)
             .map(|_| InState {
@@ -491,10 +536,10 @@ impl Convolver {
             routes,
             ins,
             outs,
-            dry: db_to_gain(opts.dry_db),
+            dry,
             fill: 0,
             slot: 0,
-            tail: len - 1,
+            tail,
         })
     }
 

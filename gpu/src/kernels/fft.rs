@@ -584,3 +584,100 @@ impl GpuFft {
         (bg, pbuf)
     }
 }
+
+/// A batched real FFT recorded against buffers owned by another kernel
+/// (the convolution engine), so transforms chain with other dispatches in one
+/// submission, without host round trips. Made by [`GpuFft::real_chain`].
+pub(crate) struct RealChain {
+    steps: Vec<Step>,
+    /// Where the result lies (`dst` for a forward transform, one of the scratch
+    /// buffers for an inverse one).
+    pub result: wgpu::Buffer,
+}
+
+impl RealChain {
+    /// Records the transform's dispatches into `pass`.
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for st in &self.steps {
+            pass.set_pipeline(&st.pipeline);
+            pass.set_bind_group(0, &st.bind, &[]);
+            pass.dispatch_workgroups(st.grid.0, st.grid.1, 1);
+        }
+    }
+}
+
+impl GpuFft {
+    /// Records `batch` real transforms of size `2n` (`n` a power of two ≥ 2):
+    /// forward: `src` holds `batch * 2n` samples, `dst` gets `n + 1` bins per
+    /// transform; inverse: `src` holds `n + 1` bins per transform and the
+    /// `batch * 2n` unscaled samples end in [`RealChain::result`] (`dst` unused).
+    /// `a`, `b`: scratch of `batch * n` complex values each; `table`: the
+    /// twiddles of [`twiddles`]`(2n)`. The same passes as [`GpuFft::rfft`] and
+    /// [`GpuFft::irfft`], bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn real_chain(
+        &self,
+        n: usize,
+        batch: usize,
+        inverse: bool,
+        table: &wgpu::Buffer,
+        src: &wgpu::Buffer,
+        a: &wgpu::Buffer,
+        b: &wgpu::Buffer,
+        dst: &wgpu::Buffer,
+    ) -> RealChain {
+        let t = 2 * n;
+        let max_dim = self.ctx.limits.max_compute_workgroups_per_dimension;
+        let mut steps = Vec::new();
+        let mut step = |pipe: &wgpu::ComputePipeline,
+                        items: usize,
+                        group: u32,
+                        fill: &dyn Fn(u32) -> [u32; 8],
+                        s: &wgpu::Buffer,
+                        d: &wgpu::Buffer| {
+            let grid = grid(items as u64, group, max_dim);
+            let (bind, params) = self.bind(pipe, &fill(grid.0), &[(1, table), (2, s), (3, d)]);
+            steps.push(Step {
+                pipeline: pipe.clone(),
+                bind,
+                _params: params,
+                grid,
+            });
+        };
+        let mut cur = src;
+        if inverse {
+            let fill = |gx: u32| [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
+            step(&self.pre, n * batch, GROUP, &fill, src, a);
+            cur = a;
+        }
+        let other = |c: &wgpu::Buffer| if std::ptr::eq(c, a) { b } else { a };
+        if n <= self.local_max {
+            let fill = |gx: u32| {
+                [n, batch, 0, 0, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32)
+            };
+            let d = other(cur);
+            step(&self.local, batch, 1, &fill, cur, d);
+            cur = d;
+        } else {
+            let mut p = 1;
+            for r in radices(n) {
+                let fill = |gx: u32| {
+                    [n, batch, p, r, t / n, inverse as usize, gx as usize, 0].map(|v| v as u32)
+                };
+                let d = other(cur);
+                step(&self.pass, n / r * batch, GROUP, &fill, cur, d);
+                cur = d;
+                p *= r;
+            }
+        }
+        if !inverse {
+            let fill = |gx: u32| [n, batch, 0, 0, t / (2 * n), 0, gx as usize, 0].map(|v| v as u32);
+            step(&self.post, (n + 1) * batch, GROUP, &fill, cur, dst);
+            cur = dst;
+        }
+        RealChain {
+            steps,
+            result: cur.clone(),
+        }
+    }
+}
