@@ -413,7 +413,7 @@ pub struct Mixer<'p> {
 
 impl<'p> Mixer<'p> {
     /// Opens every stem at the start of the reel and builds the insert chains.
-    pub fn new(plan: &'p Plan) -> Result<Mixer<'p>> {
+    pub fn new(plan: &'p Plan, backend: &dyn Backend) -> Result<Mixer<'p>> {
         let nch = plan.layout.len();
         let nb = plan.buses.len();
         let ns = plan.stems.len();
@@ -450,12 +450,13 @@ impl<'p> Mixer<'p> {
             .stems
             .iter()
             .map(|s| {
-                InsertChain::build(
+                InsertChain::build_for_backend(
                     &s.inserts,
                     plan.sample_rate,
                     s.layout.len(),
                     &plan.base_dir,
                     &s.id,
+                    backend,
                 )
             })
             .collect::<Result<Vec<_>>>()?;
@@ -463,12 +464,13 @@ impl<'p> Mixer<'p> {
             .returns
             .iter()
             .map(|r| {
-                InsertChain::build(
+                InsertChain::build_for_backend(
                     &r.inserts,
                     plan.sample_rate,
                     r.layout.len(),
                     &plan.base_dir,
                     &r.id,
+                    backend,
                 )
                 .map_err(|e| Error::Invalid(format!("return '{}': {e}", r.id)))
             })
@@ -586,11 +588,13 @@ impl<'p> Mixer<'p> {
         {
             use rayon::prelude::*;
             let v: Vec<_> = work.collect();
-            v.into_par_iter().for_each(|(c, b)| c.process(b, n));
+            v.into_par_iter()
+                .map(|(c, b)| c.process(b, n))
+                .collect::<Result<Vec<()>>>()?;
         }
         #[cfg(target_arch = "wasm32")]
         for (c, b) in work {
-            c.process(b, n);
+            c.process(b, n)?;
         }
         Ok(())
     }
@@ -638,11 +642,13 @@ impl<'p> Mixer<'p> {
             {
                 use rayon::prelude::*;
                 let v: Vec<_> = work.collect();
-                v.into_par_iter().for_each(|(c, b)| c.process(b, n));
+                v.into_par_iter()
+                    .map(|(c, b)| c.process(b, n))
+                    .collect::<Result<Vec<()>>>()?;
             }
             #[cfg(target_arch = "wasm32")]
             for (c, b) in work {
-                c.process(b, n);
+                c.process(b, n)?;
             }
         }
         if !plan.returns.is_empty() {
@@ -820,7 +826,7 @@ fn measure_mix(
     let mut pm = backend.analyzer(&analyzer_config(plan, chans.len()))?;
     let mut dx = backend.analyzer(&analyzer_config(plan, chans.len()))?;
     let mut meter = Meter::new(plan.sample_rate, chans)?.with_dialogue(chans);
-    let mut mixer = Mixer::new(plan)?;
+    let mut mixer = Mixer::new(plan, backend)?;
     let mut block = MixBlock::default();
     while mixer.pos < plan.length {
         let n = ((plan.length - mixer.pos) as usize).min(block_frames);
@@ -994,7 +1000,7 @@ pub fn render(
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
-    let mut mixer = Mixer::new(plan)?;
+    let mut mixer = Mixer::new(plan, backend)?;
     mixer.pops = Some(std::mem::take(&mut pops));
     let mut block = MixBlock::default();
     let mut ready = MixBlock::default();

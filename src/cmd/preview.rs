@@ -632,7 +632,7 @@ fn normalization(plan: &dubstage_core::session::Plan) -> Result<Option<(f64, Str
     let mut pm = backend.analyzer(&cfg)?;
     let mut dx = backend.analyzer(&cfg)?;
     let mut meter = CoreMeter::new(plan.sample_rate, chans)?.with_dialogue(chans);
-    let mut mixer = RenderMixer::new(plan)?;
+    let mut mixer = RenderMixer::new(plan, &backend)?;
     let mut block = MixBlock::default();
     let bf = dubstage_core::pipeline::DEFAULT_BLOCK_FRAMES;
     while mixer.pos < plan.length {
