@@ -541,3 +541,59 @@ fn output_that_is_an_input_is_refused() {
         vec!["adr.wav", "dx.wav", "fx.wav", "mx.wav"]
     );
 }
+
+#[test]
+fn spotting_list_cues_are_in_the_qc_report_and_bad_ones_are_refused() {
+    let dir = tmpdir("spotting");
+    fixture(&dir);
+    let s = SESSION.replace(
+        "length = \"00:00:03:00\"",
+        "length = \"00:00:03:00\"\nspotting = \"spot.csv\"",
+    );
+    std::fs::write(dir.join("session.toml"), &s).unwrap();
+    std::fs::write(
+        dir.join("spot.csv"),
+        "cue,type,in,out,character,line,reason,note\r\n,ADR,01:00:00:12,01:00:01:00,ANNA,\"<b>Where were you?</b>\",noise,\r\n,Foley,01:00:02:00,,,,footsteps,\r\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    ok(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--backend",
+        "cpu",
+    ]);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("qc/report.json")).unwrap())
+            .unwrap();
+    let cues = r["cues"].as_array().unwrap();
+    assert_eq!(cues.len(), 2);
+    assert_eq!(cues[0]["kind"], "ADR");
+    assert_eq!(cues[0]["tc_in"], "01:00:00:12");
+    assert!(
+        !cues[0]["number"].as_str().unwrap().is_empty(),
+        "cues are numbered"
+    );
+    // the line is text in the HTML, never markup
+    let html = std::fs::read_to_string(out.join("qc/report.html")).unwrap();
+    assert!(
+        html.contains("&lt;b&gt;Where were you?&lt;/b&gt;")
+            && !html.contains("<b>Where were you?</b>")
+    );
+    // a cue outside the reel is an error naming the list, and nothing is written
+    std::fs::write(dir.join("spot.csv"), "type,in\r\nADR,01:00:09:00\r\n").unwrap();
+    let out2 = dir.join("out2");
+    let err = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(err.contains("spot.csv"), "{err}");
+    assert!(files_in(&out2).is_empty());
+}

@@ -917,6 +917,8 @@ pub fn render(
 ) -> Result<RenderSummary> {
     let t_start = std::time::Instant::now();
     check_outputs(plan, &opts.out_dir)?;
+    // A bad spotting list is an error before any audio is touched.
+    let cues = crate::render_report::cues(plan)?;
     let bf = opts.block_frames.max(1);
     let total = plan.length;
     let passes = if plan.profile.is_some() && plan.normalize {
@@ -1193,6 +1195,7 @@ pub fn render(
         before: before.as_ref(),
         normalization: norm.as_ref(),
         limiter: lim_stats,
+        cues,
     });
     let qc_dir = opts.out_dir.join("qc");
     crate::qc::write_report(&qc_dir, &qc_report)?;

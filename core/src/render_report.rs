@@ -24,6 +24,8 @@ pub struct ReportInputs<'a> {
     pub before: Option<&'a LoudnessSummary>,
     pub normalization: Option<&'a NormPlan>,
     pub limiter: Option<LimiterStats>,
+    /// The spotting list's cues.
+    pub cues: Vec<crate::qc::CueRow>,
 }
 
 fn profile_info(plan: &Plan) -> ProfileInfo {
@@ -87,6 +89,44 @@ fn timelines(s: &LoudnessSummary) -> Timelines {
         },
         None => Timelines::default(),
     }
+}
+
+/// The cues of the session's spotting list, checked against the reel.
+pub fn cues(plan: &Plan) -> crate::Result<Vec<crate::qc::CueRow>> {
+    let Some(path) = &plan.spotting else {
+        return Ok(Vec::new());
+    };
+    let mut markers = crate::spot::read_list(path)?;
+    crate::spot::number_cues(&mut markers, plan.reel);
+    let reel = crate::spot::SpotReel {
+        reel: plan.reel,
+        rate: plan.frame_rate,
+        sample_rate: plan.sample_rate,
+        start: plan.start_tc,
+        length: plan.length,
+    };
+    let name = path.display().to_string();
+    let cues = crate::spot::validate(&markers, &reel, &name)?;
+    Ok(cues
+        .into_iter()
+        .map(|c| {
+            let m = c.marker;
+            crate::qc::CueRow {
+                number: m.cue,
+                kind: m.kind.name().to_string(),
+                tc_out: if m.tc_out.is_empty() {
+                    m.tc_in.clone()
+                } else {
+                    m.tc_out
+                },
+                tc_in: m.tc_in,
+                character: m.character,
+                text: m.line,
+                reason: m.reason,
+                notes: m.note,
+            }
+        })
+        .collect())
 }
 
 /// The report.
@@ -199,7 +239,7 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
         deliverables,
         sync,
         null_test: Some(i.null),
-        cues: Vec::new(),
+        cues: i.cues,
         manifest,
         thresholds: plan.qc.clone(),
         status: Status::Pass,

@@ -78,6 +78,13 @@ pub struct ReelSpec {
     pub length: Option<TcText>,
     /// Printmaster layout; default 7.1 when any stem is 7.1, 5.1 when any is wider than stereo, else stereo.
     pub layout: Option<Spanned<String>>,
+    /// A spotting list (CSV or JSON, as the preview page exports) whose cues the QC report lists.
+    pub spotting: Option<String>,
+    /// A picture proxy (MP4/WebM) for the browser preview, kept in sync with the audio.
+    pub video: Option<String>,
+    /// Seconds of video time at the reel's first sample (default 0).
+    #[serde(default)]
+    pub video_offset_s: f64,
 }
 
 fn one() -> u32 {
@@ -792,6 +799,12 @@ impl Session {
             bw64: f.output.bw64,
             dither_seed: f.output.dither_seed.unwrap_or(0x6475_6273_7461_6765),
             ffoa_tc,
+            spotting: f.reel.spotting.as_deref().map(|p| self.resolve_path(p)),
+            video: f
+                .reel
+                .video
+                .as_deref()
+                .map(|p| (self.resolve_path(p), f.reel.video_offset_s)),
             profile: self.profile()?,
             normalize: f.delivery.as_ref().is_some_and(|d| !d.measure_only),
             qc: {
@@ -1087,6 +1100,10 @@ pub struct Plan {
     /// Normalize to the profile (false: measure and check only).
     pub normalize: bool,
     pub qc: crate::qc::QcConfig,
+    /// The spotting list named by the session, resolved against its folder.
+    pub spotting: Option<PathBuf>,
+    /// The picture proxy and its video time at the reel's first sample.
+    pub video: Option<(PathBuf, f64)>,
 }
 
 impl Plan {

@@ -549,6 +549,15 @@ impl StemSource for PlanSource {
 fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
     let session = dubstage_core::session::Session::load(path)?;
     let plan = session.resolve()?;
+    if let Some((v, _)) = &plan.video {
+        if !v.is_file() {
+            return Err(Error::Invalid(format!(
+                "{}: [reel] video {} is not a file",
+                path.display(),
+                v.display()
+            )));
+        }
+    }
     let ffoa = (plan.ffoa > 0).then(|| plan.timecode_at(plan.ffoa));
     let reel = PreviewReel {
         title: plan.title.clone(),
@@ -570,7 +579,7 @@ fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
                 automation: b.automation.clone(),
             })
             .collect(),
-        video: None,
+        video: plan.video.clone(),
         master: normalization(&plan)?,
     };
     let mut stems = Vec::with_capacity(plan.stems.len());
