@@ -399,8 +399,6 @@ pub struct Mixer<'p> {
     /// Per stem, per send: the send level envelope.
     send_env: Vec<Vec<Envelope>>,
     ret_bufs: Vec<Vec<Vec<f32>>>,
-    #[allow(dead_code)]
-    fader: Vec<f32>,
     chains: Vec<InsertChain>,
     ret_chains: Vec<InsertChain>,
     /// 2-pop detectors fed with every stem before its inserts (render pass only).
@@ -518,7 +516,6 @@ impl<'p> Mixer<'p> {
                 .iter()
                 .map(|r| vec![Vec::new(); r.layout.len()])
                 .collect(),
-            fader: Vec::new(),
             chains,
             ret_chains,
             readers,
@@ -1272,20 +1269,6 @@ fn write_manifest(dir: &Path, results: &[DeliverableResult]) -> Result<PathBuf> 
         text.push_str(&format!("{}  {}\n", f.sha256, name));
     }
     let path = dir.join(MANIFEST);
-    write_atomic(&path, text.as_bytes())?;
+    crate::qc::write_atomic(&path, text.as_bytes())?;
     Ok(path)
-}
-
-/// Writes a small file through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }

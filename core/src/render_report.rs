@@ -58,39 +58,6 @@ fn profile_info(plan: &Plan) -> ProfileInfo {
     }
 }
 
-fn figures(s: &LoudnessSummary) -> LoudnessFigures {
-    let max = |v: &[Option<f64>]| v.iter().flatten().copied().reduce(f64::max);
-    LoudnessFigures {
-        integrated_lufs: s.integrated_lufs,
-        lra_lu: s.loudness_range_lu,
-        true_peak_max_dbtp: max(&s.true_peak_dbtp_per_channel),
-        true_peak_dbtp: s.true_peak_dbtp_per_channel.clone(),
-        sample_peak_max_dbfs: max(&s.sample_peak_dbfs_per_channel),
-        sample_peak_dbfs: s.sample_peak_dbfs_per_channel.clone(),
-        max_momentary_lufs: s.max_momentary_lufs,
-        max_short_term_lufs: s.max_short_term_lufs,
-        dialogue_gated_lufs: s.dialogue.as_ref().and_then(|d| d.gated_lufs),
-        dialogue_percent: s.dialogue.as_ref().map(|d| d.dialogue_percent),
-        normalization: None,
-    }
-}
-
-fn timelines(s: &LoudnessSummary) -> Timelines {
-    let f = |v: &[Option<f64>]| {
-        v.iter()
-            .map(|x| x.map_or(f32::NEG_INFINITY, |x| x as f32))
-            .collect()
-    };
-    match &s.timeline {
-        Some(t) => Timelines {
-            hop_s: t.step_s,
-            momentary: f(&t.momentary_lufs),
-            short_term: f(&t.short_term_lufs),
-        },
-        None => Timelines::default(),
-    }
-}
-
 /// The cues of the session's spotting list, checked against the reel.
 pub fn cues(plan: &Plan) -> crate::Result<Vec<crate::qc::CueRow>> {
     let Some(path) = &plan.spotting else {
@@ -137,7 +104,7 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
     let mut deliverables = Vec::new();
     for ((r, s), det) in i.results.iter().zip(i.summaries).zip(i.watches) {
         let (mut checks, findings) = det.finish_with_checks();
-        let mut loud = figures(s);
+        let mut loud = LoudnessFigures::from(s);
         let judged = plan.profile.is_some() && r.kind == DeliverableKind::Printmaster;
         if judged {
             if let (Some(b), Some(n)) = (i.before, i.normalization) {
@@ -202,7 +169,7 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
                 .collect::<Vec<_>>()
                 .join(" "),
             loudness: loud,
-            timelines: timelines(s),
+            timelines: s.timeline.as_ref().map(Timelines::from).unwrap_or_default(),
             checks,
             findings,
             status: Status::Pass,
