@@ -597,3 +597,68 @@ fn spotting_list_cues_are_in_the_qc_report_and_bad_ones_are_refused() {
     assert!(err.contains("spot.csv"), "{err}");
     assert!(files_in(&out2).is_empty());
 }
+
+#[test]
+fn no_qc_is_a_plain_print_with_the_same_audio_and_true_hashes() {
+    let (out, _) = render_fixture("noqc", &[]);
+    let dir = out.parent().unwrap();
+    let plain = dir.join("plain");
+    let o = ok(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        plain.to_str().unwrap(),
+        "--json",
+        "--no-qc",
+        "--threads",
+        "1",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(v["qc_status"], "not checked");
+    assert!(v["qc_report"].is_null());
+    assert!(!plain.join("qc").exists(), "no QC report without QC");
+    assert!(out.join("qc/report.json").exists());
+    let d = v["deliverables"].as_array().unwrap();
+    assert_eq!(d.len(), 6);
+    for x in d {
+        assert!(x["loudness"]["integrated_lufs"].is_null());
+        let f = &x["files"][0];
+        let p = std::path::PathBuf::from(f["path"].as_str().unwrap());
+        // hashed while written: the hash must still be the file's
+        assert_eq!(f["sha256"].as_str().unwrap(), sha256(&p));
+        // the same audio as the render with QC (only the bext loudness fields differ)
+        let name = p.file_name().unwrap();
+        let (sa, a) = read(&p);
+        let (sb, b) = read(&out.join(name));
+        assert_eq!(sa, sb);
+        assert_eq!(
+            a, b,
+            "{name:?}: audio differs between --no-qc and QC renders"
+        );
+    }
+    let m = std::process::Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(&plain)
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stdout));
+
+    // A delivery profile needs the meter: refused, nothing written.
+    let s = std::fs::read_to_string(dir.join("session.toml")).unwrap();
+    std::fs::write(
+        dir.join("profiled.toml"),
+        format!("{s}\n[delivery]\nprofile = \"ebu-r128\"\n"),
+    )
+    .unwrap();
+    let refused = dir.join("refused");
+    let e = fails(&[
+        "render",
+        dir.join("profiled.toml").to_str().unwrap(),
+        "--out",
+        refused.to_str().unwrap(),
+        "--no-qc",
+    ]);
+    assert!(e.contains("ebu-r128") && e.contains("--no-qc"), "{e}");
+    assert!(!refused.exists() || std::fs::read_dir(&refused).unwrap().next().is_none());
+}

@@ -32,6 +32,21 @@ pub struct RenderOptions {
     pub out_dir: PathBuf,
     /// Frames per processing block.
     pub block_frames: usize,
+    /// Meter and check every deliverable and write `qc/report.{json,html}` (the default).
+    /// Off, the render is a plain print: files, peaks, hashes and the manifest, no
+    /// loudness, no QC report (refused when the session names a delivery profile).
+    pub qc: bool,
+}
+
+impl RenderOptions {
+    /// Default options writing into `out_dir`, with QC.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        RenderOptions {
+            out_dir: out_dir.into(),
+            block_frames: DEFAULT_BLOCK_FRAMES,
+            qc: true,
+        }
+    }
 }
 
 /// A progress callback: (frames done, frames total).
@@ -73,9 +88,9 @@ pub struct RenderSummary {
     pub deliverables: Vec<DeliverableResult>,
     /// The checksum file (`sha256sum -c` format) beside the deliverables.
     pub manifest: PathBuf,
-    /// `qc/report.html` (with `qc/report.json` beside it).
-    pub qc_report: PathBuf,
-    /// Overall QC status: pass, warn, fail.
+    /// `qc/report.html` (with `qc/report.json` beside it); `None` when QC was off.
+    pub qc_report: Option<PathBuf>,
+    /// Overall QC status: pass, warn, fail (or "not checked" when QC was off).
     pub qc_status: String,
     /// Deliverables that miss the delivery profile (rendered anyway under `on_failure = "flag"`).
     pub qc_problems: Vec<String>,
@@ -132,17 +147,22 @@ impl StemReader {
     /// Fills `out` (layout order, `n` frames each) with reel samples `t0 .. t0 + n`
     /// (silence outside the stem). Calls must be consecutive.
     pub fn read_block(&mut self, t0: i64, n: usize, out: &mut [Vec<f32>]) -> Result<()> {
-        for ch in out.iter_mut() {
-            ch.clear();
-            ch.resize(n, 0.0);
-        }
         let a = (t0 - self.offset).max(0);
         let b = (t0 + n as i64 - self.offset).min(self.frames as i64);
+        let want = (b - a).max(0) as usize;
+        let dst = (a + self.offset - t0).max(0) as usize;
+        // A block wholly inside the stem takes the decoded buffers as they are;
+        // otherwise the block is silence around the stem's part.
+        let whole = dst == 0 && want == n;
+        if !whole {
+            for ch in out.iter_mut() {
+                ch.clear();
+                ch.resize(n, 0.0);
+            }
+        }
         if b <= a {
             return Ok(());
         }
-        let want = (b - a) as usize;
-        let dst = (a + self.offset - t0) as usize;
         let mut file_ch = 0;
         for r in &mut self.readers {
             let nch = r.info().channels as usize;
@@ -163,7 +183,7 @@ impl StemReader {
             for c in 0..nch {
                 let li = self.map[file_ch + c];
                 let src = &self.scratch[c][..want];
-                if let Some(k) = src.iter().position(|x| !x.is_finite()) {
+                if let Some(k) = first_non_finite(src) {
                     let at = a + self.offset + k as i64;
                     let tc = crate::Timecode::from_samples(
                         self.start_samples + at,
@@ -180,13 +200,27 @@ impl StemReader {
                         ),
                     ));
                 }
-                out[li][dst..dst + want].copy_from_slice(src);
+                if whole {
+                    std::mem::swap(&mut out[li], &mut self.scratch[c]);
+                } else {
+                    out[li][dst..dst + want].copy_from_slice(src);
+                }
             }
             file_ch += nch;
         }
         debug_assert_eq!(file_ch, self.channels);
         Ok(())
     }
+}
+
+/// The index of the first NaN or infinite sample (a branch-free scan per chunk, so the
+/// common all-finite case runs at memory speed).
+fn first_non_finite(x: &[f32]) -> Option<usize> {
+    const CHUNK: usize = 1024;
+    x.chunks(CHUNK).enumerate().find_map(|(i, c)| {
+        let bad = c.iter().fold(false, |b, v| b | !v.is_finite());
+        bad.then(|| i * CHUNK + c.iter().position(|v| !v.is_finite()).expect("found"))
+    })
 }
 
 /// Checks that no deliverable would overwrite an input and the folder is writable.
@@ -248,10 +282,18 @@ struct Output {
     /// The 4:2:4 matrix encoder of an Lt/Rt deliverable (stateful: the Hilbert pair).
     ltrt: Option<LtRtEncoder>,
     scratch: Vec<Vec<f32>>,
+    /// Loudness and QC of what is written (`None` when QC is off).
+    watch: Option<Watch>,
 }
 
 impl Output {
-    fn create(plan: &Plan, d: &PlanDeliverable, index: usize, dir: &Path) -> Result<Output> {
+    fn create(
+        plan: &Plan,
+        d: &PlanDeliverable,
+        index: usize,
+        dir: &Path,
+        watch: Option<Watch>,
+    ) -> Result<Output> {
         let mut writers = Vec::new();
         let files = deliverable_files(d);
         for (k, f) in files.iter().enumerate() {
@@ -309,7 +351,13 @@ impl Output {
                     .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
                     .wrapping_add(k as u64),
             };
-            writers.push(WavWriter::create(&dir.join(f), spec)?);
+            let mut w = WavWriter::create(&dir.join(f), spec)?;
+            if watch.is_none() {
+                // Nothing is added to the header after the audio (no loudness in bext):
+                // the header is final now, and the file is hashed as it is written.
+                w.expect_frames(plan.length)?;
+            }
+            writers.push(w);
         }
         Ok(Output {
             plan: d.clone(),
@@ -325,18 +373,21 @@ impl Output {
                 _ => None,
             },
             scratch: vec![Vec::new(); d.layout.len()],
+            watch,
         })
     }
 
     /// Converts the mix channels to the deliverable's layout (fold-downs go through
-    /// `scratch`), writes them, and hands them to the deliverable's meters and detectors.
-    fn process(&mut self, mix: &[&[f32]], watch: &mut Watch, dx_hops: &[Hop]) -> Result<()> {
+    /// `scratch`), writes them, and hands them to the deliverable's meters and detectors
+    /// (the two at once on native targets).
+    fn process(&mut self, mix: &[&[f32]], dx_hops: &[Hop]) -> Result<()> {
         let Output {
             plan,
             writers,
             convert,
             ltrt,
             scratch,
+            watch,
         } = self;
         let chans: Vec<&[f32]> = match convert {
             None if ltrt.is_some() => {
@@ -365,14 +416,29 @@ impl Output {
                 scratch.iter().map(|v| v.as_slice()).collect()
             }
         };
-        if plan.multi_mono {
-            for (w, c) in writers.iter_mut().zip(&chans) {
-                w.write_planar(std::slice::from_ref(c))?;
+        let mut write = || -> Result<()> {
+            if plan.multi_mono {
+                for (w, c) in writers.iter_mut().zip(&chans) {
+                    w.write_planar(std::slice::from_ref(c))?;
+                }
+                Ok(())
+            } else {
+                writers[0].write_planar(&chans)
             }
-        } else {
-            writers[0].write_planar(&chans)?;
+        };
+        let Some(watch) = watch else {
+            return write();
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let (a, b) = rayon::join(write, || watch.push(&chans, dx_hops));
+            a.and(b)
         }
-        watch.push(&chans, dx_hops)
+        #[cfg(target_arch = "wasm32")]
+        {
+            write()?;
+            watch.push(&chans, dx_hops)
+        }
     }
 }
 
@@ -697,21 +763,32 @@ fn derive_mixes(plan: &Plan, n: usize, out: &mut MixBlock) {
     for v in [&mut out.dialogue, &mut out.me, &mut out.printmaster] {
         v.resize(nch, Vec::new());
         for c in v.iter_mut() {
-            c.clear();
             c.resize(n, 0.0);
         }
     }
+    // Each sum starts as `0.0 + first bus` (so -0.0 becomes +0.0, as before), then
+    // adds the others in bus order; an empty sum is zeros.
+    let (mut dx_first, mut me_first) = (true, true);
     for (b, bus) in plan.buses.iter().enumerate() {
-        for c in 0..nch {
+        let (dst, first) = if bus.dialogue {
+            (&mut out.dialogue, &mut dx_first)
+        } else {
+            (&mut out.me, &mut me_first)
+        };
+        for (c, d) in dst.iter_mut().enumerate().take(nch) {
             let src = &out.buses[b * nch + c][..n];
-            let dst = if bus.dialogue {
-                &mut out.dialogue[c]
+            let d = &mut d[..n];
+            if *first {
+                d.iter_mut().zip(src).for_each(|(d, s)| *d = 0.0 + *s);
             } else {
-                &mut out.me[c]
-            };
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d += *s;
+                d.iter_mut().zip(src).for_each(|(d, s)| *d += *s);
             }
+        }
+        *first = false;
+    }
+    for (v, first) in [(&mut out.dialogue, dx_first), (&mut out.me, me_first)] {
+        if first {
+            v.iter_mut().for_each(|c| c[..n].fill(0.0));
         }
     }
     for c in 0..nch {
@@ -821,7 +898,11 @@ fn measure_mix(
 ) -> Result<LoudnessSummary> {
     let chans = plan.layout.channels();
     let mut pm = backend.analyzer(&analyzer_config(plan, chans.len()))?;
-    let mut dx = backend.analyzer(&analyzer_config(plan, chans.len()))?;
+    // Dialogue gating needs the dialogue bus's energy only, not its true peak.
+    let mut dx = backend.analyzer(&AnalyzerConfig {
+        true_peak_oversample: 0,
+        ..analyzer_config(plan, chans.len())
+    })?;
     let mut meter = Meter::new(plan.sample_rate, chans)?.with_dialogue(chans);
     let mut mixer = Mixer::new(plan, backend)?;
     let mut block = MixBlock::default();
@@ -913,6 +994,13 @@ pub fn render(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<RenderSummary> {
     let t_start = std::time::Instant::now();
+    if let (false, Some(p)) = (opts.qc, &plan.profile) {
+        return Err(Error::Invalid(format!(
+            "the session names the delivery profile '{}', which needs the loudness meter and \
+             the QC report: render with QC (drop --no-qc) or remove the [delivery] profile",
+            p.name
+        )));
+    }
     check_outputs(plan, &opts.out_dir)?;
     // A bad spotting list is an error before any audio is touched.
     let cues = crate::render_report::cues(plan)?;
@@ -957,7 +1045,7 @@ pub fn render(
         norm = Some(n);
     }
     let gain = norm.as_ref().map_or(1.0, |n| n.gain as f32);
-    let mut limiter = match (&plan.profile, &norm) {
+    let limiter = match (&plan.profile, &norm) {
         // Run the limiter when the peak after the gain comes within 1 dB of the ceiling
         // (the pass-1 true peak is a 4x estimate; the limiter verifies at 8x).
         (Some(p), Some(n))
@@ -974,24 +1062,50 @@ pub fn render(
         _ => None,
     };
 
-    // Pass 2: mix, level, limit, write, measure and check.
+    // Pass 2: mix, level, limit, write, measure and check. The producer (read, insert,
+    // sum, level, limit) works on block i + 1 while the consumer (write, meter, check)
+    // works on block i; each keeps its own order, so the bytes do not depend on it.
     let time = TimeBase::new(plan.sample_rate, plan.start_tc);
-    let mut outputs = plan
+    let outputs = plan
         .deliverables
         .iter()
         .enumerate()
-        .map(|(i, d)| Output::create(plan, d, i, &opts.out_dir))
+        .map(|(i, d)| {
+            let watch = if opts.qc {
+                Some(Watch::new(plan, backend, d, time)?)
+            } else {
+                None
+            };
+            Output::create(plan, d, i, &opts.out_dir, watch)
+        })
         .collect::<Result<Vec<_>>>()?;
-    let mut watches = plan
-        .deliverables
-        .iter()
-        .map(|d| Watch::new(plan, backend, d, time))
-        .collect::<Result<Vec<_>>>()?;
-    let mut dx_analyzer = backend.analyzer(&analyzer_config(plan, plan.layout.len()))?;
     let chans = plan.layout.channels();
-    let mut null = NullTest::new("printmaster - dialogue - M&E", chans, time, &plan.qc)?;
-    let pop_at = plan.two_pop_sample();
-    let mut pops = match pop_at {
+    let has_dialogue = plan.buses.iter().any(|b| b.dialogue);
+    let mut consumer = Consumer {
+        plan,
+        // Dialogue gating needs the dialogue bus's energy only, not its true peak.
+        dx_analyzer: if opts.qc && has_dialogue {
+            Some(backend.analyzer(&AnalyzerConfig {
+                true_peak_oversample: 0,
+                ..analyzer_config(plan, plan.layout.len())
+            })?)
+        } else {
+            None
+        },
+        null: if opts.qc {
+            Some(NullTest::new(
+                "printmaster - dialogue - M&E",
+                chans,
+                time,
+                &plan.qc,
+            )?)
+        } else {
+            None
+        },
+        outputs,
+    };
+    let pop_at = plan.two_pop_sample().filter(|_| opts.qc);
+    let pops = match pop_at {
         Some(at) => plan
             .stems
             .iter()
@@ -1000,77 +1114,37 @@ pub fn render(
         None => Vec::new(),
     };
     let mut mixer = Mixer::new(plan, backend)?;
-    mixer.pops = Some(std::mem::take(&mut pops));
-    let mut block = MixBlock::default();
+    if opts.qc {
+        mixer.pops = Some(pops);
+    }
+    let mut producer = Producer {
+        mixer,
+        limiter,
+        gain,
+        block_frames: bf,
+        block: MixBlock::default(),
+        pending: Pending::default(),
+        lim_gain: Vec::new(),
+        done: false,
+    };
     let mut ready = MixBlock::default();
-    let mut pending = Pending::default();
-    let mut lim_gain: Vec<f32> = Vec::new();
+    let mut next = MixBlock::default();
     let mut written = 0u64;
-    let mut done = false;
-    while !done {
-        // Produce the next chunk of frames that are ready to write.
-        let k = if mixer.pos < total {
-            let n = ((total - mixer.pos) as usize).min(bf);
-            mixer.next_block(backend, n, &mut block)?;
-            if gain != 1.0 {
-                scale_block(&mut block, gain, n);
-            }
-            match &mut limiter {
-                None => {
-                    std::mem::swap(&mut block, &mut ready);
-                    n
-                }
-                Some(l) => {
-                    pending.push(&block, n);
-                    let pm: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[..n]).collect();
-                    ready.printmaster.resize(pm.len(), Vec::new());
-                    l.process(&pm, &mut ready.printmaster, &mut lim_gain)?;
-                    let k = lim_gain.len();
-                    pending.pop(k, &lim_gain, &mut ready);
-                    k
-                }
-            }
-        } else {
-            done = true;
-            match &mut limiter {
-                None => 0,
-                Some(l) => {
-                    ready.printmaster.resize(plan.layout.len(), Vec::new());
-                    l.flush(&mut ready.printmaster, &mut lim_gain)?;
-                    let k = lim_gain.len();
-                    pending.pop(k, &lim_gain, &mut ready);
-                    k
-                }
-            }
-        };
-        if k == 0 {
-            continue;
-        }
-        let dx: Vec<&[f32]> = ready.dialogue.iter().map(|v| &v[..k]).collect();
-        dx_analyzer.push(&dx)?;
-        let dx_hops = dx_analyzer.take_hops()?;
-        let pm: Vec<&[f32]> = ready.printmaster.iter().map(|v| &v[..k]).collect();
-        let me: Vec<&[f32]> = ready.me.iter().map(|v| &v[..k]).collect();
-        null.push(&pm, &[&dx, &me])?;
-        let work = |(o, w): (&mut Output, &mut Watch)| -> Result<()> {
-            let mix = deliverable_channels(plan, &o.plan, &ready, k);
-            o.process(&mix, w, &dx_hops)
-        };
+    let mut cur = producer.next(backend, &mut ready)?;
+    while let Some(k) = cur {
         #[cfg(not(target_arch = "wasm32"))]
-        {
-            use rayon::prelude::*;
-            outputs
-                .par_iter_mut()
-                .zip(watches.par_iter_mut())
-                .map(work)
-                .collect::<Result<Vec<()>>>()?;
-        }
+        let (made, used) = rayon::join(
+            || producer.next(&mut *backend, &mut next),
+            || consumer.consume(&ready, k),
+        );
         #[cfg(target_arch = "wasm32")]
-        outputs
-            .iter_mut()
-            .zip(watches.iter_mut())
-            .map(work)
-            .collect::<Result<Vec<()>>>()?;
+        let (used, made) = (
+            consumer.consume(&ready, k),
+            producer.next(&mut *backend, &mut next),
+        );
+        used?;
+        cur = made?;
+        std::mem::swap(&mut ready, &mut next);
         written += k as u64;
         report(passes - 1, written);
     }
@@ -1079,22 +1153,34 @@ pub fn render(
             "render produced {written} frames, expected {total}"
         )));
     }
-    let dx_tail = dx_analyzer.finish()?;
-    for w in &mut watches {
+    let Consumer {
+        dx_analyzer,
+        null,
+        mut outputs,
+        ..
+    } = consumer;
+    let dx_tail = match dx_analyzer {
+        Some(mut a) => a.finish()?,
+        None => Vec::new(),
+    };
+    for w in outputs.iter_mut().filter_map(|o| o.watch.as_mut()) {
         w.finish(&dx_tail)?;
     }
+    let limiter = producer.limiter;
+    let mut mixer = producer.mixer;
 
     // Loudness of each deliverable; the profile decides whether the render may stand.
     let gate = DialogueGate::default();
-    let summaries: Vec<LoudnessSummary> = watches
+    let watches: Vec<Option<Watch>> = outputs.iter_mut().map(|o| o.watch.take()).collect();
+    let summaries: Vec<Option<LoudnessSummary>> = watches
         .iter()
-        .map(|w| w.meter.summary(&gate, true))
+        .map(|w| w.as_ref().map(|w| w.meter.summary(&gate, true)))
         .collect();
     let lim_stats = limiter.as_ref().map(|l| l.stats());
     let mut failures = Vec::new();
     if let Some(profile) = &plan.profile {
         for (d, s) in plan.deliverables.iter().zip(&summaries) {
-            if d.kind == DeliverableKind::Printmaster {
+            if let (DeliverableKind::Printmaster, Some(s)) = (d.kind, s) {
                 let c = crate::master::check(s, profile);
                 if !c.passed {
                     failures.push(format!("{}: {}", d.name, c.messages.join("; ")));
@@ -1112,6 +1198,7 @@ pub fn render(
     // The bext v2 loudness fields (EBU Tech 3285), then finish every file (header, sync,
     // hash, rename) in parallel: only now do the final paths appear.
     for (o, s) in outputs.iter_mut().zip(&summaries) {
+        let Some(s) = s else { continue };
         for w in &mut o.writers {
             if let Some(mut b) = w.bext().cloned() {
                 b.loudness = crate::io::BextLoudness {
@@ -1168,34 +1255,43 @@ pub fn render(
             duration_s: total as f64 / plan.sample_rate as f64,
             files,
             peak_dbfs: peak,
-            loudness: LoudnessBrief::from(s),
+            loudness: s.as_ref().map(LoudnessBrief::from).unwrap_or_default(),
         });
     }
     let manifest = write_manifest(&opts.out_dir, &results)?;
     let info = backend.info();
 
     // The QC report.
-    let qc_report = crate::render_report::build_report(crate::render_report::ReportInputs {
-        plan,
-        backend: &info,
-        results: &results,
-        summaries: &summaries,
-        watches: watches.into_iter().map(|w| w.detectors).collect(),
-        null: null.finish(),
-        pops: mixer
-            .pops
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .map(PopDetector::finish)
-            .collect(),
-        before: before.as_ref(),
-        normalization: norm.as_ref(),
-        limiter: lim_stats,
-        cues,
-    });
-    let qc_dir = opts.out_dir.join("qc");
-    crate::qc::write_report(&qc_dir, &qc_report)?;
+    let (qc_report, qc_status) = if opts.qc {
+        let summaries: Vec<LoudnessSummary> = summaries.into_iter().flatten().collect();
+        let qc_report = crate::render_report::build_report(crate::render_report::ReportInputs {
+            plan,
+            backend: &info,
+            results: &results,
+            summaries: &summaries,
+            watches: watches.into_iter().flatten().map(|w| w.detectors).collect(),
+            null: null.expect("qc on").finish(),
+            pops: mixer
+                .pops
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(PopDetector::finish)
+                .collect(),
+            before: before.as_ref(),
+            normalization: norm.as_ref(),
+            limiter: lim_stats,
+            cues,
+        });
+        let qc_dir = opts.out_dir.join("qc");
+        crate::qc::write_report(&qc_dir, &qc_report)?;
+        (
+            Some(qc_dir.join("report.html")),
+            qc_report.status.as_str().to_string(),
+        )
+    } else {
+        (None, "not checked".to_string())
+    };
 
     let wall = t_start.elapsed().as_secs_f64();
     let dur = total as f64 / plan.sample_rate as f64;
@@ -1212,8 +1308,8 @@ pub fn render(
         backend: info,
         deliverables: results,
         manifest,
-        qc_report: qc_dir.join("report.html"),
-        qc_status: qc_report.status.as_str().to_string(),
+        qc_report,
+        qc_status,
         qc_problems: failures,
         normalization: norm.map(|plan| NormalizationResult {
             plan,
@@ -1228,8 +1324,133 @@ pub fn render(
     })
 }
 
+/// The producer side of pass 2: mixes, levels and limits blocks, in order.
+struct Producer<'p> {
+    mixer: Mixer<'p>,
+    limiter: Option<Limiter>,
+    gain: f32,
+    block_frames: usize,
+    block: MixBlock,
+    pending: Pending,
+    lim_gain: Vec<f32>,
+    done: bool,
+}
+
+impl Producer<'_> {
+    /// Fills `ready` with the next frames that may be written: `Some(k)` frames (`k` may
+    /// be 0 while the limiter fills its lookahead), `None` when everything was produced.
+    fn next(&mut self, backend: &mut dyn Backend, ready: &mut MixBlock) -> Result<Option<usize>> {
+        let total = self.mixer.plan.length;
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let k = if self.mixer.pos < total {
+                let n = ((total - self.mixer.pos) as usize).min(self.block_frames);
+                self.mixer.next_block(backend, n, &mut self.block)?;
+                if self.gain != 1.0 {
+                    scale_block(&mut self.block, self.gain, n);
+                }
+                match &mut self.limiter {
+                    None => {
+                        std::mem::swap(&mut self.block, ready);
+                        n
+                    }
+                    Some(l) => {
+                        self.pending.push(&self.block, n);
+                        let pm: Vec<&[f32]> =
+                            self.block.printmaster.iter().map(|v| &v[..n]).collect();
+                        ready.printmaster.resize(pm.len(), Vec::new());
+                        l.process(&pm, &mut ready.printmaster, &mut self.lim_gain)?;
+                        let k = self.lim_gain.len();
+                        self.pending.pop(k, &self.lim_gain, ready);
+                        k
+                    }
+                }
+            } else {
+                self.done = true;
+                match &mut self.limiter {
+                    None => 0,
+                    Some(l) => {
+                        ready
+                            .printmaster
+                            .resize(self.mixer.plan.layout.len(), Vec::new());
+                        l.flush(&mut ready.printmaster, &mut self.lim_gain)?;
+                        let k = self.lim_gain.len();
+                        self.pending.pop(k, &self.lim_gain, ready);
+                        k
+                    }
+                }
+            };
+            if k > 0 {
+                return Ok(Some(k));
+            }
+        }
+    }
+}
+
+/// The consumer side of pass 2: writes, meters and checks blocks, in order.
+struct Consumer<'p> {
+    plan: &'p Plan,
+    dx_analyzer: Option<Box<dyn Analyzer>>,
+    null: Option<NullTest>,
+    outputs: Vec<Output>,
+}
+
+impl Consumer<'_> {
+    fn consume(&mut self, ready: &MixBlock, k: usize) -> Result<()> {
+        let plan = self.plan;
+        let dx: Vec<&[f32]> = ready.dialogue.iter().map(|v| &v[..k]).collect();
+        let dx_hops = match &mut self.dx_analyzer {
+            Some(a) => {
+                a.push(&dx)?;
+                a.take_hops()?
+            }
+            None => Vec::new(),
+        };
+        let work = |o: &mut Output| -> Result<()> {
+            let mix = deliverable_channels(plan, &o.plan, ready, k);
+            o.process(&mix, &dx_hops)
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use rayon::prelude::*;
+            let null = || -> Result<()> {
+                if let Some(t) = &mut self.null {
+                    let pm: Vec<&[f32]> = ready.printmaster.iter().map(|v| &v[..k]).collect();
+                    let me: Vec<&[f32]> = ready.me.iter().map(|v| &v[..k]).collect();
+                    t.push(&pm, &[&dx, &me])?;
+                }
+                Ok(())
+            };
+            let outputs = &mut self.outputs;
+            let (a, b) = rayon::join(null, || {
+                outputs
+                    .par_iter_mut()
+                    .map(work)
+                    .collect::<Result<Vec<()>>>()
+            });
+            a?;
+            b?;
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            if let Some(t) = &mut self.null {
+                let pm: Vec<&[f32]> = ready.printmaster.iter().map(|v| &v[..k]).collect();
+                let me: Vec<&[f32]> = ready.me.iter().map(|v| &v[..k]).collect();
+                t.push(&pm, &[&dx, &me])?;
+            }
+            self.outputs
+                .iter_mut()
+                .map(work)
+                .collect::<Result<Vec<()>>>()?;
+        }
+        Ok(())
+    }
+}
+
 /// The headline loudness figures of a deliverable (the full set is in the QC report).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct LoudnessBrief {
     pub integrated_lufs: Option<f64>,
     pub loudness_range_lu: Option<f64>,

@@ -44,6 +44,7 @@ pub fn run(a: &Args) -> Result<()> {
         a.json,
         a.quiet,
         dubstage_core::pipeline::DEFAULT_BLOCK_FRAMES,
+        true,
         &a.backend,
     )?;
     Ok(())

@@ -25,6 +25,10 @@ pub struct Args {
     /// Frames per processing block.
     #[arg(long, default_value_t = pipeline::DEFAULT_BLOCK_FRAMES, hide = true)]
     pub block_frames: usize,
+    /// A plain print: no loudness metering, no QC detectors, no qc/ report (files, peaks,
+    /// SHA-256 and the manifest only). Refused when the session names a delivery profile.
+    #[arg(long)]
+    pub no_qc: bool,
     #[command(flatten)]
     pub backend: super::backend::BackendArgs,
 }
@@ -50,6 +54,7 @@ pub fn render_session(
     json: bool,
     quiet: bool,
     block_frames: usize,
+    qc: bool,
     backend: &super::backend::BackendArgs,
 ) -> Result<RenderSummary> {
     let s = Session::load(session)?;
@@ -59,6 +64,7 @@ pub fn render_session(
     let opts = RenderOptions {
         out_dir: out.to_path_buf(),
         block_frames,
+        qc,
     };
     let progress = |d: u64, t: u64| bar.set(d, t);
     let summary = pipeline::render(&plan, backend.as_mut(), &opts, Some(&progress));
@@ -128,6 +134,7 @@ pub fn run(a: &Args) -> Result<()> {
         a.json,
         a.quiet,
         a.block_frames,
+        !a.no_qc,
         &a.backend,
     )
     .map(|_| ())

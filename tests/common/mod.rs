@@ -5,12 +5,35 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A fresh, empty temporary folder for one test.
+/// A fresh, empty temporary folder for one test, under `$TMPDIR/dubstage-tests/run-<pid>/`.
+/// The folders of earlier runs whose process has ended are removed on the first call,
+/// so test runs do not pile up in the temporary folder.
 pub fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dubstage-test-{}-{}", name, std::process::id()));
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    let root = std::env::temp_dir().join("dubstage-tests");
+    SWEEP.call_once(|| sweep_stale_runs(&root));
+    let d = root.join(format!("run-{}", std::process::id())).join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+fn sweep_stale_runs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("run-")) else {
+            continue;
+        };
+        let alive = pid == std::process::id().to_string()
+            || Path::new("/proc").join(pid).exists()
+            || !Path::new("/proc/self").exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Runs the `dubstage` binary.

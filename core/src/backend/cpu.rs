@@ -19,9 +19,10 @@ impl CpuBackend {
 /// CPU twin of `shaders/sum_stems.wgsl`: one output channel of a [`SumJob`].
 pub fn sum_stems(job: &SumJob<'_>, o: usize, out: &mut Vec<f32>) {
     let n = job.frames;
-    out.clear();
+    // Every sample is written below: only a change of length touches memory.
     out.resize(n, 0.0);
     let ni = job.inputs.len();
+    let mut first = true;
     for i in 0..ni {
         let m = job.matrix[o * ni + i];
         if m == 0.0 {
@@ -29,9 +30,20 @@ pub fn sum_stems(job: &SumJob<'_>, o: usize, out: &mut Vec<f32>) {
         }
         let x = &job.inputs[i][..n];
         let env = &job.envelopes[job.envelope_of[i]][..n];
-        for ((y, &xv), &g) in out.iter_mut().zip(x).zip(env) {
-            *y += m * g * xv;
+        if first {
+            // `0.0 + ...` as the shader's accumulator starts (-0.0 becomes +0.0).
+            for ((y, &xv), &g) in out.iter_mut().zip(x).zip(env) {
+                *y = 0.0 + m * g * xv;
+            }
+            first = false;
+        } else {
+            for ((y, &xv), &g) in out.iter_mut().zip(x).zip(env) {
+                *y += m * g * xv;
+            }
         }
+    }
+    if first {
+        out.fill(0.0);
     }
 }
 

@@ -164,7 +164,8 @@ pub struct WavReader {
     data_start: u64,
     /// Next frame to read.
     pos: u64,
-    buf: Vec<u8>,
+    /// The raw data of one read, in 4-byte words (so float data is aligned for `f32`).
+    buf: Vec<u32>,
 }
 
 impl std::fmt::Debug for WavReader {
@@ -518,16 +519,16 @@ impl WavReader {
                 out.len()
             )));
         }
-        for o in out.iter_mut() {
-            o.clear();
-        }
         let n = (frames as u64).min(self.info.frames - self.pos) as usize;
         if n == 0 {
+            out.iter_mut().for_each(Vec::clear);
             return Ok(0);
         }
-        self.buf.resize(n * self.block_align, 0);
+        let bytes = n * self.block_align;
+        self.buf.resize(bytes.div_ceil(4), 0);
+        let raw = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut self.buf)[..bytes];
         let path = &self.info.path;
-        self.file.read_exact(&mut self.buf).map_err(|e| {
+        self.file.read_exact(raw).map_err(|e| {
             if e.kind() == ErrorKind::UnexpectedEof {
                 Error::format(path, "truncated: the file ended inside the audio data (was it cut while being read?)")
             } else {
@@ -535,22 +536,56 @@ impl WavReader {
             }
         })?;
         for o in out.iter_mut() {
+            // Every sample is overwritten: only a change of length touches memory.
             o.resize(n, 0.0);
         }
-        decode_planar(self.decode, &self.buf, out);
+        if self.decode == Decode::F32 {
+            deinterleave_f32(&self.buf[..bytes / 4], out);
+        } else {
+            let raw = &bytemuck::cast_slice::<u32, u8>(&self.buf)[..bytes];
+            decode_planar(self.decode, raw, out);
+        }
         self.pos += n as u64;
         Ok(n)
     }
 }
 
+/// Splits interleaved little-endian f32 words into planar channels, with the channel
+/// count known at compile time for the common layouts (the loop then moves whole frames).
+fn deinterleave_f32(words: &[u32], out: &mut [Vec<f32>]) {
+    fn fixed<const C: usize>(words: &[u32], out: &mut [Vec<f32>]) {
+        let out: &mut [Vec<f32>; C] = out.try_into().expect("C channels");
+        let n = words.len() / C;
+        let dst: [&mut [f32]; C] = out.each_mut().map(|v| &mut v[..n]);
+        for (i, frame) in words.chunks_exact(C).enumerate() {
+            for c in 0..C {
+                dst[c][i] = f32::from_bits(u32::from_le(frame[c]));
+            }
+        }
+    }
+    match out.len() {
+        1 => fixed::<1>(words, out),
+        2 => fixed::<2>(words, out),
+        6 => fixed::<6>(words, out),
+        8 => fixed::<8>(words, out),
+        _ => decode_planar(Decode::F32, bytemuck::cast_slice(words), out),
+    }
+}
+
 /// Converts interleaved bytes of `decode` samples into planar f32.
 fn decode_planar(decode: Decode, buf: &[u8], out: &mut [Vec<f32>]) {
+    // Tiles of TILE frames: one tile of interleaved bytes stays in L1 while every
+    // channel is taken out of it, so the buffer is read from memory once.
+    const TILE: usize = 512;
     fn run<const W: usize>(buf: &[u8], out: &mut [Vec<f32>], f: impl Fn([u8; W]) -> f32) {
         let stride = W * out.len();
-        for (c, o) in out.iter_mut().enumerate() {
-            for (dst, frame) in o.iter_mut().zip(buf.chunks_exact(stride)) {
-                let s: [u8; W] = frame[c * W..c * W + W].try_into().expect("W bytes");
-                *dst = f(s);
+        for (t, tile) in buf.chunks(stride * TILE).enumerate() {
+            let at = t * TILE;
+            for (c, o) in out.iter_mut().enumerate() {
+                for (dst, frame) in o[at..].iter_mut().zip(tile.chunks_exact(stride)) {
+                    let s: [u8; W] = frame[c * W..c * W + W].try_into().expect("W bytes");
+                    *dst = f(s);
+                }
             }
         }
     }
@@ -717,6 +752,9 @@ pub struct WavWriter {
     clipped: u64,
     non_finite: u64,
     buf: Vec<u8>,
+    /// Set by [`WavWriter::expect_frames`]: the final header, already on disk, and the
+    /// running hash of everything written since (header first).
+    early: Option<(Vec<u8>, Sha256)>,
 }
 
 impl std::fmt::Debug for WavWriter {
@@ -918,6 +956,7 @@ impl WavWriter {
             clipped: 0,
             non_finite: 0,
             buf: Vec::new(),
+            early: None,
         };
         // On failure `w` is dropped, which removes the temporary file.
         w.file
@@ -926,6 +965,40 @@ impl WavWriter {
             .write_all(&header)
             .map_err(|e| Error::io(path, e))?;
         Ok(w)
+    }
+
+    /// Declares the file's final length, before any audio is written: the final header
+    /// (RIFF or RF64/BW64 for that length) is written now, and the file is hashed as it
+    /// is written, so [`WavWriter::finish`] need not read it back. Should the file end
+    /// with another length, or [`WavWriter::set_bext`] change the header, `finish` falls
+    /// back to rewriting the header and hashing the file from disk.
+    pub fn expect_frames(&mut self, frames: u64) -> Result<()> {
+        if self.frames != 0 {
+            return Err(Error::Invalid(format!(
+                "{}: expect_frames after audio was written",
+                self.path.display()
+            )));
+        }
+        let block_align = u64::from(self.spec.channels) * u64::from(self.spec.format.bits() / 8);
+        let data_bytes = frames.saturating_mul(block_align);
+        let container =
+            choose_container(self.spec.rf64, self.spec.bw64, self.header_len, data_bytes);
+        let header = build_header(
+            &self.spec,
+            self.bext.as_ref().map(|b| (b, self.bext_len)),
+            container,
+            data_bytes,
+            frames,
+        );
+        debug_assert_eq!(header.len() as u64, self.header_len);
+        let file = self.file.as_mut().expect("open until finish");
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.write_all(&header))
+            .map_err(|e| Error::io(&self.path, e))?;
+        let mut hasher = Sha256::new();
+        hasher.update(&header);
+        self.early = Some((header, hasher));
+        Ok(())
     }
 
     /// The final path.
@@ -963,6 +1036,9 @@ impl WavWriter {
                     self.bext_len
                 ),
             });
+        }
+        if self.bext.as_ref() != Some(&bext) {
+            self.early = None;
         }
         self.bext = Some(bext);
         Ok(())
@@ -1009,43 +1085,52 @@ impl WavWriter {
         let buf = &mut self.buf;
         let mut non_finite = 0u64;
         let mut clipped = 0u64;
-        match self.spec.format {
-            OutputFormat::Float32 => {
-                for (c, src) in chans.iter().enumerate() {
-                    let mut peak = self.peak[c];
-                    for (frame, &x) in buf.chunks_exact_mut(stride).zip(src.iter()) {
-                        let v = if x.is_finite() {
-                            x
-                        } else {
-                            non_finite += 1;
-                            0.0
-                        };
-                        peak = peak.max(v.abs());
-                        frame[c * 4..c * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        // Tiles of TILE frames, each channel in turn: a tile of the interleaved buffer
+        // stays in L1. Per channel the samples (and the dither sequence) go in order.
+        const TILE: usize = 512;
+        let bits = u32::from(self.spec.format.bits());
+        let inv = 1.0 / (1u64 << (bits - 1)) as f32;
+        for (t, tile) in buf.chunks_mut(stride * TILE).enumerate() {
+            let at = t * TILE;
+            match self.spec.format {
+                OutputFormat::Float32 => {
+                    for (c, src) in chans.iter().enumerate() {
+                        let mut peak = self.peak[c];
+                        for (frame, &x) in tile.chunks_exact_mut(stride).zip(&src[at..]) {
+                            let v = if x.is_finite() {
+                                x
+                            } else {
+                                non_finite += 1;
+                                0.0
+                            };
+                            peak = peak.max(v.abs());
+                            frame[c * 4..c * 4 + 4].copy_from_slice(&v.to_le_bytes());
+                        }
+                        self.peak[c] = peak;
                     }
-                    self.peak[c] = peak;
                 }
-            }
-            OutputFormat::Pcm16 | OutputFormat::Pcm24 => {
-                let bits = u32::from(self.spec.format.bits());
-                let inv = 1.0 / (1u64 << (bits - 1)) as f32;
-                for (c, src) in chans.iter().enumerate() {
-                    let rng = &mut self.rngs[c];
-                    let mut peak_code = 0u32;
-                    for (frame, &x) in buf.chunks_exact_mut(stride).zip(src.iter()) {
-                        let q = dither::quantize(x, bits, rng.tpdf());
-                        non_finite += u64::from(q.non_finite);
-                        clipped += u64::from(q.clipped);
-                        peak_code = peak_code.max(q.code.unsigned_abs());
-                        let b = q.code.to_le_bytes();
-                        frame[c * width..c * width + width].copy_from_slice(&b[..width]);
+                OutputFormat::Pcm16 | OutputFormat::Pcm24 => {
+                    for (c, src) in chans.iter().enumerate() {
+                        let rng = &mut self.rngs[c];
+                        let mut peak_code = 0u32;
+                        for (frame, &x) in tile.chunks_exact_mut(stride).zip(&src[at..]) {
+                            let q = dither::quantize(x, bits, rng.tpdf());
+                            non_finite += u64::from(q.non_finite);
+                            clipped += u64::from(q.clipped);
+                            peak_code = peak_code.max(q.code.unsigned_abs());
+                            let b = q.code.to_le_bytes();
+                            frame[c * width..c * width + width].copy_from_slice(&b[..width]);
+                        }
+                        self.peak[c] = self.peak[c].max(peak_code as f32 * inv);
                     }
-                    self.peak[c] = self.peak[c].max(peak_code as f32 * inv);
                 }
             }
         }
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
+        if let Some((_, h)) = &mut self.early {
+            h.update(&buf[..]);
+        }
         self.data_bytes = total;
         self.frames += n as u64;
         self.non_finite += non_finite;
@@ -1073,7 +1158,19 @@ impl WavWriter {
             self.frames,
         );
         debug_assert_eq!(header.len() as u64, self.header_len);
-        let (hasher, total) = {
+        let early = self.early.take().filter(|(h, _)| *h == header);
+        let (hasher, total) = if let Some((_, mut hasher)) = early {
+            // The header on disk is final and everything was hashed as it was written.
+            let file = self.file.take().expect("open until finish");
+            let mut file = file;
+            if self.data_bytes & 1 == 1 {
+                file.write_all(&[0]).map_err(ioe)?;
+                hasher.update([0u8]);
+            }
+            file.sync_all().map_err(ioe)?;
+            let total = file.stream_position().map_err(ioe)?;
+            (hasher, total)
+        } else {
             let mut file = self.file.take().expect("open until finish");
             if self.data_bytes & 1 == 1 {
                 file.write_all(&[0]).map_err(ioe)?;
