@@ -849,7 +849,7 @@ impl Watch {
         }
         let (start, end) = programme_span(plan);
         Ok(Watch {
-            analyzer: backend.analyzer(&analyzer_config(plan, chans.len()))?,
+            analyzer: backend.summary_analyzer(&analyzer_config(plan, chans.len()))?,
             meter,
             detectors: QcDetectors::new(&plan.qc, chans, time)?.with_programme(start, Some(end)),
             dialogue,
@@ -897,7 +897,7 @@ fn measure_mix(
     progress: &dyn Fn(u64),
 ) -> Result<LoudnessSummary> {
     let chans = plan.layout.channels();
-    let mut pm = backend.analyzer(&analyzer_config(plan, chans.len()))?;
+    let mut pm = backend.summary_analyzer(&analyzer_config(plan, chans.len()))?;
     // Dialogue gating needs the dialogue bus's energy only, not its true peak.
     let mut dx = backend.analyzer(&AnalyzerConfig {
         true_peak_oversample: 0,

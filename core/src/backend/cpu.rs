@@ -85,6 +85,12 @@ impl Backend for CpuBackend {
     fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>> {
         Ok(Box::new(crate::loudness::HopAnalyzer::new(cfg)?))
     }
+
+    fn summary_analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>> {
+        Ok(Box::new(
+            crate::loudness::HopAnalyzer::new(cfg)?.with_running_true_peak(),
+        ))
+    }
 }
 
 fn cpu_name() -> String {

@@ -171,6 +171,13 @@ pub trait Backend: Send {
     fn sum(&mut self, job: &SumJob<'_>, out: &mut [Vec<f32>]) -> Result<()>;
     /// A new streaming analyzer.
     fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>>;
+    /// An analyzer for callers that keep only the maximum true peak per channel over
+    /// the stream (the loudness meter): each hop's `true_peak` may be a lower bound as
+    /// long as the maximum over all hops is exact. Energies and sample peaks are as
+    /// [`Backend::analyzer`]'s. The default is [`Backend::analyzer`].
+    fn summary_analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>> {
+        self.analyzer(cfg)
+    }
     /// A streaming convolution of a `channels`-channel stem with `ir` (routes
     /// from `map`, levels and predelay from `opts`). The default is the CPU
     /// reference [`Convolver`]; errors name the IR file.

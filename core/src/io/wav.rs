@@ -524,26 +524,34 @@ impl WavReader {
             out.iter_mut().for_each(Vec::clear);
             return Ok(0);
         }
-        let bytes = n * self.block_align;
-        self.buf.resize(bytes.div_ceil(4), 0);
-        let raw = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut self.buf)[..bytes];
-        let path = &self.info.path;
-        self.file.read_exact(raw).map_err(|e| {
-            if e.kind() == ErrorKind::UnexpectedEof {
-                Error::format(path, "truncated: the file ended inside the audio data (was it cut while being read?)")
-            } else {
-                Error::io(path, e)
-            }
-        })?;
         for o in out.iter_mut() {
             // Every sample is overwritten: only a change of length touches memory.
             o.resize(n, 0.0);
         }
-        if self.decode == Decode::F32 {
-            deinterleave_f32(&self.buf[..bytes / 4], out);
-        } else {
-            let raw = &bytemuck::cast_slice::<u32, u8>(&self.buf)[..bytes];
-            decode_planar(self.decode, raw, out);
+        // Read and decode in pieces of about 64 KiB: the raw piece stays in cache between
+        // the kernel's copy and the decode, so the data crosses memory once.
+        let piece = (READ_PIECE_BYTES / self.block_align).max(1);
+        let path = &self.info.path;
+        let mut at = 0;
+        while at < n {
+            let m = piece.min(n - at);
+            let bytes = m * self.block_align;
+            self.buf.resize(bytes.div_ceil(4), 0);
+            let raw = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut self.buf)[..bytes];
+            self.file.read_exact(raw).map_err(|e| {
+                if e.kind() == ErrorKind::UnexpectedEof {
+                    Error::format(path, "truncated: the file ended inside the audio data (was it cut while being read?)")
+                } else {
+                    Error::io(path, e)
+                }
+            })?;
+            if self.decode == Decode::F32 {
+                deinterleave_f32(&self.buf[..bytes / 4], out, at);
+            } else {
+                let raw = &bytemuck::cast_slice::<u32, u8>(&self.buf)[..bytes];
+                decode_planar(self.decode, raw, out, at);
+            }
+            at += m;
         }
         self.pos += n as u64;
         Ok(n)
@@ -552,11 +560,11 @@ impl WavReader {
 
 /// Splits interleaved little-endian f32 words into planar channels, with the channel
 /// count known at compile time for the common layouts (the loop then moves whole frames).
-fn deinterleave_f32(words: &[u32], out: &mut [Vec<f32>]) {
-    fn fixed<const C: usize>(words: &[u32], out: &mut [Vec<f32>]) {
+fn deinterleave_f32(words: &[u32], out: &mut [Vec<f32>], at: usize) {
+    fn fixed<const C: usize>(words: &[u32], out: &mut [Vec<f32>], at: usize) {
         let out: &mut [Vec<f32>; C] = out.try_into().expect("C channels");
         let n = words.len() / C;
-        let dst: [&mut [f32]; C] = out.each_mut().map(|v| &mut v[..n]);
+        let dst: [&mut [f32]; C] = out.each_mut().map(|v| &mut v[at..at + n]);
         for (i, frame) in words.chunks_exact(C).enumerate() {
             for c in 0..C {
                 dst[c][i] = f32::from_bits(u32::from_le(frame[c]));
@@ -564,23 +572,32 @@ fn deinterleave_f32(words: &[u32], out: &mut [Vec<f32>]) {
         }
     }
     match out.len() {
-        1 => fixed::<1>(words, out),
-        2 => fixed::<2>(words, out),
-        6 => fixed::<6>(words, out),
-        8 => fixed::<8>(words, out),
-        _ => decode_planar(Decode::F32, bytemuck::cast_slice(words), out),
+        1 => fixed::<1>(words, out, at),
+        2 => fixed::<2>(words, out, at),
+        6 => fixed::<6>(words, out, at),
+        8 => fixed::<8>(words, out, at),
+        _ => decode_planar(Decode::F32, bytemuck::cast_slice(words), out, at),
     }
 }
 
-/// Converts interleaved bytes of `decode` samples into planar f32.
-fn decode_planar(decode: Decode, buf: &[u8], out: &mut [Vec<f32>]) {
+/// Bytes per read of [`WavReader::read_planar`] (fits in L2 with its decoded copy).
+const READ_PIECE_BYTES: usize = 64 << 10;
+
+/// Converts interleaved bytes of `decode` samples into planar f32, written from frame
+/// `base` of every channel on.
+fn decode_planar(decode: Decode, buf: &[u8], out: &mut [Vec<f32>], base: usize) {
     // Tiles of TILE frames: one tile of interleaved bytes stays in L1 while every
     // channel is taken out of it, so the buffer is read from memory once.
     const TILE: usize = 512;
-    fn run<const W: usize>(buf: &[u8], out: &mut [Vec<f32>], f: impl Fn([u8; W]) -> f32) {
+    fn run<const W: usize>(
+        buf: &[u8],
+        out: &mut [Vec<f32>],
+        base: usize,
+        f: impl Fn([u8; W]) -> f32,
+    ) {
         let stride = W * out.len();
         for (t, tile) in buf.chunks(stride * TILE).enumerate() {
-            let at = t * TILE;
+            let at = base + t * TILE;
             for (c, o) in out.iter_mut().enumerate() {
                 for (dst, frame) in o[at..].iter_mut().zip(tile.chunks_exact(stride)) {
                     let s: [u8; W] = frame[c * W..c * W + W].try_into().expect("W bytes");
@@ -593,16 +610,16 @@ fn decode_planar(decode: Decode, buf: &[u8], out: &mut [Vec<f32>]) {
     const S16: f32 = 1.0 / 32768.0;
     const S32: f32 = 1.0 / 2_147_483_648.0;
     match decode {
-        Decode::U8 => run::<1>(buf, out, |[b]| (f32::from(b) - 128.0) * S8),
-        Decode::I16 => run::<2>(buf, out, |b| f32::from(i16::from_le_bytes(b)) * S16),
+        Decode::U8 => run::<1>(buf, out, base, |[b]| (f32::from(b) - 128.0) * S8),
+        Decode::I16 => run::<2>(buf, out, base, |b| f32::from(i16::from_le_bytes(b)) * S16),
         // The 24-bit code placed in the top of an i32 is exact in f32 (24
         // significant bits), so scaling by 2^-31 equals scaling the code by 2^-23.
-        Decode::I24 => run::<3>(buf, out, |[a, b, c]| {
+        Decode::I24 => run::<3>(buf, out, base, |[a, b, c]| {
             i32::from_le_bytes([0, a, b, c]) as f32 * S32
         }),
-        Decode::I32 => run::<4>(buf, out, |b| i32::from_le_bytes(b) as f32 * S32),
-        Decode::F32 => run::<4>(buf, out, f32::from_le_bytes),
-        Decode::F64 => run::<8>(buf, out, |b| f64::from_le_bytes(b) as f32),
+        Decode::I32 => run::<4>(buf, out, base, |b| i32::from_le_bytes(b) as f32 * S32),
+        Decode::F32 => run::<4>(buf, out, base, f32::from_le_bytes),
+        Decode::F64 => run::<8>(buf, out, base, |b| f64::from_le_bytes(b) as f32),
     }
 }
 

@@ -116,7 +116,7 @@ pub fn measure_file(
         e => Error::format(path, e.to_string()),
     };
     let mut analyzer = backend
-        .analyzer(&AnalyzerConfig {
+        .summary_analyzer(&AnalyzerConfig {
             channels: nch,
             sample_rate: info.sample_rate,
             true_peak_oversample: os,

@@ -111,6 +111,11 @@ struct TpState {
     /// Running maximum of the hop that contains `next_center`.
     cur: f32,
     done: Vec<f32>,
+    /// Skip against the maximum of all hops so far, not just the current hop's
+    /// (see [`HopAnalyzer::with_running_true_peak`]).
+    running: bool,
+    /// The maximum of the completed hops.
+    best: f32,
 }
 
 impl ChannelState {
@@ -122,6 +127,8 @@ impl ChannelState {
             pushed: 0,
             cur: 0.0,
             done: Vec::new(),
+            running: false,
+            best: 0.0,
         });
         ChannelState {
             coeffs,
@@ -215,12 +222,18 @@ impl ChannelState {
             let hi = (stop - 1 + d - buf_start) as usize;
             let win = &tp.buf[lo..=hi];
             let local = win.iter().fold(0f32, |m, v| m.max(v.abs()));
-            if local * bound > tp.cur {
+            let floor = if tp.running {
+                tp.cur.max(tp.best)
+            } else {
+                tp.cur
+            };
+            if local * bound > floor {
                 tp.cur = tp.cur.max(tp.kernel.max(win));
             }
             c = stop;
             if c == hop_end {
                 tp.done.push(tp.cur);
+                tp.best = tp.best.max(tp.cur);
                 tp.cur = 0.0;
             }
         }
@@ -278,6 +291,21 @@ impl HopAnalyzer {
             emitted: 0,
             finished: false,
         })
+    }
+
+    /// For callers that need the true peak of the whole stream, not of every hop (the
+    /// meter keeps only the maximum per channel): a block of centres is interpolated only
+    /// when its bound (window peak x the interpolator's gain bound) exceeds the maximum of
+    /// *all* hops so far, not just the current hop's. The maximum over the hops stays
+    /// exact; a single hop's `true_peak` is then a lower bound of its true peak (never
+    /// below its sample peak). On programme material most blocks are skipped.
+    pub fn with_running_true_peak(mut self) -> Self {
+        for ch in &mut self.chans {
+            if let Some(tp) = &mut ch.tp {
+                tp.running = true;
+            }
+        }
+        self
     }
 
     /// Frames per full hop.
@@ -376,5 +404,80 @@ impl Analyzer for HopAnalyzer {
             self.for_each_channel(|ch| ch.finish(emitted));
         }
         Ok(self.collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hops of `sig` (planar) through an analyzer, pushed in uneven chunks.
+    fn hops(mut a: HopAnalyzer, sig: &[Vec<f32>]) -> Vec<Hop> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        let mut k = 1usize;
+        while at < sig[0].len() {
+            let n = (977 * k % 6000 + 1).min(sig[0].len() - at);
+            let v: Vec<&[f32]> = sig.iter().map(|c| &c[at..at + n]).collect();
+            a.push(&v).unwrap();
+            out.extend(a.take_hops().unwrap());
+            at += n;
+            k += 1;
+        }
+        out.extend(a.finish().unwrap());
+        out
+    }
+
+    #[test]
+    fn running_true_peak_keeps_the_exact_maximum_and_skips_quieter_hops() {
+        let rate = 48_000;
+        let n = rate as usize * 3;
+        // A loud burst near 11 kHz early, then quieter tones, then a louder inter-sample
+        // peak (fs/4 at 45 degrees: samples at 0.707 of the peak) late in the stream.
+        let mut l = vec![0f32; n];
+        let mut r = vec![0f32; n];
+        for i in 0..n {
+            let t = i as f64 / rate as f64;
+            let (a, f) = if i < 4800 {
+                (0.8, 11_025.0)
+            } else if i < 120_000 {
+                (0.2, 997.0)
+            } else {
+                (0.95, 12_000.0)
+            };
+            let ph = std::f64::consts::TAU * f * t + std::f64::consts::FRAC_PI_4;
+            l[i] = (a * ph.sin()) as f32;
+            r[i] = (0.5 * a * (ph * 0.5).cos()) as f32;
+        }
+        let sig = vec![l, r];
+        let cfg = AnalyzerConfig {
+            channels: 2,
+            sample_rate: rate,
+            true_peak_oversample: 4,
+        };
+        let exact = hops(HopAnalyzer::new(&cfg).unwrap(), &sig);
+        let running = hops(
+            HopAnalyzer::new(&cfg).unwrap().with_running_true_peak(),
+            &sig,
+        );
+        assert_eq!(exact.len(), running.len());
+        let mut lower = 0;
+        for (e, r) in exact.iter().zip(&running) {
+            assert_eq!(e.energy, r.energy);
+            assert_eq!(e.sample_peak, r.sample_peak);
+            for c in 0..2 {
+                assert!(r.true_peak[c] <= e.true_peak[c]);
+                assert!(r.true_peak[c] >= r.sample_peak[c]);
+                if r.true_peak[c] < e.true_peak[c] {
+                    lower += 1;
+                }
+            }
+        }
+        for c in 0..2 {
+            let max = |h: &[Hop]| h.iter().fold(0f32, |m, h| m.max(h.true_peak[c]));
+            assert_eq!(max(&exact), max(&running), "channel {c}");
+        }
+        // The quiet middle lies under the burst's bound: its blocks were skipped.
+        assert!(lower > 20, "only {lower} hops were skipped");
     }
 }
