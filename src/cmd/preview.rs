@@ -223,11 +223,15 @@ pub fn write_package(
 
     let ir_infos: Vec<IrInfo> = reel.irs.iter().map(|(i, _)| i.clone()).collect();
     let mut dropped = Vec::new();
+    let mut folded_sends = Vec::new();
     let infos: Vec<StemInfo> = stems
         .iter()
         .map(|s| {
             let folded = stereo && s.layout.len() > 2;
             let mut inserts = s.inserts.clone();
+            if folded && !s.sends.is_empty() {
+                folded_sends.push(s.id.clone());
+            }
             if folded {
                 // Only what commutes with the stereo fold can run on the folded audio.
                 let mut k = 0;
@@ -333,7 +337,7 @@ pub fn write_package(
         }
         Ok(x)
     };
-    m.processing_note = processing_note(&m, &mut mixer_for(&m)?, &dropped)?;
+    m.processing_note = processing_note(&m, &mut mixer_for(&m)?, &dropped, &folded_sends)?;
 
     // The loudness series: the printmaster mix, then each stem alone (with
     // the returns it sends to).
@@ -521,7 +525,12 @@ pub fn write_package(
 /// The page's sentence on the processing it runs: which inserts, sends and
 /// returns, the IRs, how much audio a jump primes them with, and what a reduced
 /// package leaves out (`dropped`). Empty when the session has no processing.
-fn processing_note(m: &Manifest, mixer: &mut Mixer, dropped: &[String]) -> Result<String> {
+fn processing_note(
+    m: &Manifest,
+    mixer: &mut Mixer,
+    dropped: &[String],
+    folded_sends: &[String],
+) -> Result<String> {
     let inserts: usize = m.stems.iter().map(|s| s.inserts.len()).sum::<usize>()
         + m.returns.iter().map(|r| r.inserts.len()).sum::<usize>();
     let sends: usize = m.stems.iter().map(|s| s.sends.len()).sum();
@@ -558,7 +567,7 @@ fn processing_note(m: &Manifest, mixer: &mut Mixer, dropped: &[String]) -> Resul
             if secs >= dubstage_wasm::mix::MAX_PRIME_SECONDS - 1e-9 {
                 " (longer tails are cut there)"
             } else {
-                " (the tail is exact)"
+                " (long enough for the whole tail)"
             }
         ));
     }
@@ -567,6 +576,12 @@ fn processing_note(m: &Manifest, mixer: &mut Mixer, dropped: &[String]) -> Resul
         t.push_str(&format!(
             " Not simulated in this reduced preview (a per-channel convolution does not survive the stereo fold): {}.",
             dropped.join(", ")
+        ));
+    }
+    if !folded_sends.is_empty() {
+        t.push_str(&format!(
+            " Sends of stems folded to stereo ({}) leave from the stereo fold, panned as the stem.",
+            folded_sends.join(", ")
         ));
     }
     Ok(t)

@@ -517,6 +517,72 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_what_commutes_with_the_stereo_fold_survives_it() {
+        let irs = vec![
+            IrInfo {
+                file: "irs/1-mono.f32".into(),
+                source: "mono.wav".into(),
+                channels: 1,
+                frames: 10,
+            },
+            IrInfo {
+                file: "irs/2-six.f32".into(),
+                source: "six.wav".into(),
+                channels: 6,
+                frames: 10,
+            },
+        ];
+        let spec = |t: &str| -> InsertSpec { serde_json::from_str(t).unwrap() };
+        let yes = [
+            r#"{"type":"trim","db":-3}"#,
+            r#"{"type":"eq","bands":[{"kind":"high_pass","freq":80,"slope":24}]}"#,
+            r#"{"type":"futz","low_hz":300,"high_hz":3400}"#,
+            r#"{"type":"futz","low_hz":300,"high_hz":3400,"ir":"irs/1-mono.f32"}"#,
+            r#"{"type":"convolve","ir":"irs/1-mono.f32","wet_db":-6}"#,
+        ];
+        let no = [
+            r#"{"type":"convolve","ir":"irs/2-six.f32"}"#,
+            r#"{"type":"convolve","ir":"irs/1-mono.f32","map":[1,1,1,1,1,1]}"#,
+            r#"{"type":"futz","low_hz":300,"high_hz":3400,"ir":"irs/2-six.f32"}"#,
+        ];
+        for t in yes {
+            assert!(survives_fold(&spec(t), &irs), "{t}");
+        }
+        for t in no {
+            assert!(!survives_fold(&spec(t), &irs), "{t}");
+        }
+    }
+
+    #[test]
+    fn ir_files_round_trip_and_are_checked() {
+        let ir = Ir::new(
+            vec![vec![1.0, -0.5, 0.25], vec![0.0, 0.5, 0.0]],
+            48_000,
+            "x",
+        )
+        .unwrap();
+        let info = IrInfo {
+            file: "irs/1-x.f32".into(),
+            source: "x.wav".into(),
+            channels: 2,
+            frames: 3,
+        };
+        let bytes = IrInfo::encode(&ir);
+        assert_eq!(bytes.len(), 2 * 3 * 4);
+        assert_eq!(info.decode(&bytes, 48_000).unwrap().channels, ir.channels);
+        let e = info.decode(&bytes[..20], 48_000).unwrap_err().to_string();
+        assert!(
+            e.contains("irs/1-x.f32") && e.contains("expected 2 channel(s) x 3 frames"),
+            "{e}"
+        );
+        let silent = IrInfo::encode(&Ir {
+            channels: vec![vec![0.0; 3]; 2],
+            ..ir
+        });
+        assert!(info.decode(&silent, 48_000).is_err());
+    }
+
+    #[test]
     fn peaks_cover_a_partial_last_run() {
         let l = [0.5f32, -0.25, 1.0, 0.0, -1.0];
         let r = [0.0f32, 0.75, 0.0, 0.0, 0.1];

@@ -563,9 +563,9 @@ impl Mixer {
         let in_mix: Vec<bool> = (0..n).map(|i| self.in_mix(i)).collect();
         // Inserts: on a copy of the stored channels, with the storage gain undone.
         let mut c0 = 0;
-        for i in 0..n {
+        for (i, &on) in in_mix.iter().enumerate() {
             let w = self.widths[i];
-            if let (Some(chain), true) = (&mut self.chains[i], in_mix[i]) {
+            if let (Some(chain), true) = (&mut self.chains[i], on) {
                 let k = self.stems[i].storage_gain as f32;
                 for (b, x) in self.bufs[i].iter_mut().zip(&inputs[c0..c0 + w]) {
                     b.clear();
@@ -579,9 +579,9 @@ impl Mixer {
         let mut srcs: Vec<&[f32]> = Vec::with_capacity(c0);
         let mut factor = Vec::with_capacity(n);
         let mut c0 = 0;
-        for i in 0..n {
+        for (i, &on) in in_mix.iter().enumerate() {
             let w = self.widths[i];
-            if self.chains[i].is_some() && in_mix[i] {
+            if self.chains[i].is_some() && on {
                 srcs.extend(self.bufs[i].iter().map(|b| &b[..frames]));
                 factor.push(1.0);
             } else {

@@ -98,7 +98,7 @@ test('opens the demo reel: title, timecode at FFOA, stems, what is heard', async
   assert.match(hearing, /returns room\./);
   assert.match(hearing, /Inserts \(2\), sends \(1\) and reverb returns \(room\) run here with dubstage's own DSP/);
   assert.match(hearing, /impulse responses \(stems\/room_ir\.wav\)/);
-  assert.match(hearing, /primed over the 0\.\d\d s before the playhead/);
+  assert.match(hearing, /primed over the 0\.\d\d s before the playhead \(long enough for the whole tail\)/);
   assert.match(hearing, /true-peak limiter is not simulated/);
   assert.ok(await page.evaluate(() => window.dubstage.S.primeFrames) > 28800, 'primed over at least the room IR');
   await shot('01-open');
