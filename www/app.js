@@ -140,6 +140,29 @@ async function primeBefore(start, gen) {
   return true;
 }
 
+// Reverse play with inserts or returns: blocks are mixed forwards a segment at a
+// time (primed once per segment, not once per block) and handed out last first.
+// Returns the block at `start` (stereo, planar), or null when the transport moved on.
+async function reverseBlock(start, gen) {
+  if (!S.rev || S.rev.gen !== gen) S.rev = { gen, blocks: new Map() };
+  const have = S.rev.blocks.get(start);
+  if (have) { S.rev.blocks.delete(start); return have; }
+  const seg = Math.min(32, Math.max(4, Math.ceil(S.primeFrames / BLOCK)));
+  const from = start + BLOCK - seg * BLOCK;
+  S.rev.blocks.clear();
+  if (S.p.needs_prime(from)) {
+    if (!(await primeBefore(from, gen))) return null;
+  }
+  for (let b = from; b <= start; b += BLOCK) {
+    const input = await inputBlock(b);
+    if (gen !== S.gen) return null;
+    S.rev.blocks.set(b, S.p.process(b, input, BLOCK));
+  }
+  const out = S.rev.blocks.get(start);
+  S.rev.blocks.delete(start);
+  return out;
+}
+
 async function loadPeaks(i, spp) {
   const map = S.peaks[i];
   if (map.has(spp)) return map.get(spp);
@@ -266,12 +289,18 @@ async function pump() {
       }
       const start = fwd ? S.next : S.next - BLOCK;
       prefetch(start, S.dir);
-      if (S.p.needs_prime(start)) {
-        if (!(await primeBefore(start, gen)) || !S.playing) break;
+      let out;
+      if (!fwd && S.primeFrames) {
+        out = await reverseBlock(start, gen);
+        if (!out) break;
+      } else {
+        if (S.p.needs_prime(start)) {
+          if (!(await primeBefore(start, gen)) || !S.playing) break;
+        }
+        const input = await inputBlock(start);
+        if (!S.playing || gen !== S.gen) break;
+        out = S.p.process(start, input, BLOCK);
       }
-      const input = await inputBlock(start);
-      if (!S.playing || gen !== S.gen) break;
-      const out = S.p.process(start, input, BLOCK);
       const ab = ctx.createBuffer(2, BLOCK, S.sr);
       const l = out.subarray(0, BLOCK), r = out.subarray(BLOCK);
       if (!fwd) { l.reverse(); r.reverse(); }
@@ -807,6 +836,6 @@ async function main() {
 }
 
 // For tests and the console.
-window.dubstage = { S, play, pause, seek, playhead, step, addMarker };
+window.dubstage = { S, play, pause, seek, playhead, step, addMarker, inputBlock, primeBefore, reverseBlock };
 
 main().catch((e) => { setStatus(`error: ${e.message || e}`); console.error(e); });
