@@ -94,14 +94,15 @@ function prefetch(sample, dir) {
 
 // The planar input block for the mixer: every stem's channels, `frames` frames from
 // `start` (only the stems for which only(i) is true; the others stay silent).
-async function inputBlock(start, frames = BLOCK, only = null) {
+async function inputBlock(start, frames = BLOCK, only = null, into = null) {
   const total = S.p.input_channels();
-  const buf = new Float32Array(total * frames);
+  const buf = into || new Float32Array(total * frames);
   const cf = S.m.audio.chunk_frames;
   let c0 = 0;
   for (let i = 0; i < S.m.stems.length; i++) {
     const ch = S.chans[i];
     let t = only && !only(i) ? frames : 0;
+    if (into && t === 0) buf.fill(0, c0 * frames, (c0 + ch) * frames);   // a reused buffer
     while (t < frames) {
       const s = start + t;
       if (s < 0 || s >= S.length) { t++; continue; }
@@ -130,7 +131,9 @@ async function primeBefore(start, gen) {
   let s = Math.max(0, start - S.primeFrames);
   while (s < start) {
     const n = Math.min(BLOCK, start - s);
-    const input = await inputBlock(s, n, (i) => S.primes[i]);
+    // one buffer per piece size, reused: the stems that do not prime stay silent
+    if (!S.primeBuf || S.primeBuf.frames !== n) { S.primeBuf = new Float32Array(S.p.input_channels() * n); S.primeBuf.frames = n; }
+    const input = await inputBlock(s, n, (i) => S.primes[i], S.primeBuf);
     if (gen !== S.gen) return false;
     S.p.prime(s, input, n);
     s += n;
@@ -808,9 +811,9 @@ function frame() {
 
 async function main() {
   const t0 = performance.now();
-  await init();
+  S.wasm = await init();
   await loadManifest();
-  await loadIrs();
+  const irs = loadIrs();
   document.title = `${S.m.title} R${S.m.reel} — dubstage preview`;
   $('title').textContent = S.m.title;
   $('reel').textContent = `reel ${S.m.reel}`;
@@ -824,7 +827,7 @@ async function main() {
   renderMarkers();
   zoomAll();
   const coarse = Math.max(...S.m.peak_levels);
-  await Promise.all(S.m.stems.map((_, i) => loadPeaks(i, coarse)));
+  await Promise.all([irs, ...S.m.stems.map((_, i) => loadPeaks(i, coarse))]);
   loadLoudness().catch((e) => setStatus(`loudness: ${e.message}`));
   if (S.m.ffoa) { try { S.paused = Math.max(0, S.p.parse_timecode(S.m.ffoa)); } catch (_) { /* keep 0 */ } }
   prefetch(S.paused, 0);

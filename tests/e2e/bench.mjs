@@ -54,9 +54,10 @@ try {
   rss = Math.max(...r) / 1024;
 } catch (_) { /* ps missing */ }
 const heap = await page.evaluate(() => (performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null));
+const wasmMb = await page.evaluate(() => (window.dubstage.S.wasm ? window.dubstage.S.wasm.memory.buffer.byteLength / 1048576 : null));
 console.log(JSON.stringify({
   url, open_wall_ms: wall, open_in_page_ms: nav.since_nav_start_ms, app_init_ms: nav.app_ms, reel_hours: nav.length / 48000 / 3600,
   play: plays, play_start_ms_max: Math.max(...plays.map((p) => p.start_ms)),
-  renderer_rss_mb: rss, js_heap_mb: heap,
+  renderer_rss_mb: rss, js_heap_mb: heap, wasm_memory_mb: wasmMb,
 }, null, 1));
 await browser.close();

@@ -337,6 +337,9 @@ impl Mixer {
                 .ok_or_else(|| Error::Invalid(format!("impulse response {key} is not loaded")))
         };
         let base = Path::new("");
+        // drop the old state first: the new chains reuse its memory
+        self.chains.iter_mut().for_each(|c| *c = None);
+        self.returns.iter_mut().for_each(|r| r.chain = None);
         for (i, s) in self.stems.iter().enumerate() {
             self.chains[i] = if s.inserts.is_empty() {
                 None
