@@ -27,6 +27,9 @@ const S = {
   chans: [],                    // per stem: channel count in the package
   peaks: [],                    // per stem: Map<spp, Int8Array | Promise>
   loud: null,                   // printmaster loudness {m: Float32Array, s: Float32Array}
+  primeFrames: 0,               // audio the inserts/returns need before a block after a jump
+  primes: [],                   // per stem: does it take part in priming (inserts or sends)?
+  primeMs: [],                  // recent priming times (ms), for the console and the benchmark
   view: { start: 0, spp: 1 },
   markers: [], editing: -1,
 };
@@ -42,6 +45,17 @@ async function loadManifest() {
   S.chans = S.m.stems.map((_, i) => S.p.stem_channels(i));
   S.chunks = S.m.stems.map(() => new Map());
   S.peaks = S.m.stems.map(() => new Map());
+  S.primes = S.m.stems.map((_, i) => S.p.stem_primes(i));
+}
+
+// The impulse responses the inserts and returns use (planar little-endian f32 files).
+async function loadIrs() {
+  await Promise.all((S.m.irs || []).map(async (ir) => {
+    const r = await fetch(ir.file);
+    if (!r.ok) throw new Error(`${ir.file}: HTTP ${r.status}`);
+    S.p.load_ir(ir.file, new Float32Array(await r.arrayBuffer()));
+  }));
+  S.primeFrames = S.p.prime_frames();
 }
 
 function chunkUrl(stem, n) { return `audio/${encodeURIComponent(stem)}/${String(n).padStart(6, '0')}.pcm`; }
@@ -61,7 +75,8 @@ function getChunk(i, n) {
   });
   pr.then((d) => { pr.value = d; }, (e) => { map.delete(n); setStatus(String(e)); });
   map.set(n, pr);
-  while (map.size > CHUNKS_KEPT) map.delete(map.keys().next().value);
+  const kept = CHUNKS_KEPT + (S.primes[i] ? Math.ceil(S.primeFrames / S.m.audio.chunk_frames) : 0);
+  while (map.size > kept) map.delete(map.keys().next().value);
   return pr;
 }
 
@@ -69,30 +84,35 @@ function chunkOf(sample) { return Math.floor(sample / S.m.audio.chunk_frames); }
 
 function prefetch(sample, dir) {
   const n = chunkOf(sample);
+  const p = S.primeFrames ? chunkOf(Math.max(0, sample - S.primeFrames)) : n;
   for (let i = 0; i < S.m.stems.length; i++) {
+    // the audio that primes the inserts and returns after a jump comes first
+    if (S.primes[i]) for (let k = p; k < n; k++) getChunk(i, k);
     for (const k of dir ? [n, n + dir] : [n]) if (k >= 0 && k < S.m.audio.chunks) getChunk(i, k);
   }
 }
 
-// The planar input block for the mixer: every stem's channels, BLOCK frames from `start`.
-async function inputBlock(start) {
+// The planar input block for the mixer: every stem's channels, `frames` frames from
+// `start` (only the stems for which only(i) is true; the others stay silent).
+async function inputBlock(start, frames = BLOCK, only = null, into = null) {
   const total = S.p.input_channels();
-  const buf = new Float32Array(total * BLOCK);
+  const buf = into || new Float32Array(total * frames);
   const cf = S.m.audio.chunk_frames;
   let c0 = 0;
   for (let i = 0; i < S.m.stems.length; i++) {
     const ch = S.chans[i];
-    let t = 0;
-    while (t < BLOCK) {
+    let t = only && !only(i) ? frames : 0;
+    if (into && t === 0) buf.fill(0, c0 * frames, (c0 + ch) * frames);   // a reused buffer
+    while (t < frames) {
       const s = start + t;
       if (s < 0 || s >= S.length) { t++; continue; }
       const n = chunkOf(s);
       const data = await getChunk(i, n);
       const off = s - n * cf;
-      const take = Math.min(BLOCK - t, data.frames - off, S.length - s);
+      const take = Math.min(frames - t, data.frames - off, S.length - s);
       if (take <= 0) break;
       for (let c = 0; c < ch; c++) {
-        const o = (c0 + c) * BLOCK + t;
+        const o = (c0 + c) * frames + t;
         for (let k = 0, j = off * ch + c; k < take; k++, j += ch) buf[o + k] = data[j] / 32768;
       }
       t += take;
@@ -100,6 +120,50 @@ async function inputBlock(start) {
     c0 += ch;
   }
   return buf;
+}
+
+// After a jump, runs the inserts, sends and returns over the audio just before
+// `start` (S.primeFrames: the longest insert + reverb tail) so that the block at
+// `start` sounds as the render makes it. Only stems with inserts or sends are read.
+// Returns false when the transport moved on meanwhile.
+async function primeBefore(start, gen) {
+  const t0 = performance.now();
+  let s = Math.max(0, start - S.primeFrames);
+  while (s < start) {
+    const n = Math.min(BLOCK, start - s);
+    // one buffer per piece size, reused: the stems that do not prime stay silent
+    if (!S.primeBuf || S.primeBuf.frames !== n) { S.primeBuf = new Float32Array(S.p.input_channels() * n); S.primeBuf.frames = n; }
+    const input = await inputBlock(s, n, (i) => S.primes[i], S.primeBuf);
+    if (gen !== S.gen) return false;
+    S.p.prime(s, input, n);
+    s += n;
+  }
+  S.primeMs.push(performance.now() - t0);
+  if (S.primeMs.length > 20) S.primeMs.shift();
+  return true;
+}
+
+// Reverse play with inserts or returns: blocks are mixed forwards a segment at a
+// time (primed once per segment, not once per block) and handed out last first.
+// Returns the block at `start` (stereo, planar), or null when the transport moved on.
+async function reverseBlock(start, gen) {
+  if (!S.rev || S.rev.gen !== gen) S.rev = { gen, blocks: new Map() };
+  const have = S.rev.blocks.get(start);
+  if (have) { S.rev.blocks.delete(start); return have; }
+  const seg = Math.min(32, Math.max(4, Math.ceil(S.primeFrames / BLOCK)));
+  const from = start + BLOCK - seg * BLOCK;
+  S.rev.blocks.clear();
+  if (S.p.needs_prime(from)) {
+    if (!(await primeBefore(from, gen))) return null;
+  }
+  for (let b = from; b <= start; b += BLOCK) {
+    const input = await inputBlock(b);
+    if (gen !== S.gen) return null;
+    S.rev.blocks.set(b, S.p.process(b, input, BLOCK));
+  }
+  const out = S.rev.blocks.get(start);
+  S.rev.blocks.delete(start);
+  return out;
 }
 
 async function loadPeaks(i, spp) {
@@ -228,9 +292,18 @@ async function pump() {
       }
       const start = fwd ? S.next : S.next - BLOCK;
       prefetch(start, S.dir);
-      const input = await inputBlock(start);
-      if (!S.playing || gen !== S.gen) break;
-      const out = S.p.process(start, input, BLOCK);
+      let out;
+      if (!fwd && S.primeFrames) {
+        out = await reverseBlock(start, gen);
+        if (!out) break;
+      } else {
+        if (S.p.needs_prime(start)) {
+          if (!(await primeBefore(start, gen)) || !S.playing) break;
+        }
+        const input = await inputBlock(start);
+        if (!S.playing || gen !== S.gen) break;
+        out = S.p.process(start, input, BLOCK);
+      }
       const ab = ctx.createBuffer(2, BLOCK, S.sr);
       const l = out.subarray(0, BLOCK), r = out.subarray(BLOCK);
       if (!fwd) { l.reverse(); r.reverse(); }
@@ -488,6 +561,26 @@ function buildStems() {
     tr.append(name, bus, tdm, tds, lv, lvtxt);
     tb.append(tr);
   });
+  (S.m.returns || []).forEach((r, k) => {
+    const tr = document.createElement('tr');
+    tr.dataset.return = r.id;
+    tr.className = 'return';
+    const name = document.createElement('td'); name.textContent = `${r.id} (return)`;
+    const irs = r.inserts.map((x) => x.type).join(', ');
+    name.title = `reverb return, ${r.layout}, into ${r.bus}; inserts: ${irs || 'none'}`;
+    const bus = document.createElement('td'); bus.textContent = r.bus; bus.className = 'dim';
+    const mute = document.createElement('button'); mute.textContent = 'M'; mute.title = 'Mute the return (hear the mix without it)'; mute.className = 'mute';
+    const lvl = document.createElement('input'); lvl.type = 'range'; lvl.min = -30; lvl.max = 12; lvl.step = 0.5; lvl.value = 0; lvl.className = 'level';
+    const lvtxt = document.createElement('td'); lvtxt.className = 'dim small'; lvtxt.textContent = '0.0 dB';
+    mute.onclick = () => { mute.classList.toggle('on'); S.p.set_return_mute(k, mute.classList.contains('on')); stemsChanged(); };
+    lvl.oninput = () => { S.p.set_return_trim_db(k, Number(lvl.value)); lvtxt.textContent = `${Number(lvl.value).toFixed(1)} dB`; stemsChanged(); };
+    lvl.ondblclick = () => { lvl.value = 0; lvl.oninput(); };
+    const tdm = document.createElement('td'); tdm.append(mute);
+    const tds = document.createElement('td');
+    const lv = document.createElement('td'); lv.append(lvl);
+    tr.append(name, bus, tdm, tds, lv, lvtxt);
+    tb.append(tr);
+  });
   const sel = $('monitor');
   const opt = (v, t) => { const o = document.createElement('option'); o.value = v; o.textContent = t; sel.append(o); };
   opt('printmaster', `Printmaster (${S.m.layout})`);
@@ -498,7 +591,8 @@ function buildStems() {
 }
 
 function stemsChanged() {
-  document.querySelectorAll('#stems tbody tr').forEach((tr, i) => tr.classList.toggle('silent', !S.p.audible(i)));
+  document.querySelectorAll('#stems tbody tr[data-stem]').forEach((tr, i) => tr.classList.toggle('silent', !S.p.audible(i)));
+  document.querySelectorAll('#stems tbody tr[data-return]').forEach((tr, k) => tr.classList.toggle('silent', !S.p.return_audible(k)));
   updateHearing();
   remix();
   draw();
@@ -508,7 +602,9 @@ function updateHearing() {
   const sel = $('monitor');
   const mon = sel.options[sel.selectedIndex]?.textContent || 'Printmaster';
   const heard = S.m.stems.filter((_, i) => S.p.audible(i)).map((s) => s.id);
-  $('hearing').textContent = `Hearing: ${mon} — stems ${heard.length ? heard.join(', ') : 'none'}. ${S.m.audio.description}${S.m.master_note ? ` ${S.m.master_note}` : ''}`;
+  const rets = (S.m.returns || []).filter((_, k) => S.p.return_audible(k)).map((r) => r.id);
+  const note = (t) => (t ? ` ${t}` : '');
+  $('hearing').textContent = `Hearing: ${mon} — stems ${heard.length ? heard.join(', ') : 'none'}${(S.m.returns || []).length ? `; returns ${rets.length ? rets.join(', ') : 'none'}` : ''}. ${S.m.audio.description}${note(S.m.processing_note)}${note(S.m.master_note)}`;
 }
 
 // ---------- markers ----------
@@ -715,8 +811,9 @@ function frame() {
 
 async function main() {
   const t0 = performance.now();
-  await init();
+  S.wasm = await init();
   await loadManifest();
+  const irs = loadIrs();
   document.title = `${S.m.title} R${S.m.reel} — dubstage preview`;
   $('title').textContent = S.m.title;
   $('reel').textContent = `reel ${S.m.reel}`;
@@ -730,7 +827,7 @@ async function main() {
   renderMarkers();
   zoomAll();
   const coarse = Math.max(...S.m.peak_levels);
-  await Promise.all(S.m.stems.map((_, i) => loadPeaks(i, coarse)));
+  await Promise.all([irs, ...S.m.stems.map((_, i) => loadPeaks(i, coarse))]);
   loadLoudness().catch((e) => setStatus(`loudness: ${e.message}`));
   if (S.m.ffoa) { try { S.paused = Math.max(0, S.p.parse_timecode(S.m.ffoa)); } catch (_) { /* keep 0 */ } }
   prefetch(S.paused, 0);
@@ -742,6 +839,6 @@ async function main() {
 }
 
 // For tests and the console.
-window.dubstage = { S, play, pause, seek, playhead, step, addMarker };
+window.dubstage = { S, play, pause, seek, playhead, step, addMarker, inputBlock, primeBefore, reverseBlock };
 
 main().catch((e) => { setStatus(`error: ${e.message || e}`); console.error(e); });

@@ -10,9 +10,12 @@
 
 use dubstage_core::mix::downmix_matrix;
 use dubstage_core::session::PanSpec;
+use dubstage_core::stem::chain::InsertSpec;
+use dubstage_core::stem::convolve::Ir;
 use dubstage_core::{Error, FrameRate, Layout, Result, Timecode};
 use dubstage_wasm::manifest::{
-    self, AudioInfo, BusInfo, Loudness, LoudnessSeries, Manifest, StemInfo, VideoInfo,
+    self, AudioInfo, BusInfo, IrInfo, Loudness, LoudnessSeries, Manifest, Processing, ReturnInfo,
+    SendInfo, StemInfo, VideoInfo,
 };
 use dubstage_wasm::meter::Meter;
 use dubstage_wasm::mix::{Mixer, Monitor};
@@ -48,9 +51,6 @@ pub struct Args {
     /// starts at the reel's start timecode).
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
     pub video_offset: f64,
-    /// Development: ignore SESSION and write a synthetic reel of this many seconds.
-    #[arg(long, hide = true, value_name = "SECONDS")]
-    pub synthetic: Option<u32>,
 }
 
 /// Where `--serve` listens when no address is given.
@@ -107,6 +107,10 @@ pub struct PreviewReel {
     pub video: Option<(PathBuf, f64)>,
     /// The render's normalization gain (dB) and a sentence describing it.
     pub master: Option<(f64, String)>,
+    /// The reverb returns (`ir`s naming files of `irs`).
+    pub returns: Vec<ReturnInfo>,
+    /// The impulse responses the inserts name, with their samples.
+    pub irs: Vec<(IrInfo, Ir)>,
 }
 
 /// One stem to write: its mix settings and its audio.
@@ -119,6 +123,9 @@ pub struct PreviewStem {
     pub mute: bool,
     pub pan: PanSpec,
     pub automation: Vec<(i64, f64)>,
+    /// Inserts (`ir`s naming files of [`PreviewReel::irs`]).
+    pub inserts: Vec<InsertSpec>,
+    pub sends: Vec<SendInfo>,
     pub source: Box<dyn StemSource>,
 }
 
@@ -203,7 +210,7 @@ pub fn write_package(
         )));
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    for sub in ["audio", "peaks", "loudness"] {
+    for sub in ["audio", "peaks", "loudness", "irs"] {
         let p = dir.join(sub);
         if p.exists() {
             std::fs::remove_dir_all(&p).map_err(io(&p))?;
@@ -214,10 +221,29 @@ pub fn write_package(
         bytes += write_file(&dir.join(name), data)?;
     }
 
+    let ir_infos: Vec<IrInfo> = reel.irs.iter().map(|(i, _)| i.clone()).collect();
+    let mut dropped = Vec::new();
+    let mut folded_sends = Vec::new();
     let infos: Vec<StemInfo> = stems
         .iter()
         .map(|s| {
             let folded = stereo && s.layout.len() > 2;
+            let mut inserts = s.inserts.clone();
+            if folded && !s.sends.is_empty() {
+                folded_sends.push(s.id.clone());
+            }
+            if folded {
+                // Only what commutes with the stereo fold can run on the folded audio.
+                let mut k = 0;
+                inserts.retain(|x| {
+                    k += 1;
+                    let ok = manifest::survives_fold(x, &ir_infos);
+                    if !ok {
+                        dropped.push(format!("stem {} insert {k} ({})", s.id, x.kind()));
+                    }
+                    ok
+                });
+            }
             StemInfo {
                 id: s.id.clone(),
                 kind: s.kind.clone(),
@@ -230,6 +256,8 @@ pub fn write_package(
                 pan_surround: s.pan.surround,
                 automation: s.automation.clone(),
                 storage_gain: if folded { 2.0 } else { 1.0 },
+                inserts,
+                sends: s.sends.clone(),
             }
         })
         .collect();
@@ -290,17 +318,33 @@ pub fn write_package(
             .unwrap_or_default(),
         stems: infos.clone(),
         buses: reel.buses.clone(),
+        returns: reel.returns.clone(),
+        irs: ir_infos.clone(),
+        processing_note: String::new(),
         peak_levels: PEAK_LEVELS.to_vec(),
         loudness: Some("loudness/loudness.json".into()),
         video: None,
         generator: format!("dubstage {}", dubstage_core::VERSION),
     };
 
-    // The loudness series: the printmaster mix, then each stem alone.
+    for (info, ir) in &reel.irs {
+        bytes += write_file(&dir.join(&info.file), &IrInfo::encode(ir))?;
+    }
+    let mixer_for = |m: &Manifest| -> Result<Mixer> {
+        let mut x = Mixer::new(m)?;
+        for (info, ir) in &reel.irs {
+            x.set_ir(&info.file, ir.clone());
+        }
+        Ok(x)
+    };
+    m.processing_note = processing_note(&m, &mut mixer_for(&m)?, &dropped, &folded_sends)?;
+
+    // The loudness series: the printmaster mix, then each stem alone (with
+    // the returns it sends to).
     let mut series = Vec::new();
     series.push(Series {
         name: "printmaster".into(),
-        mixer: Mixer::new(&m)?,
+        mixer: mixer_for(&m)?,
         meter: Meter::new(mix_layout, reel.sample_rate)?,
         inputs: 0..0,
         readings: Vec::new(),
@@ -310,7 +354,7 @@ pub fn write_package(
         let ch = s.preview_layout()?.len();
         let mut one = m.clone();
         one.stems = vec![s.clone()];
-        let mut mixer = Mixer::new(&one)?;
+        let mut mixer = mixer_for(&one)?;
         mixer.set_monitor(Monitor::Stem(0));
         series.push(Series {
             name: format!("stem:{}", s.id),
@@ -478,6 +522,71 @@ pub fn write_package(
     })
 }
 
+/// The page's sentence on the processing it runs: which inserts, sends and
+/// returns, the IRs, how much audio a jump primes them with, and what a reduced
+/// package leaves out (`dropped`). Empty when the session has no processing.
+fn processing_note(
+    m: &Manifest,
+    mixer: &mut Mixer,
+    dropped: &[String],
+    folded_sends: &[String],
+) -> Result<String> {
+    let inserts: usize = m.stems.iter().map(|s| s.inserts.len()).sum::<usize>()
+        + m.returns.iter().map(|r| r.inserts.len()).sum::<usize>();
+    let sends: usize = m.stems.iter().map(|s| s.sends.len()).sum();
+    if inserts == 0 && sends == 0 && m.returns.is_empty() && dropped.is_empty() {
+        return Ok(String::new());
+    }
+    let mut t = format!(
+        "Inserts ({inserts}), sends ({sends}) and reverb returns ({}) run here with dubstage's own DSP, as the render runs them",
+        if m.returns.is_empty() {
+            "none".to_string()
+        } else {
+            m.returns
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    if !m.irs.is_empty() {
+        t.push_str(&format!(
+            ", with the session's impulse responses ({})",
+            m.irs
+                .iter()
+                .map(|i| i.source.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let p = mixer.prime_frames()?;
+    if p > 0 {
+        let secs = p as f64 / m.sample_rate as f64;
+        t.push_str(&format!(
+            "; after a jump they are primed over the {secs:.2} s before the playhead{}",
+            if secs >= dubstage_wasm::mix::MAX_PRIME_SECONDS - 1e-9 {
+                " (longer tails are cut there)"
+            } else {
+                " (long enough for the whole tail)"
+            }
+        ));
+    }
+    t.push('.');
+    if !dropped.is_empty() {
+        t.push_str(&format!(
+            " Not simulated in this reduced preview (a per-channel convolution does not survive the stereo fold): {}.",
+            dropped.join(", ")
+        ));
+    }
+    if !folded_sends.is_empty() {
+        t.push_str(&format!(
+            " Sends of stems folded to stereo ({}) leave from the stereo fold, panned as the stem.",
+            folded_sends.join(", ")
+        ));
+    }
+    Ok(t)
+}
+
 /// Runs `dubstage preview`.
 pub fn run(args: &Args) -> Result<()> {
     let dir = args.out.clone().unwrap_or_else(|| {
@@ -492,10 +601,7 @@ pub fn run(args: &Args) -> Result<()> {
             .join(format!("{stem}-preview"))
     });
     if !args.no_write {
-        let (mut reel, stems) = match args.synthetic {
-            Some(secs) => synthetic_reel(secs),
-            None => load_session(&args.session)?,
-        };
+        let (mut reel, stems) = load_session(&args.session)?;
         if let Some(v) = &args.video {
             if !v.is_file() {
                 return Err(Error::Invalid(format!(
@@ -581,9 +687,15 @@ fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
             .collect(),
         video: plan.video.clone(),
         master: normalization(&plan)?,
+        returns: Vec::new(),
+        irs: Vec::new(),
     };
+    let processing = Processing::of_plan(&plan)?;
+    let mut reel = reel;
+    reel.returns = processing.returns;
+    reel.irs = processing.irs;
     let mut stems = Vec::with_capacity(plan.stems.len());
-    for s in &plan.stems {
+    for (s, (inserts, sends)) in plan.stems.iter().zip(processing.stems) {
         let kind = serde_json::to_value(s.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -597,6 +709,8 @@ fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
             mute: s.mute,
             pan: s.pan,
             automation: s.automation.clone(),
+            inserts,
+            sends,
             source: Box::new(PlanSource {
                 reader: dubstage_core::pipeline::StemReader::open(s, &plan, 0)?,
                 t: 0,
@@ -663,123 +777,6 @@ fn normalization(plan: &dubstage_core::session::Plan) -> Result<Option<(f64, Str
         n.profile, n.measured_lufs, n.gain_db, n.target_lufs
     );
     Ok(Some((n.gain_db, note)))
-}
-
-/// A synthetic source: tones gated on and off (`on` of every `period` samples)
-/// on every channel, scaled per channel by `weights`.
-struct Tones {
-    weights: Vec<f32>,
-    freq: f64,
-    amp: f32,
-    sr: u32,
-    period: u64,
-    on: u64,
-    t: u64,
-    len: u64,
-}
-
-impl StemSource for Tones {
-    fn read(&mut self, out: &mut [Vec<f32>], frames: usize) -> Result<usize> {
-        let k = (self.len - self.t).min(frames as u64) as usize;
-        for o in out.iter_mut() {
-            o.clear();
-        }
-        for i in 0..k {
-            let t = self.t + i as u64;
-            let ph = 2.0 * std::f64::consts::PI * self.freq * t as f64 / self.sr as f64;
-            let gate = if t % self.period < self.on { 1.0 } else { 0.0 };
-            let v = gate * self.amp * ph.sin() as f32;
-            for (o, w) in out.iter_mut().zip(&self.weights) {
-                o.push(v * w);
-            }
-        }
-        self.t += k as u64;
-        Ok(k)
-    }
-}
-
-/// A synthetic reel for development and tests: 23.976 fps from 01:00:00:00,
-/// dialogue (mono, gated 220 Hz), music (stereo 440 Hz), effects (5.1 110 Hz bursts).
-pub fn synthetic_reel(seconds: u32) -> (PreviewReel, Vec<PreviewStem>) {
-    let sr = 48_000;
-    let rate = FrameRate::Fps23_976;
-    let len = seconds as u64 * sr as u64;
-    let start = Timecode::parse("01:00:00:00", rate).expect("valid timecode");
-    let reel = PreviewReel {
-        title: "Synthetic".into(),
-        reel: "1".into(),
-        reel_number: 1,
-        sample_rate: sr,
-        frame_rate: rate,
-        start,
-        ffoa: None,
-        length: len,
-        layout: Layout::FiveOne,
-        buses: ["DX", "MX", "FX"]
-            .iter()
-            .map(|&id| BusInfo {
-                id: id.into(),
-                dialogue: id == "DX",
-                gain_db: 0.0,
-                automation: Vec::new(),
-            })
-            .collect(),
-        video: None,
-        master: None,
-    };
-    let tones = |weights: Vec<f32>, freq, amp, period, on| -> Box<dyn StemSource> {
-        Box::new(Tones {
-            weights,
-            freq,
-            amp,
-            sr,
-            period,
-            on,
-            t: 0,
-            len,
-        })
-    };
-    let stem = |id: &str, kind: &str, bus: &str, layout, source| PreviewStem {
-        id: id.into(),
-        kind: kind.into(),
-        bus: bus.into(),
-        layout,
-        gain_db: 0.0,
-        mute: false,
-        pan: PanSpec::default(),
-        automation: Vec::new(),
-        source,
-    };
-    let stems = vec![
-        stem(
-            "dx",
-            "dialogue",
-            "DX",
-            Layout::Mono,
-            tones(vec![1.0], 220.0, 0.25, 72_000, 48_000),
-        ),
-        stem(
-            "mx",
-            "music",
-            "MX",
-            Layout::Stereo,
-            tones(vec![1.0, 0.8], 440.0, 0.1, 1, 1),
-        ),
-        stem(
-            "fx",
-            "effects",
-            "FX",
-            Layout::FiveOne,
-            tones(
-                vec![0.5, 0.5, 0.3, 0.0, 0.4, 0.4],
-                110.0,
-                0.3,
-                240_000,
-                24_000,
-            ),
-        ),
-    ];
-    (reel, stems)
 }
 
 // ---------------------------------------------------------------- server

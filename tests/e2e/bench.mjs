@@ -4,7 +4,9 @@
 //   node bench.mjs URL   -> one JSON document
 // open_ms: navigation start to the page ready (manifest, wasm, peaks, first chunks asked);
 // play_ms: from the play call to the first mixed block scheduled on the audio clock,
-//          plus how far ahead of "now" it was scheduled (when sound starts);
+//          plus how far ahead of "now" it was scheduled (when sound starts); it
+//          includes prime_ms, re-priming the inserts and reverb returns over the
+//          audio before the playhead (fetching it and running the chains);
 // renderer_rss_mb: resident memory of the tab's renderer process after all the seeks.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -37,7 +39,8 @@ for (const f of points) {
     const ms = performance.now() - t;
     const first = d.S.sched[0];
     const ahead = first ? (first.time - d.S.ctx.currentTime) * 1000 : NaN;
-    return { at: f, play_call_ms: ms, scheduled_ahead_ms: ahead, start_ms: ms + Math.max(0, ahead) };
+    const prime = d.S.primeMs.length ? d.S.primeMs[d.S.primeMs.length - 1] : 0;
+    return { at: f, play_call_ms: ms, prime_ms: prime, scheduled_ahead_ms: ahead, start_ms: ms + Math.max(0, ahead) };
   }, f);
   await page.waitForTimeout(700);
   plays.push(r);
@@ -51,9 +54,10 @@ try {
   rss = Math.max(...r) / 1024;
 } catch (_) { /* ps missing */ }
 const heap = await page.evaluate(() => (performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null));
+const wasmMb = await page.evaluate(() => (window.dubstage.S.wasm ? window.dubstage.S.wasm.memory.buffer.byteLength / 1048576 : null));
 console.log(JSON.stringify({
   url, open_wall_ms: wall, open_in_page_ms: nav.since_nav_start_ms, app_init_ms: nav.app_ms, reel_hours: nav.length / 48000 / 3600,
   play: plays, play_start_ms_max: Math.max(...plays.map((p) => p.start_ms)),
-  renderer_rss_mb: rss, js_heap_mb: heap,
+  renderer_rss_mb: rss, js_heap_mb: heap, wasm_memory_mb: wasmMb,
 }, null, 1));
 await browser.close();

@@ -20,6 +20,8 @@ fs.rmSync(dst, { recursive: true, force: true });
 fs.mkdirSync(dst, { recursive: true });
 for (const f of ['index.html', 'app.js', 'style.css', 'README.md']) fs.copyFileSync(path.join(src, f), path.join(dst, f));
 fs.cpSync(path.join(src, 'pkg'), path.join(dst, 'pkg'), { recursive: true });
+// the impulse responses of the inserts and returns (small; the same for any length)
+if (fs.existsSync(path.join(src, 'irs'))) fs.cpSync(path.join(src, 'irs'), path.join(dst, 'irs'), { recursive: true });
 for (const s of m.stems) {
   const d = path.join(dst, 'audio', s.id);
   fs.mkdirSync(d, { recursive: true });

@@ -87,6 +87,25 @@ impl Preview {
         }
     }
 
+    /// The mixer (native access for the CLI and tests).
+    pub fn mixer_mut(&mut self) -> &mut Mixer {
+        &mut self.mixer
+    }
+
+    /// Splits `input` (planar, `input_channels()` runs of `frames`) into channels.
+    fn split<'a>(&mut self, input: &'a [f32], frames: usize) -> Result<Vec<&'a [f32]>, JsError> {
+        let n = self.mixer.input_channels();
+        if input.len() < n * frames {
+            return Err(js(format!(
+                "{} samples given, {n} channels x {frames} frames needed",
+                input.len()
+            )));
+        }
+        self.planar.clear();
+        self.planar.extend((0..n).map(|c| c * frames));
+        Ok(self.planar.iter().map(|&o| &input[o..o + frames]).collect())
+    }
+
     /// Mixes, meters the mix, and returns it folded for the speakers
     /// (native form of [`Preview::process`]).
     pub fn process_planar(
@@ -156,22 +175,14 @@ impl Preview {
     /// Mixes `frames` frames from reel sample `start`. `input` holds
     /// `input_channels()` planar channels of `frames` samples one after the other.
     /// Returns the stereo mix, planar (`[L.., R..]`), and feeds the loudness meter.
+    /// When `needs_prime(start)` is true, call `prime` first (see there).
     pub fn process(
         &mut self,
         start: f64,
         input: &[f32],
         frames: usize,
     ) -> Result<Vec<f32>, JsError> {
-        let n = self.mixer.input_channels();
-        if input.len() < n * frames {
-            return Err(js(format!(
-                "process: {} samples given, {n} channels x {frames} frames needed",
-                input.len()
-            )));
-        }
-        self.planar.clear();
-        self.planar.extend((0..n).map(|c| c * frames));
-        let chans: Vec<&[f32]> = self.planar.iter().map(|&o| &input[o..o + frames]).collect();
+        let chans = self.split(input, frames)?;
         let [l, r] = self
             .process_planar(start.floor() as i64, &chans, frames)
             .map_err(js)?;
@@ -179,6 +190,77 @@ impl Preview {
         out.extend_from_slice(&l[..frames]);
         out.extend_from_slice(&r[..frames]);
         Ok(out)
+    }
+
+    /// Package files (`manifest.irs[].file`) of the impulse responses the
+    /// inserts need; give each with `load_ir` before playing.
+    pub fn ir_files(&self) -> Vec<String> {
+        self.mixer.ir_files().to_vec()
+    }
+
+    /// Gives the impulse response stored in package file `file` (its bytes as
+    /// little-endian f32, planar, as `manifest.irs` describes it).
+    pub fn load_ir(&mut self, file: &str, samples: &[f32]) -> Result<(), JsError> {
+        let info = self
+            .manifest
+            .irs
+            .iter()
+            .find(|x| x.file == file)
+            .ok_or_else(|| js(format!("{file} is not an impulse response of the manifest")))?;
+        let ir = info
+            .from_samples(samples, self.manifest.sample_rate)
+            .map_err(js)?;
+        self.mixer.set_ir(file, ir);
+        Ok(())
+    }
+
+    /// Frames of audio before a block that `prime` needs after a jump (0: no
+    /// inserts or sends, nothing to prime). Throws if an impulse response is missing.
+    pub fn prime_frames(&mut self) -> Result<usize, JsError> {
+        self.mixer.prime_frames().map_err(js)
+    }
+
+    /// Does the block at reel sample `start` need priming (it does not continue
+    /// the last block mixed, and there is insert or reverb state)?
+    pub fn needs_prime(&mut self, start: f64) -> Result<bool, JsError> {
+        self.mixer.needs_prime(start.floor() as i64).map_err(js)
+    }
+
+    /// Does stem `i` take part in priming (it has inserts or sends)? Others may
+    /// be given as silence to `prime`.
+    pub fn stem_primes(&self, i: usize) -> bool {
+        self.mixer.stem_primes(i)
+    }
+
+    /// Runs the inserts, sends and returns over `frames` frames from `start`
+    /// (input as for `process`) without mixing or metering. Call it over the
+    /// `prime_frames()` frames before a block that `needs_prime`, in order, in
+    /// pieces of any size; the block then sounds as the render makes it there.
+    pub fn prime(&mut self, start: f64, input: &[f32], frames: usize) -> Result<(), JsError> {
+        let chans = self.split(input, frames)?;
+        self.mixer
+            .prime(start.floor() as i64, &chans, frames)
+            .map_err(js)
+    }
+
+    /// Number of reverb returns.
+    pub fn return_count(&self) -> usize {
+        self.mixer.returns()
+    }
+
+    /// Reviewer mute of return `r`.
+    pub fn set_return_mute(&mut self, r: usize, on: bool) {
+        self.mixer.set_return_mute(r, on);
+    }
+
+    /// Reviewer level offset for return `r`, dB.
+    pub fn set_return_trim_db(&mut self, r: usize, db: f64) {
+        self.mixer.set_return_trim_db(r, db);
+    }
+
+    /// Is return `r` heard with the current monitoring, mutes and solos?
+    pub fn return_audible(&self, r: usize) -> bool {
+        self.mixer.return_audible(r)
     }
 
     /// Starts the meter afresh (after a seek).

@@ -9,9 +9,12 @@
 //! audio/<stem>/<n>.pcm                                 chunk n: s16le, interleaved, `chunk_frames` frames
 //! peaks/<stem>/<spp>.bin                               (min, max) int8 pairs, one per `spp` samples
 //! loudness/loudness.json, loudness/<series>.bin         momentary / short-term per 100 ms ([`Loudness`])
+//! irs/<n>-<name>.f32                                   impulse responses the inserts use ([`IrInfo`])
 //! video/<file>                                         optional picture proxy
 //! ```
 
+use dubstage_core::stem::chain::InsertSpec;
+use dubstage_core::stem::convolve::Ir;
 use dubstage_core::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +63,17 @@ pub struct Manifest {
     pub stems: Vec<StemInfo>,
     /// The buses, in session order.
     pub buses: Vec<BusInfo>,
+    /// The session's reverb returns (`[[return]]`), in session order.
+    #[serde(default)]
+    pub returns: Vec<ReturnInfo>,
+    /// The impulse responses that the stems' and returns' inserts name (each
+    /// `ir` of an [`InsertSpec`] in this manifest is one of these `file`s).
+    #[serde(default)]
+    pub irs: Vec<IrInfo>,
+    /// One sentence on the processing the page runs (inserts, sends, returns) and
+    /// what of it is approximated; empty when the session has none.
+    #[serde(default)]
+    pub processing_note: String,
     /// Precomputed waveform zoom levels: samples per peak, coarsest last.
     pub peak_levels: Vec<u32>,
     /// Loudness timelines file (relative path), if any.
@@ -115,6 +129,112 @@ pub struct StemInfo {
     /// cannot clip at 16 bits; 1.0 otherwise).
     #[serde(default = "one")]
     pub storage_gain: f64,
+    /// The stem's insert chain as the session writes it (EQ, convolution, trim,
+    /// futz), with every `ir` naming a package file of [`Manifest::irs`]; run
+    /// by the core's [`dubstage_core::stem::chain::InsertChain`] on the stored
+    /// channels ([`StemInfo::layout`]).
+    #[serde(default)]
+    pub inserts: Vec<InsertSpec>,
+    /// Aux sends to [`Manifest::returns`].
+    #[serde(default)]
+    pub sends: Vec<SendInfo>,
+}
+
+/// An aux send from a stem (session `sends`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendInfo {
+    /// The return's id.
+    pub to: String,
+    /// Send level, dB.
+    pub db: f64,
+    /// Taken before the stem's fader (its gain and automation) instead of after.
+    #[serde(default)]
+    pub pre_fader: bool,
+    /// Send level automation `(sample from reel start, dB)`.
+    #[serde(default)]
+    pub automation: Vec<(i64, f64)>,
+}
+
+/// A reverb return (session `[[return]]`): the sum of its sends, through its
+/// inserts, into a bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReturnInfo {
+    /// Id (`"room"`).
+    pub id: String,
+    /// The bus it feeds.
+    pub bus: String,
+    /// Its layout (`"1.0"`, `"5.1"`, ...).
+    pub layout: String,
+    /// Return level, dB.
+    #[serde(default)]
+    pub gain_db: f64,
+    /// Return level automation `(sample from reel start, dB)`.
+    #[serde(default)]
+    pub automation: Vec<(i64, f64)>,
+    /// Its inserts (the reverb), `ir`s as in [`StemInfo::inserts`].
+    #[serde(default)]
+    pub inserts: Vec<InsertSpec>,
+}
+
+impl ReturnInfo {
+    /// The return's layout.
+    pub fn layout(&self) -> Result<Layout> {
+        self.layout
+            .parse::<Layout>()
+            .map_err(|e| Error::Invalid(format!("return '{}': layout: {e}", self.id)))
+    }
+}
+
+/// An impulse response file of the package: `channels` planar runs of
+/// `frames` little-endian f32 samples (channel 1 first), at the session's rate,
+/// exactly the samples the render convolves with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IrInfo {
+    /// Path relative to the package (`"irs/1-room_ir.f32"`), as the inserts name it.
+    pub file: String,
+    /// The file the session names (for the page to show).
+    pub source: String,
+    /// Channel count.
+    pub channels: u32,
+    /// Frames per channel.
+    pub frames: u64,
+}
+
+impl IrInfo {
+    /// Decodes the file's bytes (planar little-endian f32) into an [`Ir`] at
+    /// `sample_rate`. Errors name the file: a size that does not match
+    /// `channels x frames x 4`, or what [`Ir::new`] refuses.
+    pub fn decode(&self, bytes: &[u8], sample_rate: u32) -> Result<Ir> {
+        let samples: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        self.from_samples(&samples, sample_rate)
+    }
+
+    /// [`IrInfo::decode`] from the samples already converted (planar).
+    pub fn from_samples(&self, samples: &[f32], sample_rate: u32) -> Result<Ir> {
+        let (c, f) = (self.channels as usize, self.frames as usize);
+        if c == 0 || f == 0 || samples.len() != c.saturating_mul(f) {
+            return Err(Error::format(
+                &self.file,
+                format!(
+                    "{} samples, expected {c} channel(s) x {f} frames",
+                    samples.len()
+                ),
+            ));
+        }
+        let chans = samples.chunks_exact(f).map(|x| x.to_vec()).collect();
+        Ir::new(chans, sample_rate, &self.file)
+    }
+
+    /// Encodes an [`Ir`] as the package stores it (planar little-endian f32).
+    pub fn encode(ir: &Ir) -> Vec<u8> {
+        ir.channels
+            .iter()
+            .flat_map(|c| c.iter().flat_map(|v| v.to_le_bytes()))
+            .collect()
+    }
 }
 
 fn one() -> f64 {
@@ -180,6 +300,129 @@ pub struct LoudnessSeries {
     pub file: String,
     /// Number of hops.
     pub hops: u64,
+}
+
+/// A session's processing (inserts, sends, returns) as a package carries it:
+/// every `ir` rewritten to a package file, and the impulse responses to write.
+#[derive(Debug, Clone)]
+pub struct Processing {
+    /// Per stem of the plan, in order: its inserts and its sends.
+    pub stems: Vec<(Vec<InsertSpec>, Vec<SendInfo>)>,
+    /// The returns.
+    pub returns: Vec<ReturnInfo>,
+    /// Each impulse response once (shared files are written once), with its samples.
+    pub irs: Vec<(IrInfo, Ir)>,
+}
+
+impl Processing {
+    /// From a resolved session: the impulse responses are read as the render
+    /// reads them (`load_ir` at the session's rate; same errors).
+    pub fn of_plan(plan: &dubstage_core::session::Plan) -> Result<Processing> {
+        let mut irs: Vec<(IrInfo, Ir)> = Vec::new();
+        let mut seen: Vec<(std::path::PathBuf, String)> = Vec::new();
+        let mut rewrite = |specs: &[InsertSpec], owner: &str| -> Result<Vec<InsertSpec>> {
+            let mut out = specs.to_vec();
+            for spec in &mut out {
+                let ir = match spec {
+                    InsertSpec::Convolve { ir, .. } => ir,
+                    InsertSpec::Futz { ir: Some(ir), .. } => ir,
+                    _ => continue,
+                };
+                let path = plan.base_dir.join(&*ir);
+                let key = path.canonicalize().unwrap_or_else(|_| path.clone());
+                let file = match seen.iter().find(|(k, _)| *k == key) {
+                    Some((_, f)) => f.clone(),
+                    None => {
+                        let loaded =
+                            dubstage_core::stem::convolve::load_ir(&path, plan.sample_rate)
+                                .map_err(|e| Error::Invalid(format!("{owner}: {e}")))?;
+                        let name: String = path
+                            .file_stem()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                            .chars()
+                            .map(|c| {
+                                if c.is_ascii_alphanumeric() || c == '-' {
+                                    c
+                                } else {
+                                    '_'
+                                }
+                            })
+                            .take(40)
+                            .collect();
+                        let file = format!("irs/{}-{name}.f32", irs.len() + 1);
+                        irs.push((
+                            IrInfo {
+                                file: file.clone(),
+                                source: ir.to_string_lossy().into_owned(),
+                                channels: loaded.channel_count() as u32,
+                                frames: loaded.frames() as u64,
+                            },
+                            loaded,
+                        ));
+                        seen.push((key, file.clone()));
+                        file
+                    }
+                };
+                *ir = file.into();
+            }
+            Ok(out)
+        };
+        let mut stems = Vec::with_capacity(plan.stems.len());
+        for s in &plan.stems {
+            let inserts = rewrite(&s.inserts, &format!("stem '{}'", s.id))?;
+            let sends = s
+                .sends
+                .iter()
+                .map(|x| SendInfo {
+                    to: plan.returns[x.to].id.clone(),
+                    db: x.db,
+                    pre_fader: x.pre_fader,
+                    automation: x.automation.clone(),
+                })
+                .collect();
+            stems.push((inserts, sends));
+        }
+        let mut returns = Vec::with_capacity(plan.returns.len());
+        for r in &plan.returns {
+            returns.push(ReturnInfo {
+                id: r.id.clone(),
+                bus: plan.buses[r.bus].id.clone(),
+                layout: r.layout.to_string(),
+                gain_db: r.gain_db,
+                automation: r.automation.clone(),
+                inserts: rewrite(&r.inserts, &format!("return '{}'", r.id))?,
+            });
+        }
+        Ok(Processing {
+            stems,
+            returns,
+            irs,
+        })
+    }
+}
+
+/// Would `spec` give the same result on a stem folded to stereo as before the
+/// fold (a linear, time-invariant process applied alike to every channel
+/// commutes with the fold)? EQ, trim and futz do, and a convolution with a
+/// mono IR on every channel; a convolution with a channel map, true stereo,
+/// or one IR channel per stem channel does not. `irs` are the package's IRs
+/// that the spec's `ir` names.
+pub fn survives_fold(spec: &InsertSpec, irs: &[IrInfo]) -> bool {
+    let mono = |ir: &std::path::Path| {
+        irs.iter()
+            .any(|i| std::path::Path::new(&i.file) == ir && i.channels == 1)
+    };
+    match spec {
+        InsertSpec::Convolve {
+            ir,
+            map,
+            true_stereo,
+            ..
+        } => mono(ir) && map.is_none() && !true_stereo,
+        InsertSpec::Futz { ir: Some(ir), .. } => mono(ir),
+        _ => true,
+    }
 }
 
 impl Manifest {
@@ -272,6 +515,72 @@ pub fn peaks_f32(interleaved: &[f32], channels: usize, spp: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_commutes_with_the_stereo_fold_survives_it() {
+        let irs = vec![
+            IrInfo {
+                file: "irs/1-mono.f32".into(),
+                source: "mono.wav".into(),
+                channels: 1,
+                frames: 10,
+            },
+            IrInfo {
+                file: "irs/2-six.f32".into(),
+                source: "six.wav".into(),
+                channels: 6,
+                frames: 10,
+            },
+        ];
+        let spec = |t: &str| -> InsertSpec { serde_json::from_str(t).unwrap() };
+        let yes = [
+            r#"{"type":"trim","db":-3}"#,
+            r#"{"type":"eq","bands":[{"kind":"high_pass","freq":80,"slope":24}]}"#,
+            r#"{"type":"futz","low_hz":300,"high_hz":3400}"#,
+            r#"{"type":"futz","low_hz":300,"high_hz":3400,"ir":"irs/1-mono.f32"}"#,
+            r#"{"type":"convolve","ir":"irs/1-mono.f32","wet_db":-6}"#,
+        ];
+        let no = [
+            r#"{"type":"convolve","ir":"irs/2-six.f32"}"#,
+            r#"{"type":"convolve","ir":"irs/1-mono.f32","map":[1,1,1,1,1,1]}"#,
+            r#"{"type":"futz","low_hz":300,"high_hz":3400,"ir":"irs/2-six.f32"}"#,
+        ];
+        for t in yes {
+            assert!(survives_fold(&spec(t), &irs), "{t}");
+        }
+        for t in no {
+            assert!(!survives_fold(&spec(t), &irs), "{t}");
+        }
+    }
+
+    #[test]
+    fn ir_files_round_trip_and_are_checked() {
+        let ir = Ir::new(
+            vec![vec![1.0, -0.5, 0.25], vec![0.0, 0.5, 0.0]],
+            48_000,
+            "x",
+        )
+        .unwrap();
+        let info = IrInfo {
+            file: "irs/1-x.f32".into(),
+            source: "x.wav".into(),
+            channels: 2,
+            frames: 3,
+        };
+        let bytes = IrInfo::encode(&ir);
+        assert_eq!(bytes.len(), 2 * 3 * 4);
+        assert_eq!(info.decode(&bytes, 48_000).unwrap().channels, ir.channels);
+        let e = info.decode(&bytes[..20], 48_000).unwrap_err().to_string();
+        assert!(
+            e.contains("irs/1-x.f32") && e.contains("expected 2 channel(s) x 3 frames"),
+            "{e}"
+        );
+        let silent = IrInfo::encode(&Ir {
+            channels: vec![vec![0.0; 3]; 2],
+            ..ir
+        });
+        assert!(info.decode(&silent, 48_000).is_err());
+    }
 
     #[test]
     fn peaks_cover_a_partial_last_run() {

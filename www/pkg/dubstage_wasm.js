@@ -71,6 +71,40 @@ export class Preview {
         return ret >>> 0;
     }
     /**
+     * Package files (`manifest.irs[].file`) of the impulse responses the
+     * inserts need; give each with `load_ir` before playing.
+     * @returns {string[]}
+     */
+    ir_files() {
+        const ret = wasm.preview_ir_files(this.__wbg_ptr);
+        var v1 = getArrayJsValueFromWasm0(ret[0], ret[1]);
+        wasm.__wbindgen_free(ret[0], ret[1] * 4, 4);
+        return v1;
+    }
+    /**
+     * Gives the impulse response stored in package file `file` (its bytes as
+     * little-endian f32, planar, as `manifest.irs` describes it).
+     * @param {string} file
+     * @param {Float32Array | number[]} samples
+     */
+    load_ir(file, samples) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(file, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArrayF32ToWasm0(samples, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 4, 4); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.preview_load_ir(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
      * A JSON spotting list of the markers (for export).
      * @param {string} markers_json
      * @returns {string}
@@ -110,6 +144,19 @@ export class Preview {
     momentary() {
         const ret = wasm.preview_momentary(this.__wbg_ptr);
         return ret;
+    }
+    /**
+     * Does the block at reel sample `start` need priming (it does not continue
+     * the last block mixed, and there is insert or reverb state)?
+     * @param {number} start
+     * @returns {boolean}
+     */
+    needs_prime(start) {
+        const ret = wasm.preview_needs_prime(this.__wbg_ptr, start);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return ret[0] !== 0;
     }
     /**
      * Parses `manifest.json`'s text.
@@ -166,9 +213,41 @@ export class Preview {
         return ret[0];
     }
     /**
+     * Runs the inserts, sends and returns over `frames` frames from `start`
+     * (input as for `process`) without mixing or metering. Call it over the
+     * `prime_frames()` frames before a block that `needs_prime`, in order, in
+     * pieces of any size; the block then sounds as the render makes it there.
+     * @param {number} start
+     * @param {Float32Array | number[]} input
+     * @param {number} frames
+     */
+    prime(start, input, frames) {
+        const val2 = +start;
+        const val3 = +frames;
+        const ptr0 = passArrayF32ToWasm0(input, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.preview_prime(this.__wbg_ptr, val2, ptr0, len0, val3);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
+     * Frames of audio before a block that `prime` needs after a jump (0: no
+     * inserts or sends, nothing to prime). Throws if an impulse response is missing.
+     * @returns {number}
+     */
+    prime_frames() {
+        const ret = wasm.preview_prime_frames(this.__wbg_ptr);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return ret[0] >>> 0;
+    }
+    /**
      * Mixes `frames` frames from reel sample `start`. `input` holds
      * `input_channels()` planar channels of `frames` samples one after the other.
      * Returns the stereo mix, planar (`[L.., R..]`), and feeds the loudness meter.
+     * When `needs_prime(start)` is true, call `prime` first (see there).
      * @param {number} start
      * @param {Float32Array | number[]} input
      * @param {number} frames
@@ -197,6 +276,23 @@ export class Preview {
         }
     }
     /**
+     * Is return `r` heard with the current monitoring, mutes and solos?
+     * @param {number} r
+     * @returns {boolean}
+     */
+    return_audible(r) {
+        const ret = wasm.preview_return_audible(this.__wbg_ptr, r);
+        return ret !== 0;
+    }
+    /**
+     * Number of reverb returns.
+     * @returns {number}
+     */
+    return_count() {
+        const ret = wasm.preview_return_count(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
      * Monitoring: `printmaster`, `me`, `bus:ID` or `stem:ID`.
      * @param {string} what
      */
@@ -215,6 +311,22 @@ export class Preview {
      */
     set_mute(i, on) {
         wasm.preview_set_mute(this.__wbg_ptr, i, on);
+    }
+    /**
+     * Reviewer mute of return `r`.
+     * @param {number} r
+     * @param {boolean} on
+     */
+    set_return_mute(r, on) {
+        wasm.preview_set_return_mute(this.__wbg_ptr, r, on);
+    }
+    /**
+     * Reviewer level offset for return `r`, dB.
+     * @param {number} r
+     * @param {number} db
+     */
+    set_return_trim_db(r, db) {
+        wasm.preview_set_return_trim_db(this.__wbg_ptr, r, db);
     }
     /**
      * Solo of stem `i`.
@@ -256,6 +368,16 @@ export class Preview {
     stem_count() {
         const ret = wasm.preview_stem_count(this.__wbg_ptr);
         return ret >>> 0;
+    }
+    /**
+     * Does stem `i` take part in priming (it has inserts or sends)? Others may
+     * be given as silence to `prime`.
+     * @param {number} i
+     * @returns {boolean}
+     */
+    stem_primes(i) {
+        const ret = wasm.preview_stem_primes(this.__wbg_ptr, i);
+        return ret !== 0;
     }
     /**
      * Reel sample where the frame `frames` away from the one containing `sample` starts.
@@ -420,6 +542,11 @@ function __wbg_get_imports() {
         __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
             throw new Error(getStringFromWasm0(arg0, arg1));
         },
+        __wbindgen_generic_0000000000000001: function(arg0, arg1) {
+            // Cast intrinsic for `Ref(String) -> Externref`.
+            const ret = getStringFromWasm0(arg0, arg1);
+            return ret;
+        },
         __wbindgen_init_externref_table: function() {
             const table = wasm.__wbindgen_externrefs;
             table.set(0, undefined);
@@ -442,6 +569,25 @@ const PreviewFinalization = (typeof FinalizationRegistry === 'undefined')
 function getArrayF32FromWasm0(ptr, len) {
     ptr = ptr >>> 0;
     return getFloat32ArrayMemory0().subarray(ptr / 4, ptr / 4 + len);
+}
+
+function getArrayJsValueFromWasm0(ptr, len) {
+    ptr = ptr >>> 0;
+    const mem = getDataViewMemory0();
+    const result = [];
+    for (let i = ptr; i < ptr + 4 * len; i += 4) {
+        result.push(wasm.__wbindgen_externrefs.get(mem.getUint32(i, true)));
+    }
+    wasm.__externref_drop_slice(ptr, len);
+    return result;
+}
+
+let cachedDataViewMemory0 = null;
+function getDataViewMemory0() {
+    if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {
+        cachedDataViewMemory0 = new DataView(wasm.memory.buffer);
+    }
+    return cachedDataViewMemory0;
 }
 
 let cachedFloat32ArrayMemory0 = null;
@@ -549,6 +695,7 @@ function __wbg_finalize_init(instance, module) {
     wasmInstance = instance;
     wasm = instance.exports;
     wasmModule = module;
+    cachedDataViewMemory0 = null;
     cachedFloat32ArrayMemory0 = null;
     cachedUint8ArrayMemory0 = null;
     wasm.__wbindgen_start();

@@ -87,11 +87,20 @@ after(async () => { await browser?.close(); });
 test('opens the demo reel: title, timecode at FFOA, stems, what is heard', async () => {
   assert.equal(await page.textContent('#title'), manifest.title);
   assert.equal(await page.textContent('#tc'), manifest.ffoa ?? manifest.start);
-  const stems = await page.$$eval('#stems tbody tr', (rows) => rows.map((r) => r.dataset.stem));
+  const stems = await page.$$eval('#stems tbody tr[data-stem]', (rows) => rows.map((r) => r.dataset.stem));
   assert.deepEqual(stems, manifest.stems.map((s) => s.id));
+  const rets = await page.$$eval('#stems tbody tr[data-return]', (rows) => rows.map((r) => r.dataset.return));
+  assert.deepEqual(rets, ['room']);
   const hearing = await page.textContent('#hearing');
   assert.match(hearing, /Printmaster/);
   assert.match(hearing, /16-bit/);
+  // what is simulated and what is not
+  assert.match(hearing, /returns room\./);
+  assert.match(hearing, /Inserts \(2\), sends \(1\) and reverb returns \(room\) run here with dubstage's own DSP/);
+  assert.match(hearing, /impulse responses \(stems\/room_ir\.wav\)/);
+  assert.match(hearing, /primed over the 0\.\d\d s before the playhead \(long enough for the whole tail\)/);
+  assert.match(hearing, /true-peak limiter is not simulated/);
+  assert.ok(await page.evaluate(() => window.dubstage.S.primeFrames) > 28800, 'primed over at least the room IR');
   await shot('01-open');
   assert.deepEqual(errors, []);
 });
@@ -147,7 +156,7 @@ test('plays, and the meter reads the CLI figures for the printmaster and for sol
   // Solo dialogue.
   await page.click('#stems tr[data-stem="dx"] button.solo');
   const hearing = await page.textContent('#hearing');
-  assert.match(hearing, /stems dx\./, hearing);
+  assert.match(hearing, /stems dx; returns none\./, hearing);
   const dx = cliSeries('stem:dx');
   r = await playAndMeter(from, 4);
   k = r.sample / HOP - 1;
@@ -169,11 +178,102 @@ test('plays, and the meter reads the CLI figures for the printmaster and for sol
     assert.ok(Math.abs(r.m - (ref.m[k] + g)) < 0.5, `dx momentary ${r.m} vs dubstage measure ${ref.m[k]} + ${g}`);
     assert.ok(Math.abs(r.s - (ref.s[k] + g)) < 0.5, `dx short-term ${r.s} vs dubstage measure ${ref.s[k]} + ${g}`);
   }
-  const shown = Number(await page.textContent('#meter-s'));
-  assert.ok(Math.abs(shown - r.s) < 0.5, `meter shows ${shown}`);
+  // the display shows the meter's reading (both read at once: playback goes on)
+  const disp = await page.evaluate(() => ({ shown: Number(document.getElementById('meter-s').textContent), s: window.dubstage.S.meterShown.s }));
+  assert.ok(Math.abs(disp.shown - disp.s) <= 0.05, `meter shows ${disp.shown}, reads ${disp.s}`);
   await shot('03-playing-solo-dx');
   await page.click('#b-play');
   await page.click('#stems tr[data-stem="dx"] button.solo');
+  assert.deepEqual(errors, []);
+});
+
+test('the ADR reverb return: the DX bus reads the render\'s DX stem with it, and not without', async () => {
+  // the loudest stretch of ADR (its own timeline includes its reverb), read at a hop boundary
+  const adr = cliSeries('stem:adr');
+  let k = -1;
+  for (let j = 40; j < adr.s.length - 20; j++) if (Number.isFinite(adr.s[j]) && (k < 0 || adr.s[j] > adr.s[k])) k = j;
+  assert.ok(k > 0, 'the ADR speaks somewhere');
+  const from = (k + 1 - 30) * HOP;
+  await page.selectOption('#monitor', 'bus:DX');
+  const heard = await page.textContent('#hearing');
+  assert.match(heard, /stems dx, adr; returns room\./, heard);
+  const wet = await playAndMeter(from, 3);
+  await page.click('#b-play');
+  await shot('08-bus-dx-with-room');
+  await page.click('#stems tr[data-return="room"] button.mute');
+  assert.match(await page.textContent('#hearing'), /returns none\./);
+  assert.equal(await page.getAttribute('#stems tr[data-return="room"]', 'class'), 'return silent');
+  const dry = await playAndMeter(from, 3);
+  await page.click('#b-play');
+  await page.click('#stems tr[data-return="room"] button.mute');
+  await page.selectOption('#monitor', 'printmaster');
+  const kw = wet.sample / HOP - 1, kd = dry.sample / HOP - 1;
+  const pmFile = DEMO && fs.readdirSync(path.join(DEMO, 'print')).find((f) => /_DX_.*\.wav$/.test(f));
+  if (pmFile) {
+    // the render's DX stem (normalized like every mix) measured by `dubstage measure`
+    const ref = measureTimeline(path.join(DEMO, 'print', pmFile));
+    console.log(`bus DX at hop ${kw}: page S ${wet.s.toFixed(2)} with the room, ${dry.s.toFixed(2)} without (hop ${kd}); render's DX stem ${ref.s[kw]} / ${ref.s[kd]}`);
+    assert.ok(Math.abs(wet.s - ref.s[kw]) < 0.5, `with the return: page ${wet.s} vs render ${ref.s[kw]}`);
+    assert.ok(Math.abs(wet.m - ref.m[kw]) < 0.5, `with the return (momentary): page ${wet.m} vs render ${ref.m[kw]}`);
+    assert.ok(Math.abs(dry.s - ref.s[kd]) > 1, `without the return the page must not read the render's DX: ${dry.s} vs ${ref.s[kd]}`);
+  }
+  assert.ok(wet.s - dry.s > 1, `the room adds level: ${wet.s} with, ${dry.s} without`);
+  assert.deepEqual(errors, []);
+});
+
+test('J plays backwards, K stops, L plays forwards', async () => {
+  const d = () => page.evaluate(() => ({ ph: window.dubstage.playhead(), playing: window.dubstage.S.playing, dir: window.dubstage.S.dir }));
+  await page.evaluate((s) => window.dubstage.seek(s), 40 * SR);
+  await page.focus('body');
+  await page.keyboard.press('l');
+  await page.waitForFunction((s) => window.dubstage.playhead() > s, 40 * SR + 0.3 * SR, { timeout: 5000 });
+  let a = await d();
+  assert.deepEqual([a.playing, a.dir], [true, 1]);
+  await page.keyboard.press('j');
+  await page.waitForFunction(() => window.dubstage.S.dir === -1 && window.dubstage.S.sched.length > 0, null, { timeout: 5000 });
+  a = await d();
+  await page.waitForTimeout(600);
+  let b = await d();
+  assert.deepEqual([b.playing, b.dir], [true, -1]);
+  assert.ok(b.ph < a.ph - 0.3 * SR, `J: the playhead moves backwards (${a.ph} -> ${b.ph})`);
+  assert.equal(await page.getAttribute('#b-rev', 'class'), 'on');
+  await shot('09-reverse');
+  await page.keyboard.press('k');
+  a = await d();
+  assert.equal(a.playing, false);
+  await page.waitForTimeout(400);
+  b = await d();
+  assert.equal(b.ph, a.ph, 'K: the playhead stays');
+  assert.equal(await page.getAttribute('#b-rev', 'class'), '');
+  await page.keyboard.press('l');
+  await page.waitForTimeout(500);
+  b = await d();
+  assert.deepEqual([b.playing, b.dir], [true, 1]);
+  assert.ok(b.ph > a.ph, `L: forwards again (${a.ph} -> ${b.ph})`);
+  await page.keyboard.press('k');
+  // what J plays is the forward mix, reverb included: a block in the ADR's reverb,
+  // mixed as reverse play mixes it (a primed segment), equals the block mixed
+  // after a forward seek (primed), and not the block mixed with no priming
+  const adr = cliSeries('stem:adr');
+  let k = -1;
+  for (let j = 40; j < adr.s.length - 20; j++) if (Number.isFinite(adr.m[j]) && (k < 0 || adr.m[j] > adr.m[k])) k = j;
+  const cmp = await page.evaluate(async (at) => {
+    const d = window.dubstage, S = d.S;
+    const diff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    const rms = (a) => Math.sqrt(a.reduce((m, v) => m + v * v, 0) / a.length);
+    S.gen++;
+    const rev = (await d.reverseBlock(at, S.gen)).slice();
+    S.gen++;
+    await d.primeBefore(at, S.gen);
+    const fwd = S.p.process(at, await d.inputBlock(at), 4096).slice();
+    S.p.process(at - 20 * S.sr, await d.inputBlock(at - 20 * S.sr), 4096);
+    const cold = S.p.process(at, await d.inputBlock(at), 4096).slice();
+    return { rev_vs_fwd: diff(rev, fwd), cold_vs_fwd: diff(cold, fwd), rms: rms(fwd) };
+  }, (k + 1) * HOP - 4096);
+  console.log(`reverse block vs forward at hop ${k}: max diff ${cmp.rev_vs_fwd.toExponential(2)}; unprimed ${cmp.cold_vs_fwd.toExponential(2)}; rms ${cmp.rms.toFixed(4)}`);
+  assert.ok(cmp.rms > 1e-3, 'a block with sound');
+  assert.ok(cmp.rev_vs_fwd < 1e-6, `reverse = forward mix (${cmp.rev_vs_fwd})`);
+  assert.ok(cmp.cold_vs_fwd > 1e-4, `priming matters here (${cmp.cold_vs_fwd})`);
   assert.deepEqual(errors, []);
 });
 
@@ -288,9 +388,12 @@ test('adds two markers through the UI, exports CSV, keeps them over a reload', a
 
 test('M&E monitoring leaves the dialogue out', async () => {
   await page.selectOption('#monitor', 'me');
-  const silent = await page.$$eval('#stems tbody tr.silent', (rs) => rs.map((r) => r.dataset.stem));
+  const silent = await page.$$eval('#stems tbody tr[data-stem].silent', (rs) => rs.map((r) => r.dataset.stem));
   const dialogue = manifest.stems.filter((s) => manifest.buses.find((b) => b.id === s.bus).dialogue).map((s) => s.id);
   assert.deepEqual(silent.sort(), dialogue.sort());
+  // the production-room reverb returns to the dialogue bus: the M&E stays dry
+  assert.equal(await page.getAttribute('#stems tr[data-return="room"]', 'class'), 'return silent');
+  assert.match(await page.textContent('#hearing'), /returns none\./);
   await page.selectOption('#monitor', 'printmaster');
 });
 
