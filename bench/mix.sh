@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Issue #2's benchmark: sum the six 5.1 float stems of ../shared/bench/gen.py's reel into one
-# 5.1 float WAV with `dubstage render`, and with `sox -m` (-v 1 on each input, the command of
-# ../shared/bench/run.sh), in the same run on the same page-cached files. Reports the median wall
-# time of RUNS runs each, the ratio, dubstage's peak RSS, and checks both outputs agree.
+# 5.1 float WAV with `dubstage render --no-qc` (the plain sum the issue asks for), with the full
+# render (loudness metering and QC of the deliverable, qc/report.*), and with `sox -m` (-v 1 on
+# each input, the command of ../shared/bench/run.sh), in the same run on the same page-cached
+# files, all on the CPU. Reports the median wall time of RUNS runs each, the ratios, dubstage's
+# peak RSS, and checks that the outputs agree.
 #
 #   bash bench/mix.sh                 10-minute reel (REEL_MIN=10), 3 runs each
 #   REEL_MIN=2 RUNS=1 bash bench/mix.sh
@@ -32,24 +34,33 @@ S=$DATA/sum.toml
 STEMS=(); SOXIN=(); for s in dx mx fx bg fol lfe; do STEMS+=("$DATA/reel_$s.wav"); SOXIN+=(-v 1 "$DATA/reel_$s.wav"); done
 warm() { cat "${STEMS[@]}" > /dev/null; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-: > "$DATA/ds.txt"; : > "$DATA/sox.txt"
+: > "$DATA/ds.txt"; : > "$DATA/sox.txt"; : > "$DATA/dsqc.txt"
 for i in $(seq "$RUNS"); do
   warm
-  /usr/bin/time -f '%e %M' -o "$DATA/t" "$BIN" render "$S" --out "$DATA/out" --quiet
+  /usr/bin/time -f '%e %M' -o "$DATA/t" "$BIN" render "$S" --out "$DATA/out" --quiet --no-qc --backend cpu
   cat "$DATA/t" >> "$DATA/ds.txt"
+  warm
+  /usr/bin/time -f '%e %M' -o "$DATA/t" "$BIN" render "$S" --out "$DATA/outqc" --quiet --backend cpu
+  cat "$DATA/t" >> "$DATA/dsqc.txt"
   warm
   /usr/bin/time -f '%e %M' -o "$DATA/t" sox -D -m "${SOXIN[@]}" -e floating-point -b 32 "$DATA/out/sum_sox.wav"
   cat "$DATA/t" >> "$DATA/sox.txt"
 done
 DS=$(awk '{print $1}' "$DATA/ds.txt" | median); SOX=$(awk '{print $1}' "$DATA/sox.txt" | median)
+DSQC=$(awk '{print $1}' "$DATA/dsqc.txt" | median)
 RSS=$(awk '{print $2}' "$DATA/ds.txt" | sort -n | tail -1)
-python3 - "$DATA/out/sum_dubstage.wav" "$DATA/out/sum_sox.wav" <<'PY'
+RSSQC=$(awk '{print $2}' "$DATA/dsqc.txt" | sort -n | tail -1)
+python3 - "$DATA/out/sum_dubstage.wav" "$DATA/out/sum_sox.wav" "$DATA/outqc/sum_dubstage.wav" <<'PY'
 import sys, numpy as np, soundfile as sf
-a, _ = sf.read(sys.argv[1], dtype="float64"); b, _ = sf.read(sys.argv[2], dtype="float64")
-n = min(len(a), len(b)); d = np.abs(a[:n] - b[:n]).max()
+a, _ = sf.read(sys.argv[1], dtype="float32"); b, _ = sf.read(sys.argv[2], dtype="float32")
+n = min(len(a), len(b)); d = np.abs(a[:n].astype("f8") - b[:n]).max()
 print(f"max |dubstage - sox| = {d:.3e} over {n} frames x {a.shape[1]} channels (lengths {len(a)} / {len(b)})")
+q, _ = sf.read(sys.argv[3], dtype="float32")
+print("--no-qc and QC renders:", "same audio" if np.array_equal(a, q) else "DIFFERENT AUDIO")
 PY
-echo "reel: ${REEL_MIN} min, six 5.1 float stems; runs: $RUNS (median)"
-echo "dubstage render: ${DS} s (peak RSS $((RSS / 1024)) MB)"
-echo "sox -m:          ${SOX} s"
-awk -v a="$DS" -v b="$SOX" 'BEGIN { printf "ratio dubstage/sox: %.3f (target <= 0.25)\n", a / b }'
+echo "reel: ${REEL_MIN} min, six 5.1 float stems; runs: $RUNS (median); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "dubstage render --no-qc: ${DS} s (peak RSS $((RSS / 1024)) MB)"
+echo "dubstage render (QC):    ${DSQC} s (peak RSS $((RSSQC / 1024)) MB)"
+echo "sox -m:                  ${SOX} s"
+awk -v a="$DS" -v b="$SOX" 'BEGIN { printf "ratio dubstage --no-qc / sox: %.3f (target <= 0.25)\n", a / b }'
+awk -v a="$DSQC" -v b="$SOX" 'BEGIN { printf "ratio dubstage with QC / sox: %.3f\n", a / b }'
