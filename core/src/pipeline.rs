@@ -183,7 +183,12 @@ impl StemReader {
             for c in 0..nch {
                 let li = self.map[file_ch + c];
                 let src = &self.scratch[c][..want];
-                if let Some(k) = first_non_finite(src) {
+                let found = if r.may_hold_non_finite() {
+                    first_non_finite(src)
+                } else {
+                    None
+                };
+                if let Some(k) = found {
                     let at = a + self.offset + k as i64;
                     let tc = crate::Timecode::from_samples(
                         self.start_samples + at,
@@ -793,8 +798,13 @@ fn derive_mixes(plan: &Plan, n: usize, out: &mut MixBlock) {
     }
     for c in 0..nch {
         let (me, dx, pm) = (&out.me[c], &out.dialogue[c], &mut out.printmaster[c]);
-        for ((p, m), d) in pm.iter_mut().zip(me).zip(dx) {
-            *p = *m + *d;
+        if dx_first {
+            // No dialogue bus: M&E + 0.0 is the M&E itself (it holds no -0.0).
+            pm[..n].copy_from_slice(&me[..n]);
+        } else {
+            for ((p, m), d) in pm.iter_mut().zip(me).zip(dx) {
+                *p = *m + *d;
+            }
         }
     }
 }

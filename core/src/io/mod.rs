@@ -86,6 +86,16 @@ impl AudioReader {
         }
     }
 
+    /// False when the last [`AudioReader::read_planar`] certainly returned finite
+    /// samples only (so callers may skip their own NaN/Inf scan).
+    pub fn may_hold_non_finite(&self) -> bool {
+        match &self.inner {
+            Inner::Wav(r) => r.may_hold_non_finite(),
+            // FLAC holds integers.
+            Inner::Flac(_) => false,
+        }
+    }
+
     /// Reads up to `frames` frames into `out` (one Vec per channel; each is
     /// cleared and filled) as f32. Returns frames read, 0 at the end.
     pub fn read_planar(&mut self, out: &mut [Vec<f32>], frames: usize) -> Result<usize> {

@@ -166,6 +166,8 @@ pub struct WavReader {
     pos: u64,
     /// The raw data of one read, in 4-byte words (so float data is aligned for `f32`).
     buf: Vec<u32>,
+    /// Whether the last [`WavReader::read_planar`] may have returned NaN or infinity.
+    maybe_non_finite: bool,
 }
 
 impl std::fmt::Debug for WavReader {
@@ -479,6 +481,7 @@ impl WavReader {
             data_start,
             pos: 0,
             buf: Vec::new(),
+            maybe_non_finite: false,
         })
     }
 
@@ -502,6 +505,12 @@ impl WavReader {
             .map_err(|e| Error::io(&self.info.path, e))?;
         self.pos = frame;
         Ok(())
+    }
+
+    /// False when the last [`WavReader::read_planar`] certainly returned finite samples
+    /// only (integer data always; float data checked while decoded).
+    pub fn may_hold_non_finite(&self) -> bool {
+        self.maybe_non_finite
     }
 
     /// Reads up to `frames` frames into `out` (one Vec per channel; each is
@@ -533,6 +542,8 @@ impl WavReader {
         let piece = (READ_PIECE_BYTES / self.block_align).max(1);
         let path = &self.info.path;
         let mut at = 0;
+        // Integers always decode to finite floats; f64 may overflow f32.
+        self.maybe_non_finite = self.decode == Decode::F64;
         while at < n {
             let m = piece.min(n - at);
             let bytes = m * self.block_align;
@@ -546,7 +557,7 @@ impl WavReader {
                 }
             })?;
             if self.decode == Decode::F32 {
-                deinterleave_f32(&self.buf[..bytes / 4], out, at);
+                self.maybe_non_finite |= deinterleave_f32(&self.buf[..bytes / 4], out, at);
             } else {
                 let raw = &bytemuck::cast_slice::<u32, u8>(&self.buf)[..bytes];
                 decode_planar(self.decode, raw, out, at);
@@ -560,24 +571,59 @@ impl WavReader {
 
 /// Splits interleaved little-endian f32 words into planar channels, with the channel
 /// count known at compile time for the common layouts (the loop then moves whole frames).
-fn deinterleave_f32(words: &[u32], out: &mut [Vec<f32>], at: usize) {
-    fn fixed<const C: usize>(words: &[u32], out: &mut [Vec<f32>], at: usize) {
+/// Returns whether any sample is NaN or infinite (all exponent bits set).
+fn deinterleave_f32(words: &[u32], out: &mut [Vec<f32>], at: usize) -> bool {
+    const EXP: u32 = 0x7F80_0000;
+    fn fixed<const C: usize>(words: &[u32], out: &mut [Vec<f32>], at: usize) -> bool {
         let out: &mut [Vec<f32>; C] = out.try_into().expect("C channels");
         let n = words.len() / C;
         let dst: [&mut [f32]; C] = out.each_mut().map(|v| &mut v[at..at + n]);
+        let mut bad = 0u32;
         for (i, frame) in words.chunks_exact(C).enumerate() {
             for c in 0..C {
-                dst[c][i] = f32::from_bits(u32::from_le(frame[c]));
+                let w = u32::from_le(frame[c]);
+                bad |= u32::from(w & EXP == EXP);
+                dst[c][i] = f32::from_bits(w);
             }
         }
+        bad != 0
     }
     match out.len() {
         1 => fixed::<1>(words, out, at),
         2 => fixed::<2>(words, out, at),
         6 => fixed::<6>(words, out, at),
         8 => fixed::<8>(words, out, at),
-        _ => decode_planar(Decode::F32, bytemuck::cast_slice(words), out, at),
+        _ => {
+            decode_planar(Decode::F32, bytemuck::cast_slice(words), out, at);
+            words.iter().any(|w| u32::from_le(*w) & EXP == EXP)
+        }
     }
+}
+
+/// Interleaves `C` planar channels into little-endian f32 words (NaN/Inf written as 0),
+/// raising `peak` per channel; returns the count of non-finite samples. `None` when
+/// `chans` does not hold `C` channels.
+fn interleave_f32<const C: usize>(
+    chans: &[&[f32]],
+    words: &mut [u32],
+    peak: &mut [f32],
+) -> Option<u64> {
+    let src: &[&[f32]; C] = chans.try_into().ok()?;
+    let pk: &mut [f32; C] = peak.try_into().ok()?;
+    let n = words.len() / C;
+    let src: [&[f32]; C] = src.map(|c| &c[..n]);
+    let mut bad = 0u64;
+    for (i, frame) in words.chunks_exact_mut(C).enumerate() {
+        for c in 0..C {
+            let x = src[c][i];
+            let ok = x.is_finite();
+            let v = if ok { x } else { 0.0 };
+            bad += u64::from(!ok);
+            pk[c] = pk[c].max(v.abs());
+            frame[c] = v.to_bits().to_le();
+        }
+    }
+    Some(bad)
 }
 
 /// Bytes per read of [`WavReader::read_planar`] (fits in L2 with its decoded copy).
@@ -768,10 +814,57 @@ pub struct WavWriter {
     peak: Vec<f32>,
     clipped: u64,
     non_finite: u64,
-    buf: Vec<u8>,
+    /// Interleaved bytes of one write, in 4-byte words (aligned for `f32`).
+    buf: Vec<u32>,
     /// Set by [`WavWriter::expect_frames`]: the final header, already on disk, and the
     /// running hash of everything written since (header first).
     early: Option<(Vec<u8>, Sha256)>,
+    /// Background writeback of long files (so the final sync has little left to do).
+    #[cfg(not(target_arch = "wasm32"))]
+    flusher: Option<Flusher>,
+}
+
+/// Data bytes between two background writebacks of a long file.
+#[cfg(not(target_arch = "wasm32"))]
+const FLUSH_EVERY: u64 = 64 << 20;
+
+/// A thread that syncs a file's data to disk while the file is still being written:
+/// the disk works during the render instead of after it. Safe std only: `sync_data` on
+/// a second handle of the same file.
+#[cfg(not(target_arch = "wasm32"))]
+struct Flusher {
+    tx: std::sync::mpsc::SyncSender<()>,
+    handle: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Flusher {
+    fn start(file: &File) -> std::io::Result<Flusher> {
+        let f = file.try_clone()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("dubstage-writeback".into())
+            .spawn(move || {
+                for () in rx {
+                    f.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Flusher { tx, handle })
+    }
+
+    /// Asks for a writeback unless one is already pending.
+    fn poke(&self) {
+        let _ = self.tx.try_send(());
+    }
+
+    /// Waits for the thread; its first error, if any.
+    fn stop(self) -> std::io::Result<()> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writeback thread panicked")))
+    }
 }
 
 impl std::fmt::Debug for WavWriter {
@@ -974,6 +1067,8 @@ impl WavWriter {
             non_finite: 0,
             buf: Vec::new(),
             early: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            flusher: None,
         };
         // On failure `w` is dropped, which removes the temporary file.
         w.file
@@ -1098,8 +1193,22 @@ impl WavWriter {
                     .into(),
             });
         }
-        self.buf.resize(n * stride, 0);
-        let buf = &mut self.buf;
+        let bytes = n * stride;
+        self.buf.resize(bytes.div_ceil(4), 0);
+        if self.spec.format == OutputFormat::Float32 {
+            let words = &mut self.buf[..bytes / 4];
+            let nf = match ch {
+                1 => interleave_f32::<1>(chans, words, &mut self.peak),
+                2 => interleave_f32::<2>(chans, words, &mut self.peak),
+                6 => interleave_f32::<6>(chans, words, &mut self.peak),
+                8 => interleave_f32::<8>(chans, words, &mut self.peak),
+                _ => None,
+            };
+            if let Some(nf) = nf {
+                return self.append(bytes, n, nf, 0, total);
+            }
+        }
+        let buf = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut self.buf)[..bytes];
         let mut non_finite = 0u64;
         let mut clipped = 0u64;
         // Tiles of TILE frames, each channel in turn: a tile of the interleaved buffer
@@ -1143,10 +1252,34 @@ impl WavWriter {
                 }
             }
         }
+        self.append(bytes, n, non_finite, clipped, total)
+    }
+
+    /// Writes the first `bytes` of the buffer (`n` frames, ending at data byte `total`)
+    /// and counts them.
+    fn append(
+        &mut self,
+        bytes: usize,
+        n: usize,
+        non_finite: u64,
+        clipped: u64,
+        total: u64,
+    ) -> Result<()> {
+        let buf = &bytemuck::cast_slice::<u32, u8>(&self.buf)[..bytes];
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
         if let Some((_, h)) = &mut self.early {
-            h.update(&buf[..]);
+            h.update(buf);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if total / FLUSH_EVERY != self.data_bytes / FLUSH_EVERY {
+            if self.flusher.is_none() {
+                // Without the thread the final sync still does it all.
+                self.flusher = Flusher::start(file).ok();
+            }
+            if let Some(f) = &self.flusher {
+                f.poke();
+            }
         }
         self.data_bytes = total;
         self.frames += n as u64;
@@ -1175,6 +1308,10 @@ impl WavWriter {
             self.frames,
         );
         debug_assert_eq!(header.len() as u64, self.header_len);
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(f) = self.flusher.take() {
+            f.stop().map_err(ioe)?;
+        }
         let early = self.early.take().filter(|(h, _)| *h == header);
         let (hasher, total) = if let Some((_, mut hasher)) = early {
             // The header on disk is final and everything was hashed as it was written.
