@@ -164,6 +164,13 @@ pub struct KWeightState {
 }
 
 impl KWeightState {
+    /// The largest magnitude in the state.
+    pub fn magnitude(&self) -> f64 {
+        [self.x1, self.x2, self.v1, self.v2, self.y1, self.y2]
+            .iter()
+            .fold(0.0, |m, v| m.max(v.abs()))
+    }
+
     /// Filters one sample through both stages.
     #[inline(always)]
     pub fn tick(&mut self, c: &[Biquad; 2], x: f64) -> f64 {

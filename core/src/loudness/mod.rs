@@ -164,6 +164,12 @@ impl ChannelState {
                 e += y * y;
             }
             let sp = seg.iter().fold(self.cur_sp, |m, v| m.max(v.abs()));
+            // After digital silence the state decays towards subnormal numbers, which
+            // x86 computes ~100x slower: below 1e-30 (-600 dB) it is flushed to zero,
+            // once per hop (at most 4800 samples: too few to decay from 1e-30 to 1e-308).
+            if st.magnitude() < 1e-30 {
+                st = KWeightState::default();
+            }
             self.kstate = st;
             self.cur_energy = e;
             self.cur_sp = sp;
@@ -426,6 +432,25 @@ mod tests {
         }
         out.extend(a.finish().unwrap());
         out
+    }
+
+    #[test]
+    fn silence_flushes_the_filter_state_before_it_goes_subnormal() {
+        let cfg = AnalyzerConfig {
+            channels: 1,
+            sample_rate: 48_000,
+            true_peak_oversample: 0,
+        };
+        let mut a = HopAnalyzer::new(&cfg).unwrap();
+        let burst: Vec<f32> = (0..4800).map(|i| (i as f32 * 0.1).sin() * 0.9).collect();
+        a.push(&[&burst]).unwrap();
+        assert!(a.chans[0].kstate.magnitude() > 1e-3);
+        // 5 s of digital silence: the state rings down, then is flushed to exact zero
+        // (without the flush it would sit in subnormal numbers, not at zero).
+        a.push(&[&vec![0f32; 240_000]]).unwrap();
+        assert_eq!(a.chans[0].kstate, KWeightState::default());
+        let hops = a.take_hops().unwrap();
+        assert_eq!(hops.last().unwrap().energy[0], 0.0);
     }
 
     #[test]

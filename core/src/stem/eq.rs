@@ -469,15 +469,22 @@ impl Eq {
 }
 
 fn process_channel(sections: &[Biquad], st: &mut [(f64, f64)], buf: &mut [f32]) {
-    for x in buf.iter_mut() {
-        let mut v = *x as f64;
-        for (q, s) in sections.iter().zip(st.iter_mut()) {
-            let y = q.b0 * v + s.0;
-            s.0 = q.b1 * v - q.a1 * y + s.1;
-            s.1 = q.b2 * v - q.a2 * y;
-            v = y;
+    for chunk in buf.chunks_mut(512) {
+        for x in chunk.iter_mut() {
+            let mut v = *x as f64;
+            for (q, s) in sections.iter().zip(st.iter_mut()) {
+                let y = q.b0 * v + s.0;
+                s.0 = q.b1 * v - q.a1 * y + s.1;
+                s.1 = q.b2 * v - q.a2 * y;
+                v = y;
+            }
+            *x = v as f32;
         }
-        *x = v as f32;
+        // A state ringing down after silence would reach subnormal numbers (~100x slower
+        // on x86): below 1e-30 (-600 dB, far under f32 output) it is flushed to zero.
+        if st.iter().all(|s| s.0.abs() < 1e-30 && s.1.abs() < 1e-30) {
+            st.iter_mut().for_each(|s| *s = (0.0, 0.0));
+        }
     }
 }
 
