@@ -365,6 +365,7 @@ impl Output {
                 scratch.iter().map(|v| v.as_slice()).collect()
             }
         };
+        watch.detectors.push_matrix(mix, &chans)?;
         if plan.multi_mono {
             for (w, c) in writers.iter_mut().zip(&chans) {
                 w.write_planar(std::slice::from_ref(c))?;
@@ -774,7 +775,9 @@ impl Watch {
         Ok(Watch {
             analyzer: backend.analyzer(&analyzer_config(plan, chans.len()))?,
             meter,
-            detectors: QcDetectors::new(&plan.qc, chans, time)?.with_programme(start, Some(end)),
+            detectors: QcDetectors::new(&plan.qc, chans, time)?
+                .with_programme(start, Some(end))
+                .with_matrix_source((d.kind == DeliverableKind::Ltrt).then_some(plan.layout))?,
             dialogue,
         })
     }
