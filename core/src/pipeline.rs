@@ -309,7 +309,7 @@ impl Output {
                     .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
                     .wrapping_add(k as u64),
             };
-            writers.push(WavWriter::create(&dir.join(f), spec)?);
+            writers.push(WavWriter::create(&dir.join(f), spec)?.with_ixml(plan.ixml(d, k))?);
         }
         Ok(Output {
             plan: d.clone(),
