@@ -159,6 +159,20 @@ fn report_carries_the_matrix_fold_back_check() {
     );
     let html = std::fs::read_to_string(out.join("qc/report.html")).unwrap();
     assert!(html.contains("Matrix fold-back (passive decode)"));
+    // The Lt/Rt's iXML names its tracks Lt and Rt.
+    let i: serde_json::Value = serde_json::from_str(&ok(&[
+        "inspect",
+        "--json",
+        out.join("M_R1_LtRt_2.0.wav").to_str().unwrap(),
+    ]))
+    .unwrap();
+    let names: Vec<&str> = i[0]["ixml"]["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Lt", "Rt"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

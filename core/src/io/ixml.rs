@@ -379,13 +379,18 @@ impl Plan {
     /// deliverable, or channel `file` of a multi-mono set): the session's
     /// title, scene and take, the reel as TAPE, the speed and the start
     /// timestamp (the bext TimeReference), one track per channel named by
-    /// its label.
+    /// its label (`Lt`, `Rt` for an Lt/Rt).
     pub fn ixml(&self, d: &PlanDeliverable, file: usize) -> IXml {
         let chans = d.layout.channels();
+        let ltrt = d.kind == crate::session::DeliverableKind::Ltrt;
         let track = |i: usize, interleave: usize, c: Channel| IXmlTrack {
             channel_index: i as u32 + 1,
             interleave_index: interleave as u32 + 1,
-            name: c.label().to_string(),
+            name: match (ltrt, c) {
+                (true, Channel::L) => "Lt".to_string(),
+                (true, Channel::R) => "Rt".to_string(),
+                _ => c.label().to_string(),
+            },
         };
         let tracks = if d.multi_mono {
             chans

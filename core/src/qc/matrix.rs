@@ -914,11 +914,12 @@ mod tests {
         let n = 15 * SR as usize;
         let mut src = clean_51(n);
         let (a, b) = (3 * SR as usize, 6 * SR as usize);
-        for t in a..b {
-            let v = -FRAC_1_SQRT_2 as f32 * src[2][t];
-            src[0][t] = v;
-            src[1][t] = v;
-        }
+        let anti: Vec<f32> = src[2][a..b]
+            .iter()
+            .map(|x| -FRAC_1_SQRT_2 as f32 * x)
+            .collect();
+        src[0][a..b].copy_from_slice(&anti);
+        src[1][a..b].copy_from_slice(&anti);
         let r = run(&src, Layout::FiveOne, Plant::Clean, 4096);
         let c: Vec<_> = r
             .findings
