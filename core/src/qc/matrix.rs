@@ -178,11 +178,30 @@ fn surround_db(a: &Acc, min_db: f64) -> (f64, bool) {
     (db, a.ds < 0.0 && db >= min_db)
 }
 
-/// Two all-pass chains in series.
-#[inline]
-fn two(c: &mut [AllpassChain; 2], x: f64) -> f64 {
-    let [a, b] = c;
-    b.tick(a.tick(x))
+/// The six filtered signals of a block, in `MatrixFoldBack::bufs` order:
+/// decoded C' and S', then the printmaster's `A∘A[C]`, `A∘A[0.7071 (L+R)]`,
+/// `−B∘B[S]` and `0.7071 A∘B[L − R]`. Each is its input through the
+/// networks of [`NETS`] (`false` = A, `true` = B), times [`NET_GAINS`].
+const NETS: [&[bool]; 6] = [
+    &[false],
+    &[true],
+    &[false, false],
+    &[false, false],
+    &[true, true],
+    &[false, true],
+];
+/// Output gains of the six signals (see [`NETS`]).
+const NET_GAINS: [f64; 6] = [FRAC_1_SQRT_2, FRAC_1_SQRT_2, 1.0, 1.0, -1.0, FRAC_1_SQRT_2];
+
+/// Runs one signal's networks over its block, in place.
+fn filter(buf: &mut [f64], chains: &mut [AllpassChain], gain: f64) {
+    for v in buf.iter_mut() {
+        let mut x = *v;
+        for c in chains.iter_mut() {
+            x = c.tick(x);
+        }
+        *v = gain * x;
+    }
 }
 
 /// Why a window (or the programme) fails.
@@ -218,12 +237,10 @@ pub struct MatrixFoldBack {
     surrounds: Vec<usize>,
     band_sum: Eq,
     band_each: Eq,
-    dec_c: AllpassChain,
-    dec_s: AllpassChain,
-    c_a: [AllpassChain; 2],
-    f_a: [AllpassChain; 2],
-    s_b: [AllpassChain; 2],
-    g_ab: [AllpassChain; 2],
+    /// The all-pass networks of the six signals ([`NETS`]).
+    nets: [Vec<AllpassChain>; 6],
+    /// One block of the six signals.
+    bufs: [Vec<f64>; 6],
     pos: u64,
     prog_start: u64,
     prog_end: Option<u64>,
@@ -262,8 +279,6 @@ impl MatrixFoldBack {
             .map(|(i, _)| i)
             .collect();
         let k = surrounds.first().map_or(0.0, |&i| gains[i].2);
-        let a = || AllpassChain::new(sr, false);
-        let b = || AllpassChain::new(sr, true);
         Ok(MatrixFoldBack {
             band_sum: surround_band(opts, sr, 1)?,
             band_each: surround_band(opts, sr, surrounds.len())?,
@@ -274,12 +289,8 @@ impl MatrixFoldBack {
             gains,
             k,
             surrounds,
-            dec_c: a(),
-            dec_s: b(),
-            c_a: [a(), a()],
-            f_a: [a(), a()],
-            s_b: [b(), b()],
-            g_ab: [a(), b()],
+            nets: NETS.map(|n| n.iter().map(|&b| AllpassChain::new(sr, b)).collect()),
+            bufs: Default::default(),
             pos: 0,
             prog_start: 0,
             prog_end: None,
@@ -347,7 +358,10 @@ impl MatrixFoldBack {
             e.extend_from_slice(source[i]);
         }
         self.band_each.process(&mut self.each, n);
-        let k2 = self.k * self.k;
+        for b in &mut self.bufs {
+            b.clear();
+            b.resize(n, 0.0);
+        }
         for t in 0..n {
             let (mut l, mut r, mut c) = (0.0f64, 0.0f64, 0.0f64);
             for (x, g) in source.iter().zip(&self.gains) {
@@ -361,12 +375,35 @@ impl MatrixFoldBack {
                 }
             }
             let (x, y) = (lt[t] as f64, rt[t] as f64);
-            let dc = FRAC_1_SQRT_2 * self.dec_c.tick(x + y);
-            let ds = FRAC_1_SQRT_2 * self.dec_s.tick(x - y);
-            let rc = two(&mut self.c_a, c);
-            let rf = two(&mut self.f_a, FRAC_1_SQRT_2 * (l + r));
-            let rs = -two(&mut self.s_b, self.m_buf[t] as f64);
-            let rg = FRAC_1_SQRT_2 * two(&mut self.g_ab, l - r);
+            let b = &mut self.bufs;
+            b[0][t] = x + y;
+            b[1][t] = x - y;
+            b[2][t] = c;
+            b[3][t] = FRAC_1_SQRT_2 * (l + r);
+            b[4][t] = self.m_buf[t] as f64;
+            b[5][t] = l - r;
+        }
+        // The six networks are independent: one task each on native targets.
+        {
+            let work = self
+                .bufs
+                .iter_mut()
+                .zip(self.nets.iter_mut())
+                .zip(NET_GAINS);
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                use rayon::prelude::*;
+                let v: Vec<_> = work.collect();
+                v.into_par_iter().for_each(|((b, c), g)| filter(b, c, g));
+            }
+            #[cfg(target_arch = "wasm32")]
+            for ((b, c), g) in work {
+                filter(b, c, g);
+            }
+        }
+        let k2 = self.k * self.k;
+        for t in 0..n {
+            let [dc, ds, rc, rf, rs, rg] = [0, 1, 2, 3, 4, 5].map(|i| self.bufs[i][t]);
             let pos = self.pos + t as u64;
             if pos < self.prog_start || self.prog_end.is_some_and(|e| pos >= e) {
                 continue;
