@@ -144,7 +144,21 @@ fn elem(out: &mut String, indent: usize, name: &str, text: &str) {
     out.push_str(">\n");
 }
 
-/// The XML text of `x`, with its `BEXT` mirror taken from `bext` (when
+/// The longest prefix of `s` (whole characters) of at most `n` bytes: what
+/// the bext chunk's fixed-size field of `n` bytes holds (EBU Tech 3285).
+fn fit(s: &str, n: usize) -> String {
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if i + c.len_utf8() > n {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    s[..end].to_string()
+}
+
+/// The XML text of `x`, with its `BEXT` mirror (the text as the bext chunk
+/// holds it: cut to the field sizes) taken from `bext` (when
 /// given; otherwise from `x.bext`).
 pub fn serialize(x: &IXml, bext: Option<&Bext>) -> String {
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<BWFXML>\n");
@@ -225,11 +239,11 @@ pub fn serialize(x: &IXml, bext: Option<&Bext>) -> String {
     }
     let mirror = bext
         .map(|b| IXmlBext {
-            description: b.description.clone(),
-            originator: b.originator.clone(),
-            originator_reference: b.originator_reference.clone(),
-            origination_date: b.origination_date.clone(),
-            origination_time: b.origination_time.clone(),
+            description: fit(&b.description, 256),
+            originator: fit(&b.originator, 32),
+            originator_reference: fit(&b.originator_reference, 32),
+            origination_date: fit(&b.origination_date, 10),
+            origination_time: fit(&b.origination_time, 8),
             time_reference: Some(b.time_reference),
         })
         .or_else(|| x.bext.clone());

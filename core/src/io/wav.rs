@@ -719,8 +719,11 @@ pub const BEXT_CODING_HISTORY_RESERVE: usize = 1024;
 
 /// Room left in the `iXML` chunk beyond its text at [`WavWriter::with_ixml`],
 /// for a `BEXT` mirror that grows when the bext is replaced (the unused tail
-/// is spaces, whitespace after the root element).
-pub const IXML_RESERVE: usize = 256;
+/// is spaces, whitespace after the root element). The mirror holds at most
+/// the bext's 338 bytes of text fields (256 + 32 + 32 + 10 + 8), each byte
+/// at most 6 once escaped (`&quot;`): 2028 bytes, plus 226 bytes of element
+/// tags for fields that were empty: 2254, so any later bext fits.
+pub const IXML_RESERVE: usize = 2560;
 
 /// A streaming writer that writes to a temporary file in the target folder and
 /// renames it to the final path in [`WavWriter::finish`]; dropping it unfinished
@@ -1308,6 +1311,72 @@ mod tests {
         assert!(e.to_string().contains("RF64 is disabled"), "{e}");
         drop(w);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ixml_chunk_sits_before_data_and_follows_bext_changes() {
+        let dir = std::env::temp_dir().join(format!("dubstage-ixml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.wav");
+        let mut spec = WavSpec::new(2, 48_000, OutputFormat::Float32);
+        spec.bext = Some(Bext {
+            description: "first".into(),
+            time_reference: 42,
+            version: 2,
+            ..Default::default()
+        });
+        spec.rf64 = Rf64Mode::Always;
+        let x = IXml {
+            project: "P <1>".into(),
+            tracks: vec![super::super::ixml::IXmlTrack {
+                channel_index: 1,
+                interleave_index: 1,
+                name: "L".into(),
+            }],
+            ..Default::default()
+        };
+        let mut w = WavWriter::create(&p, spec).unwrap().with_ixml(x).unwrap();
+        w.write_planar(&[&[0.25; 10], &[-0.25; 10]]).unwrap();
+        // A longer description: the mirror grows inside the reserved room.
+        let mut b = w.bext().unwrap().clone();
+        b.description = "a much longer description than before".into();
+        w.set_bext(b).unwrap();
+        // The largest bext text there is, all of it escaped: still fits.
+        let mut huge = w.bext().unwrap().clone();
+        huge.description = "\"".repeat(400);
+        huge.originator = "&".repeat(40);
+        huge.originator_reference = "<".repeat(40);
+        huge.origination_date = "'".repeat(10);
+        huge.origination_time = ">".repeat(8);
+        w.set_bext(huge).unwrap();
+        let f = w.finish().unwrap();
+        assert_eq!(f.container, Container::Rf64);
+        let r = WavReader::open(&p).unwrap();
+        let i = r.info();
+        assert_eq!(i.frames, 10);
+        let x = i.ixml.as_ref().unwrap();
+        assert_eq!(x.problem, None);
+        assert_eq!(x.project, "P <1>");
+        let (m, b) = (x.bext.as_ref().unwrap(), i.bext.as_ref().unwrap());
+        assert_eq!(m.time_reference, Some(42));
+        // The mirror holds what the bext fields hold (cut to 256, 32, ... bytes).
+        assert_eq!(m.description, "\"".repeat(256));
+        assert_eq!(m.description, b.description);
+        assert_eq!(m.originator, b.originator);
+        assert_eq!(m.originator_reference, b.originator_reference);
+        assert_eq!(m.origination_date, b.origination_date);
+        assert_eq!(m.origination_time, b.origination_time);
+        // Audio is intact after the header rewrite.
+        let mut out = vec![Vec::new(), Vec::new()];
+        let mut r = r;
+        r.read_planar(&mut out, 10).unwrap();
+        assert_eq!(out[0], vec![0.25f32; 10]);
+        // iXML must come before any audio.
+        let p2 = dir.join("y.wav");
+        let mut w = WavWriter::create(&p2, WavSpec::new(1, 48_000, OutputFormat::Pcm16)).unwrap();
+        w.write_planar(&[&[0.0; 4]]).unwrap();
+        assert!(w.with_ixml(IXml::default()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
