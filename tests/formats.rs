@@ -860,3 +860,172 @@ fn rf64_and_bw64_deliverables_read_back_as_stems() {
         }
     }
 }
+
+// ------------------------------------------------------------------ 6. iXML
+
+/// The text of child `name` of an element (empty when absent).
+fn xml_text(n: roxmltree::Node<'_, '_>, name: &str) -> String {
+    n.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
+        .and_then(|c| c.text())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn ixml_names_every_track_and_round_trips_through_inspect() {
+    let dir = tmpdir("ixml");
+    std::fs::create_dir_all(dir.join("stems")).unwrap();
+    write_wav(
+        &dir.join("stems/fx.wav"),
+        true,
+        32,
+        Some(0x63F),
+        &noise64(31, 8, N, 0.2),
+    );
+    let title = "Tom & Jerry's <\"Big\"> Day";
+    // TOML escapes the quotes; scene and take belong to [reel].
+    let text = session(
+        "Tom & Jerry's <\\\"Big\\\"> Day",
+        "scene = \"12A\"\ntake = \"3\"\n\n[output]\nrf64_threshold = 1000\n\n\
+         [[stem]]\nid = \"fx\"\nkind = \"effects\"\nsource = \"stems/fx.wav\"\n\n\
+         [[deliverable]]\nkind = \"printmaster\"\n\n\
+         [[deliverable]]\nkind = \"printmaster\"\nlayout = \"5.1\"\n\n\
+         [[deliverable]]\nkind = \"printmaster\"\nlayout = \"5.1\"\nmulti_mono = true\nname = \"mm\"\n",
+    );
+    let (out, v) = render(&dir, &text);
+    let l71 = ["L", "R", "C", "LFE", "Lrs", "Rrs", "Lss", "Rss"];
+    let l51 = ["L", "R", "C", "LFE", "Ls", "Rs"];
+    let mut seen = 0;
+    for d in v["deliverables"].as_array().unwrap() {
+        let files = d["files"].as_array().unwrap();
+        let labels: Vec<&str> = if d["layout"] == "7.1" {
+            &l71[..]
+        } else {
+            &l51[..]
+        }
+        .to_vec();
+        for (k, f) in files.iter().enumerate() {
+            let path = PathBuf::from(f["path"].as_str().unwrap());
+            let name = path.display().to_string();
+            let b = std::fs::read(&path).unwrap();
+            // RF64 with ds64 first; iXML after bext and before data.
+            assert_eq!(&b[0..4], b"RF64", "{name}");
+            let ids: Vec<[u8; 4]> = chunks(&b).iter().map(|c| c.0).collect();
+            let at = |id: &[u8; 4]| ids.iter().position(|x| x == id).unwrap();
+            assert_eq!(at(b"ds64"), 0, "{name}");
+            assert!(
+                at(b"bext") < at(b"iXML") && at(b"iXML") < at(b"data"),
+                "{name}: {ids:?}"
+            );
+            let body = chunk(&b, b"iXML");
+            assert_eq!(body.len() % 2, 0, "{name}: chunk word-aligned");
+            let xml = std::str::from_utf8(body).unwrap();
+            assert!(
+                xml.contains(
+                    "<PROJECT>Tom &amp; Jerry&apos;s &lt;&quot;Big&quot;&gt; Day</PROJECT>"
+                ),
+                "{name}: {xml}"
+            );
+            // An independent parser accepts it and reads the title back unescaped.
+            let doc = roxmltree::Document::parse(xml.trim_end()).expect("well-formed iXML");
+            let root = doc.root_element();
+            assert_eq!(root.tag_name().name(), "BWFXML");
+            assert_eq!(xml_text(root, "PROJECT"), title);
+            assert_eq!(xml_text(root, "SCENE"), "12A");
+            assert_eq!(xml_text(root, "TAKE"), "3");
+            assert_eq!(xml_text(root, "TAPE"), "1");
+            let speed = root.children().find(|c| c.has_tag_name("SPEED")).unwrap();
+            assert_eq!(xml_text(speed, "TIMECODE_RATE"), "24/1");
+            assert_eq!(xml_text(speed, "TIMECODE_FLAG"), "NDF");
+            assert_eq!(xml_text(speed, "FILE_SAMPLE_RATE"), "48000");
+            assert_eq!(xml_text(speed, "AUDIO_BIT_DEPTH"), "24");
+            // The timestamp is the bext TimeReference (01:00:00:00 at 48 kHz).
+            let bext = chunk(&b, b"bext");
+            let tr = u64::from_le_bytes(bext[338..346].try_into().unwrap());
+            assert_eq!(tr, ONE_HOUR);
+            assert_eq!(
+                xml_text(speed, "TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO"),
+                tr.to_string()
+            );
+            assert_eq!(xml_text(speed, "TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_HI"), "0");
+            let list = root
+                .children()
+                .find(|c| c.has_tag_name("TRACK_LIST"))
+                .unwrap();
+            let tracks: Vec<(String, String, String)> = list
+                .children()
+                .filter(|c| c.has_tag_name("TRACK"))
+                .map(|t| {
+                    (
+                        xml_text(t, "CHANNEL_INDEX"),
+                        xml_text(t, "INTERLEAVE_INDEX"),
+                        xml_text(t, "NAME"),
+                    )
+                })
+                .collect();
+            let want: Vec<(String, String, String)> = if files.len() > 1 {
+                // multi-mono: one track, its place in the set, interleave 1
+                vec![((k + 1).to_string(), "1".into(), labels[k].to_string())]
+            } else {
+                labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| ((i + 1).to_string(), (i + 1).to_string(), l.to_string()))
+                    .collect()
+            };
+            assert_eq!(tracks, want, "{name}");
+            assert_eq!(xml_text(list, "TRACK_COUNT"), want.len().to_string());
+            // inspect reads it back
+            let i = inspect(&path);
+            let x = &i["ixml"];
+            assert_eq!(x["project"], title, "{name}");
+            assert_eq!(x["scene"], "12A");
+            assert_eq!(x["tape"], "1");
+            assert_eq!(x["speed"]["timestamp_samples_since_midnight"], ONE_HOUR);
+            assert_eq!(x["bext"]["time_reference"], ONE_HOUR);
+            assert_eq!(x["bext"]["originator"], "dubstage");
+            let names: Vec<&str> = x["tracks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, want.iter().map(|t| t.2.as_str()).collect::<Vec<_>>());
+            assert!(x.get("problem").is_none(), "{x}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 1 + 1 + 6);
+    // The text form names the tracks and checks the timestamp against bext.
+    assert_eq!(v["deliverables"][0]["layout"], "7.1");
+    let pm = PathBuf::from(v["deliverables"][0]["files"][0]["path"].as_str().unwrap());
+    let t = ok(&["inspect", pm.to_str().unwrap()]);
+    assert!(t.contains("project \"Tom & Jerry's <\"Big\"> Day\""), "{t}");
+    assert!(
+        t.contains("tracks 1:L 2:R 3:C 4:LFE 5:Lrs 6:Rrs 7:Lss 8:Rss"),
+        "{t}"
+    );
+    assert!(
+        t.contains("timestamp 172800000 samples = 01:00:00:00"),
+        "{t}"
+    );
+    assert!(!t.contains("differs"), "{t}");
+    // ffprobe and sox still read the RF64 files with the chunk in place.
+    assert!(pm.starts_with(&out));
+    if have("ffprobe", "-version") {
+        let o = run(Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=channels,duration"])
+            .args(["-of", "json"])
+            .arg(&pm));
+        let j: Value = serde_json::from_str(&o).unwrap();
+        assert_eq!(j["streams"][0]["channels"], 8, "{o}");
+        let dur: f64 = j["streams"][0]["duration"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((dur - 2.0).abs() < 1e-6, "{o}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

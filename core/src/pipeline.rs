@@ -356,7 +356,7 @@ impl Output {
                     .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
                     .wrapping_add(k as u64),
             };
-            let mut w = WavWriter::create(&dir.join(f), spec)?;
+            let mut w = WavWriter::create(&dir.join(f), spec)?.with_ixml(plan.ixml(d, k))?;
             if watch.is_none() {
                 // Nothing is added to the header after the audio (no loudness in bext):
                 // the header is final now, and the file is hashed as it is written.
@@ -421,6 +421,9 @@ impl Output {
                 scratch.iter().map(|v| v.as_slice()).collect()
             }
         };
+        if let Some(w) = watch.as_mut() {
+            w.detectors.push_matrix(mix, &chans)?;
+        }
         let mut write = || -> Result<()> {
             if plan.multi_mono {
                 for (w, c) in writers.iter_mut().zip(&chans) {
@@ -861,7 +864,9 @@ impl Watch {
         Ok(Watch {
             analyzer: backend.summary_analyzer(&analyzer_config(plan, chans.len()))?,
             meter,
-            detectors: QcDetectors::new(&plan.qc, chans, time)?.with_programme(start, Some(end)),
+            detectors: QcDetectors::new(&plan.qc, chans, time)?
+                .with_programme(start, Some(end))
+                .with_matrix_source((d.kind == DeliverableKind::Ltrt).then_some(plan.layout))?,
             dialogue,
         })
     }

@@ -102,8 +102,14 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
     let profile = profile_info(plan);
     let time = TimeBase::new(plan.sample_rate, plan.start_tc);
     let mut deliverables = Vec::new();
-    for ((r, s), det) in i.results.iter().zip(i.summaries).zip(i.watches) {
-        let (mut checks, findings) = det.finish_with_checks();
+    for ((r, s), mut det) in i.results.iter().zip(i.summaries).zip(i.watches) {
+        let matrix = det.take_matrix().map(|m| m.finish());
+        let (mut checks, mut findings) = det.finish_with_checks();
+        if let Some(m) = &matrix {
+            checks.push(m.check.clone());
+            findings.extend(m.findings.iter().cloned());
+            findings.sort_by_key(|f| f.start_sample);
+        }
         let mut loud = LoudnessFigures::from(s);
         let judged = plan.profile.is_some() && r.kind == DeliverableKind::Printmaster;
         if judged {
@@ -172,6 +178,7 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
             timelines: s.timeline.as_ref().map(Timelines::from).unwrap_or_default(),
             checks,
             findings,
+            matrix: matrix.map(|m| m.figures),
             status: Status::Pass,
         });
     }

@@ -85,6 +85,10 @@ pub struct ReelSpec {
     /// Seconds of video time at the reel's first sample (default 0).
     #[serde(default)]
     pub video_offset_s: f64,
+    /// Scene, written to every deliverable's iXML `SCENE` (optional).
+    pub scene: Option<String>,
+    /// Take, written to every deliverable's iXML `TAKE` (optional).
+    pub take: Option<String>,
 }
 
 fn one() -> u32 {
@@ -780,6 +784,8 @@ impl Session {
             session_sha256: crate::sha256_hex(self.text.as_bytes()),
             title: f.reel.title.clone(),
             reel: f.reel.reel,
+            scene: f.reel.scene.clone().filter(|s| !s.is_empty()),
+            take: f.reel.take.clone().filter(|s| !s.is_empty()),
             sample_rate: sr,
             frame_rate: rate,
             start_tc,
@@ -1073,6 +1079,9 @@ pub struct Plan {
     pub session_sha256: String,
     pub title: String,
     pub reel: u32,
+    /// iXML `SCENE` and `TAKE` of the deliverables, when the session gives them.
+    pub scene: Option<String>,
+    pub take: Option<String>,
     pub sample_rate: u32,
     pub frame_rate: FrameRate,
     pub start_tc: Timecode,

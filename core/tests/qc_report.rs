@@ -196,6 +196,7 @@ fn sample_report() -> QcReport {
         },
         checks: all,
         findings,
+        matrix: None,
         status: Status::Pass,
     };
     // Lo/Ro: a clean run of the detectors.
@@ -232,6 +233,7 @@ fn sample_report() -> QcReport {
         },
         checks: lr_checks,
         findings: f,
+        matrix: None,
         status: Status::Pass,
     };
     // M&E: no dialogue, too hot on the integrated fallback.
@@ -267,6 +269,7 @@ fn sample_report() -> QcReport {
                 .collect(),
         },
         findings: Vec::new(),
+        matrix: None,
         status: Status::Pass,
     };
     // Sync: four stems, FX one frame late.
@@ -584,4 +587,35 @@ fn report_without_profile_draws_no_target() {
         "no true-peak ceiling without a profile"
     );
     assert!(!html.contains("dBTP over"));
+}
+
+#[test]
+fn matrix_fold_back_figures_round_trip_and_render() {
+    let mut rep = sample_report();
+    let fig = qc::MatrixFigures {
+        source_layout: "5.1".into(),
+        centre_recovery_db: Some(-0.02),
+        surround_recovery_db: Some(-14.5),
+        centre_source_db: Some(-0.02),
+        surround_source_db: Some(-14.4),
+        centre_error_db: Some(-120.0),
+        surround_error_db: Some(-120.0),
+        windows_failed: 3,
+        min_recovery_db: -3.0,
+        max_error_db: -40.0,
+        window_s: 3.0,
+        floor_dbfs: -50.0,
+        ..Default::default()
+    };
+    rep.deliverables[1].matrix = Some(fig.clone());
+    let json = qc::to_json(&rep).unwrap();
+    assert!(json.contains("\"surround_recovery_db\": -14.5"), "{json}");
+    let back = qc::from_json(&json).unwrap();
+    assert_eq!(back.deliverables[1].matrix, Some(fig));
+    assert_eq!(back, rep);
+    let html = qc::html::render(&rep);
+    assert!(html.contains("Matrix fold-back (passive decode)"));
+    assert!(html.contains("-14.5 dB"));
+    // Deliverables without the check carry no "matrix" key at all.
+    assert_eq!(json.matches("\"matrix\"").count(), 1);
 }

@@ -56,6 +56,7 @@ pub fn run(a: &Args) -> Result<()> {
                         "duration_s": dur,
                         "length_timecode": len_tc.to_string(),
                         "bext": i.bext,
+                        "ixml": i.ixml,
                         "start_timecode": start_tc,
                     }));
                 } else {
@@ -89,6 +90,9 @@ pub fn run(a: &Args) -> Result<()> {
                             println!("               originator \"{}\"", b.originator);
                         }
                     }
+                    if let Some(x) = &i.ixml {
+                        print_ixml(x, i, rate);
+                    }
                 }
             }
             Err(e) => {
@@ -110,4 +114,49 @@ pub fn run(a: &Args) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The text form of an iXML chunk.
+fn print_ixml(x: &dubstage_core::io::IXml, i: &dubstage_core::io::WavInfo, rate: FrameRate) {
+    if let Some(p) = &x.problem {
+        println!("  iXML         unreadable: {p}");
+        return;
+    }
+    let mut head = vec![format!("project \"{}\"", x.project)];
+    for (k, v) in [("scene", &x.scene), ("take", &x.take), ("tape", &x.tape)] {
+        if !v.is_empty() {
+            head.push(format!("{k} \"{v}\""));
+        }
+    }
+    println!("  iXML         {}", head.join(", "));
+    if !x.note.is_empty() {
+        println!("               note \"{}\"", x.note);
+    }
+    if let Some(s) = &x.speed {
+        let mut line = format!("speed {} {}", s.timecode_rate, s.timecode_flag);
+        if let Some(t) = s.timestamp_samples_since_midnight {
+            let sr = s.timestamp_sample_rate.unwrap_or(i.sample_rate);
+            line.push_str(&format!(
+                ", timestamp {t} samples = {} at {rate}",
+                Timecode::from_samples(t as i64, rate, sr)
+            ));
+            if let Some(b) = &i.bext {
+                if b.time_reference != t || sr != i.sample_rate {
+                    line.push_str(&format!(
+                        " (differs from the bext TimeReference {})",
+                        b.time_reference
+                    ));
+                }
+            }
+        }
+        println!("               {line}");
+    }
+    if !x.tracks.is_empty() {
+        let t: Vec<String> = x
+            .tracks
+            .iter()
+            .map(|t| format!("{}:{}", t.interleave_index, t.name))
+            .collect();
+        println!("               tracks {}", t.join(" "));
+    }
 }

@@ -105,6 +105,7 @@ impl FlacFileReader {
             channel_mask: mask.filter(|&m| m != 0),
             frames,
             bext: None,
+            ixml: None,
         };
         let track_id = track.id;
         Ok(FlacFileReader {

@@ -8,14 +8,16 @@
 //! - [`FlacFileReader`]: streaming FLAC reader (Symphonia).
 //! - [`WavWriter`]: atomic (temporary file + rename), dithering writer that
 //!   upgrades to RF64/BW64 at finish when the data needs 64-bit sizes.
-//! - [`bext`]: EBU Tech 3285 chunk parse/serialize; [`dither`]: TPDF dither.
+//! - [`bext`]: EBU Tech 3285 chunk parse/serialize; [`ixml`]: the iXML chunk; [`dither`]: TPDF dither.
 
 pub mod bext;
 pub mod dither;
 pub mod flac;
+pub mod ixml;
 pub mod wav;
 
 pub use flac::FlacFileReader;
+pub use ixml::{IXml, IXmlBext, IXmlSpeed, IXmlTrack};
 pub use wav::{
     BEXT_CODING_HISTORY_RESERVE, Bext, BextLoudness, Container, OutputFormat, Rf64Mode,
     SampleFormat, WavInfo, WavReader, WavSpec, WavWriter, WrittenFile,

@@ -16,6 +16,7 @@
 
 use super::bext as bext_chunk;
 use super::dither::{self, Rng};
+use super::ixml::{self, IXml};
 use crate::{Error, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -104,6 +105,8 @@ pub struct WavInfo {
     pub frames: u64,
     /// The Broadcast Wave chunk, when present.
     pub bext: Option<Bext>,
+    /// The iXML chunk, when present (see [`super::ixml`]).
+    pub ixml: Option<IXml>,
 }
 
 impl WavInfo {
@@ -345,6 +348,7 @@ impl WavReader {
         let mut ds64_table: Vec<([u8; 4], u64)> = Vec::new();
         let mut fmt: Option<Fmt> = None;
         let mut bext = None;
+        let mut ixml_chunk: Option<IXml> = None;
         let mut data: Option<(u64, u64)> = None;
         let mut pos = 12u64;
         while pos + 8 <= file_len {
@@ -385,6 +389,24 @@ impl WavReader {
                     if data.is_none() {
                         data = Some((body, size));
                     }
+                }
+                b"iXML" if ixml_chunk.is_none() && size <= avail => {
+                    ixml_chunk = Some(if size > ixml::MAX_IXML {
+                        IXml {
+                            problem: Some(format!(
+                                "'iXML' chunk of {size} bytes is implausibly large"
+                            )),
+                            ..Default::default()
+                        }
+                    } else {
+                        ixml::parse(&read_at(
+                            &mut file,
+                            path,
+                            body,
+                            size as usize,
+                            "iXML chunk",
+                        )?)
+                    });
                 }
                 b"ds64" | b"fmt " | b"bext" => {
                     if size > avail {
@@ -470,6 +492,7 @@ impl WavReader {
             channel_mask: fmt.mask,
             frames: data_bytes / block_align as u64,
             bext,
+            ixml: ixml_chunk,
         };
         file.seek(SeekFrom::Start(data_start))
             .map_err(|e| Error::io(path, e))?;
@@ -792,13 +815,21 @@ pub struct WrittenFile {
 /// 3285 readers ignore).
 pub const BEXT_CODING_HISTORY_RESERVE: usize = 1024;
 
+/// Room left in the `iXML` chunk beyond its text at [`WavWriter::with_ixml`],
+/// for a `BEXT` mirror that grows when the bext is replaced (the unused tail
+/// is spaces, whitespace after the root element). The mirror holds at most
+/// the bext's 338 bytes of text fields (256 + 32 + 32 + 10 + 8), each byte
+/// at most 6 once escaped (`&quot;`): 2028 bytes, plus 226 bytes of element
+/// tags for fields that were empty: 2254, so any later bext fits.
+pub const IXML_RESERVE: usize = 2560;
+
 /// A streaming writer that writes to a temporary file in the target folder and
 /// renames it to the final path in [`WavWriter::finish`]; dropping it unfinished
 /// removes the temporary file.
 ///
 /// Layout: `RIFF` header, `JUNK` (28 bytes, becomes `ds64` when the file
-/// needs RF64/BW64: EBU Tech 3306, 3.5), `fmt `, `bext` (optional), `fact`
-/// (float only), `data`.
+/// needs RF64/BW64: EBU Tech 3306, 3.5), `fmt `, `bext` (optional), `iXML`
+/// (optional, [`WavWriter::with_ixml`]), `fact` (float only), `data`.
 pub struct WavWriter {
     path: PathBuf,
     tmp: PathBuf,
@@ -807,6 +838,10 @@ pub struct WavWriter {
     bext: Option<Bext>,
     /// Reserved `bext` body size (even).
     bext_len: usize,
+    /// The iXML written at finish (its `BEXT` mirror from `bext`).
+    ixml: Option<IXml>,
+    /// Reserved `iXML` body size (even).
+    ixml_len: usize,
     header_len: u64,
     data_bytes: u64,
     frames: u64,
@@ -897,6 +932,7 @@ fn temp_path(path: &Path) -> PathBuf {
 fn build_header(
     spec: &WavSpec,
     bext: Option<(&Bext, usize)>,
+    ixml_body: Option<&[u8]>,
     container: Container,
     data_bytes: u64,
     frames: u64,
@@ -945,6 +981,11 @@ fn build_header(
         h.extend_from_slice(b"bext");
         h.extend_from_slice(&(len as u32).to_le_bytes());
         h.extend_from_slice(&bext_chunk::serialize(b, len));
+    }
+    if let Some(x) = ixml_body {
+        h.extend_from_slice(b"iXML");
+        h.extend_from_slice(&(x.len() as u32).to_le_bytes());
+        h.extend_from_slice(x);
     }
     if float {
         // fact: dwSampleLength (frames); 0xFFFFFFFF when it needs ds64's sampleCount.
@@ -1044,6 +1085,7 @@ impl WavWriter {
         let header = build_header(
             &spec,
             bext.as_ref().map(|b| (b, bext_len)),
+            None,
             Container::Riff,
             0,
             0,
@@ -1059,6 +1101,8 @@ impl WavWriter {
             spec,
             bext,
             bext_len,
+            ixml: None,
+            ixml_len: 0,
             header_len: header.len() as u64,
             data_bytes: 0,
             frames: 0,
@@ -1095,9 +1139,11 @@ impl WavWriter {
         let data_bytes = frames.saturating_mul(block_align);
         let container =
             choose_container(self.spec.rf64, self.spec.bw64, self.header_len, data_bytes);
+        let ixml_body = self.ixml_body()?;
         let header = build_header(
             &self.spec,
             self.bext.as_ref().map(|b| (b, self.bext_len)),
+            ixml_body.as_deref(),
             container,
             data_bytes,
             frames,
@@ -1121,6 +1167,63 @@ impl WavWriter {
     /// Frames written so far.
     pub fn frames_written(&self) -> u64 {
         self.frames
+    }
+
+    /// Adds an `iXML` chunk (before `data`; see [`super::ixml`]) whose `BEXT`
+    /// mirror is taken from the file's bext at finish. Must come before any
+    /// audio is written: the header is rewritten with room for the chunk
+    /// plus [`IXML_RESERVE`] bytes (the text is padded with spaces to that
+    /// size, so the header keeps its length when the bext changes).
+    pub fn with_ixml(mut self, ixml: IXml) -> Result<Self> {
+        if self.frames > 0 {
+            return Err(Error::Output {
+                path: self.path.clone(),
+                msg: "the iXML chunk must be added before any audio is written".into(),
+            });
+        }
+        let n = ixml::serialize(&ixml, self.bext.as_ref()).len() + IXML_RESERVE;
+        self.ixml_len = n + (n & 1);
+        self.ixml = Some(ixml);
+        // The header changes: an earlier expect_frames no longer holds.
+        self.early = None;
+        let body = self.ixml_body()?;
+        let header = build_header(
+            &self.spec,
+            self.bext.as_ref().map(|b| (b, self.bext_len)),
+            body.as_deref(),
+            Container::Riff,
+            0,
+            0,
+        );
+        let path = self.path.clone();
+        let file = self.file.as_mut().expect("open until finish");
+        file.set_len(0).map_err(|e| Error::io(&path, e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(&path, e))?;
+        file.write_all(&header).map_err(|e| Error::io(&path, e))?;
+        self.header_len = header.len() as u64;
+        Ok(self)
+    }
+
+    /// The iXML chunk body as it will be written: the XML padded with spaces
+    /// to the reserved size.
+    fn ixml_body(&self) -> Result<Option<Vec<u8>>> {
+        let Some(x) = &self.ixml else {
+            return Ok(None);
+        };
+        let mut b = ixml::serialize(x, self.bext.as_ref()).into_bytes();
+        if b.len() > self.ixml_len {
+            return Err(Error::Output {
+                path: self.path.clone(),
+                msg: format!(
+                    "the iXML chunk needs {} bytes but {} were reserved",
+                    b.len(),
+                    self.ixml_len
+                ),
+            });
+        }
+        b.resize(self.ixml_len, b' ');
+        Ok(Some(b))
     }
 
     /// The `bext` that [`WavWriter::finish`] will write.
@@ -1149,10 +1252,17 @@ impl WavWriter {
                 ),
             });
         }
-        if self.bext.as_ref() != Some(&bext) {
+        let changed = self.bext.as_ref() != Some(&bext);
+        let old = self.bext.replace(bext);
+        if let Err(e) = self.ixml_body() {
+            // the iXML mirror of the new bext would not fit: keep the old one
+            self.bext = old;
+            return Err(e);
+        }
+        if changed {
+            // The header changes after the audio: finish hashes the file from disk.
             self.early = None;
         }
-        self.bext = Some(bext);
         Ok(())
     }
 
@@ -1300,9 +1410,11 @@ impl WavWriter {
             self.header_len,
             self.data_bytes,
         );
+        let ixml_body = self.ixml_body()?;
         let header = build_header(
             &self.spec,
             self.bext.as_ref().map(|b| (b, self.bext_len)),
+            ixml_body.as_deref(),
             container,
             self.data_bytes,
             self.frames,
@@ -1456,6 +1568,72 @@ mod tests {
         assert!(e.to_string().contains("RF64 is disabled"), "{e}");
         drop(w);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ixml_chunk_sits_before_data_and_follows_bext_changes() {
+        let dir = std::env::temp_dir().join(format!("dubstage-ixml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.wav");
+        let mut spec = WavSpec::new(2, 48_000, OutputFormat::Float32);
+        spec.bext = Some(Bext {
+            description: "first".into(),
+            time_reference: 42,
+            version: 2,
+            ..Default::default()
+        });
+        spec.rf64 = Rf64Mode::Always;
+        let x = IXml {
+            project: "P <1>".into(),
+            tracks: vec![super::super::ixml::IXmlTrack {
+                channel_index: 1,
+                interleave_index: 1,
+                name: "L".into(),
+            }],
+            ..Default::default()
+        };
+        let mut w = WavWriter::create(&p, spec).unwrap().with_ixml(x).unwrap();
+        w.write_planar(&[&[0.25; 10], &[-0.25; 10]]).unwrap();
+        // A longer description: the mirror grows inside the reserved room.
+        let mut b = w.bext().unwrap().clone();
+        b.description = "a much longer description than before".into();
+        w.set_bext(b).unwrap();
+        // The largest bext text there is, all of it escaped: still fits.
+        let mut huge = w.bext().unwrap().clone();
+        huge.description = "\"".repeat(400);
+        huge.originator = "&".repeat(40);
+        huge.originator_reference = "<".repeat(40);
+        huge.origination_date = "'".repeat(10);
+        huge.origination_time = ">".repeat(8);
+        w.set_bext(huge).unwrap();
+        let f = w.finish().unwrap();
+        assert_eq!(f.container, Container::Rf64);
+        let r = WavReader::open(&p).unwrap();
+        let i = r.info();
+        assert_eq!(i.frames, 10);
+        let x = i.ixml.as_ref().unwrap();
+        assert_eq!(x.problem, None);
+        assert_eq!(x.project, "P <1>");
+        let (m, b) = (x.bext.as_ref().unwrap(), i.bext.as_ref().unwrap());
+        assert_eq!(m.time_reference, Some(42));
+        // The mirror holds what the bext fields hold (cut to 256, 32, ... bytes).
+        assert_eq!(m.description, "\"".repeat(256));
+        assert_eq!(m.description, b.description);
+        assert_eq!(m.originator, b.originator);
+        assert_eq!(m.originator_reference, b.originator_reference);
+        assert_eq!(m.origination_date, b.origination_date);
+        assert_eq!(m.origination_time, b.origination_time);
+        // Audio is intact after the header rewrite.
+        let mut out = vec![Vec::new(), Vec::new()];
+        let mut r = r;
+        r.read_planar(&mut out, 10).unwrap();
+        assert_eq!(out[0], vec![0.25f32; 10]);
+        // iXML must come before any audio.
+        let p2 = dir.join("y.wav");
+        let mut w = WavWriter::create(&p2, WavSpec::new(1, 48_000, OutputFormat::Pcm16)).unwrap();
+        w.write_planar(&[&[0.0; 4]]).unwrap();
+        assert!(w.with_ixml(IXml::default()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

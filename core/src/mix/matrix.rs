@@ -187,6 +187,56 @@ impl Default for MatrixOptions {
     }
 }
 
+/// Per channel of `layout` (WAV order): `(gain into the Lt front sum, gain
+/// into the Rt front sum, gain into the mono surround sum S)`, as the encoder
+/// applies them: L and R into their side, C (and any other front channel) at
+/// −3 dB into both, every surround at `k` into S, LFE dropped.
+pub fn matrix_gains(layout: Layout, opts: &MatrixOptions) -> Result<Vec<(f64, f64, f64)>> {
+    let chans = layout.channels();
+    let n_s = chans.iter().filter(|c| c.is_surround()).count();
+    let k = opts.surround_sum_gain.unwrap_or(if n_s > 0 {
+        1.0 / (n_s as f64).sqrt()
+    } else {
+        0.0
+    });
+    if !k.is_finite() {
+        return Err(Error::Invalid(format!(
+            "surround sum gain {k} is not finite"
+        )));
+    }
+    Ok(chans
+        .iter()
+        .map(|&c| match c {
+            Channel::L => (1.0, 0.0, 0.0),
+            Channel::R => (0.0, 1.0, 0.0),
+            Channel::C => (FRAC_1_SQRT_2, FRAC_1_SQRT_2, 0.0),
+            Channel::Lfe => (0.0, 0.0, 0.0),
+            c if c.is_surround() => (0.0, 0.0, k),
+            _ => (FRAC_1_SQRT_2, FRAC_1_SQRT_2, 0.0),
+        })
+        .collect())
+}
+
+/// The band-limiting filter of the surround sum (the `surround_hpf_hz` and
+/// `surround_lpf_hz` of `opts`) for `channels` channels.
+pub fn surround_band(opts: &MatrixOptions, sample_rate: u32, channels: usize) -> Result<Eq> {
+    let mut bands = Vec::new();
+    if let Some(f) = opts.surround_hpf_hz {
+        bands.push(Band::HighPass {
+            freq: f,
+            slope: Slope::Db12,
+        });
+    }
+    if let Some(f) = opts.surround_lpf_hz {
+        bands.push(Band::LowPass {
+            freq: f,
+            slope: Slope::Db12,
+        });
+    }
+    Eq::new(&bands, sample_rate, channels)
+        .map_err(|e| Error::Invalid(format!("Lt/Rt surround band: {e}")))
+}
+
 /// Streaming Lt/Rt encoder from a multichannel layout.
 #[derive(Debug, Clone)]
 pub struct LtRtEncoder {
@@ -205,44 +255,8 @@ impl LtRtEncoder {
     /// (Ls, Rs, Lss, Rss, Lrs, Rrs) into the mono surround, LFE dropped; a
     /// mono layout is treated as centre.
     pub fn new(layout: Layout, sample_rate: u32, opts: &MatrixOptions) -> Result<LtRtEncoder> {
-        let chans = layout.channels();
-        let n_s = chans.iter().filter(|c| c.is_surround()).count();
-        let k = opts.surround_sum_gain.unwrap_or(if n_s > 0 {
-            1.0 / (n_s as f64).sqrt()
-        } else {
-            0.0
-        });
-        if !k.is_finite() {
-            return Err(Error::Invalid(format!(
-                "surround sum gain {k} is not finite"
-            )));
-        }
-        let gains = chans
-            .iter()
-            .map(|&c| match c {
-                Channel::L => (1.0, 0.0, 0.0),
-                Channel::R => (0.0, 1.0, 0.0),
-                Channel::C => (FRAC_1_SQRT_2, FRAC_1_SQRT_2, 0.0),
-                Channel::Lfe => (0.0, 0.0, 0.0),
-                c if c.is_surround() => (0.0, 0.0, k),
-                _ => (FRAC_1_SQRT_2, FRAC_1_SQRT_2, 0.0),
-            })
-            .collect();
-        let mut bands = Vec::new();
-        if let Some(f) = opts.surround_hpf_hz {
-            bands.push(Band::HighPass {
-                freq: f,
-                slope: Slope::Db12,
-            });
-        }
-        if let Some(f) = opts.surround_lpf_hz {
-            bands.push(Band::LowPass {
-                freq: f,
-                slope: Slope::Db12,
-            });
-        }
-        let band = Eq::new(&bands, sample_rate, 1)
-            .map_err(|e| Error::Invalid(format!("Lt/Rt surround band: {e}")))?;
+        let gains = matrix_gains(layout, opts)?;
+        let band = surround_band(opts, sample_rate, 1)?;
         Ok(LtRtEncoder {
             gains,
             band,
@@ -305,6 +319,7 @@ pub struct PassiveDecoder {
 }
 
 impl PassiveDecoder {
+    /// A decoder at `sample_rate` (zero state).
     pub fn new(sample_rate: u32) -> PassiveDecoder {
         let a = AllpassChain::new(sample_rate, false);
         PassiveDecoder {

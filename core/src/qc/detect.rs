@@ -8,7 +8,7 @@
 
 use super::report::{Check, Finding, FindingKind, Status};
 use super::{QcConfig, dbfs, from_dbfs};
-use crate::layout::Channel;
+use crate::layout::{Channel, Layout};
 use crate::timecode::{FrameRate, Timecode};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -351,6 +351,8 @@ pub struct QcDetectors {
     any_signal: Vec<bool>,
     phase: Vec<PhaseState>,
     lfe: Option<LfeState>,
+    /// The matrix fold-back check of an Lt/Rt deliverable.
+    matrix: Option<super::MatrixFoldBack>,
 }
 
 impl QcDetectors {
@@ -464,6 +466,7 @@ impl QcDetectors {
             pos: 0,
             prog_start: 0,
             prog_end: None,
+            matrix: None,
         })
     }
 
@@ -475,7 +478,45 @@ impl QcDetectors {
     pub fn with_programme(mut self, start: u64, end: Option<u64>) -> QcDetectors {
         self.prog_start = start;
         self.prog_end = end;
+        self.matrix = self.matrix.map(|m| m.with_programme(start, end));
         self
+    }
+
+    /// For an Lt/Rt deliverable (`source` = `Some(printmaster layout)`): adds
+    /// the matrix fold-back check ([`super::matrix`]), fed by
+    /// [`QcDetectors::push_matrix`], with the encoder's default options and
+    /// this deliverable's programme range. `None` leaves the detectors as
+    /// they are, so a caller can pass `(kind == Ltrt).then_some(layout)`.
+    pub fn with_matrix_source(mut self, source: Option<Layout>) -> Result<QcDetectors> {
+        if let Some(layout) = source {
+            let m = super::MatrixFoldBack::new(
+                &self.cfg,
+                layout,
+                self.time,
+                &crate::mix::matrix::MatrixOptions::default(),
+            )?;
+            self.matrix = Some(m.with_programme(self.prog_start, self.prog_end));
+        }
+        Ok(self)
+    }
+
+    /// Feeds the matrix fold-back check one block: the printmaster's channels
+    /// and the deliverable's channels made from them (`[Lt, Rt]`). Does
+    /// nothing unless [`QcDetectors::with_matrix_source`] added the check.
+    pub fn push_matrix(&mut self, source: &[&[f32]], ltrt: &[&[f32]]) -> Result<()> {
+        match (&mut self.matrix, ltrt) {
+            (None, _) => Ok(()),
+            (Some(m), [lt, rt]) => m.push(source, lt, rt),
+            (Some(_), _) => Err(Error::Invalid(format!(
+                "matrix fold-back: {} channels given, an Lt/Rt has 2",
+                ltrt.len()
+            ))),
+        }
+    }
+
+    /// Takes the matrix fold-back check out (to finish it separately), if any.
+    pub fn take_matrix(&mut self) -> Option<super::MatrixFoldBack> {
+        self.matrix.take()
     }
 
     /// Samples pushed so far.
@@ -887,8 +928,14 @@ impl QcDetectors {
                 ),
             });
         }
-        let checks = self.checks(dc_worst, &silent_channels);
-        let findings = self.collect();
+        let mut checks = self.checks(dc_worst, &silent_channels);
+        let mut findings = self.collect();
+        if let Some(m) = self.matrix.take() {
+            let r = m.finish();
+            checks.push(r.check);
+            findings.extend(r.findings);
+            findings.sort_by_key(|f| f.start_sample);
+        }
         (checks, findings)
     }
 

@@ -6,6 +6,7 @@
 //! stem blocks        ──► PopDetector::push ──► finish() ──► PopResult ─┐
 //!                                                        sync_report() ◄┘──► SyncReport
 //! printmaster, DX, M&E ──► NullTest::push ──► finish() ──► NullResult
+//! printmaster + Lt/Rt ──► MatrixFoldBack::push ──► finish() ──► MatrixResult
 //!                                   │
 //!   (the pipeline fills loudness)   ▼
 //!                    QcReport ──► write_report(dir) ──► report.json + report.html
@@ -21,11 +22,13 @@
 pub mod detect;
 pub mod html;
 mod json;
+pub mod matrix;
 pub mod null;
 pub mod report;
 pub mod sync;
 
 pub use detect::{QcDetectors, TimeBase};
+pub use matrix::{MatrixFigures, MatrixFoldBack, MatrixResult};
 pub use null::{NullResult, NullTest};
 pub use report::{
     BackendReport, Check, CueRow, DeliverableQc, Finding, FindingKind, LoudnessFigures,
@@ -126,6 +129,25 @@ pub struct QcConfig {
     /// (2^-23 ≈ -138 dBFS each); -100 leaves room for float rounding and
     /// still catches any real mix difference. Use about -80 for 16-bit.
     pub null_max_dbfs: f64,
+    /// Matrix fold-back (Lt/Rt deliverables, [`matrix`]): the centre and the
+    /// surround must come back from the passive decode at no less than this
+    /// (dB, default -3). The matrix returns both at 0 dB (uncorrelated
+    /// content) or more (correlated content adds in phase); losing more than
+    /// half their power means cancellation: fronts out of phase with the
+    /// centre, surrounds out of phase with each other, or a wrong encode.
+    pub matrix_min_recovery_db: f64,
+    /// Matrix fold-back: the decoded centre and surround may differ from the
+    /// printmaster's 4:2:4 matrix by at most this (dB residual energy,
+    /// default -40). The encode itself leaves about -130 dB (f32 rounding);
+    /// a missing 90° shift, an inverted or swapped channel or a different
+    /// mix gives about 0 dB.
+    pub matrix_max_error_db: f64,
+    /// Matrix fold-back window (seconds, default 3.0, the short-term loudness
+    /// window of EBU Tech 3341: long enough to hear, short enough to place).
+    pub matrix_window_s: f64,
+    /// Matrix fold-back: windows whose centre (surround power) is below this
+    /// RMS (dBFS, default -50) are not judged for the centre (surround).
+    pub matrix_floor_dbfs: f64,
 }
 
 impl Default for QcConfig {
@@ -153,6 +175,10 @@ impl Default for QcConfig {
             pop_min_dbfs: -50.0,
             sync_tolerance_samples: 0,
             null_max_dbfs: -100.0,
+            matrix_min_recovery_db: -3.0,
+            matrix_max_error_db: -40.0,
+            matrix_window_s: 3.0,
+            matrix_floor_dbfs: -50.0,
         }
     }
 }
@@ -176,6 +202,7 @@ impl QcConfig {
             ("programme_silence_min_s", self.programme_silence_min_s),
             ("phase_min_s", self.phase_min_s),
             ("pop_search_s", self.pop_search_s),
+            ("matrix_window_s", self.matrix_window_s),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return bad(format!("{name} = {v} must be a finite number >= 0"));
@@ -201,6 +228,21 @@ impl QcConfig {
                 "pop_freq_hz {} must be between 0 and {nyq} Hz",
                 self.pop_freq_hz
             ));
+        }
+        if (self.matrix_window_s * sample_rate as f64).round() < 1.0 {
+            return bad(format!(
+                "matrix_window_s {} must be at least one sample",
+                self.matrix_window_s
+            ));
+        }
+        for (name, v) in [
+            ("matrix_min_recovery_db", self.matrix_min_recovery_db),
+            ("matrix_max_error_db", self.matrix_max_error_db),
+            ("matrix_floor_dbfs", self.matrix_floor_dbfs),
+        ] {
+            if !v.is_finite() {
+                return bad(format!("{name} = {v} must be a finite number"));
+            }
         }
         if !(self.silence_level >= 0.0 && self.silence_level.is_finite()) {
             return bad(format!("silence_level {} must be >= 0", self.silence_level));

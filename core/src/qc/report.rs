@@ -94,13 +94,15 @@ pub enum FindingKind {
     PhaseCorrelation,
     /// Energy above the LFE band on the LFE channel.
     LfeBandwidth,
+    /// Centre or surround lost in the passive decode of an Lt/Rt.
+    MatrixFoldBack,
     /// Anything else (the pipeline's own findings).
     Other,
 }
 
 impl FindingKind {
     /// Every kind, in report order.
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: [FindingKind; 10] = [
         FindingKind::Clip,
         FindingKind::NonFinite,
         FindingKind::DcOffset,
@@ -109,6 +111,7 @@ impl FindingKind {
         FindingKind::SilentChannel,
         FindingKind::PhaseCorrelation,
         FindingKind::LfeBandwidth,
+        FindingKind::MatrixFoldBack,
         FindingKind::Other,
     ];
 
@@ -123,6 +126,7 @@ impl FindingKind {
             FindingKind::SilentChannel => "Silent channels",
             FindingKind::PhaseCorrelation => "Phase correlation",
             FindingKind::LfeBandwidth => "LFE above band",
+            FindingKind::MatrixFoldBack => "Matrix fold-back",
             FindingKind::Other => "Other",
         }
     }
@@ -356,6 +360,9 @@ pub struct DeliverableQc {
     pub checks: Vec<Check>,
     /// Defects found, in time order per detector.
     pub findings: Vec<Finding>,
+    /// The matrix fold-back figures of an Lt/Rt deliverable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<crate::qc::MatrixFigures>,
     /// Worst status of `checks`.
     pub status: Status,
 }
