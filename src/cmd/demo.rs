@@ -43,7 +43,7 @@ pub fn run(a: &Args) -> Result<()> {
         &out,
         a.json,
         a.quiet,
-        dubstage_core::pipeline::DEFAULT_BLOCK_FRAMES,
+        None,
         true,
         &a.backend,
     )?;

@@ -22,9 +22,9 @@ pub struct Args {
     /// Worker threads (default: all cores). Output is identical for any count.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Frames per processing block.
-    #[arg(long, default_value_t = pipeline::DEFAULT_BLOCK_FRAMES, hide = true)]
-    pub block_frames: usize,
+    /// Frames per processing block (default: what the backend prefers).
+    #[arg(long, hide = true)]
+    pub block_frames: Option<usize>,
     /// A plain print: no loudness metering, no QC detectors, no qc/ report (files, peaks,
     /// SHA-256 and the manifest only). Refused when the session names a delivery profile.
     #[arg(long)]
@@ -53,7 +53,7 @@ pub fn render_session(
     out: &Path,
     json: bool,
     quiet: bool,
-    block_frames: usize,
+    block_frames: Option<usize>,
     qc: bool,
     backend: &super::backend::BackendArgs,
 ) -> Result<RenderSummary> {
@@ -63,7 +63,7 @@ pub fn render_session(
     let bar = Progress::new(plan.length, "render", quiet || json);
     let opts = RenderOptions {
         out_dir: out.to_path_buf(),
-        block_frames,
+        block_frames: block_frames.unwrap_or_else(|| backend.preferred_block_frames()),
         qc,
     };
     let progress = |d: u64, t: u64| bar.set(d, t);

@@ -171,6 +171,12 @@ pub trait Backend: Send {
     fn sum(&mut self, job: &SumJob<'_>, out: &mut [Vec<f32>]) -> Result<()>;
     /// A new streaming analyzer.
     fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>>;
+    /// Frames per render block that suit this backend (the render's output does not
+    /// depend on it): the CPU wants blocks that stay in its caches, a GPU wants fewer,
+    /// larger dispatches.
+    fn preferred_block_frames(&self) -> usize {
+        crate::pipeline::DEFAULT_BLOCK_FRAMES
+    }
     /// An analyzer for callers that keep only the maximum true peak per channel over
     /// the stream (the loudness meter): each hop's `true_peak` may be a lower bound as
     /// long as the maximum over all hops is exact. Energies and sample peaks are as
