@@ -675,16 +675,7 @@ fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
         ffoa,
         length: plan.length,
         layout: plan.layout,
-        buses: plan
-            .buses
-            .iter()
-            .map(|b| BusInfo {
-                id: b.id.clone(),
-                dialogue: b.dialogue,
-                gain_db: b.gain_db,
-                automation: b.automation.clone(),
-            })
-            .collect(),
+        buses: plan.buses.iter().map(BusInfo::from).collect(),
         video: plan.video.clone(),
         master: normalization(&plan)?,
         returns: Vec::new(),

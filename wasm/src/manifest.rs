@@ -265,6 +265,17 @@ pub struct BusInfo {
     pub automation: Vec<(i64, f64)>,
 }
 
+impl From<&dubstage_core::session::PlanBus> for BusInfo {
+    fn from(b: &dubstage_core::session::PlanBus) -> Self {
+        BusInfo {
+            id: b.id.clone(),
+            dialogue: b.dialogue,
+            gain_db: b.gain_db,
+            automation: b.automation.clone(),
+        }
+    }
+}
+
 /// A video proxy in sync with the reel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoInfo {

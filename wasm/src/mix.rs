@@ -964,16 +964,7 @@ inserts = [ { type = "eq", bands = [ { kind = "low_pass", freq = 5000.0, slope =
                 sends: sends.clone(),
             })
             .collect();
-        m.buses = plan
-            .buses
-            .iter()
-            .map(|b| BusInfo {
-                id: b.id.clone(),
-                dialogue: b.dialogue,
-                gain_db: b.gain_db,
-                automation: b.automation.clone(),
-            })
-            .collect();
+        m.buses = plan.buses.iter().map(BusInfo::from).collect();
         m.returns = proc_.returns.clone();
         m.irs = proc_.irs.iter().map(|(i, _)| i.clone()).collect();
         // through JSON, as the page gets it

@@ -1123,6 +1123,23 @@ impl WavWriter {
         Ok(w)
     }
 
+    /// The header (and its container) for `data_bytes` of audio holding `frames`.
+    fn header_for(&self, data_bytes: u64, frames: u64) -> Result<(Vec<u8>, Container)> {
+        let container =
+            choose_container(self.spec.rf64, self.spec.bw64, self.header_len, data_bytes);
+        let ixml_body = self.ixml_body()?;
+        let header = build_header(
+            &self.spec,
+            self.bext.as_ref().map(|b| (b, self.bext_len)),
+            ixml_body.as_deref(),
+            container,
+            data_bytes,
+            frames,
+        );
+        debug_assert_eq!(header.len() as u64, self.header_len);
+        Ok((header, container))
+    }
+
     /// Declares the file's final length, before any audio is written: the final header
     /// (RIFF or RF64/BW64 for that length) is written now, and the file is hashed as it
     /// is written, so [`WavWriter::finish`] need not read it back. Should the file end
@@ -1136,18 +1153,7 @@ impl WavWriter {
             )));
         }
         let block_align = u64::from(self.spec.channels) * u64::from(self.spec.format.bits() / 8);
-        let data_bytes = frames.saturating_mul(block_align);
-        let container =
-            choose_container(self.spec.rf64, self.spec.bw64, self.header_len, data_bytes);
-        let ixml_body = self.ixml_body()?;
-        let header = build_header(
-            &self.spec,
-            self.bext.as_ref().map(|b| (b, self.bext_len)),
-            ixml_body.as_deref(),
-            container,
-            data_bytes,
-            frames,
-        );
+        let (header, _) = self.header_for(frames.saturating_mul(block_align), frames)?;
         debug_assert_eq!(header.len() as u64, self.header_len);
         let file = self.file.as_mut().expect("open until finish");
         file.seek(SeekFrom::Start(0))
@@ -1404,22 +1410,7 @@ impl WavWriter {
         let path = self.path.clone();
         let ioe = |e| Error::io(&path, e);
         let file_len = self.header_len + self.data_bytes + (self.data_bytes & 1);
-        let container = choose_container(
-            self.spec.rf64,
-            self.spec.bw64,
-            self.header_len,
-            self.data_bytes,
-        );
-        let ixml_body = self.ixml_body()?;
-        let header = build_header(
-            &self.spec,
-            self.bext.as_ref().map(|b| (b, self.bext_len)),
-            ixml_body.as_deref(),
-            container,
-            self.data_bytes,
-            self.frames,
-        );
-        debug_assert_eq!(header.len() as u64, self.header_len);
+        let (header, container) = self.header_for(self.data_bytes, self.frames)?;
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(f) = self.flusher.take() {
             f.stop().map_err(ioe)?;

@@ -414,16 +414,7 @@ fn figures(h: &mut String, l: &LoudnessFigures) {
             figs.push(("Limiter max GR", format!("{lim:.1} dB")));
         }
     }
-    h.push_str("<div class=\"figs\">");
-    for (k, v) in figs {
-        let _ = write!(
-            h,
-            "<div class=\"fig\"><div class=\"k\">{}</div><div class=\"v\">{}</div></div>",
-            escape(k),
-            escape(&v)
-        );
-    }
-    h.push_str("</div>");
+    fig_grid(h, figs);
 }
 
 /// The matrix fold-back figures of an Lt/Rt deliverable.
@@ -464,16 +455,7 @@ fn matrix_figures(h: &mut String, m: &crate::qc::MatrixFigures) {
         ("S' decode error", db(m.surround_error_db)),
         ("Windows failed", m.windows_failed.to_string()),
     ];
-    h.push_str("<div class=\"figs\">");
-    for (k, v) in figs {
-        let _ = write!(
-            h,
-            "<div class=\"fig\"><div class=\"k\">{}</div><div class=\"v\">{}</div></div>",
-            escape(k),
-            escape(&v)
-        );
-    }
-    h.push_str("</div>");
+    fig_grid(h, figs);
 }
 
 fn checks_table(h: &mut String, checks: &[Check]) {
@@ -1196,4 +1178,18 @@ fn notes_section(h: &mut String, r: &QcReport) {
         escape(&r.session.start_tc),
         escape(&r.dubstage_version)
     );
+}
+
+/// A grid of labelled figures.
+fn fig_grid(h: &mut String, figs: impl IntoIterator<Item = (&'static str, String)>) {
+    h.push_str("<div class=\"figs\">");
+    for (k, v) in figs {
+        let _ = write!(
+            h,
+            "<div class=\"fig\"><div class=\"k\">{}</div><div class=\"v\">{}</div></div>",
+            escape(k),
+            escape(&v)
+        );
+    }
+    h.push_str("</div>");
 }
