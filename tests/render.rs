@@ -662,3 +662,38 @@ fn no_qc_is_a_plain_print_with_the_same_audio_and_true_hashes() {
     assert!(e.contains("ebu-r128") && e.contains("--no-qc"), "{e}");
     assert!(!refused.exists() || std::fs::read_dir(&refused).unwrap().next().is_none());
 }
+
+#[test]
+fn a_failed_rename_delivers_nothing() {
+    let (out, _) = render_fixture("commit", &[]);
+    let dir = out.parent().unwrap();
+    let names: Vec<String> = std::fs::read_to_string(out.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split_once("  ").unwrap().1.to_string())
+        .collect();
+    assert_eq!(names.len(), 6);
+    // The last deliverable's final path is taken by a folder that is not empty: its
+    // rename fails after the others have been renamed, and those must be taken back.
+    let out2 = dir.join("out2");
+    let blocker = out2.join(names.last().unwrap());
+    std::fs::create_dir_all(&blocker).unwrap();
+    std::fs::write(blocker.join("keep"), b"x").unwrap();
+    let e = fails(&[
+        "render",
+        dir.join("session.toml").to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(e.contains("cannot rename"), "{e}");
+    for n in &names[..names.len() - 1] {
+        assert!(!out2.join(n).exists(), "{n} was left at its final path");
+    }
+    let left: Vec<_> = std::fs::read_dir(&out2)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, vec![names.last().unwrap().clone()], "only the blocker remains");
+    assert!(blocker.join("keep").exists());
+}

@@ -9,7 +9,9 @@
 //! thread count.
 
 use crate::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, Hop, SumJob};
-use crate::io::{AudioReader, OutputFormat, Rf64Mode, WavSpec, WavWriter, WrittenFile};
+use crate::io::{
+    AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavSpec, WavWriter, WrittenFile,
+};
 use crate::loudness::{DialogueGate, LoudnessSummary, Meter, default_true_peak_factor};
 use crate::master::{Limiter, LimiterOptions, Normalization, OnFailure};
 use crate::mix::downmix_matrix;
@@ -1213,7 +1215,8 @@ pub fn render(
         }
     }
     // The bext v2 loudness fields (EBU Tech 3285), then finish every file (header, sync,
-    // hash, rename) in parallel: only now do the final paths appear.
+    // hash) in parallel, and only when all of them are complete rename them into place:
+    // a failure before that leaves nothing at any final path.
     for (o, s) in outputs.iter_mut().zip(&summaries) {
         let Some(s) = s else { continue };
         for w in &mut o.writers {
@@ -1229,11 +1232,11 @@ pub fn render(
             }
         }
     }
-    let finish = |o: Output| -> Result<(PlanDeliverable, Vec<WrittenFile>)> {
+    let finish = |o: Output| -> Result<(PlanDeliverable, Vec<FinishedFile>)> {
         let files = o
             .writers
             .into_iter()
-            .map(WavWriter::finish)
+            .map(WavWriter::finish_unrenamed)
             .collect::<Result<Vec<_>>>()?;
         Ok((o.plan, files))
     };
@@ -1250,6 +1253,7 @@ pub fn render(
         .into_iter()
         .map(finish)
         .collect::<Result<Vec<_>>>()?;
+    let finished = commit_all(finished)?;
     let mut results = Vec::new();
     for ((d, files), s) in finished.into_iter().zip(&summaries) {
         let peak: Vec<Option<f64>> = files
@@ -1339,6 +1343,31 @@ pub fn render(
             f64::INFINITY
         },
     })
+}
+
+/// Renames every finished file into place; should one rename fail, the files already
+/// renamed are removed again, so a render delivers all of its files or none.
+fn commit_all(
+    finished: Vec<(PlanDeliverable, Vec<FinishedFile>)>,
+) -> Result<Vec<(PlanDeliverable, Vec<WrittenFile>)>> {
+    let mut done: Vec<(PlanDeliverable, Vec<WrittenFile>)> = Vec::new();
+    let mut pending = finished.into_iter();
+    for (d, files) in pending.by_ref() {
+        let mut written = Vec::new();
+        for f in files {
+            match f.commit() {
+                Ok(w) => written.push(w),
+                Err(e) => {
+                    for w in done.iter().flat_map(|(_, v)| v).chain(&written) {
+                        let _ = std::fs::remove_file(&w.path);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        done.push((d, written));
+    }
+    Ok(done)
 }
 
 /// The producer side of pass 2: mixes, levels and limits blocks, in order.

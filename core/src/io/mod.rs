@@ -19,8 +19,8 @@ pub mod wav;
 pub use flac::FlacFileReader;
 pub use ixml::{IXml, IXmlBext, IXmlSpeed, IXmlTrack};
 pub use wav::{
-    BEXT_CODING_HISTORY_RESERVE, Bext, BextLoudness, Container, OutputFormat, Rf64Mode,
-    SampleFormat, WavInfo, WavReader, WavSpec, WavWriter, WrittenFile,
+    BEXT_CODING_HISTORY_RESERVE, Bext, BextLoudness, Container, FinishedFile, OutputFormat,
+    Rf64Mode, SampleFormat, WavInfo, WavReader, WavSpec, WavWriter, WrittenFile,
 };
 
 use crate::{Error, Result};

@@ -1404,9 +1404,10 @@ impl WavWriter {
         Ok(())
     }
 
-    /// Completes the header (RIFF, or RF64/BW64 per [`Rf64Mode`]), syncs the
-    /// file, hashes it and renames it to the final path.
-    pub fn finish(mut self) -> Result<WrittenFile> {
+    /// Completes the header (RIFF, or RF64/BW64 per [`Rf64Mode`]), syncs the file and
+    /// hashes it, leaving it at its temporary path: commit it with [`FinishedFile::commit`]
+    /// (so a set of files can be renamed together once all of them are complete).
+    pub fn finish_unrenamed(mut self) -> Result<FinishedFile> {
         let path = self.path.clone();
         let ioe = |e| Error::io(&path, e);
         let file_len = self.header_len + self.data_bytes + (self.data_bytes & 1);
@@ -1456,10 +1457,53 @@ impl WavWriter {
                 msg: format!("wrote {file_len} bytes but read back {total}"),
             });
         }
+        let sha256 = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        // The temporary file now belongs to the FinishedFile (this writer's Drop must not
+        // remove it).
+        let tmp = std::mem::take(&mut self.tmp);
+        Ok(FinishedFile {
+            tmp,
+            file: WrittenFile {
+                path,
+                container,
+                frames: self.frames,
+                bytes: file_len,
+                sha256,
+                peak: std::mem::take(&mut self.peak),
+                clipped: self.clipped,
+                non_finite: self.non_finite,
+            },
+        })
+    }
+}
+
+/// A complete, synced and hashed file still at its temporary path (see
+/// [`WavWriter::finish_unrenamed`]): [`FinishedFile::commit`] renames it into place;
+/// dropped uncommitted, it is removed.
+#[derive(Debug)]
+pub struct FinishedFile {
+    tmp: PathBuf,
+    file: WrittenFile,
+}
+
+impl FinishedFile {
+    /// What the file will be once committed.
+    pub fn written(&self) -> &WrittenFile {
+        &self.file
+    }
+
+    /// Renames the file to its final path (and syncs the folder on Unix).
+    pub fn commit(mut self) -> Result<WrittenFile> {
+        let path = self.file.path.clone();
         std::fs::rename(&self.tmp, &path).map_err(|e| Error::Output {
             path: path.clone(),
             msg: format!("cannot rename {} into place: {e}", self.tmp.display()),
         })?;
+        self.tmp = PathBuf::new();
         #[cfg(unix)]
         if let Some(dir) = path.parent() {
             let dir = if dir.as_os_str().is_empty() {
@@ -1472,21 +1516,23 @@ impl WavWriter {
                 let _ = d.sync_all();
             }
         }
-        let sha256 = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(WrittenFile {
-            path,
-            container,
-            frames: self.frames,
-            bytes: file_len,
-            sha256,
-            peak: std::mem::take(&mut self.peak),
-            clipped: self.clipped,
-            non_finite: self.non_finite,
-        })
+        Ok(self.file.clone())
+    }
+}
+
+impl Drop for FinishedFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl WavWriter {
+    /// Completes the header (RIFF, or RF64/BW64 per [`Rf64Mode`]), syncs the
+    /// file, hashes it and renames it to the final path.
+    pub fn finish(self) -> Result<WrittenFile> {
+        self.finish_unrenamed()?.commit()
     }
 }
 
