@@ -132,9 +132,11 @@ pub fn run(a: &Args) -> Result<()> {
             dither_seed: 0,
         },
     )?;
+    let tail = if a.tail { conv.tail_frames() } else { 0 };
+    // the length is known: the writer hashes while it writes (no read-back)
+    writer.expect_frames(info.frames + tail as u64)?;
     let (mut t_read, mut t_conv, mut t_write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut cpu_conv = 0.0;
-    let tail = if a.tail { conv.tail_frames() } else { 0 };
     let mut frames_in = 0u64;
     // Yields the next chunk (input, then `tail` zero frames), or None at the end.
     let mut next_chunk = {

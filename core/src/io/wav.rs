@@ -534,23 +534,54 @@ impl WavReader {
                 Error::io(path, e)
             }
         })?;
-        for o in out.iter_mut() {
-            o.resize(n, 0.0);
-        }
         decode_planar(self.decode, &self.buf, out);
         self.pos += n as u64;
         Ok(n)
     }
 }
 
-/// Converts interleaved bytes of `decode` samples into planar f32.
+/// Frames per tile when converting between interleaved bytes and planar f32:
+/// the tile's bytes stay in L1/L2 while each channel passes over it.
+const IO_TILE_FRAMES: usize = 2048;
+
+/// The largest |x| over the finite samples of `x` (0 if none), written so
+/// that it vectorizes (eight running maxima, NaN and ±Inf skipped by the
+/// comparisons).
+fn finite_peak(x: &[f32]) -> f32 {
+    let mut m = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for (m, &v) in m.iter_mut().zip(c) {
+            let a = v.abs();
+            if a < f32::INFINITY && a > *m {
+                *m = a;
+            }
+        }
+    }
+    for &v in chunks.remainder() {
+        let a = v.abs();
+        if a < f32::INFINITY && a > m[0] {
+            m[0] = a;
+        }
+    }
+    m.iter().fold(0.0, |a, &b| a.max(b))
+}
+
+/// Converts interleaved bytes of `decode` samples into planar f32 (appended to
+/// the cleared `out`, one `Vec` per channel).
 fn decode_planar(decode: Decode, buf: &[u8], out: &mut [Vec<f32>]) {
     fn run<const W: usize>(buf: &[u8], out: &mut [Vec<f32>], f: impl Fn([u8; W]) -> f32) {
         let stride = W * out.len();
-        for (c, o) in out.iter_mut().enumerate() {
-            for (dst, frame) in o.iter_mut().zip(buf.chunks_exact(stride)) {
-                let s: [u8; W] = frame[c * W..c * W + W].try_into().expect("W bytes");
-                *dst = f(s);
+        let n = buf.len() / stride;
+        for o in out.iter_mut() {
+            o.reserve(n);
+        }
+        for tile in buf.chunks(stride * IO_TILE_FRAMES) {
+            for (c, o) in out.iter_mut().enumerate() {
+                o.extend(tile.chunks_exact(stride).map(|frame| {
+                    let s: [u8; W] = frame[c * W..c * W + W].try_into().expect("W bytes");
+                    f(s)
+                }));
             }
         }
     }
@@ -717,6 +748,16 @@ pub struct WavWriter {
     clipped: u64,
     non_finite: u64,
     buf: Vec<u8>,
+    /// Set by [`WavWriter::expect_frames`]: the file's SHA-256 computed while
+    /// writing, valid if the length comes out as announced.
+    running: Option<RunningHash>,
+}
+
+/// SHA-256 of a file whose header is known before its data.
+struct RunningHash {
+    hasher: Sha256,
+    header: Vec<u8>,
+    frames: u64,
 }
 
 impl std::fmt::Debug for WavWriter {
@@ -918,6 +959,7 @@ impl WavWriter {
             clipped: 0,
             non_finite: 0,
             buf: Vec::new(),
+            running: None,
         };
         // On failure `w` is dropped, which removes the temporary file.
         w.file
@@ -965,6 +1007,46 @@ impl WavWriter {
             });
         }
         self.bext = Some(bext);
+        self.running = None; // the header changed: hash the file in finish
+        Ok(())
+    }
+
+    /// Announces the number of frames that will be written, before the first
+    /// one: the header is then known up front and the SHA-256 is computed
+    /// while writing (on the writing thread) instead of by reading the file
+    /// back in [`WavWriter::finish`]. The result is the same; if a different
+    /// number of frames is written, or the `bext` is replaced, `finish` falls
+    /// back to reading the file back. Errors if frames were already written.
+    pub fn expect_frames(&mut self, frames: u64) -> Result<()> {
+        if self.frames > 0 {
+            return Err(Error::Invalid(format!(
+                "{}: expect_frames after {} frames were written",
+                self.path.display(),
+                self.frames
+            )));
+        }
+        let stride = u64::from(self.spec.format.bits() / 8) * u64::from(self.spec.channels);
+        let data_bytes = frames.saturating_mul(stride);
+        let container = choose_container(
+            self.spec.rf64,
+            self.spec.bw64,
+            self.header_len,
+            data_bytes,
+        );
+        let header = build_header(
+            &self.spec,
+            self.bext.as_ref().map(|b| (b, self.bext_len)),
+            container,
+            data_bytes,
+            frames,
+        );
+        let mut hasher = Sha256::new();
+        hasher.update(&header);
+        self.running = Some(RunningHash {
+            hasher,
+            header,
+            frames,
+        });
         Ok(())
     }
 
@@ -1011,19 +1093,20 @@ impl WavWriter {
         let mut clipped = 0u64;
         match self.spec.format {
             OutputFormat::Float32 => {
-                for (c, src) in chans.iter().enumerate() {
-                    let mut peak = self.peak[c];
-                    for (frame, &x) in buf.chunks_exact_mut(stride).zip(src.iter()) {
-                        let v = if x.is_finite() {
-                            x
-                        } else {
-                            non_finite += 1;
-                            0.0
-                        };
-                        peak = peak.max(v.abs());
-                        frame[c * 4..c * 4 + 4].copy_from_slice(&v.to_le_bytes());
+                // tiles of frames, so each channel's pass stays in cache
+                for (t, tile) in buf.chunks_mut(stride * IO_TILE_FRAMES).enumerate() {
+                    let first = t * IO_TILE_FRAMES;
+                    for (c, src) in chans.iter().enumerate() {
+                        for (frame, &x) in tile.chunks_exact_mut(stride).zip(&src[first..]) {
+                            let v = if x.is_finite() {
+                                x
+                            } else {
+                                non_finite += 1;
+                                0.0
+                            };
+                            frame[c * 4..c * 4 + 4].copy_from_slice(&v.to_le_bytes());
+                        }
                     }
-                    self.peak[c] = peak;
                 }
             }
             OutputFormat::Pcm16 | OutputFormat::Pcm24 => {
@@ -1043,6 +1126,14 @@ impl WavWriter {
                     self.peak[c] = self.peak[c].max(peak_code as f32 * inv);
                 }
             }
+        }
+        if self.spec.format == OutputFormat::Float32 {
+            for (p, src) in self.peak.iter_mut().zip(chans) {
+                *p = p.max(finite_peak(src));
+            }
+        }
+        if let Some(h) = &mut self.running {
+            h.hasher.update(&*buf);
         }
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
@@ -1073,7 +1164,22 @@ impl WavWriter {
             self.frames,
         );
         debug_assert_eq!(header.len() as u64, self.header_len);
-        let (hasher, total) = {
+        let running = self
+            .running
+            .take()
+            .filter(|h| h.frames == self.frames && h.header == header);
+        let (hasher, total) = if let Some(mut h) = running {
+            let mut file = self.file.take().expect("open until finish");
+            if self.data_bytes & 1 == 1 {
+                file.write_all(&[0]).map_err(ioe)?;
+                h.hasher.update([0u8]);
+            }
+            file.seek(SeekFrom::Start(0)).map_err(ioe)?;
+            file.write_all(&header).map_err(ioe)?;
+            file.sync_all().map_err(ioe)?;
+            let total = file.metadata().map_err(ioe)?.len();
+            (h.hasher, total)
+        } else {
             let mut file = self.file.take().expect("open until finish");
             if self.data_bytes & 1 == 1 {
                 file.write_all(&[0]).map_err(ioe)?;
