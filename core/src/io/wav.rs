@@ -1027,12 +1027,8 @@ impl WavWriter {
         }
         let stride = u64::from(self.spec.format.bits() / 8) * u64::from(self.spec.channels);
         let data_bytes = frames.saturating_mul(stride);
-        let container = choose_container(
-            self.spec.rf64,
-            self.spec.bw64,
-            self.header_len,
-            data_bytes,
-        );
+        let container =
+            choose_container(self.spec.rf64, self.spec.bw64, self.header_len, data_bytes);
         let header = build_header(
             &self.spec,
             self.bext.as_ref().map(|b| (b, self.bext_len)),
