@@ -833,7 +833,7 @@ fn file_sha(p: &Path) -> String {
 }
 
 #[test]
-fn expect_frames_hashes_while_writing_and_falls_back_when_wrong() {
+fn expect_frames_hashes_while_writing_and_falls_back_when_wrong_with_background_sync() {
     let d = scratch("expect");
     // (channels, format, frames, bext, rf64 threshold): RIFF float, odd PCM24
     // with a pad byte and a bext, RF64 above a small threshold.
@@ -861,6 +861,11 @@ fn expect_frames_hashes_while_writing_and_falls_back_when_wrong() {
             let p = d.join(format!("exp{k}_{announced}.wav"));
             let mut w = WavWriter::create(&p, mk()).unwrap();
             w.expect_frames(announced).unwrap();
+            if announced == n as u64 {
+                // small enough to sync in the background many times
+                w.sync_as_you_go(10_000).unwrap();
+                w.sync_as_you_go(10_000).unwrap();
+            }
             let mut i = 0;
             while i < n {
                 let e = (i + 777).min(n);

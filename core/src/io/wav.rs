@@ -751,6 +751,19 @@ pub struct WavWriter {
     /// Set by [`WavWriter::expect_frames`]: the file's SHA-256 computed while
     /// writing, valid if the length comes out as announced.
     running: Option<RunningHash>,
+    /// Set by [`WavWriter::sync_as_you_go`].
+    flusher: Option<Flusher>,
+}
+
+/// A thread that `fdatasync`s the temporary file (through its own handle)
+/// whenever `every` more bytes were written, so that the data reaches the
+/// disk while the rest is computed and the final sync in
+/// [`WavWriter::finish`] has little left to do.
+struct Flusher {
+    tx: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    every: u64,
+    since: u64,
 }
 
 /// SHA-256 of a file whose header is known before its data.
@@ -960,6 +973,7 @@ impl WavWriter {
             non_finite: 0,
             buf: Vec::new(),
             running: None,
+            flusher: None,
         };
         // On failure `w` is dropped, which removes the temporary file.
         w.file
@@ -1043,6 +1057,44 @@ impl WavWriter {
             header,
             frames,
         });
+        Ok(())
+    }
+
+    /// Syncs the data to disk in the background, whenever `every_bytes` more
+    /// were written (on a thread of its own, through a second handle to the
+    /// file), instead of all at once in [`WavWriter::finish`]: the disk writes
+    /// overlap the computation of what follows. `finish` still syncs the
+    /// whole file (header included) before the rename, and reports an error of
+    /// a background sync. Where threads are not available (wasm32) this does
+    /// nothing. Calling it again changes nothing.
+    pub fn sync_as_you_go(&mut self, every_bytes: u64) -> Result<()> {
+        if self.flusher.is_some() {
+            return Ok(());
+        }
+        let file = self
+            .file
+            .as_ref()
+            .expect("open until finish")
+            .try_clone()
+            .map_err(|e| Error::io(&self.tmp, e))?;
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new().name("wav-sync".into()).spawn(
+            move || -> std::io::Result<()> {
+                while rx.recv().is_ok() {
+                    while rx.try_recv().is_ok() {} // coalesce
+                    file.sync_data()?;
+                }
+                Ok(())
+            },
+        );
+        if let Ok(thread) = spawned {
+            self.flusher = Some(Flusher {
+                tx: Some(tx),
+                thread: Some(thread),
+                every: every_bytes.max(1),
+                since: 0,
+            });
+        }
         Ok(())
     }
 
@@ -1133,6 +1185,15 @@ impl WavWriter {
         }
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
+        if let Some(f) = &mut self.flusher {
+            f.since += add;
+            if f.since >= f.every {
+                f.since = 0;
+                if let Some(tx) = &f.tx {
+                    let _ = tx.send(());
+                }
+            }
+        }
         self.data_bytes = total;
         self.frames += n as u64;
         self.non_finite += non_finite;
@@ -1160,6 +1221,20 @@ impl WavWriter {
             self.frames,
         );
         debug_assert_eq!(header.len() as u64, self.header_len);
+        if let Some(mut f) = self.flusher.take() {
+            drop(f.tx.take());
+            if let Some(t) = f.thread.take() {
+                match t.join() {
+                    Ok(r) => r.map_err(ioe)?,
+                    Err(_) => {
+                        return Err(Error::Output {
+                            path: path.clone(),
+                            msg: "the background sync thread panicked".into(),
+                        });
+                    }
+                }
+            }
+        }
         let running = self
             .running
             .take()
