@@ -766,11 +766,80 @@ struct Flusher {
     since: u64,
 }
 
-/// SHA-256 of a file whose header is known before its data.
+/// SHA-256 of a file whose header is known before its data: on a thread of
+/// its own where threads exist (the data buffers go there once written and
+/// come back for reuse), else inline.
 struct RunningHash {
-    hasher: Sha256,
+    inline: Option<Sha256>,
+    worker: Option<HashWorker>,
     header: Vec<u8>,
     frames: u64,
+}
+
+struct HashWorker {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    back: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: std::thread::JoinHandle<Sha256>,
+}
+
+impl RunningHash {
+    fn new(header: Vec<u8>, frames: u64) -> RunningHash {
+        let mut hasher = Sha256::new();
+        hasher.update(&header);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (back_tx, back) = std::sync::mpsc::channel::<Vec<u8>>();
+        let mut h = hasher.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wav-sha256".into())
+            .spawn(move || {
+                for v in rx {
+                    h.update(&v);
+                    let _ = back_tx.send(v);
+                }
+                h
+            });
+        match spawned {
+            Ok(thread) => RunningHash {
+                inline: None,
+                worker: Some(HashWorker { tx, back, thread }),
+                header,
+                frames,
+            },
+            // no threads (wasm32): hash inline
+            Err(_) => RunningHash {
+                inline: Some(hasher),
+                worker: None,
+                header,
+                frames,
+            },
+        }
+    }
+
+    /// Hashes `buf` next; with a worker, `buf` is handed over and replaced by
+    /// a returned (or new) buffer.
+    fn update(&mut self, buf: &mut Vec<u8>) {
+        if let Some(h) = &mut self.inline {
+            h.update(&*buf);
+        } else if let Some(w) = &mut self.worker {
+            let spare = w.back.try_recv().unwrap_or_default();
+            let full = std::mem::replace(buf, spare);
+            if w.tx.send(full).is_err() {
+                self.worker = None; // the worker is gone: finish reads the file back
+            }
+        }
+    }
+
+    /// The hasher after all updates (None if the worker failed).
+    fn into_hasher(self) -> Option<Sha256> {
+        match (self.inline, self.worker) {
+            (Some(h), _) => Some(h),
+            (None, Some(w)) => {
+                drop(w.tx);
+                w.thread.join().ok()
+            }
+            (None, None) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for WavWriter {
@@ -1050,13 +1119,7 @@ impl WavWriter {
             data_bytes,
             frames,
         );
-        let mut hasher = Sha256::new();
-        hasher.update(&header);
-        self.running = Some(RunningHash {
-            hasher,
-            header,
-            frames,
-        });
+        self.running = Some(RunningHash::new(header, frames));
         Ok(())
     }
 
@@ -1180,11 +1243,11 @@ impl WavWriter {
                 *p = p.max(finite_peak(src));
             }
         }
-        if let Some(h) = &mut self.running {
-            h.hasher.update(&*buf);
-        }
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
+        if let Some(h) = &mut self.running {
+            h.update(&mut self.buf);
+        }
         if let Some(f) = &mut self.flusher {
             f.since += add;
             if f.since >= f.every {
@@ -1238,18 +1301,19 @@ impl WavWriter {
         let running = self
             .running
             .take()
-            .filter(|h| h.frames == self.frames && h.header == header);
-        let (hasher, total) = if let Some(mut h) = running {
+            .filter(|h| h.frames == self.frames && h.header == header)
+            .and_then(RunningHash::into_hasher);
+        let (hasher, total) = if let Some(mut hasher) = running {
             let mut file = self.file.take().expect("open until finish");
             if self.data_bytes & 1 == 1 {
                 file.write_all(&[0]).map_err(ioe)?;
-                h.hasher.update([0u8]);
+                hasher.update([0u8]);
             }
             file.seek(SeekFrom::Start(0)).map_err(ioe)?;
             file.write_all(&header).map_err(ioe)?;
             file.sync_all().map_err(ioe)?;
             let total = file.metadata().map_err(ioe)?.len();
-            (h.hasher, total)
+            (hasher, total)
         } else {
             let mut file = self.file.take().expect("open until finish");
             if self.data_bytes & 1 == 1 {
