@@ -133,10 +133,14 @@ pub fn run(a: &Args) -> Result<()> {
         },
     )?;
     let tail = if a.tail { conv.tail_frames() } else { 0 };
-    // the length is known: the writer hashes while it writes (no read-back)
-    writer.expect_frames(info.frames + tail as u64)?;
-    // and syncs to disk as it goes (the final sync in finish has little left)
-    writer.sync_as_you_go(64 << 20)?;
+    if !a.sequential {
+        // the length is known: the writer hashes while it writes, on a thread
+        // of its own (no read-back), and syncs to disk as it goes (the final
+        // sync in finish has little left). Not in --sequential, whose CPU
+        // figure for the convolution must not include other threads' work.
+        writer.expect_frames(info.frames + tail as u64)?;
+        writer.sync_as_you_go(64 << 20)?;
+    }
     let (mut t_read, mut t_conv, mut t_write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut cpu_conv = 0.0;
     let mut frames_in = 0u64;
