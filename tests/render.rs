@@ -694,6 +694,10 @@ fn a_failed_rename_delivers_nothing() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(left, vec![names.last().unwrap().clone()], "only the blocker remains");
+    assert_eq!(
+        left,
+        vec![names.last().unwrap().clone()],
+        "only the blocker remains"
+    );
     assert!(blocker.join("keep").exists());
 }

@@ -398,3 +398,43 @@ fn thirty_second_ir_with_sparse_taps_and_full_tail() {
     }
     assert_close(&got[0], &want, -120.0, "30-s IR");
 }
+
+#[test]
+fn same_bytes_for_any_thread_count_and_span_length() {
+    // 5.1 through a stereo IR (map L,R,L,L,L,R), 5 partitions of 64: chunks of
+    // 1 block, of 8 blocks (whole spans) and of odd sizes, on 1 and 4 threads.
+    let mut rng = Rng(12);
+    let h = ir(vec![rng.vec(300), rng.vec(300)]);
+    let x: Vec<Vec<f32>> = (0..6).map(|_| rng.vec(3000)).collect();
+    let map = IrMap::Channels(vec![0, 1, 0, 0, 0, 1]);
+    let opts = ConvolverOptions {
+        block: Some(64),
+        ..Default::default()
+    };
+    let go = |threads: usize, pieces: &[usize]| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut c = Convolver::new(&h, 6, &map, &opts).unwrap();
+            let t = c.tail_frames();
+            run(&mut c, &x, t, pieces)
+        })
+    };
+    let one = go(1, &[64]);
+    assert_eq!(one, go(4, &[64]), "1 vs 4 threads");
+    assert_eq!(one, go(1, &[512]), "spans of 1 vs 8 blocks");
+    assert_eq!(one, go(4, &[1024, 64, 192]), "chunks of 16, 1, 3 blocks");
+    let odd = go(1, &[100, 37]);
+    assert_eq!(odd, go(4, &[100, 37]), "partial blocks, 1 vs 4 threads");
+    for (c, (o, w)) in odd.iter().zip(&one).enumerate() {
+        let want: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+        assert_close(
+            o,
+            &want,
+            -120.0,
+            &format!("partial vs whole blocks, channel {c}"),
+        );
+    }
+}

@@ -824,3 +824,66 @@ fn damaged_files_never_panic() {
         probe(&bytes[..len]);
     }
 }
+
+/// SHA-256 of a file, lower-case hex.
+fn file_sha(p: &Path) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(std::fs::read(p).unwrap());
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn expect_frames_hashes_while_writing_and_falls_back_when_wrong_with_background_sync() {
+    let d = scratch("expect");
+    // (channels, format, frames, bext, rf64 threshold): RIFF float, odd PCM24
+    // with a pad byte and a bext, RF64 above a small threshold.
+    let cases = [
+        (6usize, OutputFormat::Float32, 10_000usize, false, None),
+        (1, OutputFormat::Pcm24, 101, true, None),
+        (6, OutputFormat::Pcm24, 4801, false, Some(1000u64)),
+    ];
+    for (k, &(ch, fmt, n, bext, thr)) in cases.iter().enumerate() {
+        let mut sig = signal(ch, n, 0.5);
+        sig[0][7] = f32::NAN;
+        sig[ch - 1][n - 1] = f32::INFINITY;
+        let mk = || {
+            let mut sp = spec(ch as u16, fmt);
+            if bext {
+                sp.bext = Some(sample_bext());
+            }
+            if let Some(t) = thr {
+                sp.rf64 = Rf64Mode::Auto { threshold: t };
+            }
+            sp
+        };
+        let plain = write(&d.join(format!("plain{k}.wav")), mk(), &sig, 777);
+        for announced in [n as u64, n as u64 + 1, n as u64 - 1] {
+            let p = d.join(format!("exp{k}_{announced}.wav"));
+            let mut w = WavWriter::create(&p, mk()).unwrap();
+            w.expect_frames(announced).unwrap();
+            if announced == n as u64 {
+                // small enough to sync in the background many times
+                w.sync_as_you_go(10_000).unwrap();
+                w.sync_as_you_go(10_000).unwrap();
+            }
+            let mut i = 0;
+            while i < n {
+                let e = (i + 777).min(n);
+                let chans: Vec<&[f32]> = sig.iter().map(|c| &c[i..e]).collect();
+                w.write_planar(&chans).unwrap();
+                i = e;
+            }
+            let wf = w.finish().unwrap();
+            assert_eq!(wf.sha256, file_sha(&p), "case {k}, announced {announced}");
+            assert_eq!(wf.sha256, plain.sha256, "case {k}: same file as without");
+            assert_eq!(wf.bytes, plain.bytes);
+            assert_eq!(wf.container, plain.container);
+            assert_eq!(wf.peak, plain.peak);
+            assert_eq!(wf.non_finite, 2);
+        }
+    }
+    // Too late once frames are written.
+    let mut w = WavWriter::create(&d.join("late.wav"), spec(1, OutputFormat::Float32)).unwrap();
+    w.write_planar(&[&[0.5f32][..]]).unwrap();
+    assert!(w.expect_frames(1).is_err());
+}

@@ -132,9 +132,17 @@ pub fn run(a: &Args) -> Result<()> {
             dither_seed: 0,
         },
     )?;
+    let tail = if a.tail { conv.tail_frames() } else { 0 };
+    if !a.sequential {
+        // the length is known: the writer hashes while it writes, on a thread
+        // of its own (no read-back), and syncs to disk as it goes (the final
+        // sync in finish has little left). Not in --sequential, whose CPU
+        // figure for the convolution must not include other threads' work.
+        writer.expect_frames(info.frames + tail as u64)?;
+        writer.sync_as_you_go(64 << 20)?;
+    }
     let (mut t_read, mut t_conv, mut t_write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut cpu_conv = 0.0;
-    let tail = if a.tail { conv.tail_frames() } else { 0 };
     let mut frames_in = 0u64;
     // Yields the next chunk (input, then `tail` zero frames), or None at the end.
     let mut next_chunk = {

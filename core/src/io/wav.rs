@@ -853,15 +853,96 @@ pub struct WavWriter {
     buf: Vec<u32>,
     /// Set by [`WavWriter::expect_frames`]: the final header, already on disk, and the
     /// running hash of everything written since (header first).
-    early: Option<(Vec<u8>, Sha256)>,
+    early: Option<(Vec<u8>, RunningHash)>,
+    /// Data bytes between two background writebacks (see [`WavWriter::sync_as_you_go`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    flush_every: u64,
     /// Background writeback of long files (so the final sync has little left to do).
     #[cfg(not(target_arch = "wasm32"))]
     flusher: Option<Flusher>,
 }
 
-/// Data bytes between two background writebacks of a long file.
+/// Data bytes between two background writebacks of a long file, by default.
 #[cfg(not(target_arch = "wasm32"))]
 const FLUSH_EVERY: u64 = 64 << 20;
+
+/// The SHA-256 of a file whose header is final before its data: the bytes are copied
+/// into recycled buffers and hashed on a thread of their own where threads exist (so the
+/// writer's thread does not wait for the hash), else inline.
+struct RunningHash {
+    inline: Option<Sha256>,
+    #[cfg(not(target_arch = "wasm32"))]
+    worker: Option<HashWorker>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+struct HashWorker {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    back: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: std::thread::JoinHandle<Sha256>,
+}
+
+impl RunningHash {
+    fn new(header: &[u8]) -> RunningHash {
+        let mut hasher = Sha256::new();
+        hasher.update(header);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let (back_tx, back) = std::sync::mpsc::channel::<Vec<u8>>();
+            let mut h = hasher.clone();
+            let spawned = std::thread::Builder::new()
+                .name("dubstage-sha256".into())
+                .spawn(move || {
+                    for v in rx {
+                        h.update(&v);
+                        let _ = back_tx.send(v);
+                    }
+                    h
+                });
+            if let Ok(thread) = spawned {
+                return RunningHash {
+                    inline: None,
+                    worker: Some(HashWorker { tx, back, thread }),
+                };
+            }
+        }
+        RunningHash {
+            inline: Some(hasher),
+            #[cfg(not(target_arch = "wasm32"))]
+            worker: None,
+        }
+    }
+
+    /// Hashes `bytes` next. `false` when the worker is gone (then the file is read back).
+    fn update(&mut self, bytes: &[u8]) -> bool {
+        if let Some(h) = &mut self.inline {
+            h.update(bytes);
+            return true;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(w) = &self.worker {
+            let mut v = w.back.try_recv().unwrap_or_default();
+            v.clear();
+            v.extend_from_slice(bytes);
+            return w.tx.send(v).is_ok();
+        }
+        false
+    }
+
+    /// The hasher after every update (`None` if the worker failed).
+    fn into_hasher(self) -> Option<Sha256> {
+        if let Some(h) = self.inline {
+            return Some(h);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(w) = self.worker {
+            drop(w.tx);
+            return w.thread.join().ok();
+        }
+        None
+    }
+}
 
 /// A thread that syncs a file's data to disk while the file is still being written:
 /// the disk works during the render instead of after it. Safe std only: `sync_data` on
@@ -1112,6 +1193,8 @@ impl WavWriter {
             buf: Vec::new(),
             early: None,
             #[cfg(not(target_arch = "wasm32"))]
+            flush_every: FLUSH_EVERY,
+            #[cfg(not(target_arch = "wasm32"))]
             flusher: None,
         };
         // On failure `w` is dropped, which removes the temporary file.
@@ -1159,9 +1242,25 @@ impl WavWriter {
         file.seek(SeekFrom::Start(0))
             .and_then(|_| file.write_all(&header))
             .map_err(|e| Error::io(&self.path, e))?;
-        let mut hasher = Sha256::new();
-        hasher.update(&header);
-        self.early = Some((header, hasher));
+        let hash = RunningHash::new(&header);
+        self.early = Some((header, hash));
+        Ok(())
+    }
+
+    /// Sets how many data bytes may accumulate before a background writeback starts
+    /// (64 MiB by default; a thread syncs the file while the rest is written, so the final
+    /// sync in [`WavWriter::finish`] has little left to do). Without threads, a no-op.
+    pub fn sync_as_you_go(&mut self, every_bytes: u64) -> Result<()> {
+        if every_bytes == 0 {
+            return Err(Error::Invalid(format!(
+                "{}: sync_as_you_go needs a positive byte count",
+                self.path.display()
+            )));
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.flush_every = every_bytes;
+        }
         Ok(())
     }
 
@@ -1385,10 +1484,12 @@ impl WavWriter {
         let file = self.file.as_mut().expect("open until finish");
         file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
         if let Some((_, h)) = &mut self.early {
-            h.update(buf);
+            if !h.update(buf) {
+                self.early = None;
+            }
         }
         #[cfg(not(target_arch = "wasm32"))]
-        if total / FLUSH_EVERY != self.data_bytes / FLUSH_EVERY {
+        if total / self.flush_every != self.data_bytes / self.flush_every {
             if self.flusher.is_none() {
                 // Without the thread the final sync still does it all.
                 self.flusher = Flusher::start(file).ok();
@@ -1416,8 +1517,12 @@ impl WavWriter {
         if let Some(f) = self.flusher.take() {
             f.stop().map_err(ioe)?;
         }
-        let early = self.early.take().filter(|(h, _)| *h == header);
-        let (hasher, total) = if let Some((_, mut hasher)) = early {
+        let early = self
+            .early
+            .take()
+            .filter(|(h, _)| *h == header)
+            .and_then(|(_, h)| h.into_hasher());
+        let (hasher, total) = if let Some(mut hasher) = early {
             // The header on disk is final and everything was hashed as it was written.
             let file = self.file.take().expect("open until finish");
             let mut file = file;

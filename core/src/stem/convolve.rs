@@ -17,8 +17,10 @@
 //!   (`B + 1` complex bins each; the `1/N` of the inverse FFT is folded in);
 //! * per input channel `i`, block `k` of the input is windowed with the block
 //!   before it, `w_k = [x_{k-1} | x_k]` (length `N`), and
-//!   `X[i][k] = FFT_N(w_k)` is pushed into a ring of `P` spectra (the
-//!   frequency-domain delay line, FDL; slot `k mod P`);
+//!   `X[i][k] = FFT_N(w_k)` is pushed into a ring of `R = P + SPAN − 1`
+//!   spectra (the frequency-domain delay line, FDL; slot `k mod R`; the
+//!   `SPAN − 1` extra slots hold a span of new blocks beside the `P − 1`
+//!   blocks they reach back to);
 //! * per output channel `o`, with routes `(i, j)` (input channel `i` through IR
 //!   channel `j`): `Y[o][k] = Σ_(i,j) Σ_p X[i][k-p] · H[j][p]`, and the output
 //!   block `y_k` is the **last** `B` samples of `IFFT_N(Y[o][k])` (the first `B`
@@ -31,8 +33,22 @@
 //! is computed once per block, so a partial block costs one forward FFT per
 //! input channel, one multiply-add and one inverse FFT per output channel. Feed
 //! chunks that are multiples of [`Convolver::block_frames`] for the fewest FFTs
-//! (any chunk size gives the same output within f64 rounding, far below
-//! f32 resolution).
+//! (any chunk size gives the same output within f32 FFT rounding, about
+//! -130 dB re peak).
+//!
+//! # Throughput
+//!
+//! Whole blocks that arrive together (a chunk that starts on a block boundary
+//! and spans up to `SPAN` = 8 blocks) are computed as a span, the GPU's shape
+//! on one channel: all forward FFTs first, then the multiply-accumulate tiled
+//! over bins (512 at a time) so that a tile of every `X` and `H` involved
+//! stays in cache while all blocks of the span use it, then the inverse FFTs.
+//! The sum per bin runs in the same order as block by block (partitions
+//! `1, 2, …, P−1`, then `0`), so the output is bit-identical either way.
+//! Spectra are f32, stored split (real parts, imaginary parts) so that the
+//! multiply-accumulate vectorizes without shuffles; the IR spectra are
+//! computed in f64 ([`prepare_ir`]) and rounded once. Error against a direct
+//! f64 convolution: about -130 dB re peak (tests: below -120 dB).
 //!
 //! # Layout for the GPU twin (shaders/convolve.wgsl, `dubstage_gpu::GpuConvolver`)
 //!
@@ -43,19 +59,22 @@
 //! laid out `X[i][k][bin]`, `bin = 0..=B`; `H[j][p][bin]` uploaded once; one
 //! multiply-accumulate kernel per `(o, k, bin)` summing routes and
 //! partitions (`X[i][k-p]`, zero for `k-p` before the first block);
-//! one batched inverse FFT; keep samples `B..2B` of each result. Double
-//! precision is used on the CPU; the GPU uses f32 with its own tolerance.
+//! one batched inverse FFT; keep samples `B..2B` of each result. Both use f32
+//! spectra; the GPU's FFT has its own tolerance against this one.
 //!
-//! Memory: `P·(B+1)` complex f64 per IR channel and per input channel
-//! (≈ 16 bytes per IR sample each), so bounded by the IR size (30 s at
-//! 48 kHz ≈ 23 MB per channel), independent of the programme length.
+//! Memory: `P·(B+1)` complex f32 per IR channel and `(P+7)·(B+1)` per input
+//! channel, plus `8·(B+1)` per output channel for a span (≈ 8 bytes per IR
+//! sample, plus 8 blocks), so bounded by the IR and block sizes (30 s at
+//! 48 kHz, B = 65 536: ≈ 12 MB per IR channel, 15 MB per input channel),
+//! independent of the programme length.
 //!
 //! Channels are computed in parallel with rayon on native targets. When every
 //! output reads only its own input channel (mono IR, one IR channel per
 //! channel, any explicit map) the channels run independently over the whole
 //! chunk passed in (one parallel region per call); true stereo synchronizes
-//! per block. Each channel's arithmetic is the same whatever the thread
-//! count (deterministic).
+//! per block (and does not use spans). Each channel's arithmetic is the same
+//! whatever the thread count (deterministic: the same bytes for 1 or N
+//! threads).
 
 use crate::io::WavReader;
 use crate::{Error, Result};
@@ -75,6 +94,7 @@ pub const MAX_IR_SECONDS: f64 = 30.0;
 pub const MAX_PREDELAY_MS: f64 = 10_000.0;
 
 type C64 = Complex<f64>;
+type C32 = Complex<f32>;
 
 macro_rules! par_mut {
     ($e:expr) => {{
@@ -335,10 +355,11 @@ impl Default for ConvolverOptions {
 
 /// The default partition size for an IR of `len` frames (predelay included):
 /// `next_pow2(len / 8)` clamped to `[1024, 65536]`, so about 8 partitions.
-/// Measured on the bench (10-min 5.1, 2-s IR, one core): B = 16384 (6
-/// partitions) 4.0 CPU-s, 32768 4.3, 8192 4.9, 65536 5.2, 4096 7.1: FFT cost
-/// per sample grows with log B and cache misses, the frequency-domain
-/// multiply-adds with P. The upper clamp keeps P ≈ 22 for a 30-s IR.
+/// Measured on the bench (10-min 5.1, 2-s IR, one core, engine CPU time,
+/// f32 spans): B = 16384 (6 partitions) 1.75 s, 8192 2.0, 32768 2.0,
+/// 65536 2.0, 131072 (one partition) 2.4: FFT cost per sample grows with
+/// log B and cache misses, the frequency-domain multiply-adds with P. The
+/// upper clamp keeps P ≈ 22 for a 30-s IR.
 pub fn default_block(len: usize) -> usize {
     len.div_ceil(8).next_power_of_two().clamp(1024, 65536)
 }
@@ -353,36 +374,44 @@ fn db_to_gain(db: f64) -> f64 {
 
 struct InState {
     /// `[previous block | current block]`, current zero past `fill`.
-    win: Vec<f64>,
-    /// FDL: `P` spectra of `B + 1` bins, slot `k mod P` holds block `k`.
-    fdl: Vec<C64>,
-    /// Spectrum of the current (partial) window.
-    cur: Vec<C64>,
-    tmp: Vec<f64>,
-    scratch: Vec<C64>,
+    win: Vec<f32>,
+    /// FDL: a ring of `R = P + SPAN - 1` spectra of `B + 1` bins, slot
+    /// `k mod R` holds block `k` (room for a whole span of new blocks next to
+    /// the `P − 1` before it).
+    fdl: Split,
+    /// Spectrum of the current (partial) window, as the FFT writes it...
+    cur: Vec<C32>,
+    /// ... and split.
+    cur_s: Split,
+    tmp: Vec<f32>,
+    scratch: Vec<C32>,
 }
 
 struct OutState {
     /// `Σ_routes Σ_{p≥1} X[i][k-p] H[j][p]` for the current block `k`.
-    past: Vec<C64>,
+    past: Split,
     past_valid: bool,
-    acc: Vec<C64>,
-    time: Vec<f64>,
-    scratch: Vec<C64>,
+    /// One tile of `past` + partition 0.
+    tile: Split,
+    acc: Vec<C32>,
+    /// The `Y` spectra of a span of whole blocks (allocated on first use).
+    span: Vec<C32>,
+    time: Vec<f32>,
+    scratch: Vec<C32>,
 }
 
 /// A streaming multi-channel FFT convolver (see the module documentation).
 pub struct Convolver {
     b: usize,
     parts: usize,
-    fft: Arc<dyn RealToComplex<f64>>,
-    ifft: Arc<dyn ComplexToReal<f64>>,
+    fft: Arc<dyn RealToComplex<f32>>,
+    ifft: Arc<dyn ComplexToReal<f32>>,
     /// `ir[j][p * (B+1) + bin]`, scaled by normalization, wet gain and `1/N`.
-    ir: Vec<Vec<C64>>,
+    ir: Vec<Split>,
     routes: Vec<Vec<(usize, usize)>>,
     ins: Vec<InState>,
     outs: Vec<OutState>,
-    dry: f64,
+    dry: f32,
     fill: usize,
     slot: usize,
     tail: usize,
@@ -500,24 +529,27 @@ impl Convolver {
         } = prepare_ir(ir, channels, map, opts)?;
         let n = 2 * b;
         let bins = b + 1;
-        let mut planner = RealFftPlanner::<f64>::new();
+        let mut planner = RealFftPlanner::<f32>::new();
         let fft = planner.plan_fft_forward(n);
         let ifft = planner.plan_fft_inverse(n);
 
         let ins = (0..channels)
             .map(|_| InState {
                 win: vec![0.0; n],
-                fdl: vec![C64::new(0.0, 0.0); parts * bins],
-                cur: vec![C64::new(0.0, 0.0); bins],
+                fdl: Split::zeros((parts + SPAN - 1) * bins),
+                cur: vec![C32::new(0.0, 0.0); bins],
+                cur_s: Split::zeros(bins),
                 tmp: vec![0.0; n],
                 scratch: fft.make_scratch_vec(),
             })
             .collect();
         let outs = (0..channels)
             .map(|_| OutState {
-                past: vec![C64::new(0.0, 0.0); bins],
+                past: Split::zeros(bins),
                 past_valid: false,
-                acc: vec![C64::new(0.0, 0.0); bins],
+                tile: Split::zeros(MAC_TILE),
+                acc: vec![C32::new(0.0, 0.0); bins],
+                span: Vec::new(),
                 time: vec![0.0; n],
                 scratch: ifft.make_scratch_vec(),
             })
@@ -532,11 +564,11 @@ impl Convolver {
             parts,
             fft,
             ifft,
-            ir: spectra,
+            ir: spectra.iter().map(|s| Split::from_complex(s)).collect(),
             routes,
             ins,
             outs,
-            dry,
+            dry: dry as f32,
             fill: 0,
             slot: 0,
             tail,
@@ -569,7 +601,8 @@ impl Convolver {
     pub fn reset(&mut self) {
         for i in &mut self.ins {
             i.win.fill(0.0);
-            i.fdl.fill(C64::new(0.0, 0.0));
+            i.fdl.re.fill(0.0);
+            i.fdl.im.fill(0.0);
         }
         for o in &mut self.outs {
             o.past_valid = false;
@@ -634,6 +667,14 @@ impl Convolver {
                 let j = routes[c][0].1;
                 let (mut fill, mut slot, mut pos) = (fill0, slot0, 0);
                 while pos < n {
+                    if fill == 0 && n - pos >= g.b {
+                        // whole blocks: one span, tiled over bins
+                        let k = ((n - pos) / g.b).min(SPAN);
+                        span(&g, ist, ost, &ir[j], &mut buf[pos..pos + k * g.b], slot);
+                        slot = (slot + k) % g.ring;
+                        pos += k * g.b;
+                        continue;
+                    }
                     let take = (g.b - fill).min(n - pos);
                     forward(&g, ist, &buf[pos..pos + take], fill);
                     let srcs = [(&*ist, j)];
@@ -652,13 +693,13 @@ impl Convolver {
                     if fill == g.b {
                         push(&g, ist, slot);
                         ost.past_valid = false;
-                        slot = (slot + 1) % g.parts;
+                        slot = (slot + 1) % g.ring;
                         fill = 0;
                     }
                 }
             });
         let total = self.fill + n;
-        self.slot = (self.slot + total / self.b) % self.parts;
+        self.slot = (self.slot + total / self.b) % (self.parts + SPAN - 1);
         self.fill = total % self.b;
     }
 
@@ -666,6 +707,7 @@ impl Convolver {
         Geometry {
             b: self.b,
             parts: self.parts,
+            ring: self.parts + SPAN - 1,
             dry: self.dry,
             fft: self.fft.clone(),
             ifft: self.ifft.clone(),
@@ -704,7 +746,7 @@ impl Convolver {
             for o in &mut self.outs {
                 o.past_valid = false;
             }
-            self.slot = (self.slot + 1) % self.parts;
+            self.slot = (self.slot + 1) % (self.parts + SPAN - 1);
             self.fill = 0;
         }
     }
@@ -714,21 +756,27 @@ impl Convolver {
 struct Geometry {
     b: usize,
     parts: usize,
-    dry: f64,
-    fft: Arc<dyn RealToComplex<f64>>,
-    ifft: Arc<dyn ComplexToReal<f64>>,
+    /// FDL ring length `P + SPAN − 1`.
+    ring: usize,
+    dry: f32,
+    fft: Arc<dyn RealToComplex<f32>>,
+    ifft: Arc<dyn ComplexToReal<f32>>,
 }
 
 /// Appends `x` at `start` of the current block and transforms the window.
 fn forward(g: &Geometry, st: &mut InState, x: &[f32], start: usize) {
     let b = g.b;
     for (w, &v) in st.win[b + start..b + start + x.len()].iter_mut().zip(x) {
-        *w = v as f64;
+        *w = v;
     }
     st.tmp.copy_from_slice(&st.win);
     g.fft
         .process_with_scratch(&mut st.tmp, &mut st.cur, &mut st.scratch)
         .expect("FFT buffer lengths are consistent");
+    for ((re, im), c) in st.cur_s.re.iter_mut().zip(&mut st.cur_s.im).zip(&st.cur) {
+        *re = c.re;
+        *im = c.im;
+    }
 }
 
 /// One output channel for the frames `start..start + y.len()` of the current
@@ -739,33 +787,58 @@ fn output(
     st: &mut OutState,
     srcs: &[(&InState, usize)],
     dry_src: &InState,
-    ir: &[Vec<C64>],
+    ir: &[Split],
     y: &mut [f32],
     start: usize,
     slot: usize,
 ) {
-    let (b, parts) = (g.b, g.parts);
+    let (b, parts, ring) = (g.b, g.parts, g.ring);
     let bins = b + 1;
-    if !st.past_valid {
-        st.past.fill(C64::new(0.0, 0.0));
-        for &(src, j) in srcs {
-            for p in 1..parts {
-                let s = (slot + parts - p) % parts;
-                let x = &src.fdl[s * bins..(s + 1) * bins];
-                let h = &ir[j][p * bins..(p + 1) * bins];
-                for ((a, x), h) in st.past.iter_mut().zip(x).zip(h) {
-                    *a += x * h;
+    // Bin tiles small enough for the accumulator to stay in L1 while every
+    // partition streams through it once (the sum order per bin is the same
+    // as without tiles: routes, then partitions 1, 2, ..., then partition 0).
+    let mut lo = 0;
+    while lo < bins {
+        let hi = (lo + MAC_TILE).min(bins);
+        let t = hi - lo;
+        if !st.past_valid {
+            let (pr, pi) = (&mut st.past.re[lo..hi], &mut st.past.im[lo..hi]);
+            pr.fill(0.0);
+            pi.fill(0.0);
+            for &(src, j) in srcs {
+                for p in 1..parts {
+                    let s = (slot + ring - p) % ring;
+                    let (x, h) = (s * bins, p * bins);
+                    mac(
+                        pr,
+                        pi,
+                        &src.fdl.re[x + lo..x + hi],
+                        &src.fdl.im[x + lo..x + hi],
+                        &ir[j].re[h + lo..h + hi],
+                        &ir[j].im[h + lo..h + hi],
+                    );
                 }
             }
         }
-        st.past_valid = true;
-    }
-    st.acc.copy_from_slice(&st.past);
-    for &(src, j) in srcs {
-        for ((a, x), h) in st.acc.iter_mut().zip(&src.cur).zip(&ir[j][..bins]) {
-            *a += x * h;
+        let (tr, ti) = (&mut st.tile.re[..t], &mut st.tile.im[..t]);
+        tr.copy_from_slice(&st.past.re[lo..hi]);
+        ti.copy_from_slice(&st.past.im[lo..hi]);
+        for &(src, j) in srcs {
+            mac(
+                tr,
+                ti,
+                &src.cur_s.re[lo..hi],
+                &src.cur_s.im[lo..hi],
+                &ir[j].re[lo..hi],
+                &ir[j].im[lo..hi],
+            );
         }
+        for ((a, &re), &im) in st.acc[lo..hi].iter_mut().zip(&*tr).zip(&*ti) {
+            *a = C32::new(re, im);
+        }
+        lo = hi;
     }
+    st.past_valid = true;
     st.acc[0].im = 0.0;
     st.acc[b].im = 0.0;
     g.ifft
@@ -777,14 +850,141 @@ fn output(
         .zip(&st.time[range.clone()])
         .zip(&dry_src.win[range])
     {
-        *y = (w + g.dry * d) as f32;
+        *y = w + g.dry * d;
     }
 }
+
+/// Whole blocks at once (`x.len()` = `K·B`, `K ≤ SPAN`, the current block
+/// empty): the GPU's shape on one channel with a single route `h`. All `K`
+/// windows are transformed into FDL slots `slot .. slot + K` first; then per
+/// bin tile, for each block `k`, `Y_k = Σ_{p≥1} X[k−p]·H[p] + X[k]·H[0]` (the
+/// order of [`output`], so the result is the same bits as block by block)
+/// while the tile's `X` and `H` stay in cache; then `K` inverse FFTs. The
+/// output replaces `x`.
+fn span(
+    g: &Geometry,
+    ist: &mut InState,
+    ost: &mut OutState,
+    h: &Split,
+    x: &mut [f32],
+    slot: usize,
+) {
+    let (b, parts, ring) = (g.b, g.parts, g.ring);
+    let bins = b + 1;
+    let k_n = x.len() / b;
+    debug_assert!((1..=SPAN).contains(&k_n) && x.len() == k_n * b);
+    for k in 0..k_n {
+        if k == 0 {
+            ist.tmp[..b].copy_from_slice(&ist.win[..b]);
+        } else {
+            ist.tmp[..b].copy_from_slice(&x[(k - 1) * b..k * b]);
+        }
+        ist.tmp[b..].copy_from_slice(&x[k * b..(k + 1) * b]);
+        g.fft
+            .process_with_scratch(&mut ist.tmp, &mut ist.cur, &mut ist.scratch)
+            .expect("FFT buffer lengths are consistent");
+        let s = (slot + k) % ring * bins;
+        for ((re, im), c) in ist.fdl.re[s..s + bins]
+            .iter_mut()
+            .zip(&mut ist.fdl.im[s..s + bins])
+            .zip(&ist.cur)
+        {
+            *re = c.re;
+            *im = c.im;
+        }
+    }
+    // the next window starts with the last input block
+    ist.win[..b].copy_from_slice(&x[(k_n - 1) * b..]);
+    ist.win[b..].fill(0.0);
+    ost.span.resize(k_n * bins, C32::new(0.0, 0.0));
+    let mut lo = 0;
+    while lo < bins {
+        let hi = (lo + MAC_TILE).min(bins);
+        let t = hi - lo;
+        let (tr, ti) = (&mut ost.tile.re[..t], &mut ost.tile.im[..t]);
+        for k in 0..k_n {
+            tr.fill(0.0);
+            ti.fill(0.0);
+            for p in (1..parts).chain([0]) {
+                let s = (slot + k + ring - p) % ring * bins;
+                let q = p * bins;
+                mac(
+                    tr,
+                    ti,
+                    &ist.fdl.re[s + lo..s + hi],
+                    &ist.fdl.im[s + lo..s + hi],
+                    &h.re[q + lo..q + hi],
+                    &h.im[q + lo..q + hi],
+                );
+            }
+            let y = &mut ost.span[k * bins + lo..k * bins + hi];
+            for ((a, &re), &im) in y.iter_mut().zip(&*tr).zip(&*ti) {
+                *a = C32::new(re, im);
+            }
+        }
+        lo = hi;
+    }
+    for k in 0..k_n {
+        let y = &mut ost.span[k * bins..(k + 1) * bins];
+        y[0].im = 0.0;
+        y[b].im = 0.0;
+        g.ifft
+            .process_with_scratch(y, &mut ost.time, &mut ost.scratch)
+            .expect("FFT buffer lengths are consistent");
+        for (x, &w) in x[k * b..(k + 1) * b].iter_mut().zip(&ost.time[b..]) {
+            *x = w + g.dry * *x;
+        }
+    }
+    ost.past_valid = false;
+}
+
+/// Blocks per span: how many whole blocks [`span`] takes at once.
+const SPAN: usize = 8;
+
+/// Complex spectra as separate real and imaginary arrays, so that the
+/// multiply-accumulate vectorizes without shuffles.
+struct Split {
+    re: Vec<f32>,
+    im: Vec<f32>,
+}
+
+impl Split {
+    fn zeros(n: usize) -> Split {
+        Split {
+            re: vec![0.0; n],
+            im: vec![0.0; n],
+        }
+    }
+    fn from_complex(c: &[C64]) -> Split {
+        Split {
+            re: c.iter().map(|v| v.re as f32).collect(),
+            im: c.iter().map(|v| v.im as f32).collect(),
+        }
+    }
+}
+
+/// Complex multiply-accumulate `a += x · h` over split slices of equal length
+/// (`a.re += x.re h.re − x.im h.im`, `a.im += x.re h.im + x.im h.re`).
+#[inline]
+fn mac(ar: &mut [f32], ai: &mut [f32], xr: &[f32], xi: &[f32], hr: &[f32], hi: &[f32]) {
+    let n = ar.len();
+    let (ai, xr, xi, hr, hi) = (&mut ai[..n], &xr[..n], &xi[..n], &hr[..n], &hi[..n]);
+    for k in 0..n {
+        let (a, b, c, d) = (xr[k], xi[k], hr[k], hi[k]);
+        ar[k] += a * c - b * d;
+        ai[k] += a * d + b * c;
+    }
+}
+
+/// Bins per tile of the frequency-domain multiply-accumulate (4 KiB of
+/// accumulator).
+const MAC_TILE: usize = 512;
 
 /// The current block is complete: store its spectrum in the FDL, slide the window.
 fn push(g: &Geometry, st: &mut InState, slot: usize) {
     let (b, bins) = (g.b, g.b + 1);
-    st.fdl[slot * bins..(slot + 1) * bins].copy_from_slice(&st.cur);
+    st.fdl.re[slot * bins..(slot + 1) * bins].copy_from_slice(&st.cur_s.re);
+    st.fdl.im[slot * bins..(slot + 1) * bins].copy_from_slice(&st.cur_s.im);
     st.win.copy_within(b.., 0);
     st.win[b..].fill(0.0);
 }
@@ -809,9 +1009,10 @@ mod tests {
         assert_eq!(c.tail_frames(), 3);
         let mut x = vec![(0..200).map(|i| i as f32).collect::<Vec<_>>()];
         c.process_planar(&mut x, 200);
+        // f32 spectra: within -120 dB of the peak (196)
         for (i, &v) in x[0].iter().enumerate() {
             let want = if i >= 3 { (i - 3) as f32 } else { 0.0 };
-            assert!((v - want).abs() < 1e-9 * (1.0 + want), "{i}: {v} vs {want}");
+            assert!((v - want).abs() < 196e-6, "{i}: {v} vs {want}");
         }
     }
 
