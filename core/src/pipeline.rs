@@ -612,7 +612,7 @@ impl<'p> Mixer<'p> {
             let mut inputs: Vec<&[f32]> = Vec::new();
             let mut envelope_of = Vec::new();
             let mut envs: Vec<Vec<f32>> = Vec::new();
-            let mut cols: Vec<(usize, &Vec<f32>)> = Vec::new();
+            let mut cols: Vec<(usize, &[f32])> = Vec::new();
             for (si, s) in plan.stems.iter().enumerate() {
                 for (k, send) in s.sends.iter().enumerate().filter(|(_, x)| x.to == ri) {
                     let mut e = vec![0.0f32; n];
@@ -629,16 +629,7 @@ impl<'p> Mixer<'p> {
                 }
             }
             let ni = inputs.len();
-            let mut matrix = vec![0.0f32; w * ni];
-            let mut col = 0;
-            for (sw, m) in cols {
-                for o in 0..w {
-                    for i in 0..sw {
-                        matrix[o * ni + col + i] = m[o * sw + i];
-                    }
-                }
-                col += sw;
-            }
+            let matrix = crate::backend::side_by_side(w, &cols);
             let env_refs: Vec<&[f32]> = envs.iter().map(|v| v.as_slice()).collect();
             let job = SumJob {
                 frames: n,

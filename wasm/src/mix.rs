@@ -598,7 +598,7 @@ impl Mixer {
             let mut ins: Vec<&[f32]> = Vec::new();
             let mut env_of = Vec::new();
             let mut envs: Vec<Vec<f32>> = Vec::new();
-            let mut cols: Vec<(usize, &Vec<f32>)> = Vec::new();
+            let mut cols: Vec<(usize, &[f32])> = Vec::new();
             let mut s0 = 0;
             for i in 0..n {
                 let w = self.widths[i];
@@ -639,16 +639,7 @@ impl Mixer {
                 }
             } else {
                 let rw = ret.width;
-                let mut matrix = vec![0f32; rw * ni];
-                let mut col = 0;
-                for (sw, m) in cols {
-                    for o in 0..rw {
-                        for i in 0..sw {
-                            matrix[o * ni + col + i] = m[o * sw + i];
-                        }
-                    }
-                    col += sw;
-                }
+                let matrix = dubstage_core::backend::side_by_side(rw, &cols);
                 let env_refs: Vec<&[f32]> = envs.iter().map(|v| v.as_slice()).collect();
                 let job = SumJob {
                     frames,

@@ -48,6 +48,22 @@ pub struct SumJob<'a> {
     pub outputs: usize,
 }
 
+/// Places per-source routing matrices side by side: each `(width, m)` is an
+/// `outputs x width` row-major matrix; the result is `outputs x Σ width` (the
+/// [`SumJob::matrix`] of the sources' channels one after the other).
+pub fn side_by_side(outputs: usize, sources: &[(usize, &[f32])]) -> Vec<f32> {
+    let ni: usize = sources.iter().map(|(w, _)| w).sum();
+    let mut matrix = vec![0f32; outputs * ni];
+    let mut col = 0;
+    for &(w, m) in sources {
+        for o in 0..outputs {
+            matrix[o * ni + col..o * ni + col + w].copy_from_slice(&m[o * w..(o + 1) * w]);
+        }
+        col += w;
+    }
+    matrix
+}
+
 impl SumJob<'_> {
     /// Checks the shapes; backends call this before running.
     pub fn validate(&self) -> Result<()> {
@@ -195,5 +211,16 @@ pub trait Backend: Send {
         opts: &ConvolverOptions,
     ) -> Result<Box<dyn ConvolveEngine>> {
         Ok(Box::new(Convolver::new(ir, channels, map, opts)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn side_by_side_places_each_matrix_in_its_columns() {
+        // 2 outputs: a mono source (gains 1, 2) and a stereo one ([[3, 4], [5, 6]]).
+        let m = super::side_by_side(2, &[(1, &[1.0, 2.0]), (2, &[3.0, 4.0, 5.0, 6.0])]);
+        assert_eq!(m, vec![1.0, 3.0, 4.0, 2.0, 5.0, 6.0]);
+        assert!(super::side_by_side(3, &[]).is_empty());
     }
 }
