@@ -65,13 +65,7 @@ fn session(title: &str, body: &str) -> String {
 fn render(dir: &Path, text: &str) -> (PathBuf, Value) {
     std::fs::write(dir.join("session.toml"), text).unwrap();
     let out = dir.join("out");
-    let o = ok(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = render_ok(&dir.join("session.toml"), &out, &["--json"]);
     (out, serde_json::from_str(&o).expect("render --json"))
 }
 

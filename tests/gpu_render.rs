@@ -32,24 +32,8 @@ fn demo_render_on_cpu_and_gpu_agree() {
     ]);
     let session = demo.join("session.toml");
     let (c, g) = (dir.join("cpu"), dir.join("gpu"));
-    let jc = ok(&[
-        "render",
-        session.to_str().unwrap(),
-        "--out",
-        c.to_str().unwrap(),
-        "--json",
-        "--backend",
-        "cpu",
-    ]);
-    let jg = ok(&[
-        "render",
-        session.to_str().unwrap(),
-        "--out",
-        g.to_str().unwrap(),
-        "--json",
-        "--backend",
-        "gpu",
-    ]);
+    let jc = render_ok(&session, &c, &["--json", "--backend", "cpu"]);
+    let jg = render_ok(&session, &g, &["--json", "--backend", "gpu"]);
     let (vc, vg): (serde_json::Value, serde_json::Value) = (
         serde_json::from_str(&jc).unwrap(),
         serde_json::from_str(&jg).unwrap(),

@@ -30,15 +30,11 @@ fn render(dir: &std::path::Path, stem: &[Vec<f32>]) -> std::path::PathBuf {
                    [[deliverable]]\nkind = \"ltrt\"\n";
     std::fs::write(dir.join("session.toml"), session).unwrap();
     let out = dir.join("out");
-    ok(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--backend",
-        "cpu",
-    ]);
+    render_ok(
+        &dir.join("session.toml"),
+        &out,
+        &["--quiet", "--backend", "cpu"],
+    );
     out
 }
 

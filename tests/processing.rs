@@ -60,17 +60,11 @@ inserts = [ { type = "convolve", ir = "stems/room.wav" } ]
 fn render(dir: &std::path::Path, session: &str) -> std::path::PathBuf {
     std::fs::write(dir.join("session.toml"), session).unwrap();
     let out = dir.join("out");
-    ok(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--backend",
-        "cpu",
-        "--block-frames",
-        "5000",
-    ]);
+    render_ok(
+        &dir.join("session.toml"),
+        &out,
+        &["--quiet", "--backend", "cpu", "--block-frames", "5000"],
+    );
     out
 }
 
@@ -190,14 +184,7 @@ fn dialogue_send_to_a_non_dialogue_return_is_refused() {
     )
     .unwrap();
     let out = dir.join("out");
-    let err = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--backend",
-        "cpu",
-    ]);
+    let err = render_fails(&dir.join("session.toml"), &out, &["--backend", "cpu"]);
     assert!(
         err.contains("stem 'dx'") && err.contains("leak into the M&E"),
         "{err}"
@@ -214,12 +201,7 @@ fn send_to_unknown_return_names_it() {
         SESSION.replace("to = \"room\"", "to = \"hall\""),
     )
     .unwrap();
-    let err = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        dir.join("out").to_str().unwrap(),
-    ]);
+    let err = render_fails(&dir.join("session.toml"), &dir.join("out"), &[]);
     assert!(
         err.contains("send to 'hall'") && err.contains("room"),
         "{err}"
@@ -235,11 +217,6 @@ fn missing_ir_names_the_stem_insert_and_file() {
         SESSION.replace("stems/room.wav", "stems/nope.wav"),
     )
     .unwrap();
-    let err = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        dir.join("out").to_str().unwrap(),
-    ]);
+    let err = render_fails(&dir.join("session.toml"), &dir.join("out"), &[]);
     assert!(err.contains("room") && err.contains("nope.wav"), "{err}");
 }

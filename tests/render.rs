@@ -157,16 +157,9 @@ fn render_fixture(name: &str, extra: &[&str]) -> (std::path::PathBuf, Fixture) {
     let f = fixture(&dir);
     std::fs::write(dir.join("session.toml"), SESSION).unwrap();
     let out = dir.join("out");
-    let mut args = vec![
-        "render".to_string(),
-        dir.join("session.toml").to_str().unwrap().to_string(),
-        "--out".into(),
-        out.to_str().unwrap().into(),
-        "--quiet".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    ok(&a);
+    let mut args = vec!["--quiet"];
+    args.extend_from_slice(extra);
+    render_ok(&dir.join("session.toml"), &out, &args);
     (out, f)
 }
 
@@ -234,26 +227,12 @@ fn pcm24_nulls_within_dither_and_is_deterministic_across_threads() {
     std::fs::write(dir.join("session.toml"), s).unwrap();
     let sess = dir.join("session.toml");
     let (o1, o2) = (dir.join("t1"), dir.join("t2"));
-    ok(&[
-        "render",
-        sess.to_str().unwrap(),
-        "--out",
-        o1.to_str().unwrap(),
-        "--quiet",
-        "--threads",
-        "1",
-    ]);
-    ok(&[
-        "render",
-        sess.to_str().unwrap(),
-        "--out",
-        o2.to_str().unwrap(),
-        "--quiet",
-        "--threads",
-        "2",
-        "--block-frames",
-        "3000",
-    ]);
+    render_ok(&sess, &o1, &["--quiet", "--threads", "1"]);
+    render_ok(
+        &sess,
+        &o2,
+        &["--quiet", "--threads", "2", "--block-frames", "3000"],
+    );
     let names = files_in(&o1);
     assert_eq!(names.len(), 7, "six deliverables and SHA256SUMS: {names:?}");
     assert_eq!(names, files_in(&o2));
@@ -281,13 +260,7 @@ fn pcm24_nulls_within_dither_and_is_deterministic_across_threads() {
 fn json_summary_lists_every_deliverable_with_hashes() {
     let (out, _) = render_fixture("json", &[]);
     let dir = out.parent().unwrap();
-    let o = ok(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        dir.join("out2").to_str().unwrap(),
-        "--json",
-    ]);
+    let o = render_ok(&dir.join("session.toml"), &dir.join("out2"), &["--json"]);
     let v: serde_json::Value = serde_json::from_str(&o).unwrap();
     let d = v["deliverables"].as_array().unwrap();
     assert_eq!(d.len(), 6);
@@ -321,13 +294,7 @@ fn multi_mono_and_fold_down_deliverables() {
     );
     std::fs::write(dir.join("session.toml"), s).unwrap();
     let out = dir.join("out");
-    ok(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    render_ok(&dir.join("session.toml"), &out, &["--quiet"]);
     let names = files_in(&out);
     for c in ["L", "R", "C", "LFE", "Ls", "Rs"] {
         assert!(
@@ -340,13 +307,7 @@ fn multi_mono_and_fold_down_deliverables() {
         let d2 = tmpdir("multimono-ref");
         fixture(&d2);
         std::fs::write(d2.join("session.toml"), SESSION).unwrap();
-        ok(&[
-            "render",
-            d2.join("session.toml").to_str().unwrap(),
-            "--out",
-            d2.join("o").to_str().unwrap(),
-            "--quiet",
-        ]);
+        render_ok(&d2.join("session.toml"), &d2.join("o"), &["--quiet"]);
         read(&d2.join("o/Test_Reel_R2_PM_5.1.wav"))
     };
     let (spec, lfe) = read(&out.join("Test_Reel_R2_PM_5.1_LFE.wav"));
@@ -368,12 +329,7 @@ fn bad(name: &str, edit: impl Fn(&str) -> String, prep: impl Fn(&Path), expect: 
     prep(&dir);
     std::fs::write(dir.join("session.toml"), edit(SESSION)).unwrap();
     let out = dir.join("out");
-    let err = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let err = render_fails(&dir.join("session.toml"), &out, &[]);
     for e in expect {
         assert!(
             err.contains(e),
@@ -508,12 +464,7 @@ fn unwritable_output_folder_is_an_error() {
     std::fs::write(dir.join("session.toml"), SESSION).unwrap();
     std::fs::write(dir.join("blocker"), b"x").unwrap();
     let out = dir.join("blocker/out");
-    let err = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let err = render_fails(&dir.join("session.toml"), &out, &[]);
     assert!(
         err.contains("blocker/out") && err.contains("cannot create"),
         "{err}"
@@ -528,12 +479,7 @@ fn output_that_is_an_input_is_refused() {
     std::fs::write(dir.join("session.toml"), s).unwrap();
     let before = sha256(&dir.join("stems/dx.wav"));
     let out = dir.join("stems");
-    let err = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let err = render_fails(&dir.join("session.toml"), &out, &[]);
     assert!(err.contains("overwrite an input"), "{err}");
     assert_eq!(before, sha256(&dir.join("stems/dx.wav")));
     assert_eq!(
@@ -557,15 +503,11 @@ fn spotting_list_cues_are_in_the_qc_report_and_bad_ones_are_refused() {
     )
     .unwrap();
     let out = dir.join("out");
-    ok(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--backend",
-        "cpu",
-    ]);
+    render_ok(
+        &dir.join("session.toml"),
+        &out,
+        &["--quiet", "--backend", "cpu"],
+    );
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("qc/report.json")).unwrap())
             .unwrap();
@@ -586,14 +528,7 @@ fn spotting_list_cues_are_in_the_qc_report_and_bad_ones_are_refused() {
     // a cue outside the reel is an error naming the list, and nothing is written
     std::fs::write(dir.join("spot.csv"), "type,in\r\nADR,01:00:09:00\r\n").unwrap();
     let out2 = dir.join("out2");
-    let err = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out2.to_str().unwrap(),
-        "--backend",
-        "cpu",
-    ]);
+    let err = render_fails(&dir.join("session.toml"), &out2, &["--backend", "cpu"]);
     assert!(err.contains("spot.csv"), "{err}");
     assert!(files_in(&out2).is_empty());
 }
@@ -603,16 +538,11 @@ fn no_qc_is_a_plain_print_with_the_same_audio_and_true_hashes() {
     let (out, _) = render_fixture("noqc", &[]);
     let dir = out.parent().unwrap();
     let plain = dir.join("plain");
-    let o = ok(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        plain.to_str().unwrap(),
-        "--json",
-        "--no-qc",
-        "--threads",
-        "1",
-    ]);
+    let o = render_ok(
+        &dir.join("session.toml"),
+        &plain,
+        &["--json", "--no-qc", "--threads", "1"],
+    );
     let v: serde_json::Value = serde_json::from_str(&o).unwrap();
     assert_eq!(v["qc_status"], "not checked");
     assert!(v["qc_report"].is_null());
@@ -652,13 +582,7 @@ fn no_qc_is_a_plain_print_with_the_same_audio_and_true_hashes() {
     )
     .unwrap();
     let refused = dir.join("refused");
-    let e = fails(&[
-        "render",
-        dir.join("profiled.toml").to_str().unwrap(),
-        "--out",
-        refused.to_str().unwrap(),
-        "--no-qc",
-    ]);
+    let e = render_fails(&dir.join("profiled.toml"), &refused, &["--no-qc"]);
     assert!(e.contains("ebu-r128") && e.contains("--no-qc"), "{e}");
     assert!(!refused.exists() || std::fs::read_dir(&refused).unwrap().next().is_none());
 }
@@ -679,13 +603,7 @@ fn a_failed_rename_delivers_nothing() {
     let blocker = out2.join(names.last().unwrap());
     std::fs::create_dir_all(&blocker).unwrap();
     std::fs::write(blocker.join("keep"), b"x").unwrap();
-    let e = fails(&[
-        "render",
-        dir.join("session.toml").to_str().unwrap(),
-        "--out",
-        out2.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let e = render_fails(&dir.join("session.toml"), &out2, &["--quiet"]);
     assert!(e.contains("cannot rename"), "{e}");
     for n in &names[..names.len() - 1] {
         assert!(!out2.join(n).exists(), "{n} was left at its final path");

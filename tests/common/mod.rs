@@ -68,6 +68,27 @@ pub fn fails(args: &[&str]) -> String {
     String::from_utf8(o.stderr).unwrap()
 }
 
+/// Runs `dubstage render SESSION --out OUT EXTRA...`, asserts success, returns stdout.
+pub fn render_ok(session: &Path, out: &Path, extra: &[&str]) -> String {
+    ok(&render_args(session, out, extra))
+}
+
+/// Runs `dubstage render SESSION --out OUT EXTRA...`, asserts failure, returns stderr.
+pub fn render_fails(session: &Path, out: &Path, extra: &[&str]) -> String {
+    fails(&render_args(session, out, extra))
+}
+
+fn render_args<'a>(session: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "render",
+        session.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
 /// A deterministic pseudo-random signal in [-a, a).
 pub fn noise(seed: u64, n: usize, a: f32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
