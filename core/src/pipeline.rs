@@ -898,6 +898,21 @@ fn analyzer_config(plan: &Plan, channels: usize) -> AnalyzerConfig {
     }
 }
 
+/// The analyzer of the dialogue bus for stem-gated dialogue loudness, or `None` when the
+/// session has no dialogue bus (the gate then finds no dialogue, exactly as with a silent
+/// bus). Gating needs the bus's energy only, so its true peak is off.
+fn dialogue_analyzer(plan: &Plan, backend: &dyn Backend) -> Result<Option<Box<dyn Analyzer>>> {
+    if !plan.buses.iter().any(|b| b.dialogue) {
+        return Ok(None);
+    }
+    backend
+        .analyzer(&AnalyzerConfig {
+            true_peak_oversample: 0,
+            ..analyzer_config(plan, plan.layout.len())
+        })
+        .map(Some)
+}
+
 /// Pass 1 of a normalizing render: the printmaster's loudness (with the dialogue bus
 /// for stem-gated dialogue loudness), without writing anything.
 fn measure_mix(
@@ -908,11 +923,7 @@ fn measure_mix(
 ) -> Result<LoudnessSummary> {
     let chans = plan.layout.channels();
     let mut pm = backend.summary_analyzer(&analyzer_config(plan, chans.len()))?;
-    // Dialogue gating needs the dialogue bus's energy only, not its true peak.
-    let mut dx = backend.analyzer(&AnalyzerConfig {
-        true_peak_oversample: 0,
-        ..analyzer_config(plan, chans.len())
-    })?;
+    let mut dx = dialogue_analyzer(plan, backend)?;
     let mut meter = Meter::new(plan.sample_rate, chans)?.with_dialogue(chans);
     let mut mixer = Mixer::new(plan, backend)?;
     let mut block = MixBlock::default();
@@ -922,13 +933,17 @@ fn measure_mix(
         let p: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[..n]).collect();
         let d: Vec<&[f32]> = block.dialogue.iter().map(|v| &v[..n]).collect();
         pm.push(&p)?;
-        dx.push(&d)?;
         meter.push_hops(&pm.take_hops()?)?;
-        meter.push_dialogue_hops(&dx.take_hops()?)?;
+        if let Some(dx) = &mut dx {
+            dx.push(&d)?;
+            meter.push_dialogue_hops(&dx.take_hops()?)?;
+        }
         progress(mixer.pos);
     }
     meter.push_hops(&pm.finish()?)?;
-    meter.push_dialogue_hops(&dx.finish()?)?;
+    if let Some(dx) = &mut dx {
+        meter.push_dialogue_hops(&dx.finish()?)?;
+    }
     Ok(meter.summary(&DialogueGate::default(), false))
 }
 
@@ -1090,15 +1105,10 @@ pub fn render(
         })
         .collect::<Result<Vec<_>>>()?;
     let chans = plan.layout.channels();
-    let has_dialogue = plan.buses.iter().any(|b| b.dialogue);
     let mut consumer = Consumer {
         plan,
-        // Dialogue gating needs the dialogue bus's energy only, not its true peak.
-        dx_analyzer: if opts.qc && has_dialogue {
-            Some(backend.analyzer(&AnalyzerConfig {
-                true_peak_oversample: 0,
-                ..analyzer_config(plan, plan.layout.len())
-            })?)
+        dx_analyzer: if opts.qc {
+            dialogue_analyzer(plan, backend)?
         } else {
             None
         },
@@ -1124,9 +1134,7 @@ pub fn render(
         None => Vec::new(),
     };
     let mut mixer = Mixer::new(plan, backend)?;
-    if opts.qc {
-        mixer.pops = Some(pops);
-    }
+    mixer.pops = opts.qc.then_some(pops);
     let mut producer = Producer {
         mixer,
         limiter,
@@ -1342,8 +1350,7 @@ fn commit_all(
     finished: Vec<(PlanDeliverable, Vec<FinishedFile>)>,
 ) -> Result<Vec<(PlanDeliverable, Vec<WrittenFile>)>> {
     let mut done: Vec<(PlanDeliverable, Vec<WrittenFile>)> = Vec::new();
-    let mut pending = finished.into_iter();
-    for (d, files) in pending.by_ref() {
+    for (d, files) in finished {
         let mut written = Vec::new();
         for f in files {
             match f.commit() {
@@ -1374,8 +1381,9 @@ struct Producer<'p> {
 }
 
 impl Producer<'_> {
-    /// Fills `ready` with the next frames that may be written: `Some(k)` frames (`k` may
-    /// be 0 while the limiter fills its lookahead), `None` when everything was produced.
+    /// Fills `ready` with the next frames that may be written, `Some(k)` with `k > 0`
+    /// (mixing on while the limiter fills its lookahead), or `None` when everything was
+    /// produced.
     fn next(&mut self, backend: &mut dyn Backend, ready: &mut MixBlock) -> Result<Option<usize>> {
         let total = self.mixer.plan.length;
         loop {
