@@ -36,6 +36,8 @@ time_runs() {
   local walls=() cpus=() rss=0
   for i in $(seq "$RUNS"); do
     cat "$IN" "$IR" > /dev/null   # inputs from the page cache for every tool
+    # a new output file for every tool and run (see bench/mix.sh: freed pages go cold)
+    for a in "$@"; do case $a in "$OUT"/*.wav) rm -f "$a" ;; esac; done
     /usr/bin/time -f '%e %M %U %S' -o "$OUT/$name.time" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
     read -r w m u s < "$OUT/$name.time"
     walls+=("$w"); cpus+=("$(awk "BEGIN{print $u+$s}")"); [ "$m" -gt "$rss" ] && rss=$m

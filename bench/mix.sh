@@ -32,17 +32,22 @@ S=$DATA/sum.toml
   printf '[[deliverable]]\nkind = "printmaster"\nname = "sum_dubstage"\n'
 } > "$S"
 STEMS=(); SOXIN=(); for s in dx mx fx bg fol lfe; do STEMS+=("$DATA/reel_$s.wav"); SOXIN+=(-v 1 "$DATA/reel_$s.wav"); done
-warm() { cat "${STEMS[@]}" > /dev/null; }
+# Every run writes a new file: the previous run's output is deleted first, untimed, for
+# every tool alike (sox truncates its output when it opens it, which frees those pages
+# for its own writes; on a VM whose freed memory goes back to the host, writing into
+# cold pages costs ~1 s of system time per GB, which would otherwise fall on whichever
+# tool wrote last).
+warm() { cat "${STEMS[@]}" > /dev/null; rm -f "$1"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 : > "$DATA/ds.txt"; : > "$DATA/sox.txt"; : > "$DATA/dsqc.txt"
 for i in $(seq "$RUNS"); do
-  warm
+  warm "$DATA/out/sum_dubstage.wav"
   /usr/bin/time -f '%e %M' -o "$DATA/t" "$BIN" render "$S" --out "$DATA/out" --quiet --no-qc --backend cpu
   cat "$DATA/t" >> "$DATA/ds.txt"
-  warm
+  warm "$DATA/outqc/sum_dubstage.wav"
   /usr/bin/time -f '%e %M' -o "$DATA/t" "$BIN" render "$S" --out "$DATA/outqc" --quiet --backend cpu
   cat "$DATA/t" >> "$DATA/dsqc.txt"
-  warm
+  warm "$DATA/out/sum_sox.wav"
   /usr/bin/time -f '%e %M' -o "$DATA/t" sox -D -m "${SOXIN[@]}" -e floating-point -b 32 "$DATA/out/sum_sox.wav"
   cat "$DATA/t" >> "$DATA/sox.txt"
 done

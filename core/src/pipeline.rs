@@ -8,9 +8,10 @@
 //! each unit is computed in a fixed order, so the bytes do not depend on the
 //! thread count.
 
+use crate::backend::cpu::accumulate;
 use crate::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, Hop, SumJob};
 use crate::io::{
-    AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavSpec, WavWriter, WrittenFile,
+    AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile,
 };
 use crate::loudness::{DialogueGate, LoudnessSummary, Meter, default_true_peak_factor};
 use crate::master::{Limiter, LimiterOptions, Normalization, OnFailure};
@@ -121,6 +122,8 @@ pub struct StemReader {
     scratch: Vec<Vec<f32>>,
     start_samples: i64,
     plan_rate: (crate::FrameRate, u32),
+    /// layout index -> file channel (one file; the inverse of `map`).
+    file_channel: Vec<usize>,
 }
 
 impl StemReader {
@@ -145,7 +148,37 @@ impl StemReader {
             scratch: vec![Vec::new(); stem.layout.len()],
             start_samples: plan.start_samples,
             plan_rate: (plan.frame_rate, plan.sample_rate),
+            file_channel: {
+                let mut inv = vec![0; stem.file_to_layout.len()];
+                for (c, &li) in stem.file_to_layout.iter().enumerate() {
+                    if let Some(v) = inv.get_mut(li) {
+                        *v = c;
+                    }
+                }
+                inv
+            },
         })
+    }
+
+    /// The stem's one WAV file, for positional reads (`None` for FLAC or multi-mono).
+    fn direct(&self) -> Option<&WavReader> {
+        match self.readers.as_slice() {
+            [r] if self.map.len() == self.channels => r.as_wav(),
+            _ => None,
+        }
+    }
+
+    /// The error for a NaN or infinite sample at `frame` of the file `info`, channel
+    /// `c` (0-based).
+    fn non_finite(&self, info: &crate::io::WavInfo, frame: i64, c: usize) -> Error {
+        non_finite_error(
+            &self.id,
+            self.start_samples + self.offset,
+            self.plan_rate,
+            info,
+            frame,
+            c,
+        )
     }
 
     /// Fills `out` (layout order, `n` frames each) with reel samples `t0 .. t0 + n`
@@ -193,20 +226,13 @@ impl StemReader {
                     None
                 };
                 if let Some(k) = found {
-                    let at = a + self.offset + k as i64;
-                    let tc = crate::Timecode::from_samples(
-                        self.start_samples + at,
-                        self.plan_rate.0,
-                        self.plan_rate.1,
-                    );
-                    return Err(Error::stem(
+                    return Err(non_finite_error(
                         &self.id,
-                        format!(
-                            "{} holds a NaN or infinite sample at {tc} (frame {} of the file, channel {})",
-                            r.info().path.display(),
-                            a + k as i64,
-                            c + 1
-                        ),
+                        self.start_samples + self.offset,
+                        self.plan_rate,
+                        r.info(),
+                        a + k as i64,
+                        c,
                     ));
                 }
                 if whole {
@@ -220,6 +246,27 @@ impl StemReader {
         debug_assert_eq!(file_ch, self.channels);
         Ok(())
     }
+}
+
+/// The error for a NaN or infinite sample of stem `id` at `frame` of its file `info`,
+/// channel `c` (0-based); `start` is the file's first sample on the timecode scale.
+fn non_finite_error(
+    id: &str,
+    start: i64,
+    rate: (crate::FrameRate, u32),
+    info: &crate::io::WavInfo,
+    frame: i64,
+    c: usize,
+) -> Error {
+    let tc = crate::Timecode::from_samples(start + frame, rate.0, rate.1);
+    Error::stem(
+        id,
+        format!(
+            "{} holds a NaN or infinite sample at {tc} (frame {frame} of the file, channel {})",
+            info.path.display(),
+            c + 1
+        ),
+    )
 }
 
 /// The index of the first NaN or infinite sample (a branch-free scan per chunk, so the
@@ -483,9 +530,31 @@ pub struct Mixer<'p> {
     pub pops: Option<Vec<PopDetector>>,
     matrix: Vec<f32>,
     envelope_of: Vec<usize>,
+    /// Per source (stems, then returns): its nonzero routes `(output, channel, gain)`,
+    /// by output, then channel (the order of `cpu::sum_stems` per output).
+    routes: Vec<Vec<(usize, usize, f32)>>,
+    /// Which stems are decoded straight into the sum (decided on the first block).
+    direct: Option<Vec<bool>>,
+    /// Scratch of the tiles of [`Mixer::direct_sum`].
+    tiles: Vec<TileScratch>,
     /// Next reel sample.
     pub pos: u64,
 }
+
+/// One tile's buffers in [`Mixer::direct_sum`].
+#[derive(Default)]
+struct TileScratch {
+    raw: Vec<u32>,
+    planar: Vec<Vec<f32>>,
+}
+
+/// Frames per tile of [`Mixer::direct_sum`] (tiles run in parallel; fixed, so that
+/// what is found first in a block does not depend on the thread count).
+const DIRECT_TILE: usize = 4096;
+
+/// Bytes of a stem's file decoded at once in [`Mixer::direct_sum`] (the raw piece and
+/// its planar copy stay in L2 while they are summed).
+const DIRECT_PIECE_BYTES: usize = 64 << 10;
 
 impl<'p> Mixer<'p> {
     /// Opens every stem at the start of the reel and builds the insert chains.
@@ -515,6 +584,27 @@ impl<'p> Mixer<'p> {
                 }
             }
             envelope_of.extend(std::iter::repeat_n(k, w));
+            col += w;
+        }
+        let widths: Vec<usize> = plan
+            .stems
+            .iter()
+            .map(|s| s.layout.len())
+            .chain(plan.returns.iter().map(|r| r.layout.len()))
+            .collect();
+        let mut routes = Vec::with_capacity(widths.len());
+        let mut col = 0;
+        for w in widths {
+            let mut r = Vec::new();
+            for o in 0..nb * nch {
+                for i in 0..w {
+                    let m = matrix[o * total_in + col + i];
+                    if m != 0.0 {
+                        r.push((o, i, m));
+                    }
+                }
+            }
+            routes.push(r);
             col += w;
         }
         let readers = plan
@@ -597,14 +687,88 @@ impl<'p> Mixer<'p> {
             chains,
             ret_chains,
             readers,
+            routes,
             matrix,
             envelope_of,
+            direct: None,
+            tiles: Vec::new(),
             pops: None,
             pos: 0,
         })
     }
 
     /// Sums every send into its return and runs the returns' inserts.
+    /// The stems that [`Mixer::direct_sum`] decodes straight from their files: on a
+    /// backend that sums on the CPU, without a 2-pop check, inserts or sends, from one
+    /// WAV file each.
+    fn direct_stems(&self, backend: &dyn Backend) -> Vec<bool> {
+        let pops = self.pops.as_ref().is_some_and(|p| !p.is_empty());
+        let ok = backend.sums_on_cpu() && !pops && crate::io::wav::POSITIONAL_READS;
+        self.plan
+            .stems
+            .iter()
+            .zip(&self.chains)
+            .zip(&self.readers)
+            .map(|((s, c), r)| ok && c.is_empty() && s.sends.is_empty() && r.direct().is_some())
+            .collect()
+    }
+
+    /// The CPU's sum of one block into the `buses x channels` outputs, with the direct
+    /// stems decoded from their files piece by piece as they are added (no planar copy
+    /// of them crosses memory) and the other sources taken from their buffers. Per
+    /// output sample the arithmetic and order are those of `cpu::sum_stems` (sources
+    /// in order, each input's `m · g · x` added to a sum that starts at `+0.0`), so the
+    /// bytes are the same as through [`Backend::sum`]. Tiles of [`DIRECT_TILE`] frames
+    /// run in parallel; the first error in tile order is returned.
+    fn direct_sum(&mut self, t0: i64, n: usize, out: &mut [Vec<f32>]) -> Result<()> {
+        let direct = self.direct.as_deref().unwrap_or_default();
+        let tiles = n.div_ceil(DIRECT_TILE);
+        let mut rows: Vec<Vec<&mut [f32]>> = (0..tiles).map(|_| Vec::new()).collect();
+        for o in out.iter_mut() {
+            o.clear();
+            o.resize(n, 0.0);
+            for (t, c) in o.chunks_mut(DIRECT_TILE).enumerate() {
+                rows[t].push(c);
+            }
+        }
+        if self.tiles.len() < tiles {
+            self.tiles.resize_with(tiles, TileScratch::default);
+        }
+        let srcs: Vec<Source<'_>> = self
+            .readers
+            .iter()
+            .zip(&self.stem_bufs)
+            .zip(direct)
+            .map(|((r, b), &d)| match r.direct() {
+                Some(w) if d => Source::File(r, w),
+                _ => Source::Planar(b),
+            })
+            .chain(self.ret_bufs.iter().map(|b| Source::Planar(b)))
+            .collect();
+        let (routes, envs) = (&self.routes, &self.envelopes);
+        let tile = |(t, (ys, sc)): (usize, (Vec<&mut [f32]>, &mut TileScratch))| {
+            let f0 = t * DIRECT_TILE;
+            sum_tile(&srcs, routes, envs, t0, f0, ys, sc)
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let results: Vec<Result<()>> = {
+            use rayon::prelude::*;
+            rows.into_par_iter()
+                .zip(self.tiles.par_iter_mut())
+                .enumerate()
+                .map(tile)
+                .collect()
+        };
+        #[cfg(target_arch = "wasm32")]
+        let results: Vec<Result<()>> = rows
+            .into_iter()
+            .zip(self.tiles.iter_mut())
+            .enumerate()
+            .map(tile)
+            .collect();
+        results.into_iter().collect()
+    }
+
     fn run_sends(&mut self, backend: &mut dyn Backend, t0: i64, n: usize) -> Result<()> {
         let plan = self.plan;
         for (ri, ret) in plan.returns.iter().enumerate() {
@@ -674,9 +838,20 @@ impl<'p> Mixer<'p> {
     ) -> Result<()> {
         let t0 = self.pos as i64;
         let plan = self.plan;
-        // Read every stem (in parallel on native targets; each stem is independent).
+        if self.direct.is_none() {
+            self.direct = Some(self.direct_stems(backend));
+        }
+        let direct = self.direct.as_deref().unwrap_or_default();
+        let fused = direct.iter().any(|&d| d);
+        // Read every other stem (in parallel on native targets; each is independent).
         {
-            let work = self.readers.iter_mut().zip(self.stem_bufs.iter_mut());
+            let work = self
+                .readers
+                .iter_mut()
+                .zip(self.stem_bufs.iter_mut())
+                .zip(direct)
+                .filter(|(_, d)| !**d)
+                .map(|(w, _)| w);
             #[cfg(not(target_arch = "wasm32"))]
             {
                 use rayon::prelude::*;
@@ -733,30 +908,108 @@ impl<'p> Mixer<'p> {
             self.ret_env[ri].fill(t0, e, false);
             self.bus_env[r.bus].fill(t0, e, true);
         }
-        let inputs: Vec<&[f32]> = self
-            .stem_bufs
-            .iter()
-            .chain(&self.ret_bufs)
-            .flatten()
-            .map(|v| &v[..n])
-            .collect();
-        let envs: Vec<&[f32]> = self.envelopes.iter().map(|v| &v[..n]).collect();
         let nch = plan.layout.len();
         let nb = plan.buses.len();
-        let job = SumJob {
-            frames: n,
-            inputs: &inputs,
-            envelope_of: &self.envelope_of,
-            envelopes: &envs,
-            matrix: &self.matrix,
-            outputs: nb * nch,
-        };
         out.buses.resize(nb * nch, Vec::new());
-        backend.sum(&job, &mut out.buses)?;
+        if fused {
+            self.direct_sum(t0, n, &mut out.buses)?;
+        } else {
+            let inputs: Vec<&[f32]> = self
+                .stem_bufs
+                .iter()
+                .chain(&self.ret_bufs)
+                .flatten()
+                .map(|v| &v[..n])
+                .collect();
+            let envs: Vec<&[f32]> = self.envelopes.iter().map(|v| &v[..n]).collect();
+            let job = SumJob {
+                frames: n,
+                inputs: &inputs,
+                envelope_of: &self.envelope_of,
+                envelopes: &envs,
+                matrix: &self.matrix,
+                outputs: nb * nch,
+            };
+            backend.sum(&job, &mut out.buses)?;
+        }
         derive_mixes(plan, n, out);
         self.pos += n as u64;
         Ok(())
     }
+}
+
+/// A source of [`Mixer::direct_sum`]: a stem decoded from its file as it is summed,
+/// or planar buffers (a stem read and processed before, a return).
+enum Source<'a> {
+    File(&'a StemReader, &'a WavReader),
+    Planar(&'a [Vec<f32>]),
+}
+
+/// One tile of [`Mixer::direct_sum`]: block frames `f0 .. f0 + ys[0].len()` of every
+/// output, all sources in order.
+fn sum_tile(
+    srcs: &[Source<'_>],
+    routes: &[Vec<(usize, usize, f32)>],
+    envs: &[Vec<f32>],
+    t0: i64,
+    f0: usize,
+    mut ys: Vec<&mut [f32]>,
+    sc: &mut TileScratch,
+) -> Result<()> {
+    let len = ys.first().map_or(0, |y| y.len());
+    let f1 = f0 + len;
+    for ((src, route), env) in srcs.iter().zip(routes).zip(envs) {
+        let env = &env[f0..f1];
+        match src {
+            Source::Planar(bufs) => {
+                for &(o, i, m) in route {
+                    accumulate(ys[o], m, env, &bufs[i][f0..f1]);
+                }
+            }
+            Source::File(stem, wav) => {
+                // The stem's part of the tile, in block frames.
+                let a = (stem.offset - t0).max(f0 as i64);
+                let b = (stem.offset + stem.frames as i64 - t0).min(f1 as i64);
+                if b <= a {
+                    continue;
+                }
+                let ch = stem.map.len();
+                if sc.planar.len() < ch {
+                    sc.planar.resize(ch, Vec::new());
+                }
+                let piece = (DIRECT_PIECE_BYTES / wav.block_align()).max(1);
+                let (a, b) = (a as usize, b as usize);
+                let mut f = a;
+                while f < b {
+                    let k = piece.min(b - f);
+                    for p in &mut sc.planar[..ch] {
+                        p.resize(k, 0.0);
+                    }
+                    let frame = (t0 + f as i64 - stem.offset) as u64;
+                    let maybe_bad = wav
+                        .read_planar_at(frame, k, &mut sc.planar[..ch], &mut sc.raw)
+                        .map_err(|e| Error::stem(&stem.id, e.to_string()))?;
+                    if maybe_bad {
+                        for (c, x) in sc.planar[..ch].iter().enumerate() {
+                            if let Some(j) = first_non_finite(&x[..k]) {
+                                return Err(stem.non_finite(
+                                    wav.info(),
+                                    frame as i64 + j as i64,
+                                    c,
+                                ));
+                            }
+                        }
+                    }
+                    for &(o, i, m) in route {
+                        let x = &sc.planar[stem.file_channel[i]][..k];
+                        accumulate(&mut ys[o][f - f0..f - f0 + k], m, &env[f - f0..], x);
+                    }
+                    f += k;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Dialogue = Σ dialogue buses, M&E = Σ other buses (in bus order),

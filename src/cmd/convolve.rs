@@ -187,16 +187,21 @@ pub fn run(a: &Args) -> Result<()> {
         t_write += t.elapsed();
         w
     } else {
-        // reader thread -> convolution (this thread) -> writer thread, two chunks in flight
-        use std::sync::mpsc::sync_channel;
+        // reader thread -> convolution (this thread) -> writer thread, two chunks in
+        // flight; the writer hands its buffers back to the reader (no fresh pages,
+        // faults and zeroing for every chunk).
+        use std::sync::mpsc::{channel, sync_channel};
         type Chunk = (Vec<Vec<f32>>, usize);
         let (to_conv, from_reader) = sync_channel::<Result<Chunk>>(2);
         let (to_writer, from_conv) = sync_channel::<Chunk>(2);
+        let (recycle, recycled) = channel::<Vec<Vec<f32>>>();
         std::thread::scope(|sc| -> Result<_> {
             let reader_thread = sc.spawn(move || {
                 let mut t_read = Duration::ZERO;
                 loop {
-                    let mut buf: Vec<Vec<f32>> = vec![Vec::with_capacity(chunk); ch];
+                    let mut buf = recycled
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![Vec::with_capacity(chunk); ch]);
                     let t = Instant::now();
                     let r = next_chunk(&mut reader, &mut buf);
                     t_read += t.elapsed();
@@ -223,6 +228,7 @@ pub fn run(a: &Args) -> Result<()> {
                     let slices: Vec<&[f32]> = buf.iter().map(|c| &c[..n]).collect();
                     writer.write_planar(&slices)?;
                     t_write += t.elapsed();
+                    let _ = recycle.send(buf);
                 }
                 let t = Instant::now();
                 let w = writer.finish()?;

@@ -47,6 +47,16 @@ pub fn sum_stems(job: &SumJob<'_>, o: usize, out: &mut Vec<f32>) {
     }
 }
 
+/// `y += m · g · x` per sample, `g` from the envelope `env`: one input's share of a
+/// [`sum_stems`] output, with the same arithmetic (so an output zeroed, then given its
+/// inputs in order, holds the bits [`sum_stems`] gives: `+0.0 + t` is `0.0 + t`).
+pub fn accumulate(y: &mut [f32], m: f32, env: &[f32], x: &[f32]) {
+    let n = y.len();
+    for ((y, &g), &xv) in y.iter_mut().zip(&env[..n]).zip(&x[..n]) {
+        *y += m * g * xv;
+    }
+}
+
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
@@ -56,6 +66,10 @@ impl Backend for CpuBackend {
             device_type: "cpu".into(),
             driver: String::new(),
         }
+    }
+
+    fn sums_on_cpu(&self) -> bool {
+        true
     }
 
     fn sum(&mut self, job: &SumJob<'_>, out: &mut [Vec<f32>]) -> Result<()> {

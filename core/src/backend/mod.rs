@@ -193,6 +193,13 @@ pub trait Backend: Send {
     fn preferred_block_frames(&self) -> usize {
         crate::pipeline::DEFAULT_BLOCK_FRAMES
     }
+    /// Whether [`Backend::sum`] is the CPU's [`cpu::sum_stems`]: then the mixer may
+    /// decode plain stems (no inserts, sends or 2-pop check) straight into the sum with
+    /// [`cpu::accumulate`], the same arithmetic in the same order per output sample,
+    /// without a planar copy of them in memory. Other backends get planar inputs.
+    fn sums_on_cpu(&self) -> bool {
+        false
+    }
     /// An analyzer for callers that keep only the maximum true peak per channel over
     /// the stream (the loudness meter): each hop's `true_peak` may be a lower bound as
     /// long as the maximum over all hops is exact. Energies and sample peaks are as

@@ -80,6 +80,15 @@ impl AudioReader {
         }
     }
 
+    /// The WAV reader, for positional reads ([`WavReader::read_planar_at`]); `None`
+    /// for FLAC.
+    pub fn as_wav(&self) -> Option<&WavReader> {
+        match &self.inner {
+            Inner::Wav(r) => Some(r),
+            Inner::Flac(_) => None,
+        }
+    }
+
     /// Positions the next read at `frame` (clamped to the end).
     pub fn seek(&mut self, frame: u64) -> Result<()> {
         match &mut self.inner {
