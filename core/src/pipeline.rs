@@ -8,7 +8,7 @@
 //! each unit is computed in a fixed order, so the bytes do not depend on the
 //! thread count.
 
-use crate::backend::cpu::accumulate;
+use crate::backend::cpu::{accumulate, assign};
 use crate::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, Hop, SumJob};
 use crate::io::{
     AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile,
@@ -546,6 +546,12 @@ pub struct Mixer<'p> {
 struct TileScratch {
     raw: Vec<u32>,
     planar: Vec<Vec<f32>>,
+    /// Per output: has an input reached it yet in this tile?
+    touched: Vec<bool>,
+    /// Per route of the current stem: does it reach its output first?
+    first: Vec<bool>,
+    /// Per output: written in the current piece?
+    done: Vec<bool>,
 }
 
 /// Frames per tile of [`Mixer::direct_sum`] (tiles run in parallel; fixed, so that
@@ -554,7 +560,7 @@ const DIRECT_TILE: usize = 4096;
 
 /// Bytes of a stem's file decoded at once in [`Mixer::direct_sum`] (the raw piece and
 /// its planar copy stay in L2 while they are summed).
-const DIRECT_PIECE_BYTES: usize = 64 << 10;
+const DIRECT_PIECE_BYTES: usize = 256 << 10;
 
 impl<'p> Mixer<'p> {
     /// Opens every stem at the start of the reel and builds the insert chains.
@@ -725,7 +731,7 @@ impl<'p> Mixer<'p> {
         let tiles = n.div_ceil(DIRECT_TILE);
         let mut rows: Vec<Vec<&mut [f32]>> = (0..tiles).map(|_| Vec::new()).collect();
         for o in out.iter_mut() {
-            o.clear();
+            // Every sample is written by `sum_tile`: only a change of length touches memory.
             o.resize(n, 0.0);
             for (t, c) in o.chunks_mut(DIRECT_TILE).enumerate() {
                 rows[t].push(c);
@@ -946,7 +952,8 @@ enum Source<'a> {
 }
 
 /// One tile of [`Mixer::direct_sum`]: block frames `f0 .. f0 + ys[0].len()` of every
-/// output, all sources in order.
+/// output, all sources in order. An output's first input over the whole tile is
+/// assigned (`0.0 + m·g·x`), later ones added; an output that no input reaches is 0.
 fn sum_tile(
     srcs: &[Source<'_>],
     routes: &[Vec<(usize, usize, f32)>],
@@ -958,12 +965,20 @@ fn sum_tile(
 ) -> Result<()> {
     let len = ys.first().map_or(0, |y| y.len());
     let f1 = f0 + len;
+    sc.touched.clear();
+    sc.touched.resize(ys.len(), false);
     for ((src, route), env) in srcs.iter().zip(routes).zip(envs) {
         let env = &env[f0..f1];
         match src {
             Source::Planar(bufs) => {
                 for &(o, i, m) in route {
-                    accumulate(ys[o], m, env, &bufs[i][f0..f1]);
+                    let x = &bufs[i][f0..f1];
+                    if sc.touched[o] {
+                        accumulate(ys[o], m, env, x);
+                    } else {
+                        assign(ys[o], m, env, x);
+                        sc.touched[o] = true;
+                    }
                 }
             }
             Source::File(stem, wav) => {
@@ -973,12 +988,24 @@ fn sum_tile(
                 if b <= a {
                     continue;
                 }
+                let (a, b) = (a as usize, b as usize);
+                // Outputs this stem reaches first: assigned where it covers the whole
+                // tile, else zeroed first.
+                let whole = a == f0 && b == f1;
+                let mut first = std::mem::take(&mut sc.first);
+                first.clear();
+                first.extend(route.iter().map(|&(o, _, _)| !sc.touched[o] && whole));
+                for &(o, _, _) in route {
+                    if !sc.touched[o] && !whole {
+                        ys[o].fill(0.0);
+                    }
+                    sc.touched[o] = true;
+                }
                 let ch = stem.map.len();
                 if sc.planar.len() < ch {
                     sc.planar.resize(ch, Vec::new());
                 }
                 let piece = (DIRECT_PIECE_BYTES / wav.block_align()).max(1);
-                let (a, b) = (a as usize, b as usize);
                 let mut f = a;
                 while f < b {
                     let k = piece.min(b - f);
@@ -992,21 +1019,35 @@ fn sum_tile(
                     if maybe_bad {
                         for (c, x) in sc.planar[..ch].iter().enumerate() {
                             if let Some(j) = first_non_finite(&x[..k]) {
-                                return Err(stem.non_finite(
-                                    wav.info(),
-                                    frame as i64 + j as i64,
-                                    c,
-                                ));
+                                return Err(stem.non_finite(wav.info(), frame as i64 + j as i64, c));
                             }
                         }
                     }
-                    for &(o, i, m) in route {
+                    // `first` per route: the first route into an output assigns it;
+                    // a later route into the same output (a pan) adds.
+                    let mut done = std::mem::take(&mut sc.done);
+                    done.clear();
+                    done.resize(ys.len(), false);
+                    for (&(o, i, m), &fst) in route.iter().zip(&first) {
                         let x = &sc.planar[stem.file_channel[i]][..k];
-                        accumulate(&mut ys[o][f - f0..f - f0 + k], m, &env[f - f0..], x);
+                        let y = &mut ys[o][f - f0..f - f0 + k];
+                        if fst && !done[o] {
+                            assign(y, m, &env[f - f0..], x);
+                        } else {
+                            accumulate(y, m, &env[f - f0..], x);
+                        }
+                        done[o] = true;
                     }
+                    sc.done = done;
                     f += k;
                 }
+                sc.first = first;
             }
+        }
+    }
+    for (y, &t) in ys.iter_mut().zip(&sc.touched) {
+        if !t {
+            y.fill(0.0);
         }
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! The mixer's direct sum (stems decoded from their files straight into the CPU sum)
 //! against the planar path through `Backend::sum`: the same bits for every bus, with
 //! stems that start and end inside tiles and blocks, per-sample automation, a panned
-//! mono 24-bit stem, a multi-mono stem, a stem with an insert and a send to a return
+//! mono 24-bit stem (direct, and with a send), a 7.1 stem folded into the 5.1 bus
+//! (two channels into one output), a multi-mono stem, a stem with an insert and a send to a return
 //! (the last three take the planar path beside the direct ones).
 
 use dubstage_core::backend::cpu::CpuBackend;
@@ -84,6 +85,13 @@ id = "FX"
 automation = [ { at = "01:00:00:10", db = 0.0 }, { at = "01:00:01:03", db = -9.0 } ]
 
 [[stem]]
+id = "wide71"
+kind = "effects"
+source = "wide71.wav"
+layout = "7.1"
+start = "01:00:00:04"
+
+[[stem]]
 id = "wide"
 kind = "effects"
 source = "wide.wav"
@@ -124,6 +132,13 @@ kind = "dialogue"
 source = "dx2.wav"
 start = "01:00:00:09"
 
+[[stem]]
+id = "mono2"
+kind = "effects"
+source = "mono2.wav"
+start = "01:00:00:07"
+pan = { position = -0.6, surround = 0.5 }
+
 [[return]]
 id = "room"
 bus = "DX"
@@ -149,6 +164,9 @@ fn direct_sum_is_bit_identical_to_the_planar_sum() {
         &[noise(15, 9_999, 0.4), noise(16, 9_999, 0.4)],
         false,
     );
+    write(&d.join("mono2.wav"), &[noise(17, 33_333, 0.5)], false);
+    let n8: Vec<Vec<f32>> = (0..8).map(|c| noise(20 + c, 20_500, 0.3)).collect();
+    write(&d.join("wide71.wav"), &n8, true);
     let path = d.join("session.toml");
     std::fs::write(&path, SESSION).unwrap();
     let plan = Session::parse(&path, SESSION).unwrap().resolve().unwrap();

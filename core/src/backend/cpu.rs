@@ -57,6 +57,14 @@ pub fn accumulate(y: &mut [f32], m: f32, env: &[f32], x: &[f32]) {
     }
 }
 
+/// `y = 0.0 + m · g · x` per sample: the first input of a [`sum_stems`] output.
+pub fn assign(y: &mut [f32], m: f32, env: &[f32], x: &[f32]) {
+    let n = y.len();
+    for ((y, &g), &xv) in y.iter_mut().zip(&env[..n]).zip(&x[..n]) {
+        *y = 0.0 + m * g * xv;
+    }
+}
+
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
