@@ -1019,7 +1019,11 @@ fn sum_tile(
                     if maybe_bad {
                         for (c, x) in sc.planar[..ch].iter().enumerate() {
                             if let Some(j) = first_non_finite(&x[..k]) {
-                                return Err(stem.non_finite(wav.info(), frame as i64 + j as i64, c));
+                                return Err(stem.non_finite(
+                                    wav.info(),
+                                    frame as i64 + j as i64,
+                                    c,
+                                ));
                             }
                         }
                     }
@@ -1307,6 +1311,26 @@ pub struct NormalizationResult {
 /// channel-linked true-peak limiter on the printmaster whose gain is applied, sample for
 /// sample, to the M&E and the stems too (so the null test still holds).
 pub fn render(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    opts: &RenderOptions,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<RenderSummary> {
+    // The render loop runs on a worker of the thread pool: each block's
+    // `rayon::join` of producer and consumer then hands its other half to the
+    // other worker directly, instead of the calling thread injecting the join into
+    // the pool and sleeping until it is done (a wake-up per block).
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        rayon::scope(|_| render_on_this_thread(plan, backend, opts, progress))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        render_on_this_thread(plan, backend, opts, progress)
+    }
+}
+
+fn render_on_this_thread(
     plan: &Plan,
     backend: &mut dyn Backend,
     opts: &RenderOptions,
