@@ -755,19 +755,20 @@ fn scan_peak(x: &[f32]) -> (f32, u64) {
     const EXP: u32 = 0x7F80_0000;
     // |x| as bits orders like |x| for finite floats, and NaN/Inf lie above all of
     // them: one integer max (8 lanes, so it vectorizes) settles the common case.
-    let mut m = [0u32; 8];
+    // (As i32: the bits are below 2^31, and a signed compare is what SSE2 has.)
+    let mut m = [0i32; 8];
     let mut lanes = x.chunks_exact(8);
     for v in &mut lanes {
         for l in 0..8 {
-            m[l] = m[l].max(v[l].to_bits() & 0x7FFF_FFFF);
+            m[l] = m[l].max((v[l].to_bits() & 0x7FFF_FFFF) as i32);
         }
     }
     let top = lanes
         .remainder()
         .iter()
         .fold(m.into_iter().max().unwrap_or(0), |a, v| {
-            a.max(v.to_bits() & 0x7FFF_FFFF)
-        });
+            a.max((v.to_bits() & 0x7FFF_FFFF) as i32)
+        }) as u32;
     if top < EXP {
         return (f32::from_bits(top), 0);
     }
