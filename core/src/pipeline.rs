@@ -25,10 +25,14 @@ use crate::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Frames per block on the CPU unless the caller asks otherwise (about 0.34 s at 48 kHz):
-/// small enough that a block's stems, sums and output stay in the caches between stages
-/// (see [`crate::backend::Backend::preferred_block_frames`]). The output does not depend on it.
-pub const DEFAULT_BLOCK_FRAMES: usize = 1 << 14;
+/// Frames per block on the CPU unless the caller asks otherwise (about 0.68 s at 48 kHz):
+/// small enough that a block's sums and output stay in the caches between stages (plain
+/// stems are decoded in tiles of [`DIRECT_TILE`] frames), large enough that the per-block
+/// hand-offs between threads cost little (see
+/// [`crate::backend::Backend::preferred_block_frames`]). Measured on `bench/mix.sh`
+/// (2 cores): 16384 frames 1.30 s, 32768 1.24 s, 65536 1.28 s; with QC 2.74 s and 2.57 s
+/// at 16384 and 32768. The output does not depend on it.
+pub const DEFAULT_BLOCK_FRAMES: usize = 1 << 15;
 
 /// Render settings.
 #[derive(Debug, Clone)]
@@ -555,8 +559,9 @@ struct TileScratch {
 }
 
 /// Frames per tile of [`Mixer::direct_sum`] (tiles run in parallel; fixed, so that
-/// what is found first in a block does not depend on the thread count).
-const DIRECT_TILE: usize = 4096;
+/// what is found first in a block does not depend on the thread count). 8192 measured
+/// best against 2048, 4096 and 16384 on `bench/mix.sh`.
+const DIRECT_TILE: usize = 8192;
 
 /// Bytes of a stem's file decoded at once in [`Mixer::direct_sum`] (the raw piece and
 /// its planar copy stay in L2 while they are summed).
