@@ -1050,6 +1050,8 @@ impl RunningHash {
     /// Hashes the first `bytes` bytes of `buf` next. With a worker thread the buffer
     /// itself goes to the worker (no copy) and `buf` becomes a recycled one (contents
     /// unspecified). `false` when the worker is gone (then the file is read back).
+    // A Vec (not a slice): with a worker thread the buffer itself is handed over.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::ptr_arg))]
     fn update(&mut self, buf: &mut Vec<u32>, bytes: usize) -> bool {
         if let Some(h) = &mut self.inline {
             h.update(&bytemuck::cast_slice::<u32, u8>(buf)[..bytes]);
