@@ -7,6 +7,13 @@
 //! Work is spread over threads per stem, per output channel and per file, and
 //! each unit is computed in a fixed order, so the bytes do not depend on the
 //! thread count.
+//!
+//! Two halves overlap: while one block is written, metered and checked, the next
+//! is read and mixed. On the CPU backend, stems without inserts, sends or a 2-pop
+//! check are decoded from their files (positional reads, tiles of the block in
+//! parallel) straight into the bus sums, with the arithmetic and order of
+//! `cpu::sum_stems`: the same bytes as through [`Backend::sum`], without a planar
+//! copy of every stem crossing memory.
 
 use crate::backend::cpu::{accumulate, assign};
 use crate::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, Hop, SumJob};
