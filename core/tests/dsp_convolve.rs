@@ -438,3 +438,49 @@ fn same_bytes_for_any_thread_count_and_span_length() {
         );
     }
 }
+
+#[test]
+fn paired_channels_keep_silence_exact_and_match_direct() {
+    // Two channels through one mono IR are transformed together (one complex FFT):
+    // a channel that has been silent so far stays exactly zero (no leak from its
+    // partner), and both match a direct convolution once they play.
+    let mut rng = Rng(21);
+    let h = rng.vec(700);
+    let a = rng.vec(5000);
+    let mut b = vec![0.0f32; 5000];
+    b[3100..].copy_from_slice(&rng.vec(1900));
+    let opts = ConvolverOptions {
+        block: Some(256),
+        ..Default::default()
+    };
+    for pieces in [&[256usize][..], &[2048], &[100, 37, 999]] {
+        let mut c = Convolver::new(&ir(vec![h.clone()]), 2, &IrMap::Auto, &opts).unwrap();
+        let t = c.tail_frames();
+        let got = run(&mut c, &[a.clone(), b.clone()], t, pieces);
+        // before b's first sample, its output is exact zeros (a is loud meanwhile)
+        let chunk_start = |n: usize| -> usize {
+            // the first chunk holding sample 3100 starts at or before it
+            let mut at = 0;
+            for p in pieces.iter().cycle() {
+                if at + p > n {
+                    return at;
+                }
+                at += p;
+            }
+            unreachable!()
+        };
+        let silent_until = chunk_start(3100);
+        assert!(
+            got[1][..silent_until].iter().all(|&v| v == 0.0),
+            "pieces {pieces:?}: silent channel leaked"
+        );
+        assert_close(&got[0], &direct(&a, &h), -120.0, "paired channel a");
+        assert_close(&got[1], &direct(&b, &h), -120.0, "paired channel b");
+    }
+    // A channel silent throughout stays all zeros.
+    let mut c = Convolver::new(&ir(vec![h.clone()]), 2, &IrMap::Auto, &opts).unwrap();
+    let t = c.tail_frames();
+    let got = run(&mut c, &[a.clone(), vec![0.0; 5000]], t, &[512]);
+    assert!(got[1].iter().all(|&v| v == 0.0));
+    assert!(got[0].iter().any(|&v| v != 0.0));
+}
