@@ -887,3 +887,43 @@ fn expect_frames_hashes_while_writing_and_falls_back_when_wrong_with_background_
     w.write_planar(&[&[0.5f32][..]]).unwrap();
     assert!(w.expect_frames(1).is_err());
 }
+
+/// Long deliverables are written unbuffered (O_DIRECT on Linux, from aligned buffers,
+/// with the header's page and the tail through the page cache): the file's bytes and
+/// hash are those of the buffered writer, for data that ends inside the header's page,
+/// on a stage boundary, and past several stages with an odd tail, in 24-bit (odd frame
+/// size) and float.
+#[test]
+fn unbuffered_writes_give_the_same_bytes() {
+    let d = scratch("unbuffered");
+    let stage_frames_f32 = (4usize << 20) / (6 * 4);
+    for (format, frames, block) in [
+        (OutputFormat::Float32, 100, 64),
+        (OutputFormat::Float32, stage_frames_f32, 32768),
+        (OutputFormat::Float32, 3 * stage_frames_f32 + 777, 30000),
+        (OutputFormat::Pcm24, 1_000_003, 32768),
+    ] {
+        let sig = signal(6, frames, 0.7);
+        let mut out = Vec::new();
+        for unbuffered in [false, true] {
+            let p = d.join(format!("u{unbuffered}_{frames}.wav"));
+            let mut w = WavWriter::create(&p, spec(6, format)).unwrap();
+            w.expect_frames(frames as u64).unwrap();
+            if unbuffered {
+                assert!(w.force_unbuffered() || !cfg!(target_os = "linux"));
+            }
+            let mut i = 0;
+            while i < frames {
+                let e = (i + block).min(frames);
+                let chans: Vec<&[f32]> = sig.iter().map(|c| &c[i..e]).collect();
+                w.write_planar(&chans).unwrap();
+                i = e;
+            }
+            let wf = w.finish().unwrap();
+            out.push((std::fs::read(&p).unwrap(), wf.sha256, wf.bytes));
+        }
+        assert_eq!(out[0].2, out[1].2, "{frames} frames: sizes");
+        assert!(out[0].0 == out[1].0, "{frames} frames: bytes differ");
+        assert_eq!(out[0].1, out[1].1, "{frames} frames: hashes");
+    }
+}

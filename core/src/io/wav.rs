@@ -993,6 +993,9 @@ pub struct WavWriter {
     /// Background writeback of long files (so the final sync has little left to do).
     #[cfg(not(target_arch = "wasm32"))]
     flusher: Option<Flusher>,
+    /// Long files on Linux: the data goes to disk unbuffered (see [`Unbuffered`]).
+    #[cfg(target_os = "linux")]
+    direct: Option<Unbuffered>,
 }
 
 /// Data bytes between two background writebacks of a long file, by default.
@@ -1116,6 +1119,172 @@ impl Flusher {
         self.handle
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("writeback thread panicked")))
+    }
+}
+
+/// Files whose data will pass this size are written unbuffered (see [`Unbuffered`]).
+#[cfg(target_os = "linux")]
+const UNBUFFERED_MIN_BYTES: u64 = 64 << 20;
+
+/// Offsets, lengths and buffer addresses of unbuffered writes are multiples of this
+/// (the largest logical block size of common disks).
+#[cfg(target_os = "linux")]
+const UNBUFFERED_ALIGN: usize = 4096;
+
+/// Bytes per unbuffered write.
+#[cfg(target_os = "linux")]
+const UNBUFFERED_STAGE: usize = 4 << 20;
+
+/// A deliverable's data written with `O_DIRECT` (Linux), from aligned buffers, by a
+/// thread of its own: the disk works while the render goes on, the bytes are not
+/// copied into the page cache, and no page-cache memory is taken for files that are
+/// not read back soon (on a VM, fresh page-cache pages can cost more than the write
+/// itself). The bytes before the first aligned offset and after the last one (the
+/// header's page and the tail) go through the page cache as usual. Where the file
+/// system refuses `O_DIRECT` (tmpfs), the writer stays buffered. Safe std only: an
+/// aligned window of an over-allocated `Vec`, `pwrite` through `FileExt`.
+#[cfg(target_os = "linux")]
+struct Unbuffered {
+    tx: std::sync::mpsc::SyncSender<(AlignedBuf, u64, usize)>,
+    back: std::sync::mpsc::Receiver<AlignedBuf>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    stage: AlignedBuf,
+    fill: usize,
+    /// File offset of the stage's first byte (aligned).
+    at: u64,
+    /// Bytes still to be written through the page cache before `at`, from `head_at`.
+    head_left: usize,
+    head_at: u64,
+}
+
+/// `UNBUFFERED_STAGE` bytes at an `UNBUFFERED_ALIGN`-aligned address.
+#[cfg(target_os = "linux")]
+struct AlignedBuf {
+    v: Vec<u8>,
+    off: usize,
+}
+
+#[cfg(target_os = "linux")]
+impl AlignedBuf {
+    fn new() -> Option<AlignedBuf> {
+        let v = vec![0u8; UNBUFFERED_STAGE + UNBUFFERED_ALIGN];
+        let off = v.as_ptr().align_offset(UNBUFFERED_ALIGN);
+        (off < UNBUFFERED_ALIGN).then_some(AlignedBuf { v, off })
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.v[self.off..self.off + UNBUFFERED_STAGE]
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.v[self.off..self.off + UNBUFFERED_STAGE]
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Unbuffered {
+    /// Opens `tmp` a second time, unbuffered, for data from `data_start` on; `None`
+    /// where that is not possible (the writer then stays buffered).
+    fn open(tmp: &Path, data_start: u64) -> Option<Unbuffered> {
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
+        let file = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(tmp)
+            .ok()?;
+        let align = UNBUFFERED_ALIGN as u64;
+        let at = data_start.div_ceil(align) * align;
+        let stage = AlignedBuf::new()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(AlignedBuf, u64, usize)>(2);
+        let (back_tx, back) = std::sync::mpsc::channel::<AlignedBuf>();
+        let thread = std::thread::Builder::new()
+            .name("dubstage-direct".into())
+            .spawn(move || -> std::io::Result<()> {
+                for (buf, at, len) in rx {
+                    file.write_all_at(&buf.bytes()[..len], at)?;
+                    let _ = back_tx.send(buf);
+                }
+                Ok(())
+            })
+            .ok()?;
+        Some(Unbuffered {
+            tx,
+            back,
+            thread,
+            stage,
+            fill: 0,
+            at,
+            head_left: (at - data_start) as usize,
+            head_at: data_start,
+        })
+    }
+
+    /// Appends `bytes` of data; `file` is the page-cache handle (for the head).
+    fn push(&mut self, file: &File, mut bytes: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        if self.head_left > 0 {
+            let k = self.head_left.min(bytes.len());
+            file.write_all_at(&bytes[..k], self.head_at)?;
+            self.head_left -= k;
+            self.head_at += k as u64;
+            bytes = &bytes[k..];
+        }
+        while !bytes.is_empty() {
+            let k = (UNBUFFERED_STAGE - self.fill).min(bytes.len());
+            self.stage.bytes_mut()[self.fill..self.fill + k].copy_from_slice(&bytes[..k]);
+            self.fill += k;
+            bytes = &bytes[k..];
+            if self.fill == UNBUFFERED_STAGE {
+                let next = match self.back.try_recv() {
+                    Ok(b) => b,
+                    Err(_) => AlignedBuf::new()
+                        .ok_or_else(|| std::io::Error::other("cannot align a write buffer"))?,
+                };
+                let full = std::mem::replace(&mut self.stage, next);
+                self.send(full, UNBUFFERED_STAGE)?;
+                self.at += UNBUFFERED_STAGE as u64;
+                self.fill = 0;
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, buf: AlignedBuf, len: usize) -> std::io::Result<()> {
+        if self.tx.send((buf, self.at, len)).is_err() {
+            // The thread stopped on an error: `finish` returns it.
+            return Err(std::io::Error::other("the unbuffered writer stopped"));
+        }
+        Ok(())
+    }
+
+    /// Writes what is staged (the aligned part unbuffered, the rest through `file`) and
+    /// waits for the thread; its first error, if any.
+    fn finish(mut self, file: &File) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let aligned = self.fill / UNBUFFERED_ALIGN * UNBUFFERED_ALIGN;
+        let tail = self.stage.bytes()[aligned..self.fill].to_vec();
+        let tail_at = self.at + aligned as u64;
+        let stage = std::mem::replace(
+            &mut self.stage,
+            AlignedBuf {
+                v: Vec::new(),
+                off: 0,
+            },
+        );
+        let sent = if aligned > 0 {
+            self.send(stage, aligned)
+        } else {
+            Ok(())
+        };
+        let Unbuffered { tx, thread, .. } = self;
+        drop(tx);
+        let done = thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("unbuffered writer panicked")));
+        done?;
+        sent?;
+        if !tail.is_empty() {
+            file.write_all_at(&tail, tail_at)?;
+        }
+        Ok(())
     }
 }
 
@@ -1332,6 +1501,8 @@ impl WavWriter {
             flush_every: FLUSH_EVERY,
             #[cfg(not(target_arch = "wasm32"))]
             flusher: None,
+            #[cfg(target_os = "linux")]
+            direct: None,
         };
         // On failure `w` is dropped, which removes the temporary file.
         w.file
@@ -1380,7 +1551,26 @@ impl WavWriter {
             .map_err(|e| Error::io(&self.path, e))?;
         let hash = RunningHash::new(&header);
         self.early = Some((header, hash));
+        #[cfg(target_os = "linux")]
+        if frames.saturating_mul(block_align) >= UNBUFFERED_MIN_BYTES {
+            self.direct = Unbuffered::open(&self.tmp, self.header_len);
+        }
         Ok(())
+    }
+
+    /// Writes the data of a file of any length unbuffered where the platform and the
+    /// file system allow (tests; long files do by themselves). After
+    /// [`WavWriter::expect_frames`].
+    #[doc(hidden)]
+    pub fn force_unbuffered(&mut self) -> bool {
+        #[cfg(target_os = "linux")]
+        if self.early.is_some() && self.frames == 0 && self.direct.is_none() {
+            self.direct = Unbuffered::open(&self.tmp, self.header_len);
+        }
+        #[cfg(target_os = "linux")]
+        return self.direct.is_some();
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// Sets how many data bytes may accumulate before a background writeback starts
@@ -1618,14 +1808,25 @@ impl WavWriter {
     ) -> Result<()> {
         let buf = &bytemuck::cast_slice::<u32, u8>(&self.buf)[..bytes];
         let file = self.file.as_mut().expect("open until finish");
-        file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
+        #[cfg(target_os = "linux")]
+        let direct = self.direct.is_some();
+        #[cfg(not(target_os = "linux"))]
+        let direct = false;
+        if direct {
+            #[cfg(target_os = "linux")]
+            if let Some(d) = &mut self.direct {
+                d.push(file, buf).map_err(|e| Error::io(&self.path, e))?;
+            }
+        } else {
+            file.write_all(buf).map_err(|e| Error::io(&self.path, e))?;
+        }
         if let Some((_, h)) = &mut self.early {
             if !h.update(&mut self.buf, bytes) {
                 self.early = None;
             }
         }
         #[cfg(not(target_arch = "wasm32"))]
-        if total / self.flush_every != self.data_bytes / self.flush_every {
+        if !direct && total / self.flush_every != self.data_bytes / self.flush_every {
             if self.flusher.is_none() {
                 // Without the thread the final sync still does it all.
                 self.flusher = Flusher::start(file).ok();
@@ -1652,6 +1853,14 @@ impl WavWriter {
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(f) = self.flusher.take() {
             f.stop().map_err(ioe)?;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(d) = self.direct.take() {
+            let file = self.file.as_mut().expect("open until finish");
+            d.finish(file).map_err(ioe)?;
+            // The page-cache handle's position is still after the header.
+            file.seek(SeekFrom::Start(self.header_len + self.data_bytes))
+                .map_err(ioe)?;
         }
         let early = self
             .early
