@@ -1147,7 +1147,8 @@ const UNBUFFERED_STAGE: usize = 4 << 20;
 struct Unbuffered {
     tx: std::sync::mpsc::SyncSender<(AlignedBuf, u64, usize)>,
     back: std::sync::mpsc::Receiver<AlignedBuf>,
-    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    /// Taken when it is joined (at the end, or on its error).
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
     stage: AlignedBuf,
     fill: usize,
     /// File offset of the stage's first byte (aligned).
@@ -1208,7 +1209,7 @@ impl Unbuffered {
         Some(Unbuffered {
             tx,
             back,
-            thread,
+            thread: Some(thread),
             stage,
             fill: 0,
             at,
@@ -1249,10 +1250,23 @@ impl Unbuffered {
 
     fn send(&mut self, buf: AlignedBuf, len: usize) -> std::io::Result<()> {
         if self.tx.send((buf, self.at, len)).is_err() {
-            // The thread stopped on an error: `finish` returns it.
-            return Err(std::io::Error::other("the unbuffered writer stopped"));
+            // The thread stopped on an error (a full disk, say): that error.
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the unbuffered writer stopped")));
         }
         Ok(())
+    }
+
+    /// Waits for the thread (once); its first error, if any.
+    fn join(&mut self) -> std::io::Result<()> {
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("unbuffered writer panicked"))),
+            None => Ok(()),
+        }
     }
 
     /// Writes what is staged (the aligned part unbuffered, the rest through `file`) and
@@ -1274,12 +1288,9 @@ impl Unbuffered {
         } else {
             Ok(())
         };
-        let Unbuffered { tx, thread, .. } = self;
-        drop(tx);
-        let done = thread
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("unbuffered writer panicked")));
-        done?;
+        let (tx, _) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.tx, tx));
+        self.join()?;
         sent?;
         if !tail.is_empty() {
             file.write_all_at(&tail, tail_at)?;
