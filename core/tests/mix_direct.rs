@@ -5,11 +5,14 @@
 //! (two channels into one output), a multi-mono stem, a stem with an insert and a send to a return
 //! (the last three take the planar path beside the direct ones).
 
+mod io_support;
+
 use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, SumJob};
 use dubstage_core::pipeline::{MixBlock, Mixer};
 use dubstage_core::session::Session;
-use std::path::{Path, PathBuf};
+use io_support::noise;
+use std::path::Path;
 
 /// The CPU backend without [`Backend::sums_on_cpu`]: the mixer hands it planar inputs.
 struct PlanarCpu(CpuBackend);
@@ -24,18 +27,6 @@ impl Backend for PlanarCpu {
     fn analyzer(&self, cfg: &AnalyzerConfig) -> dubstage_core::Result<Box<dyn Analyzer>> {
         self.0.analyzer(cfg)
     }
-}
-
-fn noise(seed: u64, n: usize, a: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * a
-        })
-        .collect()
 }
 
 fn write(path: &Path, chans: &[Vec<f32>], float: bool) {
@@ -60,12 +51,6 @@ fn write(path: &Path, chans: &[Vec<f32>], float: bool) {
         }
     }
     w.finalize().unwrap();
-}
-
-fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dubstage-mix-direct-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const SESSION: &str = r#"
@@ -147,7 +132,7 @@ layout = "mono"
 
 #[test]
 fn direct_sum_is_bit_identical_to_the_planar_sum() {
-    let d = dir();
+    let d = io_support::scratch("mix_direct");
     let n6: Vec<Vec<f32>> = (0..6).map(|c| noise(c, 41_111, 0.3)).collect();
     write(&d.join("wide.wav"), &n6, true);
     write(&d.join("mono.wav"), &[noise(10, 70_001, 0.5)], false);
@@ -201,5 +186,4 @@ fn direct_sum_is_bit_identical_to_the_planar_sum() {
         nonzero > plan.length as usize * ba.buses.len() / 2,
         "{nonzero}"
     );
-    std::fs::remove_dir_all(&d).ok();
 }

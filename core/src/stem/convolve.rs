@@ -1098,33 +1098,17 @@ fn span(
     ist.win[..b].copy_from_slice(&x[(k_n - 1) * b..]);
     ist.win[b..].fill(0.0);
     ost.span.resize(k_n * bins, C32::new(0.0, 0.0));
-    let mut lo = 0;
-    while lo < bins {
-        let hi = (lo + MAC_TILE).min(bins);
-        let t = hi - lo;
-        let (tr, ti) = (&mut ost.tile.re[..t], &mut ost.tile.im[..t]);
-        for k in 0..k_n {
-            tr.fill(0.0);
-            ti.fill(0.0);
-            for p in (1..parts).chain([0]) {
-                let s = (slot + k + ring - p) % ring * bins;
-                let q = p * bins;
-                mac(
-                    tr,
-                    ti,
-                    &ist.fdl.re[s + lo..s + hi],
-                    &ist.fdl.im[s + lo..s + hi],
-                    &h.re[q + lo..q + hi],
-                    &h.im[q + lo..q + hi],
-                );
-            }
-            let y = &mut ost.span[k * bins + lo..k * bins + hi];
-            for ((a, &re), &im) in y.iter_mut().zip(&*tr).zip(&*ti) {
-                *a = C32::new(re, im);
-            }
-        }
-        lo = hi;
-    }
+    span_mac(
+        &ist.fdl,
+        h,
+        &mut ost.tile,
+        &mut ost.span,
+        bins,
+        parts,
+        ring,
+        slot,
+        k_n,
+    );
     for k in 0..k_n {
         let y = &mut ost.span[k * bins..(k + 1) * bins];
         y[0].im = 0.0;
@@ -1137,6 +1121,51 @@ fn span(
         }
     }
     ost.past_valid = false;
+}
+
+/// The multiply-accumulate of a span of `k_n` whole blocks whose spectra sit in FDL
+/// slots `slot .. slot + k_n`: per bin tile, for each block `k`,
+/// `Y_k = Σ_{p≥1} X[k−p]·H[p] + X[k]·H[0]` (the order of [`output`], so the bits are
+/// those of block by block) while the tile's `X` and `H` stay in cache, into `span`
+/// (`k_n × bins`). Shared by [`span`] (`B + 1` bins) and [`pair_span`] (`2B`).
+fn span_mac(
+    fdl: &Split,
+    h: &Split,
+    tile: &mut Split,
+    span: &mut [C32],
+    bins: usize,
+    parts: usize,
+    ring: usize,
+    slot: usize,
+    k_n: usize,
+) {
+    let mut lo = 0;
+    while lo < bins {
+        let hi = (lo + MAC_TILE).min(bins);
+        let t = hi - lo;
+        let (tr, ti) = (&mut tile.re[..t], &mut tile.im[..t]);
+        for k in 0..k_n {
+            tr.fill(0.0);
+            ti.fill(0.0);
+            for p in (1..parts).chain([0]) {
+                let s = (slot + k + ring - p) % ring * bins;
+                let q = p * bins;
+                mac(
+                    tr,
+                    ti,
+                    &fdl.re[s + lo..s + hi],
+                    &fdl.im[s + lo..s + hi],
+                    &h.re[q + lo..q + hi],
+                    &h.im[q + lo..q + hi],
+                );
+            }
+            let y = &mut span[k * bins + lo..k * bins + hi];
+            for ((a, &re), &im) in y.iter_mut().zip(&*tr).zip(&*ti) {
+                *a = C32::new(re, im);
+            }
+        }
+        lo = hi;
+    }
 }
 
 /// Blocks per span: how many whole blocks [`span`] takes at once.
@@ -1338,33 +1367,17 @@ fn pair_span(
     }
     st.win[b..].fill(C32::new(0.0, 0.0));
     st.span.resize(k_n * bins, C32::new(0.0, 0.0));
-    let mut lo = 0;
-    while lo < bins {
-        let hi = (lo + MAC_TILE).min(bins);
-        let t = hi - lo;
-        let (tr, ti) = (&mut st.tile.re[..t], &mut st.tile.im[..t]);
-        for k in 0..k_n {
-            tr.fill(0.0);
-            ti.fill(0.0);
-            for p in (1..parts).chain([0]) {
-                let s = (slot + k + ring - p) % ring * bins;
-                let q = p * bins;
-                mac(
-                    tr,
-                    ti,
-                    &st.fdl.re[s + lo..s + hi],
-                    &st.fdl.im[s + lo..s + hi],
-                    &pg.h.re[q + lo..q + hi],
-                    &pg.h.im[q + lo..q + hi],
-                );
-            }
-            let y = &mut st.span[k * bins + lo..k * bins + hi];
-            for ((a, &re), &im) in y.iter_mut().zip(&*tr).zip(&*ti) {
-                *a = C32::new(re, im);
-            }
-        }
-        lo = hi;
-    }
+    span_mac(
+        &st.fdl,
+        pg.h,
+        &mut st.tile,
+        &mut st.span,
+        bins,
+        parts,
+        ring,
+        slot,
+        k_n,
+    );
     for k in 0..k_n {
         let y = &mut st.span[k * bins..(k + 1) * bins];
         pg.ifft.process_with_scratch(y, &mut st.scratch);

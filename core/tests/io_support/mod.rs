@@ -1,4 +1,4 @@
-//! Helpers shared by the io_* integration tests.
+//! Helpers shared by the io_* integration tests (and mix_direct).
 #![allow(dead_code)]
 
 use dubstage_core::io::{OutputFormat, Rf64Mode, WavSpec};
