@@ -896,7 +896,7 @@ fn expect_frames_hashes_while_writing_and_falls_back_when_wrong_with_background_
 #[test]
 fn unbuffered_writes_give_the_same_bytes() {
     let d = scratch("unbuffered");
-    let stage_frames_f32 = (4usize << 20) / (6 * 4);
+    let stage_frames_f32 = (1usize << 20) / (6 * 4);
     for (format, frames, block) in [
         (OutputFormat::Float32, 100, 64),
         (OutputFormat::Float32, stage_frames_f32, 32768),

@@ -1131,9 +1131,10 @@ const UNBUFFERED_MIN_BYTES: u64 = 64 << 20;
 #[cfg(target_os = "linux")]
 const UNBUFFERED_ALIGN: usize = 4096;
 
-/// Bytes per unbuffered write.
+/// Bytes per unbuffered write (up to four such buffers per file: one filling, two queued,
+/// one being written).
 #[cfg(target_os = "linux")]
-const UNBUFFERED_STAGE: usize = 4 << 20;
+const UNBUFFERED_STAGE: usize = 1 << 20;
 
 /// A deliverable's data written with `O_DIRECT` (Linux), from aligned buffers, by a
 /// thread of its own: the disk works while the render goes on, the bytes are not
