@@ -572,23 +572,8 @@ impl WavReader {
         raw.resize(bytes.div_ceil(4), 0);
         let buf = &mut bytemuck::cast_slice_mut::<u32, u8>(raw)[..bytes];
         let at = self.data_start + frame * self.block_align as u64;
-        read_exact_at(&self.file, buf, at).map_err(|e| {
-            if e.kind() == ErrorKind::UnexpectedEof {
-                Error::format(
-                    &self.info.path,
-                    "truncated: the file ended inside the audio data (was it cut while being read?)",
-                )
-            } else {
-                Error::io(&self.info.path, e)
-            }
-        })?;
-        Ok(match self.decode {
-            Decode::F32 => deinterleave_f32(&raw[..bytes / 4], out, 0),
-            d => {
-                decode_planar(d, &bytemuck::cast_slice::<u32, u8>(raw)[..bytes], out, 0);
-                d == Decode::F64
-            }
-        })
+        read_exact_at(&self.file, buf, at).map_err(|e| read_error(&self.info.path, e))?;
+        Ok(decode_words(self.decode, raw, bytes, out, 0))
     }
 
     /// Reads up to `frames` frames into `out` (one Vec per channel; each is
@@ -620,30 +605,49 @@ impl WavReader {
         let piece = (READ_PIECE_BYTES / self.block_align).max(1);
         let path = &self.info.path;
         let mut at = 0;
-        // Integers always decode to finite floats; f64 may overflow f32.
-        self.maybe_non_finite = self.decode == Decode::F64;
+        self.maybe_non_finite = false;
         while at < n {
             let m = piece.min(n - at);
             let bytes = m * self.block_align;
             self.buf.resize(bytes.div_ceil(4), 0);
             let raw = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut self.buf)[..bytes];
-            self.file.read_exact(raw).map_err(|e| {
-                if e.kind() == ErrorKind::UnexpectedEof {
-                    Error::format(path, "truncated: the file ended inside the audio data (was it cut while being read?)")
-                } else {
-                    Error::io(path, e)
-                }
-            })?;
-            if self.decode == Decode::F32 {
-                self.maybe_non_finite |= deinterleave_f32(&self.buf[..bytes / 4], out, at);
-            } else {
-                let raw = &bytemuck::cast_slice::<u32, u8>(&self.buf)[..bytes];
-                decode_planar(self.decode, raw, out, at);
-            }
+            self.file.read_exact(raw).map_err(|e| read_error(path, e))?;
+            self.maybe_non_finite |= decode_words(self.decode, &self.buf, bytes, out, at);
             at += m;
         }
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+/// The error for a failed read of `path`'s audio data (an early end is a truncation).
+fn read_error(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == ErrorKind::UnexpectedEof {
+        Error::format(
+            path,
+            "truncated: the file ended inside the audio data (was it cut while being read?)",
+        )
+    } else {
+        Error::io(path, e)
+    }
+}
+
+/// Decodes the first `bytes` bytes of `words` (interleaved `decode` samples) into planar
+/// f32 from frame `at` of every channel. Returns whether a sample may be NaN or infinite
+/// (f32 data checked while decoded; f64 may overflow f32; integers never).
+fn decode_words(
+    decode: Decode,
+    words: &[u32],
+    bytes: usize,
+    out: &mut [Vec<f32>],
+    at: usize,
+) -> bool {
+    match decode {
+        Decode::F32 => deinterleave_f32(&words[..bytes / 4], out, at),
+        d => {
+            decode_planar(d, &bytemuck::cast_slice::<u32, u8>(words)[..bytes], out, at);
+            d == Decode::F64
+        }
     }
 }
 
@@ -1146,7 +1150,8 @@ const UNBUFFERED_STAGE: usize = 1 << 20;
 /// aligned window of an over-allocated `Vec`, `pwrite` through `FileExt`.
 #[cfg(target_os = "linux")]
 struct Unbuffered {
-    tx: std::sync::mpsc::SyncSender<(AlignedBuf, u64, usize)>,
+    /// Dropped (`None`) to end the thread.
+    tx: Option<std::sync::mpsc::SyncSender<(AlignedBuf, u64, usize)>>,
     back: std::sync::mpsc::Receiver<AlignedBuf>,
     /// Taken when it is joined (at the end, or on its error).
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
@@ -1208,7 +1213,7 @@ impl Unbuffered {
             })
             .ok()?;
         Some(Unbuffered {
-            tx,
+            tx: Some(tx),
             back,
             thread: Some(thread),
             stage,
@@ -1250,7 +1255,8 @@ impl Unbuffered {
     }
 
     fn send(&mut self, buf: AlignedBuf, len: usize) -> std::io::Result<()> {
-        if self.tx.send((buf, self.at, len)).is_err() {
+        let sent = self.tx.as_ref().map(|tx| tx.send((buf, self.at, len)));
+        if !matches!(sent, Some(Ok(()))) {
             // The thread stopped on an error (a full disk, say): that error.
             return Err(self
                 .join()
@@ -1289,8 +1295,7 @@ impl Unbuffered {
         } else {
             Ok(())
         };
-        let (tx, _) = std::sync::mpsc::sync_channel(0);
-        drop(std::mem::replace(&mut self.tx, tx));
+        self.tx = None;
         self.join()?;
         sent?;
         if !tail.is_empty() {

@@ -995,50 +995,21 @@ fn output(
 ) {
     let (b, parts, ring) = (g.b, g.parts, g.ring);
     let bins = b + 1;
-    // Bin tiles small enough for the accumulator to stay in L1 while every
-    // partition streams through it once (the sum order per bin is the same
-    // as without tiles: routes, then partitions 1, 2, ..., then partition 0).
-    let mut lo = 0;
-    while lo < bins {
-        let hi = (lo + MAC_TILE).min(bins);
-        let t = hi - lo;
-        if !st.past_valid {
-            let (pr, pi) = (&mut st.past.re[lo..hi], &mut st.past.im[lo..hi]);
-            pr.fill(0.0);
-            pi.fill(0.0);
-            for &(src, j) in srcs {
-                for p in 1..parts {
-                    let s = (slot + ring - p) % ring;
-                    let (x, h) = (s * bins, p * bins);
-                    mac(
-                        pr,
-                        pi,
-                        &src.fdl.re[x + lo..x + hi],
-                        &src.fdl.im[x + lo..x + hi],
-                        &ir[j].re[h + lo..h + hi],
-                        &ir[j].im[h + lo..h + hi],
-                    );
-                }
-            }
-        }
-        let (tr, ti) = (&mut st.tile.re[..t], &mut st.tile.im[..t]);
-        tr.copy_from_slice(&st.past.re[lo..hi]);
-        ti.copy_from_slice(&st.past.im[lo..hi]);
-        for &(src, j) in srcs {
-            mac(
-                tr,
-                ti,
-                &src.cur_s.re[lo..hi],
-                &src.cur_s.im[lo..hi],
-                &ir[j].re[lo..hi],
-                &ir[j].im[lo..hi],
-            );
-        }
-        for ((a, &re), &im) in st.acc[lo..hi].iter_mut().zip(&*tr).zip(&*ti) {
-            *a = C32::new(re, im);
-        }
-        lo = hi;
-    }
+    let srcs: Vec<(&Split, &Split, &Split)> = srcs
+        .iter()
+        .map(|&(src, j)| (&src.fdl, &src.cur_s, &ir[j]))
+        .collect();
+    block_mac(
+        &mut st.past,
+        st.past_valid,
+        &mut st.tile,
+        &mut st.acc,
+        &srcs,
+        bins,
+        parts,
+        ring,
+        slot,
+    );
     st.past_valid = true;
     st.acc[0].im = 0.0;
     st.acc[b].im = 0.0;
@@ -1052,6 +1023,67 @@ fn output(
         .zip(&dry_src.win[range])
     {
         *y = w + g.dry * d;
+    }
+}
+
+/// The spectrum of the current block into `acc`: per source `(fdl, cur, h)`,
+/// `Σ_{p≥1} X[k−p]·H[p]` (kept in `past`, computed once per block unless
+/// `past_valid`), then `+ X[k]·H[0]` from the current window's spectrum `cur`. Bin
+/// tiles small enough for the accumulator to stay in L1 while every partition
+/// streams through it once (the sum order per bin is the same as without tiles:
+/// sources, then partitions 1, 2, ..., then partition 0). Shared by [`output`]
+/// (`B + 1` bins) and [`pair_output`] (`2B`).
+fn block_mac(
+    past: &mut Split,
+    past_valid: bool,
+    tile: &mut Split,
+    acc: &mut [C32],
+    srcs: &[(&Split, &Split, &Split)],
+    bins: usize,
+    parts: usize,
+    ring: usize,
+    slot: usize,
+) {
+    let mut lo = 0;
+    while lo < bins {
+        let hi = (lo + MAC_TILE).min(bins);
+        let t = hi - lo;
+        if !past_valid {
+            let (pr, pi) = (&mut past.re[lo..hi], &mut past.im[lo..hi]);
+            pr.fill(0.0);
+            pi.fill(0.0);
+            for &(fdl, _, h) in srcs {
+                for p in 1..parts {
+                    let s = (slot + ring - p) % ring;
+                    let (x, q) = (s * bins, p * bins);
+                    mac(
+                        pr,
+                        pi,
+                        &fdl.re[x + lo..x + hi],
+                        &fdl.im[x + lo..x + hi],
+                        &h.re[q + lo..q + hi],
+                        &h.im[q + lo..q + hi],
+                    );
+                }
+            }
+        }
+        let (tr, ti) = (&mut tile.re[..t], &mut tile.im[..t]);
+        tr.copy_from_slice(&past.re[lo..hi]);
+        ti.copy_from_slice(&past.im[lo..hi]);
+        for &(_, cur, h) in srcs {
+            mac(
+                tr,
+                ti,
+                &cur.re[lo..hi],
+                &cur.im[lo..hi],
+                &h.re[lo..hi],
+                &h.im[lo..hi],
+            );
+        }
+        for ((a, &re), &im) in acc[lo..hi].iter_mut().zip(&*tr).zip(&*ti) {
+            *a = C32::new(re, im);
+        }
+        lo = hi;
     }
 }
 
@@ -1265,43 +1297,17 @@ fn pair_output(
     let g = pg.g;
     let (b, parts, ring) = (g.b, g.parts, g.ring);
     let bins = 2 * b;
-    let mut lo = 0;
-    while lo < bins {
-        let hi = (lo + MAC_TILE).min(bins);
-        let t = hi - lo;
-        if !st.past_valid {
-            let (pr, pi) = (&mut st.past.re[lo..hi], &mut st.past.im[lo..hi]);
-            pr.fill(0.0);
-            pi.fill(0.0);
-            for p in 1..parts {
-                let s = (slot + ring - p) % ring;
-                let (x, h) = (s * bins, p * bins);
-                mac(
-                    pr,
-                    pi,
-                    &st.fdl.re[x + lo..x + hi],
-                    &st.fdl.im[x + lo..x + hi],
-                    &pg.h.re[h + lo..h + hi],
-                    &pg.h.im[h + lo..h + hi],
-                );
-            }
-        }
-        let (tr, ti) = (&mut st.tile.re[..t], &mut st.tile.im[..t]);
-        tr.copy_from_slice(&st.past.re[lo..hi]);
-        ti.copy_from_slice(&st.past.im[lo..hi]);
-        mac(
-            tr,
-            ti,
-            &st.cur_s.re[lo..hi],
-            &st.cur_s.im[lo..hi],
-            &pg.h.re[lo..hi],
-            &pg.h.im[lo..hi],
-        );
-        for ((a, &re), &im) in st.acc[lo..hi].iter_mut().zip(&*tr).zip(&*ti) {
-            *a = C32::new(re, im);
-        }
-        lo = hi;
-    }
+    block_mac(
+        &mut st.past,
+        st.past_valid,
+        &mut st.tile,
+        &mut st.acc,
+        &[(&st.fdl, &st.cur_s, pg.h)],
+        bins,
+        parts,
+        ring,
+        slot,
+    );
     st.past_valid = true;
     pg.ifft.process_with_scratch(&mut st.acc, &mut st.scratch);
     let range = b + start..b + start + ya.len();
