@@ -31,6 +31,7 @@ pub mod mix;
 pub mod pipeline;
 pub mod qc;
 pub mod render_report;
+pub mod resample;
 pub mod session;
 pub mod spot;
 pub mod stem;
