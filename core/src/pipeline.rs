@@ -1685,23 +1685,28 @@ fn render_on_this_thread(
             std::fs::create_dir_all(&qc_dir).map_err(|e| Error::io(&qc_dir, e))?;
             made_qc_dir = true;
         }
-        let stage = || -> Result<()> {
-            staged.push(crate::io::commit::Staged::write(
-                &report_paths[0],
-                crate::qc::to_json(&qc_report)?.as_bytes(),
-            )?);
-            staged.push(crate::io::commit::Staged::write(
-                &report_paths[1],
-                crate::qc::html::render(&qc_report).as_bytes(),
-            )?);
-            Ok(())
-        };
-        if let Err(e) = stage() {
-            drop(std::mem::take(&mut staged));
-            if made_qc_dir {
-                let _ = std::fs::remove_dir(&qc_dir);
+        let reports = (|| -> Result<Vec<crate::io::commit::Staged>> {
+            Ok(vec![
+                crate::io::commit::Staged::write(
+                    &report_paths[0],
+                    crate::qc::to_json(&qc_report)?.as_bytes(),
+                )?,
+                crate::io::commit::Staged::write(
+                    &report_paths[1],
+                    crate::qc::html::render(&qc_report).as_bytes(),
+                )?,
+            ])
+        })();
+        match reports {
+            Ok(r) => staged.extend(r),
+            Err(e) => {
+                // The staged files are removed as `staged` drops.
+                if made_qc_dir {
+                    drop(std::mem::take(&mut staged));
+                    let _ = std::fs::remove_dir(&qc_dir);
+                }
+                return Err(e);
             }
-            return Err(e);
         }
         (
             Some(report_paths[1].clone()),
