@@ -100,10 +100,7 @@ fn main() -> ExitCode {
                 let msg = e.to_string();
                 let first = msg.lines().next().unwrap_or_default();
                 let first = first.strip_prefix("error: ").unwrap_or(first);
-                println!(
-                    "{}",
-                    serde_json::json!({ "error": first, "kind": "usage" })
-                );
+                println!("{}", serde_json::json!({ "error": first, "kind": "usage" }));
             }
             e.exit();
         }

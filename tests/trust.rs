@@ -17,7 +17,11 @@ const DEAD_PID: u32 = 4_194_304 + 17;
 /// A 4-second reel: a mono dialogue stem and a stereo music stem of noise.
 fn session(dir: &Path, extra: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("stems")).unwrap();
-    write_f32(&dir.join("stems/dx.wav"), SR, &[noise(1, 4 * SR as usize, 0.3)]);
+    write_f32(
+        &dir.join("stems/dx.wav"),
+        SR,
+        &[noise(1, 4 * SR as usize, 0.3)],
+    );
     write_f32(
         &dir.join("stems/mx.wav"),
         SR,
@@ -139,14 +143,23 @@ fn verdict_lines_and_exit_status_pass_then_flagged_fail() {
         last.starts_with("QC: PASS") || last.starts_with("QC: WARN"),
         "{stdout}"
     );
-    assert!(last.contains(p(&report)), "the verdict names the report: {last}");
+    assert!(
+        last.contains(p(&report)),
+        "the verdict names the report: {last}"
+    );
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("qc/report.json")).unwrap())
             .unwrap();
     let status = r["status"].as_str().unwrap().to_uppercase();
-    assert!(last.starts_with(&format!("QC: {status}")), "{last} vs {status}");
+    assert!(
+        last.starts_with(&format!("QC: {status}")),
+        "{last} vs {status}"
+    );
     // The delivered loudness against the target (EBU R128: -23 LUFS ± 0.5 LU, -1 dBTP).
-    let loud: Vec<&str> = stdout.lines().filter(|l| l.starts_with("loudness")).collect();
+    let loud: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("loudness"))
+        .collect();
     assert!(
         loud.iter().any(|l| l.contains("Integrated loudness")
             && l.contains("target -23.0 ± 0.5 LU")
@@ -189,7 +202,10 @@ fn verdict_lines_and_exit_status_pass_then_flagged_fail() {
         .lines()
         .find(|l| l.starts_with("  FAIL  ") && l.contains("Integrated loudness"))
         .unwrap_or_else(|| panic!("no failed loudness line in\n{stdout}"));
-    assert!(fail.contains("LUFS") && fail.contains("target -23.0"), "{fail}");
+    assert!(
+        fail.contains("LUFS") && fail.contains("target -23.0"),
+        "{fail}"
+    );
     assert!(sha256sum_ok(&out), "the flagged print is delivered whole");
     // --json: the same verdict, exit 3 too.
     let out = dir.join("flag-json");
@@ -218,8 +234,8 @@ fn json_errors_are_one_parseable_object() {
     let out = dir.join("out");
     let (code, stdout, stderr) = run_env(&["render", p(&bad), "--out", p(&out), "--json"], &[]);
     assert_eq!(code, Some(1), "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?}"));
     assert_eq!(v["kind"], "session");
     assert_eq!(v["file"], p(&bad));
     let line = text
@@ -270,7 +286,10 @@ fn a_failed_commit_keeps_the_previous_print_byte_for_byte() {
     let text = std::fs::read_to_string(&s).unwrap();
     std::fs::write(
         &s,
-        text.replace("source = \"stems/mx.wav\"", "source = \"stems/mx.wav\"\ngain_db = -6.0"),
+        text.replace(
+            "source = \"stems/mx.wav\"",
+            "source = \"stems/mx.wav\"\ngain_db = -6.0",
+        ),
     )
     .unwrap();
     // The commit fails at its first file, in the middle, and at its last (the report).
@@ -322,7 +341,11 @@ fn a_locked_folder_is_refused_naming_the_pid_and_a_stale_lock_is_taken_over() {
     holder.wait().unwrap();
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains(&format!("PID {pid}")), "{stderr}");
-    assert_eq!(entries(&out), [".dubstage.lock"], "the refused render wrote nothing");
+    assert_eq!(
+        entries(&out),
+        [".dubstage.lock"],
+        "the refused render wrote nothing"
+    );
     // The process is gone: its lock is stale and taken over; released at the end.
     render_ok(&s, &out, &["--quiet"]);
     assert!(!out.join(".dubstage.lock").exists());
@@ -447,11 +470,7 @@ fn interrupt(name: &str, signal: &str, status: i32, writing: bool) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(status), "{err}");
     assert!(err.contains("interrupted"), "{err}");
-    assert!(
-        entries(&out).is_empty(),
-        "left behind: {:?}",
-        entries(&out)
-    );
+    assert!(entries(&out).is_empty(), "left behind: {:?}", entries(&out));
 }
 
 #[test]
@@ -500,7 +519,10 @@ fn the_cpu_is_the_default_backend_and_is_recorded_with_its_features() {
             f.contains(&"avx2"),
             std::arch::is_x86_feature_detected!("avx2")
         );
-        assert_eq!(f.contains(&"fma"), std::arch::is_x86_feature_detected!("fma"));
+        assert_eq!(
+            f.contains(&"fma"),
+            std::arch::is_x86_feature_detected!("fma")
+        );
     }
     // measure: no GPU unless asked, no Mesa line.
     let wav = out.join(v["deliverables"][0]["files"][0]["path"].as_str().unwrap());
@@ -524,7 +546,10 @@ fn the_cpu_is_the_default_backend_and_is_recorded_with_its_features() {
     let text = std::fs::read_to_string(&s).unwrap();
     std::fs::write(
         &s,
-        text.replace("format = \"float32\"", "format = \"float32\"\nbackend = \"fpga\""),
+        text.replace(
+            "format = \"float32\"",
+            "format = \"float32\"\nbackend = \"fpga\"",
+        ),
     )
     .unwrap();
     let e = render_fails(&s, &dir.join("x"), &[]);

@@ -1375,12 +1375,12 @@ fn render_on_this_thread(
     crate::io::commit::sweep_stale(&opts.out_dir.join("qc"));
     let cancelled = || -> Result<()> {
         match &opts.cancel {
-            Some(c) if c.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled(
-                format!(
+            Some(c) if c.load(std::sync::atomic::Ordering::Relaxed) => {
+                Err(Error::Cancelled(format!(
                     "the render into {} was stopped; nothing was delivered",
                     opts.out_dir.display()
-                ),
-            )),
+                )))
+            }
             _ => Ok(()),
         }
     };

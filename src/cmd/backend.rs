@@ -92,10 +92,7 @@ fn private_dir(d: &std::path::Path) -> bool {
     let Ok(m) = std::fs::symlink_metadata(d) else {
         return false;
     };
-    d.is_absolute()
-        && m.is_dir()
-        && m.mode() & 0o077 == 0
-        && my_uid().is_none_or(|u| u == m.uid())
+    d.is_absolute() && m.is_dir() && m.mode() & 0o077 == 0 && my_uid().is_none_or(|u| u == m.uid())
 }
 
 #[cfg(unix)]

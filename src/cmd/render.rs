@@ -189,7 +189,12 @@ pub fn print_verdict(s: &RenderSummary) {
             l.detail
         );
     }
-    let count = |st: &str| s.qc_issues.iter().filter(|l| l.status.as_str() == st).count();
+    let count = |st: &str| {
+        s.qc_issues
+            .iter()
+            .filter(|l| l.status.as_str() == st)
+            .count()
+    };
     let (failed, warned) = (count("fail"), count("warn"));
     let tally = match (failed, warned) {
         (0, 0) => String::new(),

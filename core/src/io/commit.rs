@@ -192,7 +192,11 @@ pub fn commit(files: Vec<Staged>, retire: &[PathBuf]) -> Result<()> {
     let mut aside: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut placed: Vec<PathBuf> = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for p in files.iter().map(|s| s.dest.as_path()).chain(retire.iter().map(|p| p.as_path())) {
+    for p in files
+        .iter()
+        .map(|s| s.dest.as_path())
+        .chain(retire.iter().map(|p| p.as_path()))
+    {
         if let Some(d) = p.parent() {
             if !dirs.iter().any(|x| x == d) {
                 dirs.push(d.to_path_buf());
