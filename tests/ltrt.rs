@@ -30,7 +30,7 @@ fn render(dir: &std::path::Path, stem: &[Vec<f32>]) -> std::path::PathBuf {
                    [[deliverable]]\nkind = \"ltrt\"\n";
     std::fs::write(dir.join("session.toml"), session).unwrap();
     let out = dir.join("out");
-    render_ok(
+    render_delivered(
         &dir.join("session.toml"),
         &out,
         &["--quiet", "--backend", "cpu"],

@@ -60,7 +60,7 @@ inserts = [ { type = "convolve", ir = "stems/room.wav" } ]
 fn render(dir: &std::path::Path, session: &str) -> std::path::PathBuf {
     std::fs::write(dir.join("session.toml"), session).unwrap();
     let out = dir.join("out");
-    render_ok(
+    render_delivered(
         &dir.join("session.toml"),
         &out,
         &["--quiet", "--backend", "cpu", "--block-frames", "5000"],

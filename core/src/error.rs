@@ -45,6 +45,10 @@ pub enum Error {
     /// Any other invalid argument.
     #[error("{0}")]
     Invalid(String),
+    /// The work was cancelled (SIGINT, SIGTERM) and stopped cleanly: nothing was
+    /// delivered.
+    #[error("interrupted: {0}")]
+    Cancelled(String),
 }
 
 fn session_msg(
@@ -73,6 +77,47 @@ impl Error {
         Error::Format {
             path: path.into(),
             msg: msg.into(),
+        }
+    }
+    /// The error's kind in one word, for machine-readable output (`--json`):
+    /// `io`, `format`, `session`, `stem`, `timecode`, `output`, `backend`,
+    /// `delivery`, `invalid` or `cancelled`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::Format { .. } => "format",
+            Error::Session { .. } => "session",
+            Error::Stem { .. } => "stem",
+            Error::Timecode { .. } => "timecode",
+            Error::Output { .. } => "output",
+            Error::Backend(_) => "backend",
+            Error::Delivery(_) => "delivery",
+            Error::Invalid(_) => "invalid",
+            Error::Cancelled(_) => "cancelled",
+        }
+    }
+    /// The file the error concerns, when it names one.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Format { path, .. }
+            | Error::Session { path, .. }
+            | Error::Output { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+    /// The stem the error concerns, when it names one.
+    pub fn stem_id(&self) -> Option<&str> {
+        match self {
+            Error::Stem { stem, .. } => Some(stem),
+            _ => None,
+        }
+    }
+    /// The session line (1-based) the error concerns, when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Error::Session { line, .. } => *line,
+            _ => None,
         }
     }
     /// A stem error.

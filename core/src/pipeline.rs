@@ -52,6 +52,9 @@ pub struct RenderOptions {
     /// Off, the render is a plain print: files, peaks, hashes and the manifest, no
     /// loudness, no QC report (refused when the session names a delivery profile).
     pub qc: bool,
+    /// Set (by a signal handler) to stop the render: it is checked once per block, and
+    /// the render then returns [`Error::Cancelled`] having removed its temporary files.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl RenderOptions {
@@ -61,6 +64,7 @@ impl RenderOptions {
             out_dir: out_dir.into(),
             block_frames: DEFAULT_BLOCK_FRAMES,
             qc: true,
+            cancel: None,
         }
     }
 }
@@ -112,6 +116,14 @@ pub struct RenderSummary {
     pub qc_problems: Vec<String>,
     /// What loudness normalization did, when the session names a profile.
     pub normalization: Option<NormalizationResult>,
+    /// Every failed or warned QC check, one line each (the verdict's reasons).
+    pub qc_issues: Vec<crate::render_report::QcLine>,
+    /// The printmaster's loudness checks against the delivery profile (pass or not),
+    /// or its figures when there is no profile.
+    pub qc_loudness: Vec<crate::render_report::QcLine>,
+    /// The CPU the render ran on (its features can change float results on some
+    /// backends; the CPU reference gives the same bytes everywhere).
+    pub cpu: crate::backend::CpuInfo,
     pub wall_s: f64,
     pub x_realtime: f64,
 }
@@ -1229,7 +1241,7 @@ fn measure_mix(
     plan: &Plan,
     backend: &mut dyn Backend,
     block_frames: usize,
-    progress: &dyn Fn(u64),
+    progress: &dyn Fn(u64) -> Result<()>,
 ) -> Result<LoudnessSummary> {
     let chans = plan.layout.channels();
     let mut pm = backend.summary_analyzer(&analyzer_config(plan, chans.len()))?;
@@ -1248,7 +1260,7 @@ fn measure_mix(
             dx.push(&d)?;
             meter.push_dialogue_hops(&dx.take_hops()?)?;
         }
-        progress(mixer.pos);
+        progress(mixer.pos)?;
     }
     meter.push_hops(&pm.finish()?)?;
     if let Some(dx) = &mut dx {
@@ -1357,6 +1369,21 @@ fn render_on_this_thread(
         )));
     }
     check_outputs(plan, &opts.out_dir)?;
+    // One render at a time in a folder; then the temporaries of dead processes go.
+    let _lock = crate::io::commit::OutputLock::acquire(&opts.out_dir)?;
+    crate::io::commit::sweep_stale(&opts.out_dir);
+    crate::io::commit::sweep_stale(&opts.out_dir.join("qc"));
+    let cancelled = || -> Result<()> {
+        match &opts.cancel {
+            Some(c) if c.load(std::sync::atomic::Ordering::Relaxed) => {
+                Err(Error::Cancelled(format!(
+                    "the render into {} was stopped; nothing was delivered",
+                    opts.out_dir.display()
+                )))
+            }
+            _ => Ok(()),
+        }
+    };
     // A bad spotting list is an error before any audio is touched.
     let cues = crate::render_report::cues(plan)?;
     let bf = opts.block_frames.max(1);
@@ -1366,10 +1393,11 @@ fn render_on_this_thread(
     } else {
         1
     };
-    let report = |pass: u64, pos: u64| {
+    let report = |pass: u64, pos: u64| -> Result<()> {
         if let Some(p) = progress {
             p(pass * total + pos, passes * total);
         }
+        cancelled()
     };
 
     // Pass 1: measure, decide the gain and whether the limiter can hold the ceiling.
@@ -1494,7 +1522,7 @@ fn render_on_this_thread(
         cur = made?;
         std::mem::swap(&mut ready, &mut next);
         written += k as u64;
-        report(passes - 1, written);
+        report(passes - 1, written)?;
     }
     if written != total {
         return Err(Error::Backend(format!(
@@ -1582,9 +1610,17 @@ fn render_on_this_thread(
         .into_iter()
         .map(finish)
         .collect::<Result<Vec<_>>>()?;
-    let finished = commit_all(finished)?;
+    // Finishing long files takes a while: a stop asked meanwhile is honoured here.
+    cancelled()?;
+    let mut staged = Vec::new();
     let mut results = Vec::new();
-    for ((d, files), s) in finished.into_iter().zip(&summaries) {
+    for ((d, done), s) in finished.into_iter().zip(&summaries) {
+        let mut files = Vec::new();
+        for f in done {
+            let (st, w) = f.into_staged();
+            staged.push(st);
+            files.push(w);
+        }
         let peak: Vec<Option<f64>> = files
             .iter()
             .flat_map(|f| f.peak.iter().map(|&p| peak_db(p)))
@@ -1608,40 +1644,87 @@ fn render_on_this_thread(
             loudness: s.as_ref().map(LoudnessBrief::from).unwrap_or_default(),
         });
     }
-    let manifest = write_manifest(&opts.out_dir, &results)?;
+    let manifest = opts.out_dir.join(MANIFEST);
+    staged.push(crate::io::commit::Staged::write(
+        &manifest,
+        manifest_text(&results).as_bytes(),
+    )?);
     let info = backend.info();
+    let cpu = crate::backend::CpuInfo::detect();
 
-    // The QC report.
+    // The QC report, staged beside the files and committed with them.
+    let qc_dir = opts.out_dir.join("qc");
+    let report_paths = [qc_dir.join("report.json"), qc_dir.join("report.html")];
+    let mut made_qc_dir = false;
+    let mut verdict = (Vec::new(), Vec::new());
     let (qc_report, qc_status) = if opts.qc {
         let summaries: Vec<LoudnessSummary> = summaries.into_iter().flatten().collect();
-        let qc_report = crate::render_report::build_report(crate::render_report::ReportInputs {
-            plan,
-            backend: &info,
-            results: &results,
-            summaries: &summaries,
-            watches: watches.into_iter().flatten().map(|w| w.detectors).collect(),
-            null: null.expect("qc on").finish(),
-            pops: mixer
-                .pops
-                .take()
-                .unwrap_or_default()
-                .into_iter()
-                .map(PopDetector::finish)
-                .collect(),
-            before: before.as_ref(),
-            normalization: norm.as_ref(),
-            limiter: lim_stats,
-            cues,
-        });
-        let qc_dir = opts.out_dir.join("qc");
-        crate::qc::write_report(&qc_dir, &qc_report)?;
+        let mut qc_report =
+            crate::render_report::build_report(crate::render_report::ReportInputs {
+                plan,
+                backend: &info,
+                results: &results,
+                summaries: &summaries,
+                watches: watches.into_iter().flatten().map(|w| w.detectors).collect(),
+                null: null.expect("qc on").finish(),
+                pops: mixer
+                    .pops
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(PopDetector::finish)
+                    .collect(),
+                before: before.as_ref(),
+                normalization: norm.as_ref(),
+                limiter: lim_stats,
+                cues,
+            });
+        qc_report.backend.cpu = Some(cpu.clone());
+        verdict = crate::render_report::verdict_lines(&qc_report);
+        if !qc_dir.is_dir() {
+            std::fs::create_dir_all(&qc_dir).map_err(|e| Error::io(&qc_dir, e))?;
+            made_qc_dir = true;
+        }
+        let reports = (|| -> Result<Vec<crate::io::commit::Staged>> {
+            Ok(vec![
+                crate::io::commit::Staged::write(
+                    &report_paths[0],
+                    crate::qc::to_json(&qc_report)?.as_bytes(),
+                )?,
+                crate::io::commit::Staged::write(
+                    &report_paths[1],
+                    crate::qc::html::render(&qc_report).as_bytes(),
+                )?,
+            ])
+        })();
+        match reports {
+            Ok(r) => staged.extend(r),
+            Err(e) => {
+                // The staged files are removed as `staged` drops.
+                if made_qc_dir {
+                    drop(std::mem::take(&mut staged));
+                    let _ = std::fs::remove_dir(&qc_dir);
+                }
+                return Err(e);
+            }
+        }
         (
-            Some(qc_dir.join("report.html")),
+            Some(report_paths[1].clone()),
             qc_report.status.as_str().to_string(),
         )
     } else {
         (None, "not checked".to_string())
     };
+    // Everything is complete: deliver it all at once, replacing the previous print (a
+    // plain print retires an old QC report, which would not describe it).
+    let retire: &[PathBuf] = if opts.qc { &[] } else { &report_paths };
+    if let Err(e) = crate::io::commit::commit(staged, retire) {
+        if made_qc_dir {
+            let _ = std::fs::remove_dir(&qc_dir);
+        }
+        return Err(e);
+    }
+    let (qc_issues, qc_loudness) = verdict;
 
     let wall = t_start.elapsed().as_secs_f64();
     let dur = total as f64 / plan.sample_rate as f64;
@@ -1665,6 +1748,9 @@ fn render_on_this_thread(
             plan,
             limiter: lim_stats,
         }),
+        qc_issues,
+        qc_loudness,
+        cpu,
         wall_s: wall,
         x_realtime: if wall > 0.0 {
             dur / wall
@@ -1672,30 +1758,6 @@ fn render_on_this_thread(
             f64::INFINITY
         },
     })
-}
-
-/// Renames every finished file into place; should one rename fail, the files already
-/// renamed are removed again, so a render delivers all of its files or none.
-fn commit_all(
-    finished: Vec<(PlanDeliverable, Vec<FinishedFile>)>,
-) -> Result<Vec<(PlanDeliverable, Vec<WrittenFile>)>> {
-    let mut done: Vec<(PlanDeliverable, Vec<WrittenFile>)> = Vec::new();
-    for (d, files) in finished {
-        let mut written = Vec::new();
-        for f in files {
-            match f.commit() {
-                Ok(w) => written.push(w),
-                Err(e) => {
-                    for w in done.iter().flat_map(|(_, v)| v).chain(&written) {
-                        let _ = std::fs::remove_file(&w.path);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        done.push((d, written));
-    }
-    Ok(done)
 }
 
 /// The producer side of pass 2: mixes, levels and limits blocks, in order.
@@ -1853,8 +1915,8 @@ impl From<&LoudnessSummary> for LoudnessBrief {
 /// Name of the checksum manifest written beside the deliverables.
 pub const MANIFEST: &str = "SHA256SUMS";
 
-/// Writes `SHA256SUMS` (the `sha256sum -c` format: hash, two spaces, file name) atomically.
-fn write_manifest(dir: &Path, results: &[DeliverableResult]) -> Result<PathBuf> {
+/// The text of `SHA256SUMS` (the `sha256sum -c` format: hash, two spaces, file name).
+fn manifest_text(results: &[DeliverableResult]) -> String {
     let mut text = String::new();
     for f in results.iter().flat_map(|d| &d.files) {
         let name = f
@@ -1864,7 +1926,5 @@ fn write_manifest(dir: &Path, results: &[DeliverableResult]) -> Result<PathBuf> 
             .unwrap_or_default();
         text.push_str(&format!("{}  {}\n", f.sha256, name));
     }
-    let path = dir.join(MANIFEST);
-    crate::qc::write_atomic(&path, text.as_bytes())?;
-    Ok(path)
+    text
 }

@@ -225,3 +225,116 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
 fn fmt(v: Option<f64>, unit: &str) -> String {
     v.map_or(format!("-inf {unit}"), |x| format!("{x:.1} {unit}"))
 }
+
+/// One line of a render's verdict: a check of a deliverable, or of the whole reel
+/// (the 2-pop sync, the M&E null test).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QcLine {
+    /// Verdict of the check.
+    pub status: Status,
+    /// The deliverable's name, or `2-pop sync` / `M&E null test`.
+    pub scope: String,
+    /// The check's name ("True peak", "Clipping", ...).
+    pub check: String,
+    /// The figure and the requirement, in one sentence.
+    pub detail: String,
+    /// Where: the first finding of the check (its timecode), when it has findings.
+    pub timecode: Option<String>,
+}
+
+/// The lines of a render's verdict from its QC report: every failed or warned check,
+/// one line each with its figure and the timecode of its first finding; and the
+/// printmaster's loudness against the delivery profile (its figures when the session
+/// has no profile).
+pub fn verdict_lines(r: &QcReport) -> (Vec<QcLine>, Vec<QcLine>) {
+    let bad = |s: Status| s >= Status::Warn;
+    let mut issues = Vec::new();
+    for d in &r.deliverables {
+        for c in d.checks.iter().filter(|c| bad(c.status)) {
+            let first = d.findings.iter().find(|f| f.kind.label() == c.name);
+            issues.push(QcLine {
+                status: c.status,
+                scope: d.name.clone(),
+                check: c.name.clone(),
+                detail: c.detail.clone(),
+                timecode: first.map(|f| f.timecode.clone()),
+            });
+        }
+        // A finding that judges without a check of its own still says why.
+        for f in d.findings.iter().filter(|f| bad(f.severity)) {
+            let label = f.kind.label();
+            let known = d.checks.iter().any(|c| c.name == label)
+                || issues
+                    .iter()
+                    .any(|l: &QcLine| l.scope == d.name && l.check == label);
+            if !known {
+                let more = d.findings.iter().filter(|g| g.kind == f.kind).count() - 1;
+                issues.push(QcLine {
+                    status: f.severity,
+                    scope: d.name.clone(),
+                    check: label.to_string(),
+                    detail: if more > 0 {
+                        format!("{} (and {more} more)", f.detail)
+                    } else {
+                        f.detail.clone()
+                    },
+                    timecode: Some(f.timecode.clone()),
+                });
+            }
+        }
+    }
+    if let Some(s) = r.sync.as_ref().filter(|s| bad(s.check.status)) {
+        issues.push(QcLine {
+            status: s.check.status,
+            scope: "2-pop sync".into(),
+            check: s.check.name.clone(),
+            detail: s.check.detail.clone(),
+            timecode: Some(s.expected_tc.clone()),
+        });
+    }
+    if let Some(n) = r.null_test.as_ref().filter(|n| bad(n.status)) {
+        issues.push(QcLine {
+            status: n.status,
+            scope: "M&E null test".into(),
+            check: n.name.clone(),
+            detail: n.detail.clone(),
+            timecode: n.max_tc.clone(),
+        });
+    }
+    const LOUDNESS: [&str; 5] = [
+        "Dialogue loudness",
+        "Integrated loudness",
+        "True peak",
+        "Loudness range",
+        "Normalization",
+    ];
+    let line = |d: &DeliverableQc, c: &Check| QcLine {
+        status: c.status,
+        scope: d.name.clone(),
+        check: c.name.clone(),
+        detail: c.detail.clone(),
+        timecode: None,
+    };
+    let mut loudness: Vec<QcLine> = r
+        .deliverables
+        .iter()
+        .flat_map(|d| {
+            d.checks
+                .iter()
+                .filter(|c| LOUDNESS.contains(&c.name.as_str()))
+                .map(move |c| line(d, c))
+        })
+        .collect();
+    if loudness.is_empty() {
+        // No profile: the printmaster's (the first deliverable's) figures.
+        if let Some(d) = r.deliverables.first() {
+            loudness.extend(
+                d.checks
+                    .iter()
+                    .filter(|c| c.name == "Loudness")
+                    .map(|c| line(d, c)),
+            );
+        }
+    }
+    (issues, loudness)
+}

@@ -114,6 +114,10 @@ pub struct OutputSpec {
     pub bw64: bool,
     /// Seed of the dither (default fixed, so renders are reproducible).
     pub dither_seed: Option<u64>,
+    /// The processing backend the session renders on when the command line does not
+    /// say: `cpu` (the default, the reference: the same bytes on every machine), `gpu`
+    /// or `auto`.
+    pub backend: Option<Spanned<String>>,
 }
 
 /// One automation breakpoint: at a timecode, a gain in dB; ramps are linear in dB.

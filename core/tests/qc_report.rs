@@ -339,6 +339,7 @@ fn sample_report() -> QcReport {
             api: "Vulkan".into(),
             device_type: "Cpu".into(),
             driver: "llvmpipe · Mesa 22.3.6".into(),
+            cpu: None,
         },
         profile,
         deliverables: vec![pm, lr, me],

@@ -24,7 +24,8 @@ pub struct Args {
     pub backend: super::backend::BackendArgs,
 }
 
-pub fn run(a: &Args) -> Result<()> {
+/// Synthesizes and renders; the exit status as `render`'s.
+pub fn run(a: &Args) -> Result<u8> {
     super::render::set_threads(a.threads)?;
     if !a.quiet && !a.json {
         println!(
@@ -38,7 +39,7 @@ pub fn run(a: &Args) -> Result<()> {
         println!("session: {}", files.session.display());
     }
     let out = a.out.join("print");
-    super::render::render_session(
+    let s = super::render::render_session(
         &files.session,
         &out,
         a.json,
@@ -46,6 +47,7 @@ pub fn run(a: &Args) -> Result<()> {
         None,
         true,
         &a.backend,
+        None,
     )?;
-    Ok(())
+    Ok(super::render::exit_status(&s))
 }

@@ -140,6 +140,7 @@ pub fn run(a: &Args) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&out).expect("serializable")
         );
+        super::json_printed();
     }
     if failed > 0 {
         return Err(Error::Invalid(format!(

@@ -9,4 +9,14 @@ pub mod measure;
 pub mod preview;
 pub mod progress;
 pub mod render;
+pub mod signals;
 pub mod spot;
+
+/// Set by a command that has printed its JSON document: should it then fail (e.g. some
+/// of several files could not be read), `main` does not print a second JSON object.
+pub static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that the command's JSON document was printed (see [`JSON_PRINTED`]).
+pub fn json_printed() {
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}

@@ -26,9 +26,16 @@ impl Progress {
         Progress { bar: Some(bar) }
     }
 
-    /// Sets the position.
-    pub fn set(&self, done: u64, _total: u64) {
+    /// Sets the position, the total (a render's total grows to two passes' worth when a
+    /// delivery profile adds the measuring pass) and the label.
+    pub fn set(&self, done: u64, total: u64, label: &str) {
         if let Some(b) = &self.bar {
+            if b.length() != Some(total) {
+                b.set_length(total);
+            }
+            if b.message() != label {
+                b.set_message(label.to_string());
+            }
             b.set_position(done);
         }
     }

@@ -47,7 +47,22 @@ pub fn set_threads(n: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// Loads, resolves and renders a session, printing the summary.
+/// Exit status of a render that delivered its print but whose QC failed (e.g. a
+/// delivery profile missed under `on_failure = "flag"`).
+pub const EXIT_QC_FAILED: u8 = 3;
+
+/// The exit status a render's outcome calls for: 0, or [`EXIT_QC_FAILED`].
+pub fn exit_status(s: &RenderSummary) -> u8 {
+    if s.qc_status == "fail" || !s.qc_problems.is_empty() {
+        EXIT_QC_FAILED
+    } else {
+        0
+    }
+}
+
+/// Loads, resolves and renders a session, printing the summary. SIGINT and SIGTERM
+/// stop the render cleanly ([`super::signals`]). `threads` sizes the thread pool (after
+/// the backend is chosen: a GPU may need the environment set first).
 pub fn render_session(
     session: &Path,
     out: &Path,
@@ -56,17 +71,36 @@ pub fn render_session(
     block_frames: Option<usize>,
     qc: bool,
     backend: &super::backend::BackendArgs,
+    threads: Option<usize>,
 ) -> Result<RenderSummary> {
     let s = Session::load(session)?;
+    let asked = match &s.file.output.backend {
+        Some(b) => {
+            super::backend::check_choice(b.get_ref())
+                .map_err(|e| s.err_at(b.span(), format!("[output] backend: {e}")))?;
+            Some(b.get_ref().trim().to_string())
+        }
+        None => None,
+    };
     let plan = s.resolve()?;
-    let mut backend = backend.open(quiet || json)?;
-    let bar = Progress::new(plan.length, "render", quiet || json);
+    let mut backend = backend.open_for(asked.as_deref(), quiet || json)?;
+    set_threads(threads)?;
+    let bar = Progress::new(plan.length, "rendering", quiet || json);
     let opts = RenderOptions {
         out_dir: out.to_path_buf(),
         block_frames: block_frames.unwrap_or_else(|| backend.preferred_block_frames()),
         qc,
+        cancel: Some(super::signals::install()),
     };
-    let progress = |d: u64, t: u64| bar.set(d, t);
+    let one_pass = plan.length;
+    let progress = |d: u64, t: u64| {
+        let label = if t > one_pass && d < one_pass {
+            "measuring"
+        } else {
+            "rendering"
+        };
+        bar.set(d, t, label);
+    };
     let summary = pipeline::render(&plan, backend.as_mut(), &opts, Some(&progress));
     bar.finish();
     let summary = summary?;
@@ -115,20 +149,79 @@ pub fn print_summary(s: &RenderSummary) {
         println!("    peak dBFS: {}", peaks.join(", "));
     }
     println!(
-        "backend {} ({}); wall {:.2} s, {:.1}x realtime",
-        s.backend.kind, s.backend.name, s.wall_s, s.x_realtime
+        "backend {} ({}), CPU {}; wall {:.2} s, {:.1}x realtime",
+        s.backend.kind,
+        s.backend.name,
+        s.cpu.describe(),
+        s.wall_s,
+        s.x_realtime
     );
+    print_verdict(s);
 }
 
-pub fn run(a: &Args) -> Result<()> {
-    set_threads(a.threads)?;
+/// The end of the summary: the delivered loudness against the target, every failed
+/// or warned check (one line each, with its figure and timecode), the verdict and the
+/// QC report's path.
+pub fn print_verdict(s: &RenderSummary) {
+    for l in &s.qc_loudness {
+        println!(
+            "loudness  {}  {}: {}  [{}]",
+            l.scope,
+            l.check,
+            l.detail,
+            l.status.as_str().to_uppercase()
+        );
+    }
+    for p in &s.qc_problems {
+        println!("  FAIL  delivery profile: {p}");
+    }
+    for l in &s.qc_issues {
+        let at = l
+            .timecode
+            .as_ref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default();
+        println!(
+            "  {}  {}  {}{at}: {}",
+            l.status.as_str().to_uppercase(),
+            l.scope,
+            l.check,
+            l.detail
+        );
+    }
+    let count = |st: &str| {
+        s.qc_issues
+            .iter()
+            .filter(|l| l.status.as_str() == st)
+            .count()
+    };
+    let (failed, warned) = (count("fail"), count("warn"));
+    let tally = match (failed, warned) {
+        (0, 0) => String::new(),
+        (f, 0) => format!(" ({f} failed)"),
+        (0, w) => format!(" ({w} warned)"),
+        (f, w) => format!(" ({f} failed, {w} warned)"),
+    };
+    let verdict = match s.qc_status.as_str() {
+        "pass" | "warn" | "fail" => s.qc_status.to_uppercase(),
+        other => other.to_string(),
+    };
+    match &s.qc_report {
+        Some(r) => println!("QC: {verdict}{tally}; report {}", r.display()),
+        None => println!("QC: {verdict} (--no-qc: no QC report)"),
+    }
+}
+
+/// Renders; the exit status is 0, or [`EXIT_QC_FAILED`] when the print was delivered
+/// but its QC failed.
+pub fn run(a: &Args) -> Result<u8> {
     let out = a.out.clone().unwrap_or_else(|| {
         a.session
             .parent()
             .map(|p| p.join("print"))
             .unwrap_or_else(|| PathBuf::from("print"))
     });
-    render_session(
+    let s = render_session(
         &a.session,
         &out,
         a.json,
@@ -136,6 +229,7 @@ pub fn run(a: &Args) -> Result<()> {
         a.block_frames,
         !a.no_qc,
         &a.backend,
-    )
-    .map(|_| ())
+        a.threads,
+    )?;
+    Ok(exit_status(&s))
 }

@@ -164,3 +164,26 @@ pub fn sha256(path: &Path) -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+/// Runs `dubstage render SESSION --out OUT EXTRA...` of a print that is delivered
+/// whatever its QC says: asserts exit status 0 when `qc/report.json` passes (or warns)
+/// and 3 when it fails; returns stdout.
+pub fn render_delivered(session: &Path, out: &Path, extra: &[&str]) -> String {
+    let o = dubstage(&render_args(session, out, extra));
+    let report = std::fs::read_to_string(out.join("qc/report.json")).unwrap_or_else(|e| {
+        panic!(
+            "no QC report ({e}):\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let r: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let want = if r["status"] == "fail" { 3 } else { 0 };
+    assert_eq!(
+        o.status.code(),
+        Some(want),
+        "QC status {}:\n{}",
+        r["status"],
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}

@@ -11,6 +11,7 @@
 //! - [`bext`]: EBU Tech 3285 chunk parse/serialize; [`ixml`]: the iXML chunk; [`dither`]: TPDF dither.
 
 pub mod bext;
+pub mod commit;
 pub mod dither;
 pub mod flac;
 pub mod ixml;

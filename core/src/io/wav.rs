@@ -1315,18 +1315,7 @@ impl std::fmt::Debug for WavWriter {
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SERIAL: AtomicU64 = AtomicU64::new(0);
-    let n = SERIAL.fetch_add(1, Ordering::Relaxed);
-    #[cfg(not(target_arch = "wasm32"))]
-    let pid = std::process::id();
-    #[cfg(target_arch = "wasm32")]
-    let pid = 0;
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out.wav".into());
-    path.with_file_name(format!(".{name}.{pid}-{n}.partial"))
+    super::commit::temp_path(path, "partial")
 }
 
 /// Builds the header for `container` with the given sizes. Its length depends
@@ -1984,6 +1973,16 @@ impl FinishedFile {
             }
         }
         Ok(self.file.clone())
+    }
+}
+
+impl FinishedFile {
+    /// The temporary file, to be committed with others by [`super::commit::commit`],
+    /// and what it will be.
+    pub fn into_staged(mut self) -> (super::commit::Staged, WrittenFile) {
+        let tmp = std::mem::take(&mut self.tmp);
+        let file = self.file.clone();
+        (super::commit::Staged::new(tmp, file.path.clone()), file)
     }
 }
 

@@ -228,12 +228,14 @@ fn header_meta(h: &mut String, r: &QcReport) {
     let s = &r.session;
     let b = &r.backend;
     let p = &r.profile;
+    let cpu = b.cpu.as_ref().map(|c| c.describe()).unwrap_or_default();
     let backend = [
         b.kind.as_str(),
         b.name.as_str(),
         b.api.as_str(),
         b.device_type.as_str(),
         b.driver.as_str(),
+        cpu.as_str(),
     ]
     .iter()
     .filter(|x| !x.is_empty())

@@ -185,6 +185,9 @@ pub struct BackendReport {
     pub device_type: String,
     /// Driver name and version.
     pub driver: String,
+    /// The CPU the render ran on (architecture and SIMD features).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<crate::backend::CpuInfo>,
 }
 
 impl From<&crate::backend::BackendInfo> for BackendReport {
@@ -195,6 +198,7 @@ impl From<&crate::backend::BackendInfo> for BackendReport {
             api: b.api.clone(),
             device_type: b.device_type.clone(),
             driver: b.driver.clone(),
+            cpu: None,
         }
     }
 }
