@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Every test of dubstage: unit and end-to-end Rust tests (CPU and, on lavapipe or a
-# real GPU, the wgpu backend), then the browser tests when their parts exist.
+# real GPU, the wgpu backend), then the browser tests. First installs what the
+# tests need when it is missing (scripts/test-deps.sh: apt packages, rustup
+# target and components, wasm-bindgen-cli, npm packages); quick when all is there.
+# DUBSTAGE_NO_INSTALL=1 installs nothing and fails, listing what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${DUBSTAGE_NO_INSTALL:-}" ]; then
+  bash scripts/test-deps.sh --check
+else
+  bash scripts/test-deps.sh
+fi
 mkdir -m700 -p /tmp/xdg-dubstage 2>/dev/null || true
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/xdg-dubstage}
 cargo test --workspace --release
-if [ -x tests/e2e/run.sh ]; then
-  bash tests/e2e/run.sh
-fi
+bash tests/e2e/run.sh

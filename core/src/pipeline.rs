@@ -156,6 +156,7 @@ impl StemReader {
         for p in &stem.paths {
             readers.push(AudioReader::open(p).map_err(|e| Error::stem(&stem.id, e.to_string()))?);
         }
+        check_unchanged(stem, plan, &readers)?;
         let local = (t0 - stem.offset).clamp(0, stem.frames as i64) as u64;
         for r in &mut readers {
             r.seek(local)
@@ -271,6 +272,38 @@ impl StemReader {
     }
 }
 
+/// A stem's files must still be what [`crate::Session::resolve`] checked (a file
+/// re-bounced during a long render would otherwise be read at the wrong speed, or
+/// with channels the plan has no place for).
+fn check_unchanged(stem: &PlanStem, plan: &Plan, readers: &[AudioReader]) -> Result<()> {
+    let per_file = if readers.len() == 1 {
+        stem.layout.len()
+    } else {
+        1
+    };
+    for r in readers {
+        let i = r.info();
+        if usize::from(i.channels) != per_file
+            || i.sample_rate != plan.sample_rate
+            || i.frames != stem.frames
+        {
+            return Err(Error::stem(
+                &stem.id,
+                format!(
+                    "{} changed after the session was checked: it now holds {} channel(s) at {} Hz, {} frames, where {per_file} channel(s) at {} Hz, {} frames were checked; render again",
+                    i.path.display(),
+                    i.channels,
+                    i.sample_rate,
+                    i.frames,
+                    plan.sample_rate,
+                    stem.frames
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The error for a NaN or infinite sample of stem `id` at `frame` of its file `info`,
 /// channel `c` (0-based); `start` is the file's first sample on the timecode scale.
 fn non_finite_error(
@@ -341,15 +374,7 @@ fn check_outputs(plan: &Plan, out_dir: &Path) -> Result<()> {
 
 /// File names of a deliverable (one, or one per channel for multi-mono).
 pub fn deliverable_files(d: &PlanDeliverable) -> Vec<String> {
-    if d.multi_mono {
-        d.layout
-            .channels()
-            .iter()
-            .map(|c| format!("{}_{}.wav", d.name, c.label()))
-            .collect()
-    } else {
-        vec![format!("{}.wav", d.name)]
-    }
+    d.files()
 }
 
 /// The writers of one deliverable.

@@ -17,6 +17,23 @@ use toml::Spanned;
 /// A timecode string with its place in the session file.
 pub type TcText = Spanned<String>;
 
+/// Gains accepted anywhere in a session (stem, bus and return faders, sends,
+/// automation breakpoints), in dB: finite, from -200 dB (silence at any bit depth)
+/// to +40 dB (the insert trims' ceiling).
+pub const GAIN_DB_MIN: f64 = -200.0;
+/// See [`GAIN_DB_MIN`].
+pub const GAIN_DB_MAX: f64 = 40.0;
+pub use crate::io::plausible::MAX_CHANNELS;
+/// Most `[[stem]]`s in a session (each holds open files and block buffers).
+pub const MAX_STEMS: usize = 1024;
+/// Most `[[bus]]`es (each adds a mix of every channel, and a DME stem file).
+pub const MAX_BUSES: usize = 64;
+/// Most `[[return]]`s.
+pub const MAX_RETURNS: usize = 64;
+/// Most deliverable files of one render, after the DME stems and multi-mono
+/// files are counted.
+pub const MAX_DELIVERABLE_FILES: usize = 512;
+
 /// The whole session as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -385,10 +402,10 @@ impl Session {
         let mut last: Option<(i64, &TcText)> = None;
         for bp in bps {
             let f = self.timecode(&bp.at)?.to_frames();
-            if !bp.db.is_finite() {
+            if let Some(why) = gain_problem(bp.db) {
                 return Err(self.err_at(
                     bp.at.span(),
-                    format!("{owner}: automation gain is not a number"),
+                    format!("{owner}: automation gain at {}: {why}", bp.at.get_ref()),
                 ));
             }
             if let Some((lf, ltc)) = last {
@@ -436,11 +453,24 @@ impl Session {
                     .map_err(|m| self.err_at(l.span(), m))?;
             }
         }
+        for (what, n, max) in [
+            ("[[stem]]", f.stems.len(), MAX_STEMS),
+            ("[[bus]]", f.buses.len(), MAX_BUSES),
+            ("[[return]]", f.returns.len(), MAX_RETURNS),
+            ("[[deliverable]]", f.deliverables.len(), MAX_DELIVERABLE_FILES),
+        ] {
+            if n > max {
+                return Err(self.err(format!(
+                    "the session has {n} {what} entries; at most {max} are supported"
+                )));
+            }
+        }
         let mut ids = std::collections::HashSet::new();
         for b in &f.buses {
             if !ids.insert(b.id.as_str()) {
                 return Err(self.err(format!("bus '{}' is defined twice", b.id)));
             }
+            self.check_gain(&format!("bus '{}'", b.id), "gain_db", b.gain_db)?;
             self.check_automation(&format!("bus '{}'", b.id), &b.automation)?;
         }
         let mut stem_ids = std::collections::HashSet::new();
@@ -467,6 +497,13 @@ impl Session {
                 (None, Some(v)) if v.is_empty() => {
                     return Err(self.err(format!("stem '{}': `sources` is empty", s.id)));
                 }
+                (None, Some(v)) if v.len() > MAX_CHANNELS => {
+                    return Err(self.err(format!(
+                        "stem '{}': {} multi-mono sources; a stem has at most {MAX_CHANNELS} channels",
+                        s.id,
+                        v.len()
+                    )));
+                }
                 _ => {}
             }
             if let Some(l) = &s.layout {
@@ -484,9 +521,7 @@ impl Session {
             if let Some(tc) = &s.start {
                 self.timecode(tc)?;
             }
-            if !s.gain_db.is_finite() {
-                return Err(self.err(format!("stem '{}': gain_db is not a number", s.id)));
-            }
+            self.check_gain(&format!("stem '{}'", s.id), "gain_db", s.gain_db)?;
             if let Some(p) = &s.pan {
                 if !(-1.0..=1.0).contains(&p.position) || !(0.0..=1.0).contains(&p.surround) {
                     return Err(self.err(format!(
@@ -508,6 +543,11 @@ impl Session {
                 if s.sends.iter().filter(|x| x.to == send.to).count() > 1 {
                     return Err(self.err(format!("stem '{}': two sends to '{}'", s.id, send.to)));
                 }
+                self.check_gain(
+                    &format!("stem '{}' send to '{}'", s.id, send.to),
+                    "db",
+                    send.db,
+                )?;
                 self.check_automation(
                     &format!("stem '{}' send to '{}'", s.id, send.to),
                     &send.automation,
@@ -524,9 +564,19 @@ impl Session {
                     .parse::<Layout>()
                     .map_err(|m| self.err_at(l.span(), format!("return '{}': {m}", r.id)))?;
             }
+            self.check_gain(&format!("return '{}'", r.id), "gain_db", r.gain_db)?;
             self.check_automation(&format!("return '{}'", r.id), &r.automation)?;
         }
         Ok(())
+    }
+
+    /// A fader/send gain `key` of `owner` must be finite and in
+    /// [`GAIN_DB_MIN`]..=[`GAIN_DB_MAX`].
+    fn check_gain(&self, owner: &str, key: &str, db: f64) -> Result<()> {
+        match gain_problem(db) {
+            Some(why) => Err(self.err(format!("{owner}: {key}: {why}"))),
+            None => Ok(()),
+        }
     }
 
     fn output_format(&self, f: &Option<Spanned<String>>) -> Result<Option<OutputFormat>> {
@@ -679,16 +729,45 @@ impl Session {
                 let tc = self.timecode(t)?;
                 rate.frames_to_samples(tc.to_frames(), sr)
             }
-            None => stems
-                .iter()
-                .map(|s| s.offset + s.frames as i64)
-                .max()
-                .unwrap_or(0),
+            None => stems.iter().map(PlanStem::end).max().unwrap_or(0),
         };
         if length <= 0 {
             return Err(self.err(
                 "the reel is empty: every stem ends before the reel start (give [reel] length?)",
             ));
+        }
+        let day = rate.day_samples(sr);
+        if f.reel.length.is_none() && length > day {
+            let last = stems.iter().max_by_key(|s| s.end()).expect("a stem");
+            return Err(Error::stem(
+                &last.id,
+                format!(
+                    "it ends {:.1} hours after the reel start, so the reel would last more than 24 hours; give [reel] length, or check the stem's `start` or its file's bext TimeReference",
+                    last.end() as f64 / f64::from(sr) / 3600.0
+                ),
+            ));
+        }
+        // A stem wholly outside the reel would be silently left out: refuse it.
+        for (st, spec) in stems.iter().zip(&f.stems) {
+            if st.frames > 0 && (st.offset >= length || st.end() <= 0) {
+                let tc = |x: i64| Timecode::from_samples(start_abs + x, rate, sr);
+                return Err(Error::stem(
+                    &st.id,
+                    format!(
+                        "it lies outside the reel: it runs from {} to {} (placed by its {}), the reel from {start_tc} to {}; nothing of it would be heard. Check its placement, the reel's start/length, or remove the stem",
+                        tc(st.offset),
+                        tc(st.end()),
+                        if spec.start.is_some() {
+                            "`start`"
+                        } else if st.offset != 0 {
+                            "file's bext TimeReference"
+                        } else {
+                            "default start, the reel start"
+                        },
+                        tc(length)
+                    ),
+                ));
+            }
         }
 
         let default_format = self
@@ -776,11 +855,34 @@ impl Session {
                 }
             }
         }
-        let mut names = std::collections::HashSet::new();
+        // File names, as written (multi-mono suffixes included), must differ even on a
+        // case-insensitive file system.
+        let mut names = std::collections::HashMap::new();
+        let mut count = 0usize;
         for d in &deliverables {
-            if !names.insert(d.name.clone()) {
-                return Err(self.err(format!("two deliverables would both be named '{}'", d.name)));
+            for file in d.files() {
+                count += 1;
+                if let Some((first, owner)) =
+                    names.insert(file.to_lowercase(), (file.clone(), &d.name))
+                {
+                    let what = if first == file {
+                        format!("would both write '{file}'")
+                    } else {
+                        format!(
+                            "would write '{first}' and '{file}', one file on a case-insensitive disk"
+                        )
+                    };
+                    return Err(self.err(format!(
+                        "two deliverables ('{owner}' and '{}') {what}: give one a different `name`",
+                        d.name
+                    )));
+                }
             }
+        }
+        if count > MAX_DELIVERABLE_FILES {
+            return Err(self.err(format!(
+                "the session would write {count} deliverable files; at most {MAX_DELIVERABLE_FILES} are supported"
+            )));
         }
 
         Ok(Plan {
@@ -927,6 +1029,15 @@ impl Session {
         } else {
             infos[0].channels as usize
         };
+        if channels > MAX_CHANNELS {
+            return Err(Error::stem(
+                &s.id,
+                format!(
+                    "{} has {channels} channels; a stem has at most {MAX_CHANNELS}",
+                    paths[0].display()
+                ),
+            ));
+        }
         let frames = if multi {
             let f0 = infos[0].frames;
             if let Some(i) = infos.iter().find(|i| i.frames != f0) {
@@ -1023,10 +1134,34 @@ impl Session {
         let offset = match &s.start {
             Some(t) => self.timecode(t)?.to_samples(sr) - start_abs,
             None => match infos[0].bext.as_ref().filter(|b| b.time_reference > 0) {
-                Some(b) => b.time_reference as i64 - start_abs,
+                Some(b) => {
+                    // Samples since midnight: more than a day of them is a damaged or
+                    // hostile header, not a place on any reel.
+                    let day = self.frame_rate.day_samples(sr);
+                    match i64::try_from(b.time_reference) {
+                        Ok(t) if t <= day => t - start_abs,
+                        _ => {
+                            return Err(Error::stem(
+                                &s.id,
+                                format!(
+                                    "{}: bext TimeReference {} samples is beyond one day ({day} samples at {sr} Hz, {}): the header is damaged; give the stem a `start`",
+                                    infos[0].path.display(),
+                                    b.time_reference,
+                                    self.frame_rate
+                                ),
+                            ));
+                        }
+                    }
+                }
                 None => 0,
             },
         };
+        if i64::try_from(frames).is_err() {
+            return Err(Error::stem(
+                &s.id,
+                format!("{}: {frames} frames is not a plausible length", paths[0].display()),
+            ));
+        }
 
         let is_dialogue_kind = matches!(s.kind, StemKind::Dialogue | StemKind::Adr)
             || (s.kind == StemKind::Custom && s.dialogue);
@@ -1176,6 +1311,14 @@ pub struct PlanStem {
     pub sends: Vec<PlanSend>,
 }
 
+impl PlanStem {
+    /// Reel sample just after the stem's last frame (saturating: never wraps).
+    pub fn end(&self) -> i64 {
+        self.offset
+            .saturating_add(i64::try_from(self.frames).unwrap_or(i64::MAX))
+    }
+}
+
 /// A resolved send.
 #[derive(Debug, Clone)]
 pub struct PlanSend {
@@ -1215,6 +1358,22 @@ pub struct PlanDeliverable {
     pub bus: Option<usize>,
 }
 
+impl PlanDeliverable {
+    /// File names of the deliverable: one, or one per channel for multi-mono
+    /// (`<name>_<label>.wav`).
+    pub fn files(&self) -> Vec<String> {
+        if self.multi_mono {
+            self.layout
+                .channels()
+                .iter()
+                .map(|c| format!("{}_{}.wav", self.name, c.label()))
+                .collect()
+        } else {
+            vec![format!("{}.wav", self.name)]
+        }
+    }
+}
+
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let off = offset.min(text.len());
@@ -1222,6 +1381,19 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
+}
+
+/// Why a gain in dB is refused, or `None` when it is finite and in range.
+fn gain_problem(db: f64) -> Option<String> {
+    if !db.is_finite() {
+        Some(format!("{db} dB is not a finite gain"))
+    } else if !(GAIN_DB_MIN..=GAIN_DB_MAX).contains(&db) {
+        Some(format!(
+            "{db} dB is outside {GAIN_DB_MIN}..+{GAIN_DB_MAX} dB"
+        ))
+    } else {
+        None
+    }
 }
 
 fn sanitize(s: &str) -> String {

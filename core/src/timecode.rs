@@ -104,36 +104,71 @@ impl FrameRate {
         }
     }
 
+    /// Frames in one 24-hour timecode day (drop-frame counts skip their numbers:
+    /// 2 589 408 at 29.97 DF, SMPTE ST 12-1).
+    pub fn frames_per_day(self) -> i64 {
+        let nom = self.nominal() as i64;
+        let d = self.dropped_per_minute() as i64;
+        // a drop-frame count keeps every frame number in each tenth minute only
+        (nom * 600 - d * 9) * 6 * 24
+    }
+
+    /// Samples in one 24-hour timecode day at `sample_rate`: the largest plausible
+    /// samples-since-midnight count (a bext TimeReference or iXML timestamp). At the
+    /// 1000/1001 rates the timecode day lasts 86 486.4 s of real time.
+    pub fn day_samples(self, sample_rate: u32) -> i64 {
+        self.frames_to_samples(self.frames_per_day(), sample_rate)
+    }
+
     /// Samples (at `sample_rate`) from the start of frame 0 to the start of frame
-    /// `frames` of real time, rounded to the nearest sample.
+    /// `frames` of real time, rounded to the nearest sample (half away from zero).
+    /// Computed in `i128`; a result beyond the `i64` range saturates (never wraps):
+    /// see [`FrameRate::checked_frames_to_samples`] to refuse it instead.
     pub fn frames_to_samples(self, frames: i64, sample_rate: u32) -> i64 {
+        let q = self.frames_to_samples_wide(frames as i128, sample_rate);
+        q.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+
+    /// [`FrameRate::frames_to_samples`], or `None` when the result does not fit `i64`.
+    pub fn checked_frames_to_samples(self, frames: i64, sample_rate: u32) -> Option<i64> {
+        i64::try_from(self.frames_to_samples_wide(frames as i128, sample_rate)).ok()
+    }
+
+    /// The exact rounded sample of frame `frames`, in `i128` (no overflow for any
+    /// `i64` frame count: |frames| · rate · 1001 < 2^63 · 2^32 · 2^10).
+    fn frames_to_samples_wide(self, frames: i128, sample_rate: u32) -> i128 {
         let (n, d) = self.rational();
-        let num = frames as i128 * sample_rate as i128 * d as i128;
+        let num = frames * sample_rate as i128 * d as i128;
         let den = n as i128;
         // round half away from zero
-        let q = if num >= 0 {
+        if num >= 0 {
             (num + den / 2) / den
         } else {
             -((-num + den / 2) / den)
-        };
-        q as i64
+        }
     }
 
     /// The frame that contains sample `samples`: the last frame whose first sample
     /// ([`FrameRate::frames_to_samples`], rounded) is at or before it, so that
     /// `samples_to_frames(frames_to_samples(f)) == f` at every rate.
+    ///
+    /// Closed form in `i128` (no search loop, so any `i64`, ±2^63 included,
+    /// returns at once); a frame count beyond `i64` saturates. A `sample_rate` of 0
+    /// has no frames and gives 0: callers refuse a zero rate where they read it.
     pub fn samples_to_frames(self, samples: i64, sample_rate: u32) -> i64 {
+        if sample_rate == 0 {
+            return 0;
+        }
         let (n, d) = self.rational();
-        let num = samples as i128 * n as i128;
-        let den = sample_rate as i128 * d as i128;
-        let mut f = num.div_euclid(den) as i64;
-        while self.frames_to_samples(f + 1, sample_rate) <= samples {
-            f += 1;
-        }
-        while self.frames_to_samples(f, sample_rate) > samples {
-            f -= 1;
-        }
-        f
+        let (n, s) = (n as i128, samples as i128);
+        let den = 2 * sample_rate as i128 * d as i128;
+        // Frame f starts at x = f·sr·d/n rounded half away from zero (n is even, so
+        // the rounding is exact): floor(x + 1/2) for f >= 0, ceil(x - 1/2) below.
+        // For s >= 0 the frame is >= 0 and starts at or before s iff x < s + 1/2,
+        // i.e. 2 f sr d <= (2s + 1) n - 1; for s < 0 it is negative and starts at or
+        // before s iff x <= s + 1/2, i.e. 2 f sr d <= (2s + 1) n.
+        let top = (2 * s + 1) * n - i128::from(samples >= 0);
+        top.div_euclid(den).clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }
 
@@ -251,14 +286,7 @@ impl Timecode {
     pub fn from_frames(frames: i64, rate: FrameRate) -> Timecode {
         let nom = rate.nominal() as i64;
         let d = rate.dropped_per_minute() as i64;
-        let per_day = if d > 0 {
-            // frames in 24 h of drop-frame count
-            let per_10min = nom * 600 - d * 9;
-            per_10min * 6 * 24
-        } else {
-            nom * 86400
-        };
-        let mut f = frames.rem_euclid(per_day);
+        let mut f = frames.rem_euclid(rate.frames_per_day());
         if d > 0 {
             let per_10min = nom * 600 - d * 9;
             let per_min = nom * 60 - d;
@@ -386,5 +414,69 @@ mod tests {
         ] {
             assert!(Timecode::parse(t, r).is_err(), "{t}");
         }
+    }
+
+    /// The naive oracle: the last frame whose rounded first sample is at or before
+    /// `s`, by walking frames (the rounding itself from the f64 definition).
+    fn naive_frame(r: FrameRate, s: i64, sr: u32) -> i64 {
+        let (n, d) = r.rational();
+        let start = |f: i64| {
+            let x = f as f64 * sr as f64 * d as f64 / n as f64;
+            (x.abs() + 0.5).floor().copysign(x) as i64
+        };
+        let mut f = (s as f64 * n as f64 / (sr as f64 * d as f64)).floor() as i64 - 200;
+        while start(f + 1) <= s {
+            f += 1;
+        }
+        f
+    }
+
+    #[test]
+    fn samples_to_frames_matches_a_naive_search() {
+        for r in FrameRate::ALL {
+            for sr in [1u32, 7, 100, 8_000, 44_100, 48_000, 192_000] {
+                for s in (-3000i64..3000).chain([86_400 * 48_000, -86_400 * 48_000 + 17]) {
+                    assert_eq!(
+                        r.samples_to_frames(s, sr),
+                        naive_frame(r, s, sr),
+                        "{r} at {sr} Hz, sample {s}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_sample_counts_return_without_wrapping() {
+        // i64::MAX used to loop forever (the rounded frame start wrapped negative).
+        for r in FrameRate::ALL {
+            for sr in [1u32, 48_000, 384_000] {
+                let f = r.samples_to_frames(i64::MAX, sr);
+                assert!(f > 0, "{r} {sr}: {f}");
+                let g = r.samples_to_frames(i64::MIN, sr);
+                assert!(g < 0, "{r} {sr}: {g}");
+                // a timecode of it is still a valid time of day
+                let tc = Timecode::from_samples(i64::MAX, r, sr);
+                assert!(tc.hours < 24, "{tc}");
+            }
+            assert_eq!(r.checked_frames_to_samples(i64::MAX, 48_000), None);
+            assert_eq!(r.frames_to_samples(i64::MAX, 48_000), i64::MAX);
+            assert_eq!(r.frames_to_samples(i64::MIN, 48_000), i64::MIN);
+            assert_eq!(r.samples_to_frames(1234, 0), 0);
+        }
+    }
+
+    #[test]
+    fn a_day_of_timecode() {
+        // SMPTE ST 12-1: 24 h of 29.97 DF count 2 589 408 frames; non-drop rates count
+        // nominal x 86 400.
+        assert_eq!(FrameRate::Fps29_97Df.frames_per_day(), 2_589_408);
+        assert_eq!(FrameRate::Fps59_94Df.frames_per_day(), 5_178_816);
+        assert_eq!(FrameRate::Fps24.frames_per_day(), 2_073_600);
+        assert_eq!(FrameRate::Fps24.day_samples(48_000), 86_400 * 48_000);
+        // 23.976: 24 h of timecode last 86 486.4 s
+        assert_eq!(FrameRate::Fps23_976.day_samples(48_000), 4_151_347_200);
+        let last = Timecode::parse("23:59:59:23", FrameRate::Fps23_976).unwrap();
+        assert!(last.to_samples(48_000) < FrameRate::Fps23_976.day_samples(48_000));
     }
 }

@@ -31,6 +31,7 @@
 mod backend;
 mod context;
 pub mod kernels;
+pub mod testing;
 
 pub use backend::GpuBackend;
 pub use context::{ADAPTER_ENV, AdapterSummary, GpuOptions, list_adapters};

@@ -6,7 +6,8 @@
 //! are checked against the direct f64 DFT to keep that stand-in honest.
 
 use dubstage_gpu::kernels::fft::{C32, fft, irfft, rfft};
-use dubstage_gpu::{GpuBackend, GpuFft, GpuOptions, list_adapters};
+use dubstage_gpu::testing::gpu_test_may_run;
+use dubstage_gpu::{GpuBackend, GpuFft, GpuOptions};
 use rustfft::num_complex::Complex;
 
 const TOL: f64 = 1e-5;
@@ -22,8 +23,7 @@ impl Rng {
 }
 
 fn gpu() -> Option<GpuFft> {
-    if list_adapters().is_empty() {
-        eprintln!("no GPU adapter on this machine (not even lavapipe): GPU FFT not run");
+    if !gpu_test_may_run("GPU FFT") {
         return None;
     }
     Some(

@@ -2,12 +2,14 @@
 //! tolerance against an f64 oracle (and the GPU against the CPU).
 //!
 //! These run on lavapipe in CI (mesa-vulkan-drivers) and must not skip there;
-//! on a machine with no adapter at all they print why and return.
+//! on a machine with no adapter at all they print why and return (under CI they
+//! fail: `dubstage_gpu::testing::gpu_test_may_run`).
 
 use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend, Hop, SumJob};
 use dubstage_core::loudness::{Biquad, Meter, TruePeakFir, k_weighting, true_peak_fir};
-use dubstage_gpu::{GpuBackend, GpuOptions, list_adapters};
+use dubstage_gpu::testing::gpu_test_may_run;
+use dubstage_gpu::{GpuBackend, GpuOptions};
 
 /// A seeded xorshift64* generator: deterministic test signals.
 struct Rng(u64);
@@ -26,8 +28,7 @@ impl Rng {
 
 /// The GPU backend, or `None` (with the reason printed) when this machine has no adapter.
 fn gpu(max_chunk: Option<usize>) -> Option<GpuBackend> {
-    if list_adapters().is_empty() {
-        eprintln!("no GPU adapter on this machine (not even lavapipe): GPU parity not run");
+    if !gpu_test_may_run("GPU parity") {
         return None;
     }
     let opts = GpuOptions {

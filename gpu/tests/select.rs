@@ -1,5 +1,6 @@
 //! `select_backend`: cpu, gpu, auto, adapter choice, and the errors.
 
+use dubstage_gpu::testing::gpu_test_may_run;
 use dubstage_gpu::{GpuBackend, GpuOptions, list_adapters, select_backend};
 
 #[test]
@@ -40,6 +41,7 @@ fn gpu_takes_any_adapter_including_software() {
     if adapters.is_empty() {
         let e = r.err().expect("no adapter").to_string();
         assert!(e.contains("no GPU adapter"), "{e}");
+        assert!(!gpu_test_may_run("gpu backend selection"));
         return;
     }
     let (b, notice) = r.expect("gpu");
@@ -54,7 +56,7 @@ fn gpu_takes_any_adapter_including_software() {
 fn adapter_by_index_and_name() {
     let adapters = list_adapters();
     let Some(first) = adapters.first() else {
-        eprintln!("no GPU adapter on this machine: adapter selection not run");
+        assert!(!gpu_test_may_run("adapter selection"));
         return;
     };
     let by_index = GpuBackend::new(&GpuOptions {

@@ -1,5 +1,6 @@
 //! `dubstage inspect FILE...`.
 
+use dubstage_core::io::plausible::{header_problems, is_time_of_day};
 use dubstage_core::io::{AudioReader, SampleFormat};
 use dubstage_core::timecode::{FrameRate, Timecode};
 use dubstage_core::{Error, Layout, Result};
@@ -40,8 +41,14 @@ pub fn run(a: &Args) -> Result<()> {
                     rate.samples_to_frames(i.frames as i64, i.sample_rate),
                     rate,
                 );
+                let problems = header_problems(i, rate);
                 let start_tc = i.bext.as_ref().map(|b| {
-                    Timecode::from_samples(b.time_reference as i64, rate, i.sample_rate).to_string()
+                    if is_time_of_day(b.time_reference, i.sample_rate, rate) {
+                        Timecode::from_samples(b.time_reference as i64, rate, i.sample_rate)
+                            .to_string()
+                    } else {
+                        "(not a time of day)".to_string()
+                    }
                 });
                 if a.json {
                     out.push(json!({
@@ -58,6 +65,7 @@ pub fn run(a: &Args) -> Result<()> {
                         "bext": i.bext,
                         "ixml": i.ixml,
                         "start_timecode": start_tc,
+                        "problems": problems,
                     }));
                 } else {
                     println!("{}", f.display());
@@ -92,6 +100,9 @@ pub fn run(a: &Args) -> Result<()> {
                     }
                     if let Some(x) = &i.ixml {
                         print_ixml(x, i, rate);
+                    }
+                    for p in &problems {
+                        println!("  IMPLAUSIBLE  {p}");
                     }
                 }
             }
@@ -137,10 +148,14 @@ fn print_ixml(x: &dubstage_core::io::IXml, i: &dubstage_core::io::WavInfo, rate:
         let mut line = format!("speed {} {}", s.timecode_rate, s.timecode_flag);
         if let Some(t) = s.timestamp_samples_since_midnight {
             let sr = s.timestamp_sample_rate.unwrap_or(i.sample_rate);
-            line.push_str(&format!(
-                ", timestamp {t} samples = {} at {rate}",
-                Timecode::from_samples(t as i64, rate, sr)
-            ));
+            if is_time_of_day(t, sr, rate) {
+                line.push_str(&format!(
+                    ", timestamp {t} samples = {} at {rate}",
+                    Timecode::from_samples(t as i64, rate, sr)
+                ));
+            } else {
+                line.push_str(&format!(", timestamp {t} samples at {sr} Hz (not a time of day)"));
+            }
             if let Some(b) = &i.bext {
                 if b.time_reference != t || sr != i.sample_rate {
                     line.push_str(&format!(

@@ -21,6 +21,10 @@ pub struct Args {
     /// Include the 100 ms momentary / short-term timeline in the JSON.
     #[arg(long)]
     pub timeline: bool,
+    /// Exit non-zero when a file holds NaN or infinite samples (always reported;
+    /// they are measured as silence).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub backend: super::backend::BackendArgs,
 }
@@ -49,6 +53,11 @@ fn json_of(f: &FileMeasurement, timeline: bool) -> serde_json::Value {
         "true_peak_dbtp_per_channel": s.true_peak_dbtp_per_channel,
         "sample_peak_dbfs_per_channel": s.sample_peak_dbfs_per_channel,
         "true_peak_oversample": f.true_peak_oversample,
+        "non_finite_samples": f.non_finite_samples,
+        "first_non_finite": f.first_non_finite.map(|(frame, c)| json!({
+            "frame": frame,
+            "channel": c + 1,
+        })),
     });
     if timeline {
         v["timeline"] = serde_json::to_value(&s.timeline).expect("serializable");
@@ -102,6 +111,20 @@ fn print_text(f: &FileMeasurement) {
             .collect();
         println!("  true peak/ch   {} dBTP", per.join(", "));
     }
+    if let Some(w) = non_finite_warning(f) {
+        println!("  WARNING        {w}");
+    }
+}
+
+/// The warning for a file holding NaN or infinite samples.
+fn non_finite_warning(f: &FileMeasurement) -> Option<String> {
+    let (frame, c) = f.first_non_finite?;
+    Some(format!(
+        "{} NaN or infinite sample(s), the first at frame {frame} ({:.3} s), channel {}; measured as silence: the file is damaged",
+        f.non_finite_samples,
+        frame as f64 / f64::from(f.sample_rate),
+        c + 1
+    ))
 }
 
 pub fn run(a: &Args) -> Result<()> {
@@ -120,9 +143,13 @@ pub fn run(a: &Args) -> Result<()> {
     };
     let mut out = Vec::new();
     let mut failed = 0;
+    let mut damaged = 0;
     for f in &a.files {
         match measure_file(f, &opts, backend.as_ref()) {
             Ok(m) => {
+                if m.non_finite_samples > 0 {
+                    damaged += 1;
+                }
                 if a.json {
                     out.push(json_of(&m, a.timeline));
                 } else {
@@ -145,6 +172,12 @@ pub fn run(a: &Args) -> Result<()> {
     if failed > 0 {
         return Err(Error::Invalid(format!(
             "{failed} of {} file(s) could not be measured",
+            a.files.len()
+        )));
+    }
+    if a.strict && damaged > 0 {
+        return Err(Error::Invalid(format!(
+            "{damaged} of {} file(s) hold NaN or infinite samples (--strict)",
             a.files.len()
         )));
     }

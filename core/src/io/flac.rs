@@ -79,7 +79,8 @@ impl FlacFileReader {
         let params = decoder.codec_params();
         let sample_rate = params
             .sample_rate
-            .ok_or_else(|| Error::format(path, "FLAC: no sample rate"))?;
+            .filter(|&r| r > 0)
+            .ok_or_else(|| Error::format(path, "FLAC: no sample rate (0 Hz)"))?;
         let bits = params
             .bits_per_sample
             .ok_or_else(|| Error::format(path, "FLAC: no bits per sample"))?;

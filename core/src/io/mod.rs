@@ -15,6 +15,7 @@ pub mod commit;
 pub mod dither;
 pub mod flac;
 pub mod ixml;
+pub mod plausible;
 pub mod wav;
 
 pub use flac::FlacFileReader;

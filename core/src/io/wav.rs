@@ -144,6 +144,10 @@ const DS64_LEN: u32 = 28;
 /// The 32-bit size value meaning "see ds64" (EBU Tech 3306, 3.2).
 const SIZE_IN_DS64: u32 = 0xFFFF_FFFF;
 
+/// Highest sample rate read (768 kHz, 16x 48 kHz, the highest rate PCM converters
+/// offer); anything above is a damaged header.
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+
 /// Largest `bext` chunk read (a coding history longer than this is refused).
 const MAX_BEXT: u64 = 16 << 20;
 
@@ -239,6 +243,11 @@ fn parse_fmt(path: &Path, b: &[u8]) -> Result<Fmt> {
     }
     if sample_rate == 0 {
         return Err(err("the format declares a sample rate of 0 Hz".into()));
+    }
+    if sample_rate > MAX_SAMPLE_RATE {
+        return Err(err(format!(
+            "the format declares a sample rate of {sample_rate} Hz, above the {MAX_SAMPLE_RATE} Hz of any audio format: the header is damaged"
+        )));
     }
     let (format, decode) = match (code, bits) {
         (WAVE_FORMAT_PCM, 8) => (SampleFormat::Int(8), Decode::U8),

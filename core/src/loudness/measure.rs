@@ -48,6 +48,12 @@ pub struct FileMeasurement {
     /// (all channels weight 1.0).
     pub channel_map: String,
     pub summary: LoudnessSummary,
+    /// NaN or infinite samples in the file (float files only; PCM cannot hold
+    /// them). They are measured as silence (0.0), so the figures describe the
+    /// finite audio; a non-zero count means the file is damaged.
+    pub non_finite_samples: u64,
+    /// The first NaN or infinite sample: its frame and channel (0-based).
+    pub first_non_finite: Option<(u64, usize)>,
 }
 
 /// The channels of a file for BS.1770 weighting: from its WAVE_FORMAT_EXTENSIBLE mask when
@@ -123,7 +129,23 @@ pub fn measure_file(
         })
         .map_err(named)?;
     let block = opts.block_frames.max(1);
-    let mut feed = |bufs: &[Vec<f32>], n: usize| -> Result<()> {
+    let float = matches!(info.format, crate::io::SampleFormat::Float(_));
+    let (mut non_finite, mut first_non_finite, mut at) = (0u64, None, 0u64);
+    let mut feed = |bufs: &mut [Vec<f32>], n: usize| -> Result<()> {
+        if float {
+            for (c, b) in bufs.iter_mut().enumerate() {
+                for (k, v) in b[..n].iter_mut().enumerate() {
+                    if !v.is_finite() {
+                        non_finite += 1;
+                        if first_non_finite.is_none_or(|(f, _)| at + (k as u64) < f) {
+                            first_non_finite = Some((at + k as u64, c));
+                        }
+                        *v = 0.0;
+                    }
+                }
+            }
+        }
+        at += n as u64;
         let planar: Vec<&[f32]> = bufs.iter().map(|b| &b[..n]).collect();
         analyzer.push(&planar).map_err(named)?;
         m.push_hops(&analyzer.take_hops().map_err(named)?)
@@ -152,8 +174,8 @@ pub fn measure_file(
             while let Ok(msg) = rx.recv() {
                 match msg {
                     Ok((_, 0)) => break,
-                    Ok((bufs, n)) => {
-                        if let Err(e) = feed(&bufs, n) {
+                    Ok((mut bufs, n)) => {
+                        if let Err(e) = feed(&mut bufs, n) {
                             result = Err(e);
                             break;
                         }
@@ -179,7 +201,7 @@ pub fn measure_file(
             if n == 0 {
                 break;
             }
-            feed(&bufs, n)?;
+            feed(&mut bufs, n)?;
         }
     }
     m.push_hops(&analyzer.finish().map_err(named)?)
@@ -194,5 +216,7 @@ pub fn measure_file(
         true_peak_oversample: os,
         channel_map: how.to_string(),
         summary,
+        non_finite_samples: non_finite,
+        first_non_finite,
     })
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Installs what dubstage's tests need when it is missing, and nothing else; quick
+# (a few checks, no network) when everything is there. Called by
+# scripts/test-all.sh and .ci/run.
+#
+#   apt (Debian/Ubuntu): mesa-vulkan-drivers (lavapipe, the GPU tests' Vulkan
+#                        driver), chromium + chromium-driver (browser tests),
+#                        ffmpeg + sox (reference readers), nodejs + npm
+#   rustup:              rustfmt, clippy, the wasm32-unknown-unknown target
+#   cargo install:       wasm-bindgen-cli at the version Cargo.toml pins
+#   npm:                 tests/e2e's packages (npm ci, from its lock file)
+#
+#   bash scripts/test-deps.sh            install what is missing
+#   bash scripts/test-deps.sh --dry-run  say what would be installed; change nothing
+#   bash scripts/test-deps.sh --check    fail (status 1), listing what is missing
+#
+# apt-get runs as root, or through sudo when there is one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=install
+case "${1:-}" in
+  "") ;;
+  --dry-run|-n) mode=dry-run ;;
+  --check) mode=check ;;
+  *) echo "usage: $0 [--dry-run|--check]" >&2; exit 2 ;;
+esac
+
+missing=()
+# act DESCRIPTION COMMAND...: runs COMMAND to install DESCRIPTION, or says it would.
+act() {
+  local what="$1"; shift
+  missing+=("$what")
+  case "$mode" in
+    dry-run) echo "would install: $what  ($*)" ;;
+    check) echo "missing: $what  (install: $*)" ;;
+    install) echo "installing: $what"; "$@" ;;
+  esac
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "test-deps: '$*' needs root (no sudo here)" >&2; return 1
+  fi
+}
+
+apt_install() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- system packages -------------------------------------------------------------
+apt_pkgs=(mesa-vulkan-drivers chromium chromium-driver ffmpeg sox)
+if command -v dpkg >/dev/null && command -v apt-get >/dev/null; then
+  need=()
+  for p in "${apt_pkgs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  # node and npm by their commands: NodeSource's nodejs package carries npm and
+  # conflicts with Debian's.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    need+=(nodejs npm)
+  fi
+  if [ ${#need[@]} -gt 0 ]; then
+    act "apt packages: ${need[*]}" apt_install "${need[@]}"
+  fi
+else
+  # Not Debian: check for the programs themselves; install them with the system's tools.
+  for c in ffmpeg ffprobe sox node npm chromium chromedriver; do
+    command -v "$c" >/dev/null || { missing+=("$c"); echo "missing: $c (install it with your system's package manager)"; }
+  done
+fi
+
+# --- Rust components and target ----------------------------------------------------
+if command -v rustup >/dev/null; then
+  comps="$(rustup component list --installed 2>/dev/null || true)"
+  for c in rustfmt clippy; do
+    grep -q "^$c" <<<"$comps" || act "rustup component $c" rustup component add "$c"
+  done
+  if [ -d wasm ] && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    act "rustup target wasm32-unknown-unknown" rustup target add wasm32-unknown-unknown
+  fi
+else
+  command -v cargo >/dev/null || { echo "test-deps: no cargo: install Rust (https://rustup.rs) first" >&2; exit 1; }
+  echo "note: no rustup; rustfmt, clippy and the wasm32-unknown-unknown target must come with your Rust"
+fi
+
+# --- wasm-bindgen-cli at the pinned version ----------------------------------------
+if [ -d wasm ]; then
+  want="$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml wasm/Cargo.toml | head -1)"
+  have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+  if [ -n "$want" ] && [ "$have" != "$want" ]; then
+    # Without --locked: with it, cargo asks for a dependency version the registry lacks.
+    act "wasm-bindgen-cli $want (found: ${have:-none})" cargo install wasm-bindgen-cli --version "$want"
+  fi
+fi
+
+# --- npm packages of the browser tests -------------------------------------------
+if [ -f tests/e2e/package-lock.json ] && [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  act "npm packages of tests/e2e" bash -c 'cd tests/e2e && npm ci --no-audit --no-fund'
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "test-deps: everything the tests need is installed"
+elif [ "$mode" = check ]; then
+  echo "test-deps: ${#missing[@]} missing (run bash scripts/test-deps.sh to install)" >&2
+  exit 1
+fi
