@@ -171,7 +171,6 @@ fn fold(c: Channel, to: Layout, depth: usize) -> Vec<(Channel, f64, Vec<FoldSour
     if depth > 6 {
         return vec![];
     }
-    let fronts = [Channel::L, Channel::R, Channel::C, Channel::Lfe];
     let mut out: Vec<(Channel, f64, Vec<FoldSource>)> = Vec::new();
     let mut push = |o: Channel, g: f64, s: Vec<FoldSource>| {
         if let Some(t) = out.iter_mut().find(|t| t.0 == o) {
@@ -185,7 +184,7 @@ fn fold(c: Channel, to: Layout, depth: usize) -> Vec<(Channel, f64, Vec<FoldSour
             out.push((o, g, s));
         }
     };
-    if surround_pair(to).is_none() && !fronts.contains(&c) && !to.has(Channel::Cs) {
+    if surround_pair(to).is_none() && !Layout::FiveOne.has(c) && !to.has(Channel::Cs) {
         for (k, g1, s1) in fold(c, Layout::FiveOne, depth + 1) {
             for (o, g2, s2) in fold(k, to, depth + 1) {
                 let mut s = s1.clone();
