@@ -138,7 +138,8 @@ pub struct Identified {
 ///   (WAVE_FORMAT_EXTENSIBLE); when exactly one layout starts with the mask's positions
 ///   and has that many channels (7.1.2 = 0x63F + the top-middle pair, as Nuendo writes
 ///   it), that layout, with a note;
-/// - no mask: ambisonic refusal, or the conventional layout of the count (1, 2, 3, 5, 6, 8).
+/// - no mask: ambisonic refusal, or the conventional layout of the count (1, 2, 3, 5, 6, 8);
+/// - one channel is mono whatever its mask.
 pub fn identify(
     channels: usize,
     mask: Option<u32>,
@@ -157,6 +158,15 @@ pub fn identify(
                 v == ["W", "X", "Y", "Z"]
             });
     let mask = mask.filter(|&m| m != 0);
+    // One channel is one feed, whatever speaker bit it carries (writers flag mono files
+    // FL, FC or nothing): it is panned, never mapped by position.
+    if channels == 1 {
+        return Ok(Identified {
+            layout: Layout::Mono,
+            how: if mask.is_some() { "mask" } else { "count" },
+            note: None,
+        });
+    }
     let Some(mask) = mask else {
         if ambisonic_names {
             let side = (channels as f64).sqrt().round() as u32;
