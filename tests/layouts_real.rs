@@ -46,7 +46,11 @@ const EXPECTED: [(&str, &str, &str); 32] = [
     ("Atmos 5.1.4", "5.1.4", "L R C LFE Ls Rs Ltf Rtf Ltr Rtr"),
     ("Atmos 7.0.2", "7.0.2", "L R C Lrs Rrs Lss Rss Ltm Rtm"),
     ("Atmos 7.1.2", "7.1.2", "L R C LFE Lrs Rrs Lss Rss Ltm Rtm"),
-    ("Atmos 7.1.4", "7.1.4", "L R C LFE Lrs Rrs Lss Rss Ltf Rtf Ltr Rtr"),
+    (
+        "Atmos 7.1.4",
+        "7.1.4",
+        "L R C LFE Lrs Rrs Lss Rss Ltf Rtf Ltr Rtr",
+    ),
     (
         "Atmos 7.1.6",
         "7.1.6",
@@ -63,8 +67,16 @@ const EXPECTED: [(&str, &str, &str); 32] = [
         "L R C LFE Lrs Rrs Lw Rw Lss Rss Ltf Rtf Ltr Rtr Ltm Rtm",
     ),
     ("Auro3d 10.0", "Auro 10.0", "L R C Ls Rs Tc Ltf Rtf Ltr Rtr"),
-    ("Auro3d 10.1", "Auro 10.1", "L R C LFE Ls Rs Tc Ltf Rtf Ltr Rtr"),
-    ("Auro3d 11.0", "Auro 11.0", "L R C Ls Rs Tc Ltf Tfc Rtf Ltr Rtr"),
+    (
+        "Auro3d 10.1",
+        "Auro 10.1",
+        "L R C LFE Ls Rs Tc Ltf Rtf Ltr Rtr",
+    ),
+    (
+        "Auro3d 11.0",
+        "Auro 11.0",
+        "L R C Ls Rs Tc Ltf Tfc Rtf Ltr Rtr",
+    ),
     (
         "Auro3d 11.1",
         "Auro 11.1",
@@ -133,12 +145,19 @@ fn inspect_names_every_nuendo_layout_and_refuses_ambisonics() {
     // The text form names the layout and each channel, and says what was inferred.
     let text = ok(&["inspect", &file("Atmos 7.1.2").display().to_string()]);
     assert!(
-        text.contains("layout       7.1.2 immersive") && text.contains("L R C LFE Lrs Rrs Lss Rss Ltm Rtm"),
+        text.contains("layout       7.1.2 immersive")
+            && text.contains("L R C LFE Lrs Rrs Lss Rss Ltm Rtm"),
         "{text}"
     );
-    assert!(text.contains("have no WAVE_FORMAT_EXTENSIBLE position"), "{text}");
+    assert!(
+        text.contains("have no WAVE_FORMAT_EXTENSIBLE position"),
+        "{text}"
+    );
     let text = ok(&["inspect", &file("7.1 SDDS").display().to_string()]);
-    assert!(text.contains("7.1 SDDS") && text.contains("Lc Rc"), "{text}");
+    assert!(
+        text.contains("7.1 SDDS") && text.contains("Lc Rc"),
+        "{text}"
+    );
 }
 
 /// The real files as stems of one 7.1 reel: every layout renders (folded by the
@@ -194,7 +213,12 @@ fn real_layouts_render_into_7_1_and_ambisonics_are_refused() {
         file("1OA").display()
     );
     std::fs::write(&sp, &s2).unwrap();
-    let err = fails(&["render", sp.to_str().unwrap(), "--out", d.join("p2").to_str().unwrap()]);
+    let err = fails(&[
+        "render",
+        sp.to_str().unwrap(),
+        "--out",
+        d.join("p2").to_str().unwrap(),
+    ]);
     assert!(
         err.contains("bformat") && err.contains("1OA.wav") && err.contains("ambisonic"),
         "{err}"

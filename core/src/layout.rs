@@ -194,10 +194,7 @@ impl Channel {
             Trc => (180.0, 30.0),
             Tc => (0.0, 90.0),
         };
-        Some(Position {
-            azimuth,
-            elevation,
-        })
+        Some(Position { azimuth, elevation })
     }
 
     /// Is this a height (upper-layer) feed?
@@ -451,9 +448,7 @@ impl Layout {
             Layout::SevenOneSix => &[
                 L, R, C, Lfe, Lrs, Rrs, Lss, Rss, Ltf, Rtf, Ltr, Rtr, Ltm, Rtm,
             ],
-            Layout::NineOneFour => &[
-                L, R, C, Lfe, Lrs, Rrs, Lw, Rw, Lss, Rss, Ltf, Rtf, Ltr, Rtr,
-            ],
+            Layout::NineOneFour => &[L, R, C, Lfe, Lrs, Rrs, Lw, Rw, Lss, Rss, Ltf, Rtf, Ltr, Rtr],
             Layout::NineOneSix => &[
                 L, R, C, Lfe, Lrs, Rrs, Lw, Rw, Lss, Rss, Ltf, Rtf, Ltr, Rtr, Ltm, Rtm,
             ],
@@ -645,8 +640,7 @@ impl FromStr for Layout {
             "sdds" | "sdds 7.1" => Some(Layout::SevenOneSdds),
             "sdds 7.0" => Some(Layout::SevenZeroSdds),
             other => Layout::ALL.iter().copied().find(|l| {
-                l.name().eq_ignore_ascii_case(other)
-                    || l.description().eq_ignore_ascii_case(other)
+                l.name().eq_ignore_ascii_case(other) || l.description().eq_ignore_ascii_case(other)
             }),
         };
         found.ok_or_else(|| {

@@ -13,16 +13,25 @@ pub enum LayoutProblem {
     /// No mask and a channel count with no conventional layout.
     NoMask { channels: usize },
     /// The mask names more positions than there are channels.
-    MaskTooWide { mask: u32, positions: usize, channels: usize },
+    MaskTooWide {
+        mask: u32,
+        positions: usize,
+        channels: usize,
+    },
     /// The mask names fewer positions than channels, and no layout has the rest.
-    MaskTooNarrow { mask: u32, positions: usize, channels: usize },
+    MaskTooNarrow {
+        mask: u32,
+        positions: usize,
+        channels: usize,
+    },
     /// A consistent mask whose set of positions is no layout dubstage knows.
     UnknownMask { mask: u32, channels: usize },
 }
 
 impl fmt::Display for LayoutProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let way = "give the stem a `layout`, or name every channel in WAV order with `channel_order`";
+        let way =
+            "give the stem a `layout`, or name every channel in WAV order with `channel_order`";
         match self {
             LayoutProblem::Ambisonic { order, how } => write!(
                 f,

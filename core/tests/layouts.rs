@@ -157,7 +157,11 @@ fn expected(c: Channel, to: Layout) -> Vec<(Channel, f64)> {
 
 /// Every layout wider than stereo (mono and stereo stems are panned, not folded).
 fn layouts() -> Vec<Layout> {
-    Layout::ALL.iter().copied().filter(|l| l.len() > 2).collect()
+    Layout::ALL
+        .iter()
+        .copied()
+        .filter(|l| l.len() > 2)
+        .collect()
 }
 
 /// Writes one stem per layout, stem k at second k, and a session mixing them in `mix`.
@@ -258,10 +262,7 @@ fn a_7_1_4_printmaster_prints_and_folds_by_the_documented_matrix() {
         .iter()
         .map(|t| t.name.clone())
         .collect();
-    assert_eq!(
-        names.join(" "),
-        "L R C LFE Lrs Rrs Lss Rss Ltf Rtf Ltr Rtr"
-    );
+    assert_eq!(names.join(" "), "L R C LFE Lrs Rrs Lss Rss Ltf Rtf Ltr Rtr");
     check_tones(&bed, Layout::SevenOneFour);
 
     // The fold-downs of the bed, sample by sample, against the tables applied to it.
@@ -319,8 +320,14 @@ fn a_7_1_4_printmaster_prints_and_folds_by_the_documented_matrix() {
         .map(|r| (r["output"].as_str().unwrap(), r["gain"].as_f64().unwrap()))
         .collect();
     assert_eq!(lc.len(), 2);
-    assert!(lc.iter().all(|(o, g)| ["L", "C"].contains(o) && (g - G).abs() < 1e-12));
-    assert!(rows.iter().all(|r| r["source"].as_str().unwrap().contains("dubstage")));
+    assert!(
+        lc.iter()
+            .all(|(o, g)| ["L", "C"].contains(o) && (g - G).abs() < 1e-12)
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["source"].as_str().unwrap().contains("dubstage"))
+    );
     let pm71 = folds
         .iter()
         .find(|f| f["to"] == "2.0")
@@ -362,7 +369,13 @@ fn a_7_1_2_bed_writes_and_reads_back() {
     let (info, _) = read_all(&out.join("b_R1_PM_7.1.2.wav"));
     assert_eq!(info.channels, 10);
     assert_eq!(info.channel_mask, Some(0x63F));
-    let names: Vec<String> = info.ixml.unwrap().tracks.into_iter().map(|t| t.name).collect();
+    let names: Vec<String> = info
+        .ixml
+        .unwrap()
+        .tracks
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names[8..], ["Ltm", "Rtm"]);
     let id = dubstage_core::layout::identify(10, Some(0x63F), &names).unwrap();
     assert_eq!(id.layout, Layout::SevenOneTwo);
@@ -388,7 +401,11 @@ fn unknown_and_ambisonic_stems_are_refused_with_reasons() {
              [[stem]]\nid = \"four\"\nkind = \"effects\"\nsource = \"four.wav\"\nstart = \"01:00:00:00\"\n";
     let sp = d.join("s.toml");
     std::fs::write(&sp, s).unwrap();
-    let e = Session::parse(&sp, s).unwrap().resolve().unwrap_err().to_string();
+    let e = Session::parse(&sp, s)
+        .unwrap()
+        .resolve()
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("four") && e.contains("four.wav"), "{e}");
     assert!(
         e.contains("channel_order") && e.contains("0xF (L R C LFE)"),
@@ -404,7 +421,10 @@ fn unknown_and_ambisonic_stems_are_refused_with_reasons() {
     assert_eq!(plan.stems[0].layout, Layout::Lcrs);
     // A stem-only layout cannot be the mix's.
     let s3 = s2.replace("[reel]\n", "[reel]\nlayout = \"7.1 SDDS\"\n");
-    let e = Session::parse(&sp, &s3).and_then(|s| s.resolve()).unwrap_err().to_string();
+    let e = Session::parse(&sp, &s3)
+        .and_then(|s| s.resolve())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("mix layouts"), "{e}");
 }
 

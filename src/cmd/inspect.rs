@@ -1,8 +1,8 @@
 //! `dubstage inspect FILE...`.
 
 use dubstage_core::io::{AudioReader, SampleFormat};
-use dubstage_core::timecode::{FrameRate, Timecode};
 use dubstage_core::layout::identify;
+use dubstage_core::timecode::{FrameRate, Timecode};
 use dubstage_core::{Error, Layout, Result};
 use serde_json::json;
 use std::path::PathBuf;

@@ -120,8 +120,14 @@ fn fold_rules(c: Channel) -> &'static [&'static [(Channel, f64, FoldSource)]] {
         ],
         Lc => &[&[(L, G, Ours), (C, G, Ours)]],
         Rc => &[&[(R, G, Ours), (C, G, Ours)]],
-        Lw => &[&[(L, G, Ours), (Lss, G, Ours)], &[(L, G, Ours), (Ls, G, Ours)]],
-        Rw => &[&[(R, G, Ours), (Rss, G, Ours)], &[(R, G, Ours), (Rs, G, Ours)]],
+        Lw => &[
+            &[(L, G, Ours), (Lss, G, Ours)],
+            &[(L, G, Ours), (Ls, G, Ours)],
+        ],
+        Rw => &[
+            &[(R, G, Ours), (Rss, G, Ours)],
+            &[(R, G, Ours), (Rs, G, Ours)],
+        ],
         Ltf => &[&[(Ltm, G, Ours)], &[(L, G, Ours)]],
         Rtf => &[&[(Rtm, G, Ours)], &[(R, G, Ours)]],
         Ltr => &[&[(Ltm, G, Ours)], &[(Lrs, G, Ours)], &[(Ls, G, Ours)]],
@@ -143,7 +149,12 @@ fn fold_rules(c: Channel) -> &'static [&'static [(Channel, f64, FoldSource)]] {
             &[(Ls, H, Ours), (Rs, H, Ours)],
         ],
         Tc => &[
-            &[(Ltf, H, Ours), (Rtf, H, Ours), (Ltr, H, Ours), (Rtr, H, Ours)],
+            &[
+                (Ltf, H, Ours),
+                (Rtf, H, Ours),
+                (Ltr, H, Ours),
+                (Rtr, H, Ours),
+            ],
             &[(Ltm, G, Ours), (Rtm, G, Ours)],
             &[(L, Q, Ours), (R, Q, Ours), (Lss, Q, Ours), (Rss, Q, Ours)],
             &[(L, Q, Ours), (R, Q, Ours), (Ls, Q, Ours), (Rs, Q, Ours)],
@@ -213,10 +224,7 @@ fn fold(c: Channel, to: Layout, depth: usize) -> Vec<(Channel, f64, Vec<FoldSour
 
 /// Where one source channel goes in `to` (without pan), as (channel, gain) pairs.
 fn map_channel(c: Channel, to: Layout) -> Vec<(Channel, f64)> {
-    fold(c, to, 0)
-        .into_iter()
-        .map(|(o, g, _)| (o, g))
-        .collect()
+    fold(c, to, 0).into_iter().map(|(o, g, _)| (o, g)).collect()
 }
 
 /// Is a stem in `from` folded (rather than mapped or panned) into `to`: does it have a
@@ -411,7 +419,11 @@ mod tests {
         assert_eq!(lss.output, Channel::L);
         assert!((lss.gain - 0.5).abs() < 1e-12);
         assert_eq!(lss.sources, [FoldSource::SurroundPairs, FoldSource::Bs775]);
-        assert!(fold_terms(Layout::FiveOne, Layout::SevenOneFour).iter().all(|x| x.input == Channel::Ls || x.input == Channel::Rs));
+        assert!(
+            fold_terms(Layout::FiveOne, Layout::SevenOneFour)
+                .iter()
+                .all(|x| x.input == Channel::Ls || x.input == Channel::Rs)
+        );
         assert!(fold_terms(Layout::Stereo, Layout::Mono).is_empty());
         assert!(!is_folded(Layout::SevenOneFour, Layout::SevenOneFour));
     }
