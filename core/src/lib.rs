@@ -25,6 +25,7 @@ pub mod demo;
 pub mod error;
 pub mod io;
 pub mod layout;
+pub mod layout_detect;
 pub mod loudness;
 pub mod master;
 pub mod mix;

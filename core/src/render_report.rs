@@ -215,11 +215,51 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
         null_test: Some(i.null),
         cues: i.cues,
         manifest,
+        folds: fold_reports(plan),
         thresholds: plan.qc.clone(),
         status: Status::Pass,
     };
     report.finalize();
     report
+}
+
+/// The folds of the render: every stem whose layout has channels the mix lacks, and
+/// every deliverable folded from the mix (Lt/Rt has its own section).
+fn fold_reports(plan: &Plan) -> Vec<crate::qc::report::FoldReport> {
+    use crate::qc::report::{FoldReport, FoldRow};
+    let report = |what: String, from: crate::Layout, to: crate::Layout| {
+        let rows: Vec<FoldRow> = crate::mix::downmix::fold_terms(from, to)
+            .into_iter()
+            .map(|t| FoldRow {
+                input: t.input.label().to_string(),
+                output: t.output.label().to_string(),
+                gain: t.gain,
+                gain_db: 20.0 * t.gain.log10(),
+                source: t
+                    .sources
+                    .iter()
+                    .map(|s| s.cite())
+                    .collect::<Vec<_>>()
+                    .join("; then "),
+            })
+            .collect();
+        (!rows.is_empty()).then(|| FoldReport {
+            what,
+            from: from.name().to_string(),
+            to: to.name().to_string(),
+            rows,
+        })
+    };
+    let stems = plan
+        .stems
+        .iter()
+        .filter_map(|s| report(format!("stem '{}'", s.id), s.layout, plan.layout));
+    let outs = plan
+        .deliverables
+        .iter()
+        .filter(|d| d.kind != DeliverableKind::Ltrt)
+        .filter_map(|d| report(format!("deliverable {}", d.name), plan.layout, d.layout));
+    stems.chain(outs).collect()
 }
 
 fn fmt(v: Option<f64>, unit: &str) -> String {

@@ -440,17 +440,13 @@ impl Session {
             self.timecode(tc)?;
         }
         if let Some(l) = &f.reel.layout {
-            l.get_ref()
-                .parse::<Layout>()
-                .map_err(|m| self.err_at(l.span(), m))?;
+            mix_layout(l.get_ref()).map_err(|m| self.err_at(l.span(), m))?;
         }
         self.output_format(&f.output.format)?;
         for d in &f.deliverables {
             self.output_format(&d.format)?;
             if let Some(l) = &d.layout {
-                l.get_ref()
-                    .parse::<Layout>()
-                    .map_err(|m| self.err_at(l.span(), m))?;
+                mix_layout(l.get_ref()).map_err(|m| self.err_at(l.span(), m))?;
             }
         }
         for (what, n, max) in [
@@ -657,12 +653,10 @@ impl Session {
         }
 
         let layout = match &f.reel.layout {
-            Some(l) => l
-                .get_ref()
-                .parse::<Layout>()
-                .map_err(|m| self.err_at(l.span(), m))?,
+            Some(l) => mix_layout(l.get_ref()).map_err(|m| self.err_at(l.span(), m))?,
             None => {
-                if stems.iter().any(|s| s.layout == Layout::SevenOne) {
+                // 7.1 for any stem with side and rear pairs (7.x, 9.x, Auro 13.x, 6.x music).
+                if stems.iter().any(|s| s.layout.has(Channel::Lss)) {
                     Layout::SevenOne
                 } else if stems.iter().any(|s| s.layout.len() > 2) {
                     Layout::FiveOne
@@ -797,18 +791,19 @@ impl Session {
             let format = self.output_format(&d.format)?.unwrap_or(default_format);
             let multi_mono = d.multi_mono.unwrap_or(f.output.multi_mono);
             let asked = match &d.layout {
-                Some(l) => Some(
-                    l.get_ref()
-                        .parse::<Layout>()
-                        .map_err(|m| self.err_at(l.span(), m))?,
-                ),
+                Some(l) => Some(mix_layout(l.get_ref()).map_err(|m| self.err_at(l.span(), m))?),
                 None => None,
             };
             let out_layout = match d.kind {
                 DeliverableKind::Loro | DeliverableKind::Ltrt => Layout::Stereo,
                 _ => asked.unwrap_or(layout),
             };
-            if out_layout.len() > layout.len() {
+            if out_layout.len() > layout.len()
+                || out_layout
+                    .channels()
+                    .iter()
+                    .any(|c| c.is_height() && !layout.has(*c))
+            {
                 return Err(self.err(format!(
                     "deliverable {:?}: layout {} is wider than the {} mix",
                     d.kind,
@@ -1065,25 +1060,35 @@ impl Session {
         let layout = if let Some(l) = &s.layout {
             l.get_ref().parse::<Layout>().expect("checked")
         } else if let Some(o) = &order {
-            Layout::ALL
-                .iter()
-                .copied()
-                .find(|l| l.len() == o.len() && o.iter().all(|c| l.channels().contains(c)))
-                .ok_or_else(|| {
-                    Error::stem(&s.id, "channel_order does not match any known layout")
-                })?
-        } else if let Some(l) = (!multi)
-            .then(|| infos[0].channel_mask.and_then(Layout::from_mask))
-            .flatten()
-        {
-            l
-        } else {
+            Layout::from_channels(o).ok_or_else(|| {
+                let names: Vec<&str> = o.iter().map(|c| c.label()).collect();
+                Error::stem(
+                    &s.id,
+                    format!(
+                        "channel_order [{}] does not match any known layout (layouts: {})",
+                        names.join(" "),
+                        Layout::ALL.map(|l| l.name()).join(", ")
+                    ),
+                )
+            })?
+        } else if multi {
             Layout::from_count(channels).ok_or_else(|| {
                 Error::stem(
                     &s.id,
-                    format!("cannot tell the layout of {channels} channels: give `layout`"),
+                    format!(
+                        "cannot tell the layout of {channels} mono sources: give `layout` or `channel_order`"
+                    ),
                 )
             })?
+        } else {
+            let names: Vec<String> = infos[0]
+                .ixml
+                .as_ref()
+                .map(|x| x.tracks.iter().map(|t| t.name.clone()).collect())
+                .unwrap_or_default();
+            crate::layout::identify(channels, infos[0].channel_mask, &names)
+                .map_err(|p| Error::stem(&s.id, format!("{}: {p}", paths[0].display())))?
+                .layout
         };
         if layout.len() != channels {
             return Err(Error::stem(
@@ -1440,6 +1445,22 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// A layout a session can mix in or deliver (`[reel] layout`, a deliverable's `layout`):
+/// one of [`Layout::MIX`]; the other layouts (SDDS, 6.1, quad, LCRS, Auro, 9.1.x, ...) are
+/// stems' layouts, folded into the mix.
+fn mix_layout(s: &str) -> std::result::Result<Layout, String> {
+    let l = s.parse::<Layout>()?;
+    if Layout::MIX.contains(&l) {
+        Ok(l)
+    } else {
+        Err(format!(
+            "layout {} can be a stem's but not the mix's or a deliverable's (mix layouts: {})",
+            l.name(),
+            Layout::MIX.map(|l| l.name()).join(", ")
+        ))
+    }
 }
 
 #[cfg(test)]

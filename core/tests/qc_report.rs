@@ -347,6 +347,7 @@ fn sample_report() -> QcReport {
         null_test: Some(null),
         cues,
         manifest,
+        folds: vec![],
         thresholds: cfg,
         status: Status::Pass,
     };

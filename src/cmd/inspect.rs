@@ -2,6 +2,7 @@
 
 use dubstage_core::io::plausible::{header_problems, is_time_of_day};
 use dubstage_core::io::{AudioReader, SampleFormat};
+use dubstage_core::layout::identify;
 use dubstage_core::timecode::{FrameRate, Timecode};
 use dubstage_core::{Error, Layout, Result};
 use serde_json::json;
@@ -28,10 +29,13 @@ pub fn run(a: &Args) -> Result<()> {
         match AudioReader::open(f) {
             Ok(r) => {
                 let i = r.info();
-                let layout = i
-                    .channel_mask
-                    .and_then(Layout::from_mask)
-                    .or_else(|| Layout::from_count(i.channels as usize));
+                let track_names: Vec<String> = i
+                    .ixml
+                    .as_ref()
+                    .map(|x| x.tracks.iter().map(|t| t.name.clone()).collect())
+                    .unwrap_or_default();
+                let ident = identify(i.channels as usize, i.channel_mask, &track_names);
+                let layout: Option<Layout> = ident.as_ref().ok().map(|id| id.layout);
                 let fmt = match i.format {
                     SampleFormat::Int(b) => format!("{b}-bit PCM"),
                     SampleFormat::Float(b) => format!("{b}-bit float"),
@@ -58,6 +62,10 @@ pub fn run(a: &Args) -> Result<()> {
                         "channels": i.channels,
                         "channel_mask": i.channel_mask,
                         "layout": layout.map(|l| l.name()),
+                        "layout_description": layout.map(|l| l.description()),
+                        "channel_labels": layout.map(|l| l.channels().iter().map(|c| c.label()).collect::<Vec<_>>()),
+                        "layout_note": ident.as_ref().ok().and_then(|id| id.note.clone()),
+                        "layout_problem": ident.as_ref().err().map(|p| p.to_string()),
                         "sample_rate": i.sample_rate,
                         "frames": i.frames,
                         "duration_s": dur,
@@ -80,6 +88,19 @@ pub fn run(a: &Args) -> Result<()> {
                             .map(|m| format!(", mask 0x{m:X}"))
                             .unwrap_or_default()
                     );
+                    match &ident {
+                        Ok(id) => {
+                            println!(
+                                "  layout       {}: {}",
+                                id.layout.description(),
+                                id.layout.labels()
+                            );
+                            if let Some(n) = &id.note {
+                                println!("               {n}");
+                            }
+                        }
+                        Err(p) => println!("  layout       unknown: {p}"),
+                    }
                     println!("  sample rate  {} Hz", i.sample_rate);
                     println!(
                         "  length       {} samples, {dur:.3} s, {len_tc} at {rate}",

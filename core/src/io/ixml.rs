@@ -40,7 +40,8 @@ pub struct IXmlTrack {
     pub channel_index: u32,
     /// `INTERLEAVE_INDEX`: the channel's place in this file (1-based).
     pub interleave_index: u32,
-    /// `NAME`: the channel label (`L`, `R`, `C`, `LFE`, `Ls`, ...).
+    /// `NAME`: the channel label (`L`, `R`, `C`, `LFE`, `Ls`, ...); `FUNCTION` when the
+    /// track has no `NAME` (Nuendo writes `L-7.1_PROXIMITY`, `ACN0-FOA`, ...).
     pub name: String,
 }
 
@@ -355,7 +356,10 @@ pub fn parse(body: &[u8]) -> IXml {
                 .map(|t| IXmlTrack {
                     channel_index: num(t, "CHANNEL_INDEX").unwrap_or(0) as u32,
                     interleave_index: num(t, "INTERLEAVE_INDEX").unwrap_or(0) as u32,
-                    name: text_of(t, "NAME"),
+                    // Nuendo and others name a track's speaker only in FUNCTION.
+                    name: Some(text_of(t, "NAME"))
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| text_of(t, "FUNCTION")),
                 })
                 .collect()
         })

@@ -59,12 +59,11 @@ pub struct FileMeasurement {
 /// The channels of a file for BS.1770 weighting: from its WAVE_FORMAT_EXTENSIBLE mask when
 /// it names a known layout, else from the channel count; `None` when neither fits.
 pub fn channels_for(channels: u16, mask: Option<u32>) -> Option<(Vec<Channel>, &'static str)> {
-    if let Some(l) = mask.and_then(Layout::from_mask) {
-        if l.len() == channels as usize {
-            return Some((l.channels().to_vec(), "mask"));
-        }
+    match crate::layout::identify(channels as usize, mask, &[]) {
+        Ok(id) if id.how == "count" => Some((id.layout.channels().to_vec(), "count")),
+        Ok(id) => Some((id.layout.channels().to_vec(), "mask")),
+        Err(_) => Layout::from_count(channels as usize).map(|l| (l.channels().to_vec(), "count")),
     }
-    Layout::from_count(channels as usize).map(|l| (l.channels().to_vec(), "count"))
 }
 
 /// Measures `path` with `backend`'s analyzer: integrated loudness, LRA, maxima, sample

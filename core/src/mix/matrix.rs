@@ -212,6 +212,20 @@ pub fn matrix_gains(layout: Layout, opts: &MatrixOptions) -> Result<Vec<(f64, f6
             Channel::C => (FRAC_1_SQRT_2, FRAC_1_SQRT_2, 0.0),
             Channel::Lfe => (0.0, 0.0, 0.0),
             c if c.is_surround() => (0.0, 0.0, k),
+            // Heights of an immersive mix, as its 7.1 fold (README "Channel layouts"):
+            // rear tops into the surround sum at -3 dB, the others to their side's front.
+            c if c.is_height() => {
+                let az = c.position().map_or(0.0, |p| p.azimuth);
+                if az.abs() > 90.0 {
+                    (0.0, 0.0, k * FRAC_1_SQRT_2)
+                } else if c.is_left() {
+                    (FRAC_1_SQRT_2, 0.0, 0.0)
+                } else if az < 0.0 {
+                    (0.0, FRAC_1_SQRT_2, 0.0)
+                } else {
+                    (0.5, 0.5, 0.0)
+                }
+            }
             _ => (FRAC_1_SQRT_2, FRAC_1_SQRT_2, 0.0),
         })
         .collect())

@@ -115,6 +115,7 @@ pub fn render(r: &QcReport) -> String {
         deliverable(&mut h, r, d, i, &axis);
     }
     sync_section(&mut h, r);
+    folds_section(&mut h, r);
     null_section(&mut h, r);
     cues_section(&mut h, r);
     manifest_section(&mut h, r);
@@ -1043,6 +1044,41 @@ fn sync_section(h: &mut String, r: &QcReport) {
         );
     }
     h.push_str("</tbody></table></div></section>\n");
+}
+
+fn folds_section(h: &mut String, r: &QcReport) {
+    if r.folds.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<section class=\"card\"><h2>Channel folds</h2><p class=\"note\">Channels a layout \
+         lacks, and where they went: the channels the mix has go where they are (gain 1). \
+         Coefficients are linear gains (0.7071 = −3 dB).</p>",
+    );
+    for f in &r.folds {
+        let _ = write!(
+            h,
+            "<h3>{}: {} → {}</h3><div class=\"tw\"><table><thead><tr><th>From</th><th>To</th>\
+             <th class=\"num\">Gain</th><th class=\"num\">dB</th><th>Source</th></tr></thead><tbody>",
+            escape(&f.what),
+            escape(&f.from),
+            escape(&f.to)
+        );
+        for row in &f.rows {
+            let _ = write!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"num\">{:.4}</td>\
+                 <td class=\"num\">{:+.1}</td><td>{}</td></tr>",
+                escape(&row.input),
+                escape(&row.output),
+                row.gain,
+                row.gain_db,
+                escape(&row.source)
+            );
+        }
+        h.push_str("</tbody></table></div>");
+    }
+    h.push_str("</section>\n");
 }
 
 fn null_section(h: &mut String, r: &QcReport) {

@@ -455,6 +455,34 @@ pub struct ManifestEntry {
     pub sha256: String,
 }
 
+/// One coefficient of a channel fold (see the README's "Channel layouts").
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FoldRow {
+    /// The source channel the mix lacks (`Lc`, `Ltf`, ...).
+    pub input: String,
+    /// Where it goes.
+    pub output: String,
+    /// Linear gain.
+    pub gain: f64,
+    /// The same in dB.
+    pub gain_db: f64,
+    /// Where the coefficient comes from (a standard, or "dubstage's choice").
+    pub source: String,
+}
+
+/// How a stem (or a deliverable, from the mix) was folded into a narrower layout.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FoldReport {
+    /// `stem 'id'` or `deliverable NAME`.
+    pub what: String,
+    /// Its layout.
+    pub from: String,
+    /// The layout it was folded into.
+    pub to: String,
+    /// Every coefficient of the channels `to` lacks (the others go where they are).
+    pub rows: Vec<FoldRow>,
+}
+
 /// The whole QC report of a render.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QcReport {
@@ -478,6 +506,9 @@ pub struct QcReport {
     /// Every file written, with SHA-256 (the deliverables at least).
     #[serde(default)]
     pub manifest: Vec<ManifestEntry>,
+    /// Stems and deliverables folded into a narrower layout, with their matrices.
+    #[serde(default)]
+    pub folds: Vec<FoldReport>,
     /// The detector thresholds used.
     #[serde(default)]
     pub thresholds: crate::qc::QcConfig,
