@@ -121,7 +121,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut out = Vec::new();
     let mut failed = 0;
     for f in &a.files {
-        match measure_file(f, &opts, backend.as_ref()) {
+        match measure_file(f, &opts, &|cfg| backend.summary_analyzer(cfg)) {
             Ok(m) => {
                 if a.json {
                     out.push(json_of(&m, a.timeline));

@@ -187,18 +187,6 @@ pub struct BackendReport {
     pub driver: String,
 }
 
-impl From<&crate::backend::BackendInfo> for BackendReport {
-    fn from(b: &crate::backend::BackendInfo) -> Self {
-        BackendReport {
-            kind: b.kind.clone(),
-            name: b.name.clone(),
-            api: b.api.clone(),
-            device_type: b.device_type.clone(),
-            driver: b.driver.clone(),
-        }
-    }
-}
-
 /// The delivery profile the programme was judged against.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ProfileInfo {
