@@ -20,7 +20,8 @@ use crate::backend::{
     SumSource, insert_chain,
 };
 use crate::io::{
-    AudioReader, first_non_finite, FinishedFile, OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile,
+    AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile,
+    first_non_finite,
 };
 use crate::loudness::{DialogueGate, LoudnessSummary, Meter, default_true_peak_factor};
 use crate::master::{Limiter, LimiterOptions, Normalization, OnFailure};

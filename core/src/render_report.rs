@@ -2,9 +2,9 @@
 //! per-deliverable results the engine hands it ([`DeliverableResult`]).
 
 use crate::backend::BackendInfo;
+use crate::io::{OutputFormat, WrittenFile};
 use crate::loudness::LoudnessSummary;
 use crate::master::{GatingMode, LimiterStats, Normalization as NormPlan};
-use crate::io::{OutputFormat, WrittenFile};
 use crate::qc::{
     BackendReport, Check, DeliverableQc, LoudnessFigures, ManifestEntry, Normalization, NullResult,
     PopResult, ProfileInfo, QcDetectors, QcReport, SessionInfo, Status, TimeBase, Timelines,

@@ -1124,7 +1124,6 @@ impl Plan {
         )
     }
 
-
     /// The iXML of file `file` of deliverable `d` (file 0 of an interleaved
     /// deliverable, or channel `file` of a multi-mono set): the session's
     /// title, scene and take, the reel as TAPE, the speed and the start

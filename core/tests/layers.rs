@@ -280,8 +280,8 @@ fn core_imports_follow_the_layer_order() {
 
 #[test]
 fn the_order_in_lib_rs_names_the_same_layers() {
-    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
-        .unwrap();
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
     for (name, mods) in LAYERS {
         for m in mods.iter().filter(|m| !m.is_empty()) {
             assert!(
@@ -291,7 +291,10 @@ fn the_order_in_lib_rs_names_the_same_layers() {
         }
     }
     for (a, b, why) in ALLOWED {
-        assert!(!why.is_empty(), "allowed back-edge {a} -> {b} needs a reason");
+        assert!(
+            !why.is_empty(),
+            "allowed back-edge {a} -> {b} needs a reason"
+        );
     }
 }
 
@@ -320,7 +323,9 @@ fn the_scan_finds_paths_in_groups_over_lines_and_through_super() {
             (5, v(&[])),
         ]
     );
-    let code = code_of("use crate::pipeline::X; // crate::demo\n#[cfg(test)]\nmod tests {\n use crate::demo;\n}\n");
+    let code = code_of(
+        "use crate::pipeline::X; // crate::demo\n#[cfg(test)]\nmod tests {\n use crate::demo;\n}\n",
+    );
     assert_eq!(code, vec!["use crate::pipeline::X; ".to_string()]);
 }
 

@@ -81,7 +81,10 @@ fn surround_weights_come_from_the_mask_and_lfe_is_excluded() {
         Layout::FiveOne.channel_mask(),
         OutputFormat::Pcm24,
     );
-    let m = measure_file(&p, &MeasureOptions::default(), &|c| CpuBackend::new().summary_analyzer(c)).unwrap();
+    let m = measure_file(&p, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap();
     assert_eq!(m.channel_map, "mask");
     assert_eq!(m.summary.weights, vec![1.0, 1.0, 1.0, 0.0, 1.41, 1.41]);
     let i = m.summary.integrated_lufs.unwrap();
@@ -100,7 +103,10 @@ fn silence_and_bad_files() {
         0x3,
         OutputFormat::Pcm16,
     );
-    let m = measure_file(&p, &MeasureOptions::default(), &|c| CpuBackend::new().summary_analyzer(c)).unwrap();
+    let m = measure_file(&p, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap();
     let s = &m.summary;
     assert_eq!(s.integrated_lufs, None);
     assert_eq!(s.loudness_range_lu, None);
@@ -111,14 +117,18 @@ fn silence_and_bad_files() {
 
     let bad = tmp("bad.wav");
     std::fs::write(&bad, b"RIFF\x04\x00\x00\x00WAVE").unwrap();
-    let e = measure_file(&bad, &MeasureOptions::default(), &|c| CpuBackend::new().summary_analyzer(c))
-        .unwrap_err()
-        .to_string();
+    let e = measure_file(&bad, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("bad.wav"), "{e}");
     let missing = tmp("missing.wav");
-    let e = measure_file(&missing, &MeasureOptions::default(), &|c| CpuBackend::new().summary_analyzer(c))
-        .unwrap_err()
-        .to_string();
+    let e = measure_file(&missing, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("missing.wav"), "{e}");
     let o = MeasureOptions {
         true_peak_oversample: Some(3),

@@ -149,7 +149,10 @@ impl SourceSum<'_> {
             ));
         }
         if self.envelopes.iter().any(|e| e.len() < self.frames) {
-            return bad(format!("source sum: an envelope is shorter than {} frames", self.frames));
+            return bad(format!(
+                "source sum: an envelope is shorter than {} frames",
+                self.frames
+            ));
         }
         for (k, (s, &w)) in self.sources.iter().zip(&r.widths).enumerate() {
             let ok = match s {
@@ -162,7 +165,9 @@ impl SourceSum<'_> {
                 }
             };
             if !ok {
-                return bad(format!("source sum: source {k} does not match its {w} routed channels"));
+                return bad(format!(
+                    "source sum: source {k} does not match its {w} routed channels"
+                ));
             }
         }
         Ok(())
@@ -175,12 +180,22 @@ impl FileSource<'_> {
     fn span(&self, t0: i64, f0: usize, f1: usize) -> (usize, usize) {
         let a = (self.offset - t0).max(f0 as i64);
         let b = (self.offset + self.frames as i64 - t0).min(f1 as i64);
-        if b <= a { (f0, f0) } else { (a as usize, b as usize) }
+        if b <= a {
+            (f0, f0)
+        } else {
+            (a as usize, b as usize)
+        }
     }
 
     /// Decodes file frames `frame .. frame + k` into `planar` (file channel order),
     /// checking for NaN and infinity.
-    fn read(&self, frame: u64, k: usize, planar: &mut [Vec<f32>], raw: &mut Vec<u32>) -> Result<()> {
+    fn read(
+        &self,
+        frame: u64,
+        k: usize,
+        planar: &mut [Vec<f32>],
+        raw: &mut Vec<u32>,
+    ) -> Result<()> {
         for p in planar.iter_mut() {
             p.resize(k, 0.0);
         }

@@ -32,9 +32,7 @@
 //!   `high_hz`, `slope` default 24 dB/oct), then an optional speaker/phone `ir`
 //!   (wet only, `normalize` default `"energy"`, mapped like `convolve` without map).
 
-use super::convolve::{
-    ConvolveEngine, Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir,
-};
+use super::convolve::{ConvolveEngine, Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
 use super::eq::{Band, Eq, Slope, ring_frames};
 use crate::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
