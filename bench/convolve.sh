@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Convolution benchmark: dubstage's streaming UPOLS engine vs ffmpeg afir vs
-# scipy oaconvolve, on the 10-min 5.1 stem of /work/shared/bench/gen.py with its
-# 2-s stereo IR mapped L,R,L,L,L,R (the task (iv) of /work/shared/bench/run.sh).
+# scipy oaconvolve, on the 10-min 5.1 stem of ../shared/bench/gen.py with its
+# 2-s stereo IR mapped L,R,L,L,L,R (the task (iv) of ../shared/bench/run.sh).
 #
 #   bash bench/convolve.sh            # full size (10-min reel, 2-s IR), median of 3
 #   REEL_MIN=1 RUNS=1 bash bench/convolve.sh     # quick
 #
-# Env: DATA (material, default /tmp/peers), OUT (outputs, default $DATA/conv),
+# Env: SHARED (the shared kit, default ../shared beside the checkout), DATA (material,
+# default /tmp/peers), OUT (outputs, default $DATA/conv),
 # RUNS (default 3), PY (default python3), BIN (dubstage binary, default: build
 # target/release/dubstage), THREADS (RAYON_NUM_THREADS for dubstage, default: all).
 # Needs ffmpeg, python3 with numpy scipy soundfile (pip install numpy scipy soundfile).
 set -eu -o pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-SHARED=/work/shared/bench
+SHARED=${SHARED:-$HERE/../shared}
 PY=${PY:-python3}
 REEL_MIN=${REEL_MIN:-10}; IR_SEC=${IR_SEC:-2}; RUNS=${RUNS:-3}
 DATA=${DATA:-/tmp/peers}; OUT=${OUT:-$DATA/conv}
@@ -21,7 +22,7 @@ mkdir -p "$DATA" "$OUT"
 have=$($PY -c "import json; p=json.load(open('$DATA/manifest.json'))['params']; print('%g %g' % (p['reel_min'], p['ir_sec']))" 2>/dev/null || true)
 if [ "$have" != "$(printf '%g %g' "$REEL_MIN" "$IR_SEC")" ]; then
   echo "generating material (reel $REEL_MIN min, IR $IR_SEC s) into $DATA ..." >&2
-  $PY "$SHARED/gen.py" --out "$DATA" --reel-min "$REEL_MIN" --long-min 1 --ir-sec "$IR_SEC" >&2
+  $PY "$SHARED/bench/gen.py" --out "$DATA" --reel-min "$REEL_MIN" --long-min 1 --ir-sec "$IR_SEC" >&2
 fi
 IN=$DATA/reel_dx.wav; IR=$DATA/ir_stereo.wav
 if [ -z "${BIN:-}" ]; then
@@ -61,10 +62,10 @@ IRMAP="[1:a]pan=5.1|c0=c0|c1=c1|c2=c0|c3=c0|c4=c0|c5=c1[ir];[0:a][ir]afir=gtype=
 time_runs "ffmpeg afir gtype=none" ffmpeg -nostdin -hide_banner -nostats -y -i "$IN" -i "$IR" \
   -filter_complex "$IRMAP" -map "[o]" -c:a pcm_f32le "$OUT/conv_afir.wav"
 RUNS_SAVE=$RUNS; RUNS=1
-time_runs "scipy oaconvolve f32 (1 run)" $PY "$SHARED/py_peers.py" conv "$IN" "$IR" "$OUT/conv_scipy.wav"
+time_runs "scipy oaconvolve f32 (1 run)" $PY "$SHARED/bench/py_peers.py" conv "$IN" "$IR" "$OUT/conv_scipy.wav"
 RUNS=$RUNS_SAVE
 echo "== differences vs scipy oaconvolve (float32 output, truncated to the input length)"
-$PY "$SHARED/py_peers.py" cmp "$OUT/conv_scipy.wav" "$OUT/conv_dubstage.wav" "$OUT/conv_afir.wav"
+$PY "$SHARED/bench/py_peers.py" cmp "$OUT/conv_scipy.wav" "$OUT/conv_dubstage.wav" "$OUT/conv_afir.wav"
 echo "== dubstage vs a float64 reference (scipy oaconvolve in f64 on the first 20 s, tail included)"
 "$BIN" convolve "$IN" "$IR" "$OUT/conv_dubstage_tail.wav" --map L,R,L,L,L,R --tail > /dev/null
 $PY - "$IN" "$IR" "$OUT/conv_dubstage_tail.wav" <<'PYEOF'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Loudness measurement: `dubstage measure` against libebur128 (ebur128_ref) on the long
-# stereo programme of /work/shared/bench/gen.py. Reports wall times (median of RUNS) and
+# stereo programme of ../shared/bench/gen.py. Reports wall times (median of RUNS) and
 # the differences: integrated within 0.02 LU, LRA within 0.1 LU, sample peak exact
 # (to the 0.01 dB ebur128_ref prints), true peak informative (different interpolators).
 #
@@ -17,12 +17,12 @@ LONG_MIN=${LONG_MIN:-60}
 RUNS=${RUNS:-3}
 DATA=${DATA:-/tmp/peers-loud}
 PY=${PY:-python3}
-SHARED=${SHARED:-/work/shared/bench}
-GEN=${GEN:-$SHARED/gen.py}
+SHARED=${SHARED:-$ROOT/../shared}
+GEN=${GEN:-$SHARED/bench/gen.py}
 mkdir -p "$DATA/bin"
 
 # ---------------------------------------------------------------- tools
-gcc -O2 -Wall -o "$DATA/bin/ebur128_ref" "$SHARED/ebur128_ref.c" -lebur128 -lsndfile -lm || exit 1
+gcc -O2 -Wall -o "$DATA/bin/ebur128_ref" "$SHARED/bench/ebur128_ref.c" -lebur128 -lsndfile -lm || exit 1
 EBU=$DATA/bin/ebur128_ref
 if [ -z "${DUBSTAGE:-}" ]; then
   (cd "$ROOT" && nice cargo build --release --quiet --bin dubstage) || exit 1

@@ -19,6 +19,27 @@
 //! ```
 //!
 //! [`backend::Backend`] is the one seam between the CPU reference and the GPU.
+//!
+//! ## Layers
+//!
+//! Imports run one way, down the signal path: a module may use its own layer and the
+//! layers below it, never one above (`core/tests/layers.rs` scans every `crate::` and
+//! `super::` path against this order). A type two layers need lives in the lower one;
+//! a lower layer that needs behaviour from a higher one takes a value or a closure.
+//!
+//! ```text
+//! top     jobs     `demo`                                  (drive the engine)
+//!         engine   `pipeline`: the mixer, the render's passes, outputs, summary
+//!         report   `render_report`: the QC report of a render, the per-deliverable
+//!                  results the engine hands it
+//!         backend  `backend`: the Backend trait, the CPU reference, the sum of sources
+//!         session  `session`: the parsed, validated plan (knows DSP configs, not the engine)
+//!         dsp      `stem` (inserts), `mix` (routing, downmix, matrix), `loudness`
+//!                  (filters, analyzer hops, meter, gating), `master` (normalize, limiter),
+//!                  `qc` (detectors, the report model and its renderings)
+//!         io       `io` (WAV/RF64/BW64/bext/iXML/FLAC), `spot` (spotting lists)
+//! bottom  base     `error`, `timecode`, `layout`, and the items of this file
+//! ```
 
 pub mod backend;
 pub mod demo;

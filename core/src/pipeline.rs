@@ -15,31 +15,33 @@
 //! `cpu::sum_stems`: the same bytes as through [`Backend::sum`], without a planar
 //! copy of every stem crossing memory.
 
-use crate::backend::cpu::{accumulate, assign};
-use crate::backend::{Analyzer, AnalyzerConfig, Backend, BackendInfo, Hop, SumJob};
+use crate::backend::{
+    Analyzer, AnalyzerConfig, Backend, BackendInfo, FileSource, Hop, Routing, SourceSum, SumJob,
+    SumSource, insert_chain,
+};
 use crate::io::{
     AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile,
+    first_non_finite,
 };
 use crate::loudness::{DialogueGate, LoudnessSummary, Meter, default_true_peak_factor};
 use crate::master::{Limiter, LimiterOptions, Normalization, OnFailure};
 use crate::mix::downmix_matrix;
 use crate::mix::matrix::{LtRtEncoder, MatrixOptions};
-use crate::qc::{NullTest, PopDetector, QcDetectors, TimeBase};
+use crate::qc::{NullTest, PopDetector, PopResult, QcDetectors, TimeBase};
 use crate::session::{DeliverableKind, Plan, PlanDeliverable, PlanStem};
 use crate::stem::Envelope;
 use crate::stem::chain::InsertChain;
 use crate::{Error, Result};
 use serde::Serialize;
+
+// The results the report reads are defined in the report layer, below the engine.
+pub use crate::render_report::{DeliverableResult, LoudnessBrief};
 use std::path::{Path, PathBuf};
 
-/// Frames per block on the CPU unless the caller asks otherwise (about 0.68 s at 48 kHz):
-/// small enough that a block's sums and output stay in the caches between stages (plain
-/// stems are decoded in tiles of [`DIRECT_TILE`] frames), large enough that the per-block
-/// hand-offs between threads cost little (see
-/// [`crate::backend::Backend::preferred_block_frames`]). Measured on `bench/mix.sh`
-/// (2 cores): 16384 frames 1.30 s, 32768 1.24 s, 65536 1.28 s; with QC 2.74 s and 2.57 s
-/// at 16384 and 32768. The output does not depend on it.
-pub const DEFAULT_BLOCK_FRAMES: usize = 1 << 15;
+/// Frames per block unless the caller asks otherwise: the CPU backend's
+/// [`crate::backend::cpu::BLOCK_FRAMES`] (a caller with another backend asks it,
+/// [`Backend::preferred_block_frames`]). The output does not depend on it.
+pub const DEFAULT_BLOCK_FRAMES: usize = crate::backend::cpu::BLOCK_FRAMES;
 
 /// Render settings.
 #[derive(Debug, Clone)]
@@ -71,26 +73,6 @@ impl RenderOptions {
 
 /// A progress callback: (frames done, frames total).
 pub type ProgressFn<'a> = &'a (dyn Fn(u64, u64) + Sync);
-
-/// One rendered deliverable.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliverableResult {
-    pub name: String,
-    pub kind: DeliverableKind,
-    /// The bus of a DME stem.
-    pub bus: Option<String>,
-    pub layout: String,
-    pub channels: Vec<String>,
-    pub format: OutputFormat,
-    pub frames: u64,
-    pub duration_s: f64,
-    /// One file, or one per channel for multi-mono.
-    pub files: Vec<WrittenFile>,
-    /// Peak per channel in dBFS (after quantization), `None` for digital silence.
-    pub peak_dbfs: Vec<Option<f64>>,
-    /// BS.1770-4 figures of the file as written.
-    pub loudness: LoudnessBrief,
-}
 
 /// What a render did.
 #[derive(Debug, Clone, Serialize)]
@@ -325,16 +307,6 @@ fn non_finite_error(
     )
 }
 
-/// The index of the first NaN or infinite sample (a branch-free scan per chunk, so the
-/// common all-finite case runs at memory speed).
-fn first_non_finite(x: &[f32]) -> Option<usize> {
-    const CHUNK: usize = 1024;
-    x.chunks(CHUNK).enumerate().find_map(|(i, c)| {
-        let bad = c.iter().fold(false, |b, v| b | !v.is_finite());
-        bad.then(|| i * CHUNK + c.iter().position(|v| !v.is_finite()).expect("found"))
-    })
-}
-
 /// Checks that no deliverable would overwrite an input and the folder is writable.
 fn check_outputs(plan: &Plan, out_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(out_dir).map_err(|e| Error::Output {
@@ -563,7 +535,8 @@ pub struct MixBlock {
 pub struct Mixer<'p> {
     plan: &'p Plan,
     readers: Vec<StemReader>,
-    /// The last block of every stem, on the reel timeline (for the 2-pop check).
+    /// The last block of every stem the mixer reads into memory (those with inserts or
+    /// sends, or not in one WAV file), on the reel timeline.
     pub stem_bufs: Vec<Vec<Vec<f32>>>,
     envelopes: Vec<Vec<f32>>,
     stem_env: Vec<Envelope>,
@@ -574,42 +547,13 @@ pub struct Mixer<'p> {
     ret_bufs: Vec<Vec<Vec<f32>>>,
     chains: Vec<InsertChain>,
     ret_chains: Vec<InsertChain>,
-    /// 2-pop detectors fed with every stem before its inserts (render pass only).
-    pub pops: Option<Vec<PopDetector>>,
-    matrix: Vec<f32>,
-    envelope_of: Vec<usize>,
-    /// Per source (stems, then returns): its nonzero routes `(output, channel, gain)`,
-    /// by output, then channel (the order of `cpu::sum_stems` per output).
-    routes: Vec<Vec<(usize, usize, f32)>>,
-    /// Which stems are decoded straight into the sum (decided on the first block).
+    /// How stems and returns reach the bus outputs.
+    routing: Routing,
+    /// Which stems the sum reads straight from their files (decided on the first block).
     direct: Option<Vec<bool>>,
-    /// Scratch of the tiles of [`Mixer::direct_sum`].
-    tiles: Vec<TileScratch>,
     /// Next reel sample.
     pub pos: u64,
 }
-
-/// One tile's buffers in [`Mixer::direct_sum`].
-#[derive(Default)]
-struct TileScratch {
-    raw: Vec<u32>,
-    planar: Vec<Vec<f32>>,
-    /// Per output: has an input reached it yet in this tile?
-    touched: Vec<bool>,
-    /// Per route of the current stem: does it reach its output first?
-    first: Vec<bool>,
-    /// Per output: written in the current piece?
-    done: Vec<bool>,
-}
-
-/// Frames per tile of [`Mixer::direct_sum`] (tiles run in parallel; fixed, so that
-/// what is found first in a block does not depend on the thread count). 8192 measured
-/// best against 2048, 4096 and 16384 on `bench/mix.sh`.
-const DIRECT_TILE: usize = 8192;
-
-/// Bytes of a stem's file decoded at once in [`Mixer::direct_sum`] (the raw piece and
-/// its planar copy stay in L2 while they are summed).
-const DIRECT_PIECE_BYTES: usize = 256 << 10;
 
 impl<'p> Mixer<'p> {
     /// Opens every stem at the start of the reel and builds the insert chains.
@@ -620,7 +564,6 @@ impl<'p> Mixer<'p> {
         let stem_in: usize = plan.stems.iter().map(|s| s.layout.len()).sum();
         let total_in = stem_in + plan.returns.iter().map(|r| r.layout.len()).sum::<usize>();
         let mut matrix = vec![0.0f32; nb * nch * total_in];
-        let mut envelope_of = Vec::with_capacity(total_in);
         let mut col = 0;
         // Stems, then returns: each routed into its bus's channels.
         let sources = plan
@@ -632,36 +575,17 @@ impl<'p> Mixer<'p> {
                     .iter()
                     .map(|r| (r.bus, r.layout.len(), &r.matrix)),
             );
-        for (k, (bus, w, m)) in sources.enumerate() {
+        let mut widths = Vec::new();
+        for (bus, w, m) in sources {
             for o in 0..nch {
                 for i in 0..w {
                     matrix[(bus * nch + o) * total_in + col + i] = m[o * w + i];
                 }
             }
-            envelope_of.extend(std::iter::repeat_n(k, w));
+            widths.push(w);
             col += w;
         }
-        let widths: Vec<usize> = plan
-            .stems
-            .iter()
-            .map(|s| s.layout.len())
-            .chain(plan.returns.iter().map(|r| r.layout.len()))
-            .collect();
-        let mut routes = Vec::with_capacity(widths.len());
-        let mut col = 0;
-        for w in widths {
-            let mut r = Vec::new();
-            for o in 0..nb * nch {
-                for i in 0..w {
-                    let m = matrix[o * total_in + col + i];
-                    if m != 0.0 {
-                        r.push((o, i, m));
-                    }
-                }
-            }
-            routes.push(r);
-            col += w;
-        }
+        let routing = Routing::new(nb * nch, widths, matrix)?;
         let readers = plan
             .stems
             .iter()
@@ -671,13 +595,13 @@ impl<'p> Mixer<'p> {
             .stems
             .iter()
             .map(|s| {
-                InsertChain::build_for_backend(
+                insert_chain(
+                    backend,
                     &s.inserts,
                     plan.sample_rate,
                     s.layout.len(),
                     &plan.base_dir,
                     &s.id,
-                    backend,
                 )
             })
             .collect::<Result<Vec<_>>>()?;
@@ -685,13 +609,13 @@ impl<'p> Mixer<'p> {
             .returns
             .iter()
             .map(|r| {
-                InsertChain::build_for_backend(
+                insert_chain(
+                    backend,
                     &r.inserts,
                     plan.sample_rate,
                     r.layout.len(),
                     &plan.base_dir,
                     &r.id,
-                    backend,
                 )
                 .map_err(|e| Error::Invalid(format!("return '{}': {e}", r.id)))
             })
@@ -742,23 +666,16 @@ impl<'p> Mixer<'p> {
             chains,
             ret_chains,
             readers,
-            routes,
-            matrix,
-            envelope_of,
+            routing,
             direct: None,
-            tiles: Vec::new(),
-            pops: None,
             pos: 0,
         })
     }
 
-    /// Sums every send into its return and runs the returns' inserts.
-    /// The stems that [`Mixer::direct_sum`] decodes straight from their files: on a
-    /// backend that sums on the CPU, without a 2-pop check, inserts or sends, from one
-    /// WAV file each.
-    fn direct_stems(&self, backend: &dyn Backend) -> Vec<bool> {
-        let pops = self.pops.as_ref().is_some_and(|p| !p.is_empty());
-        let ok = backend.sums_on_cpu() && !pops && crate::io::wav::POSITIONAL_READS;
+    /// The stems the sum reads straight from their files ([`SumSource::File`]): plain
+    /// stems (no inserts or sends) of one WAV file each, where positional reads work.
+    fn direct_stems(&self) -> Vec<bool> {
+        let ok = crate::io::wav::POSITIONAL_READS;
         self.plan
             .stems
             .iter()
@@ -768,62 +685,7 @@ impl<'p> Mixer<'p> {
             .collect()
     }
 
-    /// The CPU's sum of one block into the `buses x channels` outputs, with the direct
-    /// stems decoded from their files piece by piece as they are added (no planar copy
-    /// of them crosses memory) and the other sources taken from their buffers. Per
-    /// output sample the arithmetic and order are those of `cpu::sum_stems` (sources
-    /// in order, each input's `m · g · x` added to a sum that starts at `+0.0`), so the
-    /// bytes are the same as through [`Backend::sum`]. Tiles of [`DIRECT_TILE`] frames
-    /// run in parallel; the first error in tile order is returned.
-    fn direct_sum(&mut self, t0: i64, n: usize, out: &mut [Vec<f32>]) -> Result<()> {
-        let direct = self.direct.as_deref().unwrap_or_default();
-        let tiles = n.div_ceil(DIRECT_TILE);
-        let mut rows: Vec<Vec<&mut [f32]>> = (0..tiles).map(|_| Vec::new()).collect();
-        for o in out.iter_mut() {
-            // Every sample is written by `sum_tile`: only a change of length touches memory.
-            o.resize(n, 0.0);
-            for (t, c) in o.chunks_mut(DIRECT_TILE).enumerate() {
-                rows[t].push(c);
-            }
-        }
-        if self.tiles.len() < tiles {
-            self.tiles.resize_with(tiles, TileScratch::default);
-        }
-        let srcs: Vec<Source<'_>> = self
-            .readers
-            .iter()
-            .zip(&self.stem_bufs)
-            .zip(direct)
-            .map(|((r, b), &d)| match r.direct() {
-                Some(w) if d => Source::File(r, w),
-                _ => Source::Planar(b),
-            })
-            .chain(self.ret_bufs.iter().map(|b| Source::Planar(b)))
-            .collect();
-        let (routes, envs) = (&self.routes, &self.envelopes);
-        let tile = |(t, (ys, sc)): (usize, (Vec<&mut [f32]>, &mut TileScratch))| {
-            let f0 = t * DIRECT_TILE;
-            sum_tile(&srcs, routes, envs, t0, f0, ys, sc)
-        };
-        #[cfg(not(target_arch = "wasm32"))]
-        let results: Vec<Result<()>> = {
-            use rayon::prelude::*;
-            rows.into_par_iter()
-                .zip(self.tiles.par_iter_mut())
-                .enumerate()
-                .map(tile)
-                .collect()
-        };
-        #[cfg(target_arch = "wasm32")]
-        let results: Vec<Result<()>> = rows
-            .into_iter()
-            .zip(self.tiles.iter_mut())
-            .enumerate()
-            .map(tile)
-            .collect();
-        results.into_iter().collect()
-    }
-
+    /// Sums every send into its return and runs the returns' inserts.
     fn run_sends(&mut self, backend: &mut dyn Backend, t0: i64, n: usize) -> Result<()> {
         let plan = self.plan;
         for (ri, ret) in plan.returns.iter().enumerate() {
@@ -894,17 +756,16 @@ impl<'p> Mixer<'p> {
         let t0 = self.pos as i64;
         let plan = self.plan;
         if self.direct.is_none() {
-            self.direct = Some(self.direct_stems(backend));
+            self.direct = Some(self.direct_stems());
         }
-        let direct = self.direct.as_deref().unwrap_or_default();
-        let fused = direct.iter().any(|&d| d);
+        let direct = self.direct.clone().unwrap_or_default();
         // Read every other stem (in parallel on native targets; each is independent).
         {
             let work = self
                 .readers
                 .iter_mut()
                 .zip(self.stem_bufs.iter_mut())
-                .zip(direct)
+                .zip(&direct)
                 .filter(|(_, d)| !**d)
                 .map(|(w, _)| w);
             #[cfg(not(target_arch = "wasm32"))]
@@ -918,13 +779,6 @@ impl<'p> Mixer<'p> {
             #[cfg(target_arch = "wasm32")]
             for (r, b) in work {
                 r.read_block(t0, n, b)?;
-            }
-        }
-        // The 2-pop check sees the stems as recorded, before any insert.
-        if let Some(pops) = &mut self.pops {
-            for (p, st) in pops.iter_mut().zip(&self.stem_bufs) {
-                let v: Vec<&[f32]> = st.iter().map(|c| &c[..n]).collect();
-                p.push(&v)?;
             }
         }
         // Inserts, stem by stem (in parallel; tails ring on through the silence after a stem).
@@ -966,144 +820,47 @@ impl<'p> Mixer<'p> {
         let nch = plan.layout.len();
         let nb = plan.buses.len();
         out.buses.resize(nb * nch, Vec::new());
-        if fused {
-            self.direct_sum(t0, n, &mut out.buses)?;
-        } else {
-            let inputs: Vec<&[f32]> = self
-                .stem_bufs
-                .iter()
-                .chain(&self.ret_bufs)
-                .flatten()
-                .map(|v| &v[..n])
-                .collect();
-            let envs: Vec<&[f32]> = self.envelopes.iter().map(|v| &v[..n]).collect();
-            let job = SumJob {
-                frames: n,
-                inputs: &inputs,
-                envelope_of: &self.envelope_of,
-                envelopes: &envs,
-                matrix: &self.matrix,
-                outputs: nb * nch,
-            };
-            backend.sum(&job, &mut out.buses)?;
-        }
+        // Plain stems are read by the sum itself, straight from their files.
+        let files: Vec<Option<(&StemReader, &WavReader)>> = self
+            .readers
+            .iter()
+            .zip(&direct)
+            .map(|(r, &d)| if d { r.direct().map(|w| (r, w)) } else { None })
+            .collect();
+        let errors: Vec<_> = files
+            .iter()
+            .map(|f| f.map(|(r, w)| move |frame: i64, c: usize| r.non_finite(w.info(), frame, c)))
+            .collect();
+        let sources: Vec<SumSource<'_>> = files
+            .iter()
+            .zip(&errors)
+            .zip(&self.stem_bufs)
+            .map(|((f, e), b)| match (f, e) {
+                (Some((r, wav)), Some(e)) => SumSource::File(FileSource {
+                    id: &r.id,
+                    wav,
+                    offset: r.offset,
+                    frames: r.frames,
+                    file_channel: &r.file_channel,
+                    non_finite: e,
+                }),
+                _ => SumSource::Planar(b),
+            })
+            .chain(self.ret_bufs.iter().map(|b| SumSource::Planar(b)))
+            .collect();
+        let envs: Vec<&[f32]> = self.envelopes.iter().map(|v| &v[..n]).collect();
+        let job = SourceSum {
+            t0,
+            frames: n,
+            sources: &sources,
+            envelopes: &envs,
+            routing: &self.routing,
+        };
+        backend.sum_sources(&job, &mut out.buses)?;
         derive_mixes(plan, n, out);
         self.pos += n as u64;
         Ok(())
     }
-}
-
-/// A source of [`Mixer::direct_sum`]: a stem decoded from its file as it is summed,
-/// or planar buffers (a stem read and processed before, a return).
-enum Source<'a> {
-    File(&'a StemReader, &'a WavReader),
-    Planar(&'a [Vec<f32>]),
-}
-
-/// One tile of [`Mixer::direct_sum`]: block frames `f0 .. f0 + ys[0].len()` of every
-/// output, all sources in order. An output's first input over the whole tile is
-/// assigned (`0.0 + m·g·x`), later ones added; an output that no input reaches is 0.
-fn sum_tile(
-    srcs: &[Source<'_>],
-    routes: &[Vec<(usize, usize, f32)>],
-    envs: &[Vec<f32>],
-    t0: i64,
-    f0: usize,
-    mut ys: Vec<&mut [f32]>,
-    sc: &mut TileScratch,
-) -> Result<()> {
-    let len = ys.first().map_or(0, |y| y.len());
-    let f1 = f0 + len;
-    sc.touched.clear();
-    sc.touched.resize(ys.len(), false);
-    for ((src, route), env) in srcs.iter().zip(routes).zip(envs) {
-        let env = &env[f0..f1];
-        match src {
-            Source::Planar(bufs) => {
-                for &(o, i, m) in route {
-                    let x = &bufs[i][f0..f1];
-                    if sc.touched[o] {
-                        accumulate(ys[o], m, env, x);
-                    } else {
-                        assign(ys[o], m, env, x);
-                        sc.touched[o] = true;
-                    }
-                }
-            }
-            Source::File(stem, wav) => {
-                // The stem's part of the tile, in block frames.
-                let a = (stem.offset - t0).max(f0 as i64);
-                let b = (stem.offset + stem.frames as i64 - t0).min(f1 as i64);
-                if b <= a {
-                    continue;
-                }
-                let (a, b) = (a as usize, b as usize);
-                // Outputs this stem reaches first: assigned where it covers the whole
-                // tile, else zeroed first.
-                let whole = a == f0 && b == f1;
-                let mut first = std::mem::take(&mut sc.first);
-                first.clear();
-                first.extend(route.iter().map(|&(o, _, _)| !sc.touched[o] && whole));
-                for &(o, _, _) in route {
-                    if !sc.touched[o] && !whole {
-                        ys[o].fill(0.0);
-                    }
-                    sc.touched[o] = true;
-                }
-                let ch = stem.map.len();
-                if sc.planar.len() < ch {
-                    sc.planar.resize(ch, Vec::new());
-                }
-                let piece = (DIRECT_PIECE_BYTES / wav.block_align()).max(1);
-                let mut f = a;
-                while f < b {
-                    let k = piece.min(b - f);
-                    for p in &mut sc.planar[..ch] {
-                        p.resize(k, 0.0);
-                    }
-                    let frame = (t0 + f as i64 - stem.offset) as u64;
-                    let maybe_bad = wav
-                        .read_planar_at(frame, k, &mut sc.planar[..ch], &mut sc.raw)
-                        .map_err(|e| Error::stem(&stem.id, e.to_string()))?;
-                    if maybe_bad {
-                        for (c, x) in sc.planar[..ch].iter().enumerate() {
-                            if let Some(j) = first_non_finite(&x[..k]) {
-                                return Err(stem.non_finite(
-                                    wav.info(),
-                                    frame as i64 + j as i64,
-                                    c,
-                                ));
-                            }
-                        }
-                    }
-                    // `first` per route: the first route into an output assigns it;
-                    // a later route into the same output (a pan) adds.
-                    let mut done = std::mem::take(&mut sc.done);
-                    done.clear();
-                    done.resize(ys.len(), false);
-                    for (&(o, i, m), &fst) in route.iter().zip(&first) {
-                        let x = &sc.planar[stem.file_channel[i]][..k];
-                        let y = &mut ys[o][f - f0..f - f0 + k];
-                        if fst && !done[o] {
-                            assign(y, m, &env[f - f0..], x);
-                        } else {
-                            accumulate(y, m, &env[f - f0..], x);
-                        }
-                        done[o] = true;
-                    }
-                    sc.done = done;
-                    f += k;
-                }
-                sc.first = first;
-            }
-        }
-    }
-    for (y, &t) in ys.iter_mut().zip(&sc.touched) {
-        if !t {
-            y.fill(0.0);
-        }
-    }
-    Ok(())
 }
 
 /// Dialogue = Σ dialogue buses, M&E = Σ other buses (in bus order),
@@ -1261,8 +1018,9 @@ fn dialogue_analyzer(plan: &Plan, backend: &dyn Backend) -> Result<Option<Box<dy
 }
 
 /// Pass 1 of a normalizing render: the printmaster's loudness (with the dialogue bus
-/// for stem-gated dialogue loudness), without writing anything.
-fn measure_mix(
+/// for stem-gated dialogue loudness), without writing anything. `progress` gets the
+/// frames mixed so far. The CLI preview runs it too, to play the render's gain.
+pub fn measure_mix(
     plan: &Plan,
     backend: &mut dyn Backend,
     block_frames: usize,
@@ -1292,6 +1050,37 @@ fn measure_mix(
         meter.push_dialogue_hops(&dx.finish()?)?;
     }
     Ok(meter.summary(&DialogueGate::default(), false))
+}
+
+/// The 2-pop check of every stem, expected at reel sample `at`: each detector reads
+/// its own search window from the stem's files (as recorded, before any insert), so the
+/// mix itself may read plain stems straight into the sum.
+fn check_pops(plan: &Plan, time: TimeBase, at: u64) -> Result<Vec<PopResult>> {
+    let work = |s: &PlanStem| -> Result<PopResult> {
+        let mut p = PopDetector::new(&s.id, s.layout.channels(), time, at, &plan.qc)?;
+        let w = p.window();
+        let (a, b) = (w.start.min(plan.length), w.end.min(plan.length));
+        let mut reader = StemReader::open(s, plan, a as i64)?;
+        let mut bufs = vec![Vec::new(); s.layout.len()];
+        let mut t = a;
+        while t < b {
+            let n = ((b - t) as usize).min(DEFAULT_BLOCK_FRAMES);
+            reader.read_block(t as i64, n, &mut bufs)?;
+            let v: Vec<&[f32]> = bufs.iter().map(|c| &c[..n]).collect();
+            p.push_at(t, &v)?;
+            t += n as u64;
+        }
+        Ok(p.finish())
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        plan.stems.par_iter().map(work).collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        plan.stems.iter().map(work).collect()
+    }
 }
 
 /// Frames of every mix waiting for the limiter's verdict (the limiter delays the
@@ -1509,15 +1298,10 @@ fn render_on_this_thread(
     };
     let pop_at = plan.two_pop_sample().filter(|_| opts.qc);
     let pops = match pop_at {
-        Some(at) => plan
-            .stems
-            .iter()
-            .map(|s| PopDetector::new(&s.id, s.layout.channels(), time, at, &plan.qc))
-            .collect::<Result<Vec<_>>>()?,
+        Some(at) => check_pops(plan, time, at)?,
         None => Vec::new(),
     };
-    let mut mixer = Mixer::new(plan, backend)?;
-    mixer.pops = opts.qc.then_some(pops);
+    let mixer = Mixer::new(plan, backend)?;
     let mut producer = Producer {
         mixer,
         limiter,
@@ -1568,7 +1352,6 @@ fn render_on_this_thread(
         w.finish(&dx_tail)?;
     }
     let limiter = producer.limiter;
-    let mut mixer = producer.mixer;
 
     // Loudness of each deliverable; the profile decides whether the render may stand.
     let gate = DialogueGate::default();
@@ -1692,13 +1475,7 @@ fn render_on_this_thread(
                 summaries: &summaries,
                 watches: watches.into_iter().flatten().map(|w| w.detectors).collect(),
                 null: null.expect("qc on").finish(),
-                pops: mixer
-                    .pops
-                    .take()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(PopDetector::finish)
-                    .collect(),
+                pops,
                 before: before.as_ref(),
                 normalization: norm.as_ref(),
                 limiter: lim_stats,
@@ -1908,32 +1685,6 @@ impl Consumer<'_> {
                 .collect::<Result<Vec<()>>>()?;
         }
         Ok(())
-    }
-}
-
-/// The headline loudness figures of a deliverable (the full set is in the QC report).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LoudnessBrief {
-    pub integrated_lufs: Option<f64>,
-    pub loudness_range_lu: Option<f64>,
-    pub true_peak_dbtp: Option<f64>,
-    pub max_momentary_lufs: Option<f64>,
-    pub max_short_term_lufs: Option<f64>,
-    pub dialogue_gated_lufs: Option<f64>,
-    pub dialogue_percent: Option<f64>,
-}
-
-impl From<&LoudnessSummary> for LoudnessBrief {
-    fn from(s: &LoudnessSummary) -> Self {
-        LoudnessBrief {
-            integrated_lufs: s.integrated_lufs,
-            loudness_range_lu: s.loudness_range_lu,
-            true_peak_dbtp: s.true_peak_dbtp,
-            max_momentary_lufs: s.max_momentary_lufs,
-            max_short_term_lufs: s.max_short_term_lufs,
-            dialogue_gated_lufs: s.dialogue.as_ref().and_then(|d| d.gated_lufs),
-            dialogue_percent: s.dialogue.as_ref().map(|d| d.dialogue_percent),
-        }
     }
 }
 

@@ -1,15 +1,63 @@
-//! Builds the QC report of a render from what the pipeline measured.
+//! Builds the QC report of a render from what the pipeline measured, and defines the
+//! per-deliverable results the engine hands it ([`DeliverableResult`]).
 
 use crate::backend::BackendInfo;
+use crate::io::{OutputFormat, WrittenFile};
 use crate::loudness::LoudnessSummary;
 use crate::master::{GatingMode, LimiterStats, Normalization as NormPlan};
-use crate::pipeline::DeliverableResult;
 use crate::qc::{
     BackendReport, Check, DeliverableQc, LoudnessFigures, ManifestEntry, Normalization, NullResult,
     PopResult, ProfileInfo, QcDetectors, QcReport, SessionInfo, Status, TimeBase, Timelines,
     loudness_checks, sync_report,
 };
 use crate::session::{DeliverableKind, Plan};
+use serde::Serialize;
+
+/// One rendered deliverable.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliverableResult {
+    pub name: String,
+    pub kind: DeliverableKind,
+    /// The bus of a DME stem.
+    pub bus: Option<String>,
+    pub layout: String,
+    pub channels: Vec<String>,
+    pub format: OutputFormat,
+    pub frames: u64,
+    pub duration_s: f64,
+    /// One file, or one per channel for multi-mono.
+    pub files: Vec<WrittenFile>,
+    /// Peak per channel in dBFS (after quantization), `None` for digital silence.
+    pub peak_dbfs: Vec<Option<f64>>,
+    /// BS.1770-4 figures of the file as written.
+    pub loudness: LoudnessBrief,
+}
+
+/// The headline loudness figures of a deliverable (the full set is in the QC report).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoudnessBrief {
+    pub integrated_lufs: Option<f64>,
+    pub loudness_range_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub max_momentary_lufs: Option<f64>,
+    pub max_short_term_lufs: Option<f64>,
+    pub dialogue_gated_lufs: Option<f64>,
+    pub dialogue_percent: Option<f64>,
+}
+
+impl From<&LoudnessSummary> for LoudnessBrief {
+    fn from(s: &LoudnessSummary) -> Self {
+        LoudnessBrief {
+            integrated_lufs: s.integrated_lufs,
+            loudness_range_lu: s.loudness_range_lu,
+            true_peak_dbtp: s.true_peak_dbtp,
+            max_momentary_lufs: s.max_momentary_lufs,
+            max_short_term_lufs: s.max_short_term_lufs,
+            dialogue_gated_lufs: s.dialogue.as_ref().and_then(|d| d.gated_lufs),
+            dialogue_percent: s.dialogue.as_ref().map(|d| d.dialogue_percent),
+        }
+    }
+}
 
 /// Everything the report is made from.
 pub struct ReportInputs<'a> {
@@ -26,6 +74,20 @@ pub struct ReportInputs<'a> {
     pub limiter: Option<LimiterStats>,
     /// The spotting list's cues.
     pub cues: Vec<crate::qc::CueRow>,
+}
+
+// The report model (qc) sits below the backend layer, so the conversion lives here.
+impl From<&BackendInfo> for BackendReport {
+    fn from(b: &BackendInfo) -> Self {
+        BackendReport {
+            kind: b.kind.clone(),
+            name: b.name.clone(),
+            api: b.api.clone(),
+            device_type: b.device_type.clone(),
+            driver: b.driver.clone(),
+            cpu: None,
+        }
+    }
 }
 
 fn profile_info(plan: &Plan) -> ProfileInfo {

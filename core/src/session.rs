@@ -6,6 +6,7 @@
 //! session into a [`Plan`]: sample positions on the reel, channel mappings,
 //! routing matrices and the deliverables to write.
 
+use crate::io::ixml::{IXML_VERSION, IXml, IXmlSpeed, IXmlTrack, rate_text};
 use crate::io::{AudioReader, Container, OutputFormat, WavInfo};
 use crate::layout::{Channel, Layout};
 use crate::timecode::{FrameRate, Timecode};
@@ -184,17 +185,7 @@ impl StemKind {
     }
 }
 
-/// Pan of a stem narrower than its bus (constant power).
-#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct PanSpec {
-    /// -1 = left, 0 = centre, +1 = right (through C when the bus has one).
-    #[serde(default)]
-    pub position: f64,
-    /// 0 = front only, 1 = surrounds only.
-    #[serde(default)]
-    pub surround: f64,
-}
+pub use crate::mix::PanSpec;
 
 /// `[[stem]]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -1275,6 +1266,63 @@ impl Plan {
             self.frame_rate,
             self.sample_rate,
         )
+    }
+
+    /// The iXML of file `file` of deliverable `d` (file 0 of an interleaved
+    /// deliverable, or channel `file` of a multi-mono set): the session's
+    /// title, scene and take, the reel as TAPE, the speed and the start
+    /// timestamp (the bext TimeReference), one track per channel named by
+    /// its label (`Lt`, `Rt` for an Lt/Rt).
+    pub fn ixml(&self, d: &PlanDeliverable, file: usize) -> IXml {
+        let chans = d.layout.channels();
+        let ltrt = d.kind == DeliverableKind::Ltrt;
+        let track = |i: usize, interleave: usize, c: Channel| IXmlTrack {
+            channel_index: i as u32 + 1,
+            interleave_index: interleave as u32 + 1,
+            name: match (ltrt, c) {
+                (true, Channel::L) => "Lt".to_string(),
+                (true, Channel::R) => "Rt".to_string(),
+                _ => c.label().to_string(),
+            },
+        };
+        let tracks = if d.multi_mono {
+            chans
+                .get(file)
+                .map(|&c| vec![track(file, 0, c)])
+                .unwrap_or_default()
+        } else {
+            chans
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| track(i, i, c))
+                .collect()
+        };
+        let rate = rate_text(self.frame_rate);
+        IXml {
+            version: IXML_VERSION.into(),
+            project: self.title.clone(),
+            scene: self.scene.clone().unwrap_or_default(),
+            take: self.take.clone().unwrap_or_default(),
+            tape: self.reel.to_string(),
+            note: String::new(),
+            speed: Some(IXmlSpeed {
+                master_speed: rate.clone(),
+                timecode_rate: rate,
+                timecode_flag: if self.frame_rate.is_drop() {
+                    "DF"
+                } else {
+                    "NDF"
+                }
+                .into(),
+                file_sample_rate: Some(self.sample_rate),
+                audio_bit_depth: Some(d.format.bits()),
+                timestamp_samples_since_midnight: Some(self.start_samples.max(0) as u64),
+                timestamp_sample_rate: Some(self.sample_rate),
+            }),
+            tracks,
+            bext: None,
+            problem: None,
+        }
     }
 }
 

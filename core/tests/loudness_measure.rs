@@ -1,5 +1,6 @@
 //! `measure_file`: a WAV file streamed through the CPU backend's analyzer into the meter.
 
+use dubstage_core::backend::Backend;
 use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::io::{OutputFormat, Rf64Mode, WavSpec, WavWriter};
 use dubstage_core::layout::Layout;
@@ -45,7 +46,7 @@ fn measures_a_stereo_file_and_does_not_depend_on_block_size() {
     let x = sine(-23.0, 12.0);
     write(&p, &[x.clone(), x], 0x3, OutputFormat::Float32);
     let be = CpuBackend::new();
-    let m = measure_file(&p, &MeasureOptions::default(), &be).unwrap();
+    let m = measure_file(&p, &MeasureOptions::default(), &|c| be.summary_analyzer(c)).unwrap();
     assert_eq!(m.file, p);
     assert_eq!((m.channels, m.sample_rate, m.frames), (2, 48_000, 576_000));
     assert_eq!(m.true_peak_oversample, 4);
@@ -62,7 +63,7 @@ fn measures_a_stereo_file_and_does_not_depend_on_block_size() {
         timeline: true,
         ..MeasureOptions::default()
     };
-    let m2 = measure_file(&p, &small, &be).unwrap();
+    let m2 = measure_file(&p, &small, &|c| be.summary_analyzer(c)).unwrap();
     let mut s2 = m2.summary.clone();
     assert_eq!(s2.timeline.take().unwrap().momentary_lufs.len(), 120);
     assert_eq!(&s2, s);
@@ -80,7 +81,10 @@ fn surround_weights_come_from_the_mask_and_lfe_is_excluded() {
         Layout::FiveOne.channel_mask(),
         OutputFormat::Pcm24,
     );
-    let m = measure_file(&p, &MeasureOptions::default(), &CpuBackend::new()).unwrap();
+    let m = measure_file(&p, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap();
     assert_eq!(m.channel_map, "mask");
     assert_eq!(m.summary.weights, vec![1.0, 1.0, 1.0, 0.0, 1.41, 1.41]);
     let i = m.summary.integrated_lufs.unwrap();
@@ -99,7 +103,10 @@ fn silence_and_bad_files() {
         0x3,
         OutputFormat::Pcm16,
     );
-    let m = measure_file(&p, &MeasureOptions::default(), &CpuBackend::new()).unwrap();
+    let m = measure_file(&p, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap();
     let s = &m.summary;
     assert_eq!(s.integrated_lufs, None);
     assert_eq!(s.loudness_range_lu, None);
@@ -110,20 +117,24 @@ fn silence_and_bad_files() {
 
     let bad = tmp("bad.wav");
     std::fs::write(&bad, b"RIFF\x04\x00\x00\x00WAVE").unwrap();
-    let e = measure_file(&bad, &MeasureOptions::default(), &CpuBackend::new())
-        .unwrap_err()
-        .to_string();
+    let e = measure_file(&bad, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("bad.wav"), "{e}");
     let missing = tmp("missing.wav");
-    let e = measure_file(&missing, &MeasureOptions::default(), &CpuBackend::new())
-        .unwrap_err()
-        .to_string();
+    let e = measure_file(&missing, &MeasureOptions::default(), &|c| {
+        CpuBackend::new().summary_analyzer(c)
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("missing.wav"), "{e}");
     let o = MeasureOptions {
         true_peak_oversample: Some(3),
         ..MeasureOptions::default()
     };
-    let e = measure_file(&p, &o, &CpuBackend::new())
+    let e = measure_file(&p, &o, &|c| CpuBackend::new().summary_analyzer(c))
         .unwrap_err()
         .to_string();
     assert!(e.contains("silence.wav") && e.contains('3'), "{e}");

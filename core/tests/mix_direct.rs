@@ -1,5 +1,6 @@
-//! The mixer's direct sum (stems decoded from their files straight into the CPU sum)
-//! against the planar path through `Backend::sum`: the same bits for every bus, with
+//! The CPU backend's `sum_sources` (stems decoded from their files straight into the
+//! sum) against the trait's default, the planar path through `Backend::sum` that the GPU
+//! backend takes: the same bits for every bus, with
 //! stems that start and end inside tiles and blocks, per-sample automation, a panned
 //! mono 24-bit stem (direct, and with a send), a 7.1 stem folded into the 5.1 bus
 //! (two channels into one output), a multi-mono stem, a stem with an insert and a send to a return
@@ -14,7 +15,8 @@ use dubstage_core::session::Session;
 use io_support::noise;
 use std::path::Path;
 
-/// The CPU backend without [`Backend::sums_on_cpu`]: the mixer hands it planar inputs.
+/// The CPU backend with the trait's default `sum_sources`: file sources decoded into
+/// planar buffers, then one `SumJob` through `sum` (what a GPU backend does).
 struct PlanarCpu(CpuBackend);
 
 impl Backend for PlanarCpu {
@@ -26,6 +28,9 @@ impl Backend for PlanarCpu {
     }
     fn analyzer(&self, cfg: &AnalyzerConfig) -> dubstage_core::Result<Box<dyn Analyzer>> {
         self.0.analyzer(cfg)
+    }
+    fn preferred_block_frames(&self) -> usize {
+        self.0.preferred_block_frames()
     }
 }
 

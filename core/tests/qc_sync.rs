@@ -351,3 +351,35 @@ fn the_pop_belongs_two_timecode_seconds_before_ffoa() {
     let late = Timecode::parse("09:59:59:00", r).unwrap();
     assert!(expected_pop_sample(late, ffoa, FS).is_err());
 }
+
+/// The render reads each stem's search window on its own (so the mix may read plain
+/// stems straight into the sum): the window alone, pushed where it starts, finds the
+/// pop exactly as the whole stream does; a block that skips part of the window is an
+/// error, not a silent miss.
+#[test]
+fn the_search_window_alone_finds_what_the_whole_stream_finds() {
+    let cfg = QcConfig::default();
+    let rate = FrameRate::Fps23_976;
+    let e = expected(rate);
+    let x = stem(rate, e + 7, 0.3, Some(0.01));
+    let whole = detect("dx", rate, std::slice::from_ref(&x), &cfg);
+    assert_eq!(whole.sample, Some(e + 7));
+    let mut d = PopDetector::new("dx", Layout::Mono.channels(), tb(rate), e, &cfg).unwrap();
+    let w = d.window();
+    assert!(w.start > 0 && w.end < x.len() as u64, "{w:?}");
+    // The window in two uneven blocks, each pushed at its own position.
+    let mid = w.start + 4_321;
+    for (a, b) in [(w.start, mid), (mid, w.end)] {
+        d.push_at(a, &[&x[a as usize..b as usize]]).unwrap();
+    }
+    assert_eq!(d.finish(), whole);
+
+    let mut d = PopDetector::new("dx", Layout::Mono.channels(), tb(rate), e, &cfg).unwrap();
+    let w = d.window();
+    let at = w.start + 10;
+    let err = d
+        .push_at(at, &[&x[at as usize..w.end as usize]])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dx") && err.contains("2-pop"), "{err}");
+}

@@ -1,16 +1,16 @@
 //! # dubstage-gpu
 //!
 //! The wgpu compute backend of dubstage: [`GpuBackend`] implements
-//! `dubstage_core::backend::Backend` with the WGSL shaders in `shaders/`, each the
-//! twin of a CPU function:
+//! `dubstage_core::backend::Backend` with the WGSL shaders in `shaders/`. Each has a CPU
+//! counterpart and GPU tests that compare the two; only some are line-by-line twins:
 //!
-//! | shader | entry points | CPU twin |
-//! |---|---|---|
-//! | `sum_stems.wgsl` | `main` | `dubstage_core::backend::cpu::sum_stems` |
-//! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `dubstage_core::loudness::HopAnalyzer` (and `block_energy`); the SVF step is [`kernels::k_weight::k_step`] |
-//! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `dubstage_core::loudness::true_peak` |
-//! | `convolve.wgsl` | `mac`, `push`, `extract` (with `fft.wgsl`) | `dubstage_core::stem::convolve::Convolver` ([`GpuConvolver`]) |
-//! | `fft.wgsl` | `fft_pass`, `fft_local`, `real_post`, `real_pre` | [`kernels::fft::fft_pass`], [`kernels::fft::real_post`], [`kernels::fft::real_pre`] ([`kernels::fft::fft`], [`kernels::fft::rfft`], [`kernels::fft::irfft`]) |
+//! | shader | entry points | CPU counterpart | twin? | one test body on both backends |
+//! |---|---|---|---|---|
+//! | `sum_stems.wgsl` | `main` | `dubstage_core::backend::cpu::sum_stems` | yes: same name, same order of additions (bit-identical) | `tests/parity.rs` `sum_*` (every `dyn Backend` against an f64 oracle) |
+//! | `k_weight.wgsl` | `zero_state`, `carry`, `hop_figures` | `dubstage_core::loudness::HopAnalyzer` | no: the GPU runs the K-weighting as a segmented scan of an SVF form in f32 (parallel over time), the CPU the sequential biquads in f64, the best algorithm for each; the SVF step's f64 twin is [`kernels::k_weight::k_step`], the energy sum's is `loudness::block_energy` (there is no `block_energy.wgsl`) | `tests/parity.rs` `analyzer_*` (every `dyn Analyzer` against an f64 oracle) |
+//! | `true_peak.wgsl` | `true_peak_max` (appended to `k_weight.wgsl`) | `dubstage_core::loudness::true_peak` | reads like it (same phase and tap order); not the same name | through the analyzer tests |
+//! | `convolve.wgsl` | `mac`, `push`, `extract` (with `fft.wgsl`) | `dubstage_core::stem::convolve::Convolver` ([`GpuConvolver`]) | no: the same uniformly partitioned overlap-save, with rustfft's transforms on the CPU and `fft.wgsl`'s batched ones on the GPU, each the fastest form for its device | `tests/convolve.rs` (both against the f64 reference, any chunking) |
+//! | `fft.wgsl` | `fft_pass`, `fft_local`, `real_post`, `real_pre` | [`kernels::fft::fft_pass`], [`kernels::fft::real_post`], [`kernels::fft::real_pre`] ([`kernels::fft::fft`], [`kernels::fft::rfft`], [`kernels::fft::irfft`]) | yes (the CPU twins live here, not in core: the CPU convolver uses rustfft) | `tests/fft.rs` |
 //!
 //! ```text
 //! select_backend("auto" | "gpu" | "cpu", adapter) ──► Box<dyn Backend>

@@ -145,7 +145,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut failed = 0;
     let mut damaged = 0;
     for f in &a.files {
-        match measure_file(f, &opts, backend.as_ref()) {
+        match measure_file(f, &opts, &|cfg| backend.summary_analyzer(cfg)) {
             Ok(m) => {
                 if m.non_finite_samples > 0 {
                     damaged += 1;

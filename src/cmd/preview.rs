@@ -160,24 +160,6 @@ fn to_i16(v: f32) -> i16 {
     (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16
 }
 
-/// Integrated loudness (BS.1770-4 gating: -70 LUFS absolute, -10 LU relative)
-/// from momentary block loudness values taken every 100 ms (75 % overlap).
-fn integrated(momentary: &[f64]) -> Option<f64> {
-    let pow = |l: f64| 10f64.powf((l + 0.691) / 10.0);
-    let abs: Vec<f64> = momentary.iter().copied().filter(|&l| l > -70.0).collect();
-    if abs.is_empty() {
-        return None;
-    }
-    let mean = abs.iter().map(|&l| pow(l)).sum::<f64>() / abs.len() as f64;
-    let gate = -0.691 + 10.0 * mean.log10() - 10.0;
-    let rel: Vec<f64> = abs.into_iter().filter(|&l| l > gate).collect();
-    if rel.is_empty() {
-        return None;
-    }
-    let m = rel.iter().map(|&l| pow(l)).sum::<f64>() / rel.len() as f64;
-    Some(-0.691 + 10.0 * m.log10())
-}
-
 /// Centi-LU as int16 (`-32768` = below -70 LUFS / no reading).
 fn centi(l: f64) -> i16 {
     if l.is_finite() && l > -70.0 {
@@ -477,8 +459,7 @@ pub fn write_package(
             b.extend_from_slice(&centi(r.1).to_le_bytes());
         }
         bytes += write_file(&dir.join(&file), &b)?;
-        let mom: Vec<f64> = s.readings.iter().map(|r| r.0).collect();
-        let integ = integrated(&mom);
+        let integ = s.meter.integrated();
         if s.name == "printmaster" {
             pm_integrated = integ;
         }
@@ -730,38 +711,13 @@ pub fn spot_reel_of_session(path: &Path) -> Result<(dubstage_core::spot::SpotRee
 /// printmaster measured with the dialogue bus for stem-gated loudness, then the
 /// delivery profile's decision), when the session names a profile and normalizes.
 fn normalization(plan: &dubstage_core::session::Plan) -> Result<Option<(f64, String)>> {
-    use dubstage_core::backend::{AnalyzerConfig, Backend, cpu::CpuBackend};
-    use dubstage_core::loudness::{DialogueGate, Meter as CoreMeter, default_true_peak_factor};
-    use dubstage_core::pipeline::{MixBlock, Mixer as RenderMixer};
+    use dubstage_core::backend::{Backend, cpu::CpuBackend};
     let (Some(profile), true) = (&plan.profile, plan.normalize) else {
         return Ok(None);
     };
-    let chans = plan.layout.channels();
-    let cfg = AnalyzerConfig {
-        channels: chans.len(),
-        sample_rate: plan.sample_rate,
-        true_peak_oversample: default_true_peak_factor(plan.sample_rate),
-    };
     let mut backend = CpuBackend::new();
-    let mut pm = backend.analyzer(&cfg)?;
-    let mut dx = backend.analyzer(&cfg)?;
-    let mut meter = CoreMeter::new(plan.sample_rate, chans)?.with_dialogue(chans);
-    let mut mixer = RenderMixer::new(plan, &backend)?;
-    let mut block = MixBlock::default();
-    let bf = dubstage_core::pipeline::DEFAULT_BLOCK_FRAMES;
-    while mixer.pos < plan.length {
-        let n = ((plan.length - mixer.pos) as usize).min(bf);
-        mixer.next_block(&mut backend, n, &mut block)?;
-        let p: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[..n]).collect();
-        let d: Vec<&[f32]> = block.dialogue.iter().map(|v| &v[..n]).collect();
-        pm.push(&p)?;
-        dx.push(&d)?;
-        meter.push_hops(&pm.take_hops()?)?;
-        meter.push_dialogue_hops(&dx.take_hops()?)?;
-    }
-    meter.push_hops(&pm.finish()?)?;
-    meter.push_dialogue_hops(&dx.finish()?)?;
-    let m = meter.summary(&DialogueGate::default(), false);
+    let bf = backend.preferred_block_frames();
+    let m = dubstage_core::pipeline::measure_mix(plan, &mut backend, bf, &|_| {})?;
     let n = dubstage_core::master::normalization(&m, profile)?;
     let note = format!(
         "{} profile: the printmaster measures {:.1} LUFS, so every mix is played {:+.1} dB to reach {:.1} LUFS as the render does (its true-peak limiter is not simulated).",
@@ -990,16 +946,6 @@ mod tests {
             assert_eq!(resolve_request(&root, "/link/passwd"), None);
         }
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn integrated_gating_matches_a_steady_level() {
-        let m = vec![-23.0; 100];
-        assert!((integrated(&m).unwrap() + 23.0).abs() < 1e-9);
-        let mut q = vec![-80.0; 50];
-        q.extend(vec![-20.0; 10]);
-        assert!((integrated(&q).unwrap() + 20.0).abs() < 1e-9);
-        assert_eq!(integrated(&[-90.0]), None);
     }
 
     #[test]

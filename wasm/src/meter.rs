@@ -1,30 +1,21 @@
-//! A live loudness meter (ITU-R BS.1770-4 / EBU R128 momentary and short-term)
-//! built on the core's streaming [`Analyzer`] hops, so that the page reads the
-//! same figures as `dubstage` on the same audio.
+//! The page's live loudness meter (ITU-R BS.1770-4 / EBU R128 momentary and
+//! short-term): the core's streaming [`Analyzer`] hops into the core's
+//! [`loudness::Meter`](CoreMeter), so that the page reads the same figures, windows
+//! and gate as `dubstage` on the same audio.
 //!
-//! Momentary = the last 4 hops (400 ms), short-term = the last 30 hops (3 s).
-//! Block loudness `L = -0.691 + 10 log10(Σ_i G_i z_i)` where `z_i` is the mean
-//! square of the K-weighted channel `i` over the window and `G_i` its BS.1770
-//! weight (BS.1770-4 eq. 2). Before a window has filled, the missing time counts
-//! as silence (the window's full length divides the energy).
+//! Momentary = the last 4 hops (400 ms), short-term = the last 30 hops (3 s). Before a
+//! window has filled, the missing time counts as silence (the live readings of
+//! [`CoreMeter::live_momentary`]); the integrated loudness is the core's BS.1770 gate.
 
 use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend};
+use dubstage_core::loudness::Meter as CoreMeter;
 use dubstage_core::{Layout, Result};
-use std::collections::VecDeque;
-
-/// Hops in the momentary window (400 ms / 100 ms).
-pub const MOMENTARY_HOPS: usize = 4;
-/// Hops in the short-term window (3 s / 100 ms).
-pub const SHORT_TERM_HOPS: usize = 30;
 
 /// See the module doc.
 pub struct Meter {
     analyzer: Box<dyn Analyzer>,
-    weights: Vec<f64>,
-    hop_frames: usize,
-    /// Weighted energy sum `Σ_i G_i Σ_t y_i(t)^2` of each recent hop, newest last.
-    hops: VecDeque<f64>,
+    meter: CoreMeter,
     hops_seen: u64,
 }
 
@@ -38,13 +29,7 @@ impl Meter {
         };
         Ok(Meter {
             analyzer: CpuBackend::new().analyzer(&cfg)?,
-            weights: layout
-                .channels()
-                .iter()
-                .map(|c| c.bs1770_weight())
-                .collect(),
-            hop_frames: (sample_rate / 10) as usize,
-            hops: VecDeque::with_capacity(SHORT_TERM_HOPS + 1),
+            meter: CoreMeter::new(sample_rate, layout.channels())?,
             hops_seen: 0,
         })
     }
@@ -63,11 +48,7 @@ impl Meter {
     ) -> Result<()> {
         self.analyzer.push(planar)?;
         for h in self.analyzer.take_hops()? {
-            let e: f64 = h.energy.iter().zip(&self.weights).map(|(e, g)| e * g).sum();
-            self.hops.push_back(e);
-            if self.hops.len() > SHORT_TERM_HOPS {
-                self.hops.pop_front();
-            }
+            self.meter.push_hops(std::slice::from_ref(&h))?;
             self.hops_seen += 1;
             if let Some(r) = readings.as_deref_mut() {
                 r.push((self.momentary(), self.short_term()));
@@ -81,24 +62,20 @@ impl Meter {
         self.hops_seen
     }
 
-    fn window(&self, n: usize) -> f64 {
-        let e: f64 = self.hops.iter().rev().take(n).sum();
-        let z = e / (n * self.hop_frames) as f64;
-        if z > 0.0 {
-            -0.691 + 10.0 * z.log10()
-        } else {
-            f64::NEG_INFINITY
-        }
-    }
-
     /// Momentary loudness (LUFS) of the last 400 ms; -inf for digital silence.
     pub fn momentary(&self) -> f64 {
-        self.window(MOMENTARY_HOPS)
+        self.meter.live_momentary().unwrap_or(f64::NEG_INFINITY)
     }
 
     /// Short-term loudness (LUFS) of the last 3 s; -inf for digital silence.
     pub fn short_term(&self) -> f64 {
-        self.window(SHORT_TERM_HOPS)
+        self.meter.live_short_term().unwrap_or(f64::NEG_INFINITY)
+    }
+
+    /// Integrated loudness (LUFS, BS.1770-4 gating) of everything metered so far;
+    /// `None` before the first complete 400 ms block or when every block is gated out.
+    pub fn integrated(&self) -> Option<f64> {
+        self.meter.integrated()
     }
 }
 
@@ -140,6 +117,8 @@ mod tests {
         assert_eq!(readings.len(), 40);
         assert!((m.momentary() + 23.0).abs() < 0.1, "M {}", m.momentary());
         assert!((m.short_term() + 23.0).abs() < 0.1, "S {}", m.short_term());
+        let i = m.integrated().unwrap();
+        assert!((i + 23.0).abs() < 0.1, "I {i}");
         // before 3 s the short-term window counts the missing time as silence
         let (_, s_at_1s) = readings[9];
         assert!(

@@ -2,14 +2,31 @@
 //!
 //! The pipeline calls a [`Backend`] on blocks of planar `f32` audio. The CPU
 //! implementation ([`cpu::CpuBackend`]) is the reference; `dubstage-gpu`
-//! implements the same trait with wgpu compute shaders, and every shader
-//! `shaders/X.wgsl` has a CPU twin named `X` here, so one test body runs on both.
+//! implements the same trait with wgpu compute shaders. Not every shader has a CPU
+//! function of its own name that reads like it: `sum_stems.wgsl` ([`cpu::sum_stems`])
+//! and `fft.wgsl` (`dubstage_gpu::kernels::fft`) do; `true_peak.wgsl` reads like
+//! `loudness::true_peak`; `k_weight.wgsl` and `convolve.wgsl` are parallel
+//! reformulations checked against the CPU references (`loudness::HopAnalyzer`,
+//! `stem::convolve::Convolver`). `dubstage_gpu`'s crate doc keeps the table and says why.
+//!
+//! The mix's sum goes through [`Backend::sum_sources`] ([`sources`]): the CPU backend
+//! decodes plain stems straight into the sum, another backend gets planar inputs
+//! through the default, with the same bits.
 
 pub mod cpu;
+pub mod sources;
 
 use crate::Result;
-use crate::stem::convolve::{Convolver, ConvolverOptions, Ir, IrMap};
+use crate::stem::chain::{InsertChain, InsertSpec};
+use crate::stem::convolve::{Convolver, ConvolverOptions, Ir, IrMap, load_ir};
 use serde::Serialize;
+use std::path::Path;
+
+// The analyzer and convolution seams are defined where their CPU references live
+// (the loudness and stem layers, below this one); a backend implements them.
+pub use crate::loudness::{Analyzer, AnalyzerConfig, Hop};
+pub use crate::stem::convolve::ConvolveEngine;
+pub use sources::{FileSource, Routing, SourceSum, SumSource};
 
 /// Who computed the figures, recorded in the QC report and `--json` output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,57 +43,8 @@ pub struct BackendInfo {
     pub driver: String,
 }
 
-/// The CPU a render ran on: its architecture and the SIMD features that matter to
-/// floating-point results (vector width, fused multiply-add), recorded in the QC
-/// report and `--json` so that two prints can be compared knowing where each was made.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
-pub struct CpuInfo {
-    /// `std::env::consts::ARCH` (`x86_64`, `aarch64`, `wasm32`, ...).
-    pub arch: String,
-    /// The features detected at run time (x86: sse4.1, avx, avx2, fma, avx512f;
-    /// aarch64: neon; wasm32: simd128 when compiled in).
-    pub features: Vec<String>,
-}
-
-impl CpuInfo {
-    /// The CPU this process runs on.
-    pub fn detect() -> CpuInfo {
-        #[allow(unused_mut)]
-        let mut features: Vec<&str> = Vec::new();
-        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-        {
-            let found = [
-                ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
-                ("avx", std::arch::is_x86_feature_detected!("avx")),
-                ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-                ("fma", std::arch::is_x86_feature_detected!("fma")),
-                ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
-            ];
-            features.extend(found.iter().filter(|f| f.1).map(|f| f.0));
-        }
-        #[cfg(target_arch = "aarch64")]
-        if std::arch::is_aarch64_feature_detected!("neon") {
-            features.push("neon");
-        }
-        #[cfg(target_arch = "wasm32")]
-        if cfg!(target_feature = "simd128") {
-            features.push("simd128");
-        }
-        CpuInfo {
-            arch: std::env::consts::ARCH.to_string(),
-            features: features.into_iter().map(str::to_string).collect(),
-        }
-    }
-
-    /// `x86_64 (sse4.1, avx, avx2, fma)`.
-    pub fn describe(&self) -> String {
-        if self.features.is_empty() {
-            self.arch.clone()
-        } else {
-            format!("{} ({})", self.arch, self.features.join(", "))
-        }
-    }
-}
+// The CPU description lives with the report model (a lower layer) that records it.
+pub use crate::qc::report::CpuInfo;
 
 /// A summing job: every output channel is a weighted sum of the input channels,
 /// each input multiplied sample by sample by a gain envelope:
@@ -158,78 +126,6 @@ impl SumJob<'_> {
     }
 }
 
-/// What an [`Analyzer`] measures.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AnalyzerConfig {
-    /// Channels pushed per call.
-    pub channels: usize,
-    /// Sample rate in Hz; 100 ms must be a whole number of samples.
-    pub sample_rate: u32,
-    /// True-peak oversampling factor (0 = no true peak; 4 is BS.1770-4 at 48 kHz;
-    /// 2 at 96 kHz; 8 or 16 for a closer estimate).
-    pub true_peak_oversample: u32,
-}
-
-/// Figures for one 100 ms hop (the BS.1770 gating step), per channel.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Hop {
-    /// Frames in this hop: `sample_rate / 10`, fewer only for the last one.
-    pub frames: usize,
-    /// Sum of squares of the K-weighted signal over the hop (not yet divided).
-    pub energy: Vec<f64>,
-    /// Maximum absolute sample value.
-    pub sample_peak: Vec<f32>,
-    /// Maximum absolute value of the oversampled signal (0 when true peak is off).
-    pub true_peak: Vec<f32>,
-}
-
-/// Streaming loudness analysis: K-weighted hop energies and peaks.
-/// Filter state is carried across `push` calls, so the hops are the same
-/// whatever the block size.
-pub trait Analyzer: Send {
-    /// Feeds planar audio (one slice per channel, equal lengths).
-    fn push(&mut self, planar: &[&[f32]]) -> Result<()>;
-    /// Completed hops since the last call, in order.
-    fn take_hops(&mut self) -> Result<Vec<Hop>>;
-    /// Ends the stream: the remaining hops, the last one possibly partial.
-    fn finish(&mut self) -> Result<Vec<Hop>>;
-}
-
-/// A streaming, zero-latency multi-channel convolution (an insert's reverb or
-/// futz IR). [`Convolver`] is the CPU reference; `dubstage-gpu` runs the same
-/// uniformly partitioned overlap-save on the GPU (`shaders/convolve.wgsl`).
-/// State is carried across calls: any chunking gives the same output.
-pub trait ConvolveEngine: Send {
-    /// Convolves the first `frames` samples of each channel in place
-    /// (`planar.len()` = the channel count it was built for).
-    fn process_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> Result<()>;
-    /// Frames the output keeps ringing after the input stops (IR length − 1 +
-    /// predelay): feed that many zeros to get the whole tail.
-    fn tail_frames(&self) -> usize;
-    /// The partition size `B`: chunks that are multiples of it cost the least.
-    fn block_frames(&self) -> usize;
-}
-
-impl ConvolveEngine for Convolver {
-    fn process_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> Result<()> {
-        if planar.len() != self.channels() || planar.iter().any(|c| c.len() < frames) {
-            return Err(crate::Error::Backend(format!(
-                "convolve: {} channel buffers (need {} of at least {frames} frames)",
-                planar.len(),
-                self.channels()
-            )));
-        }
-        Convolver::process_planar(self, planar, frames);
-        Ok(())
-    }
-    fn tail_frames(&self) -> usize {
-        Convolver::tail_frames(self)
-    }
-    fn block_frames(&self) -> usize {
-        Convolver::block_frames(self)
-    }
-}
-
 /// The stage operations the pipeline runs on blocks of audio.
 pub trait Backend: Send {
     /// Who runs the work.
@@ -239,19 +135,19 @@ pub trait Backend: Send {
     fn sum(&mut self, job: &SumJob<'_>, out: &mut [Vec<f32>]) -> Result<()>;
     /// A new streaming analyzer.
     fn analyzer(&self, cfg: &AnalyzerConfig) -> Result<Box<dyn Analyzer>>;
+    /// Runs one block of the mix's [`SourceSum`] (stems and returns into the bus
+    /// outputs, plain stems read straight from their files); `out` gets
+    /// `job.routing.outputs()` channels of `job.frames` samples. The result must be the
+    /// bits [`Backend::sum`] gives for the same inputs decoded into planar buffers. The
+    /// default does exactly that ([`sources::planar_sum`]); the CPU backend decodes the
+    /// files into the sum as it adds them ([`sources::direct_sum`]).
+    fn sum_sources(&mut self, job: &SourceSum<'_>, out: &mut [Vec<f32>]) -> Result<()> {
+        sources::planar_sum(self, job, out)
+    }
     /// Frames per render block that suit this backend (the render's output does not
-    /// depend on it): the CPU wants blocks that stay in its caches, a GPU wants fewer,
-    /// larger dispatches.
-    fn preferred_block_frames(&self) -> usize {
-        crate::pipeline::DEFAULT_BLOCK_FRAMES
-    }
-    /// Whether [`Backend::sum`] is the CPU's [`cpu::sum_stems`]: then the mixer may
-    /// decode plain stems (no inserts, sends or 2-pop check) straight into the sum with
-    /// [`cpu::accumulate`], the same arithmetic in the same order per output sample,
-    /// without a planar copy of them in memory. Other backends get planar inputs.
-    fn sums_on_cpu(&self) -> bool {
-        false
-    }
+    /// depend on it): the CPU wants blocks that stay in its caches
+    /// ([`cpu::BLOCK_FRAMES`]), a GPU wants fewer, larger dispatches.
+    fn preferred_block_frames(&self) -> usize;
     /// An analyzer for callers that keep only the maximum true peak per channel over
     /// the stream (the loudness meter): each hop's `true_peak` may be a lower bound as
     /// long as the maximum over all hops is exact. Energies and sample peaks are as
@@ -271,6 +167,28 @@ pub trait Backend: Send {
     ) -> Result<Box<dyn ConvolveEngine>> {
         Ok(Box::new(Convolver::new(ir, channels, map, opts)?))
     }
+}
+
+/// [`InsertChain::build`] with the convolutions run by `backend`
+/// ([`Backend::convolver`]: the GPU engine on `dubstage_gpu::GpuBackend`, the CPU
+/// [`Convolver`] elsewhere). Same errors as [`InsertChain::build`].
+pub fn insert_chain(
+    backend: &dyn Backend,
+    specs: &[InsertSpec],
+    sample_rate: u32,
+    channels: usize,
+    base_dir: &Path,
+    stem_id: &str,
+) -> Result<InsertChain> {
+    InsertChain::build_with(
+        specs,
+        sample_rate,
+        channels,
+        base_dir,
+        stem_id,
+        &|p| load_ir(p, sample_rate),
+        &|ir, c, m, o| backend.convolver(ir, c, m, o),
+    )
 }
 
 #[cfg(test)]

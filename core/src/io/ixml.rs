@@ -23,8 +23,6 @@
 //! ignores trailing NUL padding, which many recorders leave.
 
 use super::wav::Bext;
-use crate::layout::Channel;
-use crate::session::{Plan, PlanDeliverable};
 use serde::Serialize;
 
 /// The iXML version dubstage writes.
@@ -390,65 +388,6 @@ pub fn parse(body: &[u8]) -> IXml {
 pub fn rate_text(rate: crate::FrameRate) -> String {
     let (n, d) = rate.rational();
     format!("{n}/{d}")
-}
-
-impl Plan {
-    /// The iXML of file `file` of deliverable `d` (file 0 of an interleaved
-    /// deliverable, or channel `file` of a multi-mono set): the session's
-    /// title, scene and take, the reel as TAPE, the speed and the start
-    /// timestamp (the bext TimeReference), one track per channel named by
-    /// its label (`Lt`, `Rt` for an Lt/Rt).
-    pub fn ixml(&self, d: &PlanDeliverable, file: usize) -> IXml {
-        let chans = d.layout.channels();
-        let ltrt = d.kind == crate::session::DeliverableKind::Ltrt;
-        let track = |i: usize, interleave: usize, c: Channel| IXmlTrack {
-            channel_index: i as u32 + 1,
-            interleave_index: interleave as u32 + 1,
-            name: match (ltrt, c) {
-                (true, Channel::L) => "Lt".to_string(),
-                (true, Channel::R) => "Rt".to_string(),
-                _ => c.label().to_string(),
-            },
-        };
-        let tracks = if d.multi_mono {
-            chans
-                .get(file)
-                .map(|&c| vec![track(file, 0, c)])
-                .unwrap_or_default()
-        } else {
-            chans
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| track(i, i, c))
-                .collect()
-        };
-        let rate = rate_text(self.frame_rate);
-        IXml {
-            version: IXML_VERSION.into(),
-            project: self.title.clone(),
-            scene: self.scene.clone().unwrap_or_default(),
-            take: self.take.clone().unwrap_or_default(),
-            tape: self.reel.to_string(),
-            note: String::new(),
-            speed: Some(IXmlSpeed {
-                master_speed: rate.clone(),
-                timecode_rate: rate,
-                timecode_flag: if self.frame_rate.is_drop() {
-                    "DF"
-                } else {
-                    "NDF"
-                }
-                .into(),
-                file_sample_rate: Some(self.sample_rate),
-                audio_bit_depth: Some(d.format.bits()),
-                timestamp_samples_since_midnight: Some(self.start_samples.max(0) as u64),
-                timestamp_sample_rate: Some(self.sample_rate),
-            }),
-            tracks,
-            bext: None,
-            problem: None,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -142,3 +142,13 @@ pub fn read_info(path: &Path) -> Result<WavInfo> {
         Inner::Flac(r) => r.info().clone(),
     })
 }
+
+/// The index of the first NaN or infinite sample (a branch-free scan per chunk, so the
+/// common all-finite case runs at memory speed).
+pub fn first_non_finite(x: &[f32]) -> Option<usize> {
+    const CHUNK: usize = 1024;
+    x.chunks(CHUNK).enumerate().find_map(|(i, c)| {
+        let bad = c.iter().fold(false, |b, v| b | !v.is_finite());
+        bad.then(|| i * CHUNK + c.iter().position(|v| !v.is_finite()).expect("found"))
+    })
+}

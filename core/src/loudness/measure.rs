@@ -1,7 +1,7 @@
-//! Measuring a file: stream it through a backend's analyzer into a [`Meter`].
+//! Measuring a file: stream it through an analyzer (a backend's) into a [`Meter`].
 
+use super::analyzer::{AnalyzerConfig, AnalyzerFactory};
 use super::meter::{DialogueGate, LoudnessSummary, Meter};
-use crate::backend::{AnalyzerConfig, Backend};
 use crate::io::WavReader;
 use crate::layout::{Channel, Layout};
 use crate::{Error, Result};
@@ -66,12 +66,13 @@ pub fn channels_for(channels: u16, mask: Option<u32>) -> Option<(Vec<Channel>, &
     }
 }
 
-/// Measures `path` with `backend`'s analyzer: integrated loudness, LRA, maxima, sample
+/// Measures `path` with the analyzer `make` builds (a backend's summary analyzer:
+/// `&|cfg| backend.summary_analyzer(cfg)`): integrated loudness, LRA, maxima, sample
 /// and true peaks per channel. Memory is bounded by `opts.block_frames`.
 pub fn measure_file(
     path: &Path,
     opts: &MeasureOptions,
-    backend: &dyn Backend,
+    make: &AnalyzerFactory<'_>,
 ) -> Result<FileMeasurement> {
     let mut reader = WavReader::open(path)?;
     let info = reader.info().clone();
@@ -120,13 +121,12 @@ pub fn measure_file(
         e @ (Error::Io { .. } | Error::Format { .. }) => e,
         e => Error::format(path, e.to_string()),
     };
-    let mut analyzer = backend
-        .summary_analyzer(&AnalyzerConfig {
-            channels: nch,
-            sample_rate: info.sample_rate,
-            true_peak_oversample: os,
-        })
-        .map_err(named)?;
+    let mut analyzer = make(&AnalyzerConfig {
+        channels: nch,
+        sample_rate: info.sample_rate,
+        true_peak_oversample: os,
+    })
+    .map_err(named)?;
     let block = opts.block_frames.max(1);
     let float = matches!(info.format, crate::io::SampleFormat::Float(_));
     let (mut non_finite, mut first_non_finite, mut at) = (0u64, None, 0u64);

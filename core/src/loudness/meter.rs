@@ -1,6 +1,6 @@
 //! The loudness meter: BS.1770-4 / EBU R128 figures from per-100 ms hops.
 //!
-//! Everything here is f64 and works on the [`Hop`]s an [`crate::backend::Analyzer`]
+//! Everything here is f64 and works on the [`Hop`]s an [`super::Analyzer`]
 //! produces (CPU or GPU), so the gating is the same whoever filtered the audio.
 //!
 //! - Gating block (BS.1770-4 2.1): 400 ms = 4 hops, 75 % overlap; block power
@@ -16,7 +16,7 @@
 //! - Undefined figures are `None`: no complete block, every block gated out, a silent
 //!   window (`-inf`), a zero peak.
 
-use crate::backend::Hop;
+use super::analyzer::Hop;
 use crate::layout::Channel;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -362,6 +362,28 @@ impl Meter {
     /// The latest short-term loudness (None before 3 s or when silent).
     pub fn short_term(&self) -> Option<f64> {
         self.short_terms.last().copied().and_then(power_to_lufs)
+    }
+
+    /// What a live meter shows after the latest hop: the momentary loudness of the
+    /// 400 ms ending there, the time before the stream's first sample counted as silence
+    /// (so it reads from the first hop on; [`Meter::momentary`] waits for a complete
+    /// block). None before the first hop or for silence.
+    pub fn live_momentary(&self) -> Option<f64> {
+        self.live_window(MOMENTARY_HOPS)
+    }
+
+    /// The live short-term loudness (3 s), as [`Meter::live_momentary`].
+    pub fn live_short_term(&self) -> Option<f64> {
+        self.live_window(SHORT_TERM_HOPS)
+    }
+
+    fn live_window(&self, hops: usize) -> Option<f64> {
+        let n = self.hop_power.len();
+        if n == 0 {
+            return None;
+        }
+        let have = &self.hop_power[n - hops.min(n)..];
+        power_to_lufs(have.iter().sum::<f64>() / (hops * self.hop) as f64)
     }
 
     /// Maximum momentary loudness.

@@ -14,11 +14,13 @@
 //!
 //! [`measure::measure_file`] streams a WAV file through a backend's analyzer into a [`Meter`].
 
+pub mod analyzer;
 pub mod filter;
 pub mod measure;
 pub mod meter;
 pub mod true_peak;
 
+pub use analyzer::{Analyzer, AnalyzerConfig, Hop};
 pub use filter::{Biquad, BiquadState, KWeightState, k_weight, k_weighting};
 pub use measure::{FileMeasurement, MeasureOptions, measure_file};
 pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, Timeline, TimelinePoint};
@@ -26,7 +28,6 @@ pub use true_peak::{
     TruePeakFir, TruePeakKernel, default_true_peak_factor, true_peak, true_peak_fir,
 };
 
-use crate::backend::{Analyzer, AnalyzerConfig, Hop};
 use crate::{Error, Result};
 
 /// Samples per hop (100 ms) at `sample_rate`, or an error when 100 ms is not a whole
@@ -46,13 +47,17 @@ pub fn hop_frames(sample_rate: u32) -> Result<usize> {
     Ok(sample_rate as usize / 10)
 }
 
-/// CPU twin of `shaders/block_energy.wgsl`: the sum of squares of a K-weighted block,
-/// accumulated in f64 in increasing index order.
+/// CPU twin of the energy sum of `hop_figures` in `shaders/k_weight.wgsl` (there is no
+/// separate block-energy shader): the sum of squares of a K-weighted block, accumulated
+/// in f64 in increasing index order.
 pub fn block_energy(k_weighted: &[f64]) -> f64 {
     k_weighted.iter().fold(0.0, |s, &y| s + y * y)
 }
 
-/// CPU twin of the GPU analysis kernels (k_weight, block_energy, true_peak).
+/// CPU reference of the GPU analysis kernels (`k_weight.wgsl` with `true_peak.wgsl`): the
+/// same hops, computed sequentially in f64 (the shader runs a segmented scan of an SVF
+/// form in f32; see `dubstage_gpu`'s table of twins for why this is not a line-by-line
+/// twin).
 ///
 /// Per channel it carries the K-weighting state (f64) and the true-peak interpolator's
 /// history across [`Analyzer::push`] calls, so the hops do not depend on the block size.

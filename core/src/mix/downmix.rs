@@ -11,8 +11,20 @@
 //!   its source; the README's "Channel layouts" has the tables).
 
 use crate::layout::{Channel, Layout};
-use crate::session::PanSpec;
+use serde::Deserialize;
 use std::f64::consts::FRAC_PI_2;
+
+/// Pan of a stem narrower than its bus (constant power).
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PanSpec {
+    /// -1 = left, 0 = centre, +1 = right (through C when the bus has one).
+    #[serde(default)]
+    pub position: f64,
+    /// 0 = front only, 1 = surrounds only.
+    #[serde(default)]
+    pub surround: f64,
+}
 
 /// -3 dB, the BS.775 centre and surround coefficient (1/sqrt 2).
 pub const MINUS_3DB: f64 = std::f64::consts::FRAC_1_SQRT_2;

@@ -6,4 +6,4 @@
 pub mod downmix;
 pub mod matrix;
 
-pub use downmix::{downmix_matrix, route_matrix};
+pub use downmix::{PanSpec, downmix_matrix, route_matrix};

@@ -187,20 +187,7 @@ pub struct BackendReport {
     pub driver: String,
     /// The CPU the render ran on (architecture and SIMD features).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<crate::backend::CpuInfo>,
-}
-
-impl From<&crate::backend::BackendInfo> for BackendReport {
-    fn from(b: &crate::backend::BackendInfo) -> Self {
-        BackendReport {
-            kind: b.kind.clone(),
-            name: b.name.clone(),
-            api: b.api.clone(),
-            device_type: b.device_type.clone(),
-            driver: b.driver.clone(),
-            cpu: None,
-        }
-    }
+    pub cpu: Option<CpuInfo>,
 }
 
 /// The delivery profile the programme was judged against.
@@ -682,3 +669,56 @@ mod lufs_series {
             .collect())
     }
 }
+
+/// The CPU a render ran on: its architecture and the SIMD features that matter to
+/// floating-point results (vector width, fused multiply-add), recorded in the QC
+/// report and `--json` so that two prints can be compared knowing where each was made.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CpuInfo {
+    /// `std::env::consts::ARCH` (`x86_64`, `aarch64`, `wasm32`, ...).
+    pub arch: String,
+    /// The features detected at run time (x86: sse4.1, avx, avx2, fma, avx512f;
+    /// aarch64: neon; wasm32: simd128 when compiled in).
+    pub features: Vec<String>,
+}
+
+impl CpuInfo {
+    /// The CPU this process runs on.
+    pub fn detect() -> CpuInfo {
+        #[allow(unused_mut)]
+        let mut features: Vec<&str> = Vec::new();
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        {
+            let found = [
+                ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
+                ("avx", std::arch::is_x86_feature_detected!("avx")),
+                ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+                ("fma", std::arch::is_x86_feature_detected!("fma")),
+                ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+            ];
+            features.extend(found.iter().filter(|f| f.1).map(|f| f.0));
+        }
+        #[cfg(target_arch = "aarch64")]
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            features.push("neon");
+        }
+        #[cfg(target_arch = "wasm32")]
+        if cfg!(target_feature = "simd128") {
+            features.push("simd128");
+        }
+        CpuInfo {
+            arch: std::env::consts::ARCH.to_string(),
+            features: features.into_iter().map(str::to_string).collect(),
+        }
+    }
+
+    /// `x86_64 (sse4.1, avx, avx2, fma)`.
+    pub fn describe(&self) -> String {
+        if self.features.is_empty() {
+            self.arch.clone()
+        } else {
+            format!("{} ({})", self.arch, self.features.join(", "))
+        }
+    }
+}
+

@@ -114,6 +114,30 @@ impl PopDetector {
         })
     }
 
+    /// The stream samples the detector keeps (`win_start .. win_end`): a caller may
+    /// read just these and hand them to [`PopDetector::push_at`].
+    pub fn window(&self) -> std::ops::Range<u64> {
+        self.win_start..self.win_end
+    }
+
+    /// Feeds a block that starts at stream sample `at`: blocks come in order, and the
+    /// samples skipped since the last one must lie outside [`PopDetector::window`].
+    pub fn push_at(&mut self, at: u64, planar: &[&[f32]]) -> Result<()> {
+        let gap = at > self.pos && self.pos < self.win_end && at > self.win_start;
+        if at < self.pos || gap {
+            return Err(Error::stem(
+                &self.stem,
+                format!(
+                    "2-pop check: a block at sample {at} does not follow sample {} (the \
+                     window {}..{} must be pushed whole)",
+                    self.pos, self.win_start, self.win_end
+                ),
+            ));
+        }
+        self.pos = at;
+        self.push(planar)
+    }
+
     /// Feeds one block (one slice per channel, equal lengths).
     pub fn push(&mut self, planar: &[&[f32]]) -> Result<()> {
         if planar.len() != self.channels.len() {

@@ -32,9 +32,8 @@
 //!   `high_hz`, `slope` default 24 dB/oct), then an optional speaker/phone `ir`
 //!   (wet only, `normalize` default `"energy"`, mapped like `convolve` without map).
 
-use super::convolve::{Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
+use super::convolve::{ConvolveEngine, Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
 use super::eq::{Band, Eq, Slope, ring_frames};
-use crate::backend::{Backend, ConvolveEngine};
 use crate::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -158,28 +157,6 @@ impl InsertChain {
         Self::build_with_loader(specs, sample_rate, channels, base_dir, stem_id, &|p| {
             load_ir(p, sample_rate)
         })
-    }
-
-    /// [`InsertChain::build`] with the convolutions run by `backend`
-    /// ([`Backend::convolver`]: the GPU engine on `dubstage_gpu::GpuBackend`,
-    /// the CPU [`Convolver`] elsewhere). Same errors as [`InsertChain::build`].
-    pub fn build_for_backend(
-        specs: &[InsertSpec],
-        sample_rate: u32,
-        channels: usize,
-        base_dir: &Path,
-        stem_id: &str,
-        backend: &dyn Backend,
-    ) -> Result<InsertChain> {
-        Self::build_with(
-            specs,
-            sample_rate,
-            channels,
-            base_dir,
-            stem_id,
-            &|p| load_ir(p, sample_rate),
-            &|ir, c, m, o| backend.convolver(ir, c, m, o),
-        )
     }
 
     /// [`InsertChain::build`] with a custom IR loader (tests, in-memory IRs,
@@ -314,7 +291,8 @@ impl InsertChain {
 }
 
 /// Makes the convolution engine of a `convolve` or `futz` insert:
-/// `(ir, channels, map, options)`, as [`Backend::convolver`].
+/// `(ir, channels, map, options)`, as `Backend::convolver` (the backend layer builds
+/// a chain on its engines with `backend::insert_chain`).
 pub type EngineFactory<'a> =
     dyn Fn(&Ir, usize, &IrMap, &ConvolverOptions) -> Result<Box<dyn ConvolveEngine>> + 'a;
 

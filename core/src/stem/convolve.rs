@@ -1397,6 +1397,41 @@ fn pair_span(
     st.past_valid = false;
 }
 
+/// A streaming, zero-latency multi-channel convolution (an insert's reverb or
+/// futz IR). [`Convolver`] is the CPU reference; `dubstage-gpu` runs the same
+/// uniformly partitioned overlap-save on the GPU (`shaders/convolve.wgsl`).
+/// State is carried across calls: any chunking gives the same output.
+pub trait ConvolveEngine: Send {
+    /// Convolves the first `frames` samples of each channel in place
+    /// (`planar.len()` = the channel count it was built for).
+    fn process_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> Result<()>;
+    /// Frames the output keeps ringing after the input stops (IR length − 1 +
+    /// predelay): feed that many zeros to get the whole tail.
+    fn tail_frames(&self) -> usize;
+    /// The partition size `B`: chunks that are multiples of it cost the least.
+    fn block_frames(&self) -> usize;
+}
+
+impl ConvolveEngine for Convolver {
+    fn process_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> Result<()> {
+        if planar.len() != self.channels() || planar.iter().any(|c| c.len() < frames) {
+            return Err(Error::Backend(format!(
+                "convolve: {} channel buffers (need {} of at least {frames} frames)",
+                planar.len(),
+                self.channels()
+            )));
+        }
+        Convolver::process_planar(self, planar, frames);
+        Ok(())
+    }
+    fn tail_frames(&self) -> usize {
+        Convolver::tail_frames(self)
+    }
+    fn block_frames(&self) -> usize {
+        Convolver::block_frames(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
