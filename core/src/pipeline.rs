@@ -20,7 +20,7 @@ use crate::backend::{
     SumSource, insert_chain,
 };
 use crate::io::{
-    AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile,
+    AudioReader, FinishedFile, OutputFormat, Rf64Mode, WavReader, WavSpec, WavWriter,
     first_non_finite,
 };
 use crate::loudness::{DialogueGate, LoudnessSummary, Meter, default_true_peak_factor};

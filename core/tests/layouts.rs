@@ -10,6 +10,7 @@
 //! with its sources, the deliverables carry the right mask and iXML track names, and
 //! BS.1770-4 weights the new positions by Table 3.
 
+use dubstage_core::backend::Backend;
 use dubstage_core::backend::cpu::CpuBackend;
 use dubstage_core::io::{AudioReader, OutputFormat, Rf64Mode, WavSpec, WavWriter};
 use dubstage_core::pipeline::{RenderOptions, render};
@@ -467,7 +468,8 @@ fn loudness_weights_follow_bs1770_table_3() {
         let mut w = WavWriter::create(&p, spec).unwrap();
         w.write_planar(&chans).unwrap();
         w.finish().unwrap();
-        let m = measure_file(&p, &MeasureOptions::default(), &CpuBackend::new()).unwrap();
+        let be = CpuBackend::new();
+        let m = measure_file(&p, &MeasureOptions::default(), &|c| be.summary_analyzer(c)).unwrap();
         assert_eq!(m.channel_map, "mask");
         assert_eq!(
             m.summary.weights,

@@ -721,4 +721,3 @@ impl CpuInfo {
         }
     }
 }
-
