@@ -49,7 +49,13 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors quote text from files (cue names, bext, paths): no control sequences.
+            let text = e.to_string();
+            let lines: Vec<String> = text
+                .lines()
+                .map(dubstage_core::text::printable)
+                .collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
         }
     }

@@ -34,6 +34,7 @@ pub mod render_report;
 pub mod session;
 pub mod spot;
 pub mod stem;
+pub mod text;
 pub mod timecode;
 
 pub use error::{Error, Result};
