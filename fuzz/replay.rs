@@ -98,9 +98,7 @@ fn spot_after(markers: &[dubstage_core::spot::Marker]) {
     if let Ok(cues) = spot::validate(markers, &reel, "fuzz") {
         let sheet = spot::cue_sheet(&cues, "fuzz", &reel);
         assert!(
-            !sheet
-                .chars()
-                .any(|c| c.is_control() && c != '\n'),
+            !sheet.chars().any(|c| c.is_control() && c != '\n'),
             "control character in a cue sheet"
         );
     }

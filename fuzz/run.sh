@@ -12,7 +12,7 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(manifest spot_csv wav flac session http spot_json)
 mkdir -p fuzz/logs
 for t in "${targets[@]}"; do
-  mkdir -p "fuzz/corpus-work/$t" "fuzz/seeds/$t"
+  mkdir -p "fuzz/corpus-work/$t" "fuzz/seeds/$t" "fuzz/corpus/$t"
   case "$t" in wav|flac) len=65536 ;; *) len=16384 ;; esac
   echo "== $t $(date +%T)"
   RUSTC_BOOTSTRAP=1 /usr/bin/time -f "cpu_user_s=%U cpu_sys_s=%S wall_s=%e" nice -n 19 \

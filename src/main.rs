@@ -51,10 +51,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Errors quote text from files (cue names, bext, paths): no control sequences.
             let text = e.to_string();
-            let lines: Vec<String> = text
-                .lines()
-                .map(dubstage_core::text::printable)
-                .collect();
+            let lines: Vec<String> = text.lines().map(dubstage_core::text::printable).collect();
             eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
         }

@@ -81,7 +81,11 @@ fn preview_refuses_a_folder_of_unrelated_files_and_leaves_them_untouched() {
     assert_eq!(tree(&out), before, "the folder's files changed");
     no_leftovers(&d);
     // A manifest that is not a package's does not make it one.
-    std::fs::write(out.join("manifest.json"), br#"{"format":"something-else/1"}"#).unwrap();
+    std::fs::write(
+        out.join("manifest.json"),
+        br#"{"format":"something-else/1"}"#,
+    )
+    .unwrap();
     fails(&["preview", s(&sess), "--out", s(&out)]);
     std::fs::remove_file(out.join("manifest.json")).unwrap();
     assert_eq!(tree(&out), before);
@@ -207,7 +211,10 @@ fn demo_refuses_a_folder_that_is_not_a_demo_unless_forced() {
     std::fs::write(out.join("stems/dx.wav"), b"my dialogue").unwrap();
     let before = tree(&out);
     let e = fails(&["demo", "--out", s(&out), "--minutes", "0.25", "--quiet"]);
-    assert!(e.contains("not a dubstage demo folder") && e.contains("--force"), "{e}");
+    assert!(
+        e.contains("not a dubstage demo folder") && e.contains("--force"),
+        "{e}"
+    );
     assert_eq!(tree(&out), before);
     // An earlier demo folder is rewritten without --force; --force writes anywhere.
     let demo = d.join("demo");
@@ -222,9 +229,11 @@ fn demo_refuses_a_folder_that_is_not_a_demo_unless_forced() {
         "--quiet",
         "--force",
     ]);
-    assert!(std::fs::read_to_string(out.join("session.toml"))
-        .unwrap()
-        .starts_with("# dubstage demo session"));
+    assert!(
+        std::fs::read_to_string(out.join("session.toml"))
+            .unwrap()
+            .starts_with("# dubstage demo session")
+    );
 }
 
 /// A served package: the child process, its URL parts.
@@ -250,7 +259,14 @@ fn serve(name: &str) -> Served {
     let pkg = d.join("pkg");
     ok(&["preview", s(&sess), "--out", s(&pkg)]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_dubstage"))
-        .args(["preview", s(&sess), "--out", s(&pkg), "--no-write", "--serve"])
+        .args([
+            "preview",
+            s(&sess),
+            "--out",
+            s(&pkg),
+            "--no-write",
+            "--serve",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -263,7 +279,9 @@ fn serve(name: &str) -> Served {
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {first:?}"));
-    let rest = url.strip_prefix("http://127.0.0.1:").expect("loopback by default");
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .expect("loopback by default");
     let (port, token) = rest.split_once('/').unwrap();
     let token = token.trim_end_matches('/').to_string();
     assert_eq!(token.len(), 32, "{url}");
@@ -327,7 +345,11 @@ fn the_server_wants_its_token_and_its_own_host_and_sends_the_headers() {
     assert!(h.starts_with("HTTP/1.1 200"), "{h}");
     assert_eq!(body, std::fs::read(sv.pkg.join("manifest.json")).unwrap());
     // No token, a wrong token: nothing.
-    for path in ["/manifest.json", "/index.html", "/0123456789abcdef0123456789abcdef/manifest.json"] {
+    for path in [
+        "/manifest.json",
+        "/index.html",
+        "/0123456789abcdef0123456789abcdef/manifest.json",
+    ] {
         let (h, body) = get(p, path, &host);
         assert!(h.starts_with("HTTP/1.1 404"), "{path}: {h}");
         assert_security_headers(&h);
@@ -365,7 +387,10 @@ fn the_server_wants_its_token_and_its_own_host_and_sends_the_headers() {
         &format!("GET /{t}/manifest.json HTTP/1.1\r\nHost: {host}\r\nRange: bytes=0-9\r\n\r\n"),
     );
     assert!(h.starts_with("HTTP/1.1 206"), "{h}");
-    assert_eq!(body, std::fs::read(sv.pkg.join("manifest.json")).unwrap()[..10]);
+    assert_eq!(
+        body,
+        std::fs::read(sv.pkg.join("manifest.json")).unwrap()[..10]
+    );
     let (h, _) = exchange(p, &format!("POST /{t}/ HTTP/1.1\r\nHost: {host}\r\n\r\n"));
     assert!(h.starts_with("HTTP/1.1 405"), "{h}");
     // Oversized heads are refused, not buffered without end.
@@ -467,7 +492,11 @@ fn bext_wav(description: &str) -> Vec<u8> {
     };
     let data = vec![0u8; 200];
     let mut body = b"WAVE".to_vec();
-    for (id, c) in [(b"fmt ", &fmt[..]), (b"bext", &bext[..]), (b"data", &data[..])] {
+    for (id, c) in [
+        (b"fmt ", &fmt[..]),
+        (b"bext", &bext[..]),
+        (b"data", &data[..]),
+    ] {
         body.extend_from_slice(id);
         body.extend_from_slice(&(c.len() as u32).to_le_bytes());
         body.extend_from_slice(c);

@@ -687,7 +687,6 @@ pub fn cue_sheet(cues: &[Cue], title: &str, reel: &SpotReel) -> String {
     s
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,7 +126,10 @@ pub fn parse_head(buf: &[u8]) -> Result<Head, Refusal> {
         } else if name.eq_ignore_ascii_case("transfer-encoding")
             || (name.eq_ignore_ascii_case("content-length") && value != "0")
         {
-            return Err(refuse("413 Content Too Large", "request bodies are not accepted"));
+            return Err(refuse(
+                "413 Content Too Large",
+                "request bodies are not accepted",
+            ));
         }
     }
     let Some(host) = host else {
@@ -250,8 +253,10 @@ mod tests {
 
     #[test]
     fn heads_parse_and_bounds_hold() {
-        let h = parse_head(b"GET /tok/index.html HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nRange: bytes=0-9\r\n\r\n")
-            .unwrap();
+        let h = parse_head(
+            b"GET /tok/index.html HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nRange: bytes=0-9\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(h.method, "GET");
         assert_eq!(h.target, "/tok/index.html");
         assert_eq!(h.host, "127.0.0.1:8000");
@@ -292,11 +297,35 @@ mod tests {
         assert!(host_ok("[::1]:8000", "[::1]", 8000, true, false));
         assert!(!host_ok("127.0.0.1:8001", "127.0.0.1", 8000, true, false));
         assert!(!host_ok("127.0.0.1", "127.0.0.1", 8000, true, false));
-        assert!(!host_ok("evil.example:8000", "127.0.0.1", 8000, true, false));
-        assert!(!host_ok("localhost.evil.example:8000", "127.0.0.1", 8000, true, false));
-        assert!(!host_ok("localhost:8000", "192.168.1.5", 8000, false, false));
+        assert!(!host_ok(
+            "evil.example:8000",
+            "127.0.0.1",
+            8000,
+            true,
+            false
+        ));
+        assert!(!host_ok(
+            "localhost.evil.example:8000",
+            "127.0.0.1",
+            8000,
+            true,
+            false
+        ));
+        assert!(!host_ok(
+            "localhost:8000",
+            "192.168.1.5",
+            8000,
+            false,
+            false
+        ));
         assert!(host_ok("192.168.1.5:8000", "0.0.0.0", 8000, false, true));
-        assert!(!host_ok("rebind.example:8000", "0.0.0.0", 8000, false, true));
+        assert!(!host_ok(
+            "rebind.example:8000",
+            "0.0.0.0",
+            8000,
+            false,
+            true
+        ));
     }
 
     #[test]

@@ -91,10 +91,7 @@ pub fn run(a: &Args) -> Result<()> {
                             );
                         }
                         if !b.originator.is_empty() {
-                            println!(
-                                "               originator \"{}\"",
-                                printable(&b.originator)
-                            );
+                            println!("               originator \"{}\"", printable(&b.originator));
                         }
                     }
                     if let Some(x) = &i.ixml {

@@ -30,7 +30,9 @@ pub fn is_demo_folder(dir: &Path) -> bool {
 
 fn read_prefix(path: &Path, max: u64) -> std::io::Result<String> {
     let mut s = String::new();
-    std::fs::File::open(path)?.take(max).read_to_string(&mut s)?;
+    std::fs::File::open(path)?
+        .take(max)
+        .read_to_string(&mut s)?;
     Ok(s)
 }
 
@@ -207,7 +209,11 @@ pub fn write_swapped<T>(dir: &Path, build: impl FnOnce(&Path) -> Result<T>) -> R
 /// RFC 8794, whose DocType is `webm`). Returns the file extension to use.
 pub fn video_kind(head: &[u8]) -> Option<&'static str> {
     if head.len() >= 12 && &head[4..8] == b"ftyp" {
-        return Some(if &head[8..12] == b"qt  " { "mov" } else { "mp4" });
+        return Some(if &head[8..12] == b"qt  " {
+            "mov"
+        } else {
+            "mp4"
+        });
     }
     if head.len() >= 8 && matches!(&head[4..8], b"moov" | b"mdat" | b"wide" | b"free" | b"skip") {
         return Some("mov");
@@ -215,7 +221,9 @@ pub fn video_kind(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
         // DocType element (0x4282) holding "webm", within the EBML header.
         let h = &head[..head.len().min(64)];
-        if h.windows(7).any(|w| w == [0x42, 0x82, 0x84, b'w', b'e', b'b', b'm']) {
+        if h.windows(7)
+            .any(|w| w == [0x42, 0x82, 0x84, b'w', b'e', b'b', b'm'])
+        {
             return Some("webm");
         }
     }

@@ -495,7 +495,8 @@ pub fn write_package(
                 !n.starts_with('.')
                     && n.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-                    && n.rsplit_once('.').is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext))
+                    && n.rsplit_once('.')
+                        .is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext))
             })
             .map_or_else(|| format!("proxy.{ext}"), str::to_string);
         let dest = dir.join("video").join(&name);

@@ -103,8 +103,8 @@ enum Job {
 /// the URL once the socket listens.
 pub fn serve(root: &Path, addr: &str, on_ready: impl FnOnce(&Ready)) -> Result<()> {
     let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
-    let listener =
-        TcpListener::bind(addr).map_err(|e| Error::Invalid(format!("cannot listen on {addr}: {e}")))?;
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| Error::Invalid(format!("cannot listen on {addr}: {e}")))?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::Invalid(format!("{addr}: {e}")))?;
@@ -128,7 +128,8 @@ pub fn serve(root: &Path, addr: &str, on_ready: impl FnOnce(&Ready)) -> Result<(
     };
     let url = format!("http://{shown}:{}/{}/", site.port, site.token);
     let reach = if ip.is_loopback() {
-        "only programs on this computer can connect (loopback), and only with the token in the URL".to_string()
+        "only programs on this computer can connect (loopback), and only with the token in the URL"
+            .to_string()
     } else if ip.is_unspecified() {
         format!(
             "listening on every network interface ({local}): ANYONE who can reach this computer on port {} and has the URL (token included) can hear the package; use this computer's address in place of 127.0.0.1 from other machines",
@@ -330,7 +331,12 @@ fn text(s: &mut TcpStream, status: &str, body: &str, head_only: bool) -> std::io
 
 fn respond(s: &mut TcpStream, h: &Head, site: &Site) -> std::io::Result<()> {
     if !http::host_ok(&h.host, &site.bound, site.port, site.loopback, site.any_ip) {
-        return text(s, "403 Forbidden", "this server answers only to its own address", false);
+        return text(
+            s,
+            "403 Forbidden",
+            "this server answers only to its own address",
+            false,
+        );
     }
     if h.method != "GET" && h.method != "HEAD" {
         return s.write_all(
@@ -503,7 +509,14 @@ mod tests {
 
     #[test]
     fn only_package_file_types_have_a_type() {
-        for ok in ["a.html", "a.js", "a.wasm", "audio/x/000001.pcm", "irs/1-x.f32", "v.webm"] {
+        for ok in [
+            "a.html",
+            "a.js",
+            "a.wasm",
+            "audio/x/000001.pcm",
+            "irs/1-x.f32",
+            "v.webm",
+        ] {
             assert!(content_type(Path::new(ok)).is_some(), "{ok}");
         }
         for no in ["id_ed25519", "a.toml", "a.wav", "a.sh", "a.svg", "a"] {

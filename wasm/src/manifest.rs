@@ -578,7 +578,10 @@ impl Manifest {
                 return Err(format!("{w}: pan outside -1 to 1 (surround 0 to 1)"));
             }
             if !(s.storage_gain.is_finite() && s.storage_gain > 0.0 && s.storage_gain <= 16.0) {
-                return Err(format!("{w}: storage_gain {} outside 0 to 16", s.storage_gain));
+                return Err(format!(
+                    "{w}: storage_gain {} outside 0 to 16",
+                    s.storage_gain
+                ));
             }
             if s.sends.len() > MAX_STEMS {
                 return Err(format!("{w}: more than {MAX_STEMS} sends"));
@@ -807,15 +810,39 @@ mod tests {
         let ok = serde_json::to_string(&sample_manifest()).unwrap();
         assert_eq!(Manifest::from_json(&ok).unwrap(), sample_manifest());
         let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
-            ("length", Box::new(|v| v["length"] = serde_json::json!(9223372036854775807u64))),
-            ("length", Box::new(|v| v["length"] = serde_json::json!(u64::MAX))),
+            (
+                "length",
+                Box::new(|v| v["length"] = serde_json::json!(9223372036854775807u64)),
+            ),
+            (
+                "length",
+                Box::new(|v| v["length"] = serde_json::json!(u64::MAX)),
+            ),
             ("length", Box::new(|v| v["length"] = serde_json::json!(0))),
-            ("chunks", Box::new(|v| v["audio"]["chunks"] = serde_json::json!(u32::MAX))),
-            ("chunk_frames", Box::new(|v| v["audio"]["chunk_frames"] = serde_json::json!(0))),
-            ("sample rate", Box::new(|v| v["sample_rate"] = serde_json::json!(4_294_967_290u32))),
-            ("reel_number", Box::new(|v| v["reel_number"] = serde_json::json!(u32::MAX))),
-            ("peak_levels", Box::new(|v| v["peak_levels"] = serde_json::json!([0]))),
-            ("peak_levels", Box::new(|v| v["peak_levels"] = serde_json::json!([]))),
+            (
+                "chunks",
+                Box::new(|v| v["audio"]["chunks"] = serde_json::json!(u32::MAX)),
+            ),
+            (
+                "chunk_frames",
+                Box::new(|v| v["audio"]["chunk_frames"] = serde_json::json!(0)),
+            ),
+            (
+                "sample rate",
+                Box::new(|v| v["sample_rate"] = serde_json::json!(4_294_967_290u32)),
+            ),
+            (
+                "reel_number",
+                Box::new(|v| v["reel_number"] = serde_json::json!(u32::MAX)),
+            ),
+            (
+                "peak_levels",
+                Box::new(|v| v["peak_levels"] = serde_json::json!([0])),
+            ),
+            (
+                "peak_levels",
+                Box::new(|v| v["peak_levels"] = serde_json::json!([])),
+            ),
             (
                 "breakpoint",
                 Box::new(|v| v["stems"][0]["automation"] = serde_json::json!([[i64::MAX, 0.0]])),
@@ -824,14 +851,23 @@ mod tests {
                 "breakpoint",
                 Box::new(|v| v["stems"][0]["automation"] = serde_json::json!([[i64::MIN, 0.0]])),
             ),
-            ("dB", Box::new(|v| v["stems"][0]["gain_db"] = serde_json::json!(1e300))),
-            ("pan", Box::new(|v| v["stems"][0]["pan"] = serde_json::json!(-7.0))),
+            (
+                "dB",
+                Box::new(|v| v["stems"][0]["gain_db"] = serde_json::json!(1e300)),
+            ),
+            (
+                "pan",
+                Box::new(|v| v["stems"][0]["pan"] = serde_json::json!(-7.0)),
+            ),
         ];
         for (what, edit) in cases {
             let mut v: serde_json::Value = serde_json::from_str(&ok).unwrap();
             edit(&mut v);
             let e = Manifest::from_json(&v.to_string()).unwrap_err().to_string();
-            assert!(e.contains("manifest.json") && e.contains(what), "{what}: {e}");
+            assert!(
+                e.contains("manifest.json") && e.contains(what),
+                "{what}: {e}"
+            );
         }
     }
 
