@@ -107,16 +107,21 @@ impl FrameRate {
     /// Samples (at `sample_rate`) from the start of frame 0 to the start of frame
     /// `frames` of real time, rounded to the nearest sample.
     pub fn frames_to_samples(self, frames: i64, sample_rate: u32) -> i64 {
+        // Saturates instead of wrapping for frame counts past i64 samples.
+        self.frames_to_samples_wide(frames as i128, sample_rate)
+            .clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+
+    fn frames_to_samples_wide(self, frames: i128, sample_rate: u32) -> i128 {
         let (n, d) = self.rational();
-        let num = frames as i128 * sample_rate as i128 * d as i128;
+        let num = frames * sample_rate as i128 * d as i128;
         let den = n as i128;
         // round half away from zero
-        let q = if num >= 0 {
+        if num >= 0 {
             (num + den / 2) / den
         } else {
             -((-num + den / 2) / den)
-        };
-        q as i64
+        }
     }
 
     /// The frame that contains sample `samples`: the last frame whose first sample
@@ -126,14 +131,17 @@ impl FrameRate {
         let (n, d) = self.rational();
         let num = samples as i128 * n as i128;
         let den = sample_rate as i128 * d as i128;
-        let mut f = num.div_euclid(den) as i64;
-        while self.frames_to_samples(f + 1, sample_rate) <= samples {
+        // In i128 throughout: near i64::MAX samples the next frame's first
+        // sample does not fit an i64 (a wrap there once looped for ever).
+        let s = samples as i128;
+        let mut f = num.div_euclid(den);
+        while self.frames_to_samples_wide(f + 1, sample_rate) <= s {
             f += 1;
         }
-        while self.frames_to_samples(f, sample_rate) > samples {
+        while self.frames_to_samples_wide(f, sample_rate) > s {
             f -= 1;
         }
-        f
+        f as i64
     }
 }
 
@@ -308,6 +316,20 @@ impl fmt::Display for Timecode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_positions_near_i64_max_neither_wrap_nor_hang() {
+        for rate in [FrameRate::Fps24, FrameRate::Fps23_976, FrameRate::Fps29_97Df] {
+            for s in [i64::MAX, i64::MAX - 1, i64::MIN, i64::MIN + 1] {
+                let f = rate.samples_to_frames(s, 48_000);
+                // the frame that contains sample s starts at or before it
+                assert!(rate.frames_to_samples(f, 48_000) <= s, "{rate} {s}");
+                let _ = Timecode::from_samples(s, rate, 48_000);
+            }
+            assert_eq!(rate.frames_to_samples(i64::MAX, 48_000), i64::MAX);
+            assert_eq!(rate.frames_to_samples(i64::MIN, 48_000), i64::MIN);
+        }
+    }
 
     #[test]
     fn drop_frame_skips_two_frames_per_minute_except_tenths() {
