@@ -490,7 +490,7 @@ fn bext_wav(description: &str) -> Vec<u8> {
         f[14..16].copy_from_slice(&16u16.to_le_bytes());
         f
     };
-    let data = vec![0u8; 200];
+    let data = [0u8; 200];
     let mut body = b"WAVE".to_vec();
     for (id, c) in [
         (b"fmt ", &fmt[..]),
