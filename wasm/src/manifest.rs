@@ -809,7 +809,8 @@ mod tests {
     fn absurd_numbers_are_refused() {
         let ok = serde_json::to_string(&sample_manifest()).unwrap();
         assert_eq!(Manifest::from_json(&ok).unwrap(), sample_manifest());
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "length",
                 Box::new(|v| v["length"] = serde_json::json!(9223372036854775807u64)),
