@@ -121,7 +121,10 @@ fn main() -> ExitCode {
     match r {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors quote text from files (cue names, bext, paths): no control sequences.
+            let text = e.to_string();
+            let lines: Vec<String> = text.lines().map(dubstage_core::text::printable).collect();
+            eprintln!("error: {}", lines.join("\n"));
             let printed = cmd::JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst);
             if cli.command.json() && !printed {
                 println!("{}", error_json(&e));

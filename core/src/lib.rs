@@ -57,6 +57,7 @@ pub mod resample;
 pub mod session;
 pub mod spot;
 pub mod stem;
+pub mod text;
 pub mod timecode;
 
 pub use error::{Error, Result};

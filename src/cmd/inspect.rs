@@ -3,6 +3,7 @@
 use dubstage_core::io::plausible::{header_problems, is_time_of_day};
 use dubstage_core::io::{AudioReader, SampleFormat};
 use dubstage_core::layout::identify;
+use dubstage_core::text::printable;
 use dubstage_core::timecode::{FrameRate, Timecode};
 use dubstage_core::{Error, Layout, Result};
 use serde_json::json;
@@ -113,10 +114,13 @@ pub fn run(a: &Args) -> Result<()> {
                             start_tc.clone().unwrap_or_default()
                         );
                         if !b.description.is_empty() {
-                            println!("               description \"{}\"", b.description);
+                            println!(
+                                "               description \"{}\"",
+                                printable(&b.description)
+                            );
                         }
                         if !b.originator.is_empty() {
-                            println!("               originator \"{}\"", b.originator);
+                            println!("               originator \"{}\"", printable(&b.originator));
                         }
                     }
                     if let Some(x) = &i.ixml {
@@ -129,7 +133,7 @@ pub fn run(a: &Args) -> Result<()> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                eprintln!("error: {}", printable(&e.to_string()));
             }
         }
     }
@@ -152,21 +156,25 @@ pub fn run(a: &Args) -> Result<()> {
 /// The text form of an iXML chunk.
 fn print_ixml(x: &dubstage_core::io::IXml, i: &dubstage_core::io::WavInfo, rate: FrameRate) {
     if let Some(p) = &x.problem {
-        println!("  iXML         unreadable: {p}");
+        println!("  iXML         unreadable: {}", printable(p));
         return;
     }
-    let mut head = vec![format!("project \"{}\"", x.project)];
+    let mut head = vec![format!("project \"{}\"", printable(&x.project))];
     for (k, v) in [("scene", &x.scene), ("take", &x.take), ("tape", &x.tape)] {
         if !v.is_empty() {
-            head.push(format!("{k} \"{v}\""));
+            head.push(format!("{k} \"{}\"", printable(v)));
         }
     }
     println!("  iXML         {}", head.join(", "));
     if !x.note.is_empty() {
-        println!("               note \"{}\"", x.note);
+        println!("               note \"{}\"", printable(&x.note));
     }
     if let Some(s) = &x.speed {
-        let mut line = format!("speed {} {}", s.timecode_rate, s.timecode_flag);
+        let mut line = format!(
+            "speed {} {}",
+            printable(&s.timecode_rate),
+            printable(&s.timecode_flag)
+        );
         if let Some(t) = s.timestamp_samples_since_midnight {
             let sr = s.timestamp_sample_rate.unwrap_or(i.sample_rate);
             if is_time_of_day(t, sr, rate) {
@@ -194,7 +202,7 @@ fn print_ixml(x: &dubstage_core::io::IXml, i: &dubstage_core::io::WavInfo, rate:
         let t: Vec<String> = x
             .tracks
             .iter()
-            .map(|t| format!("{}:{}", t.interleave_index, t.name))
+            .map(|t| format!("{}:{}", t.interleave_index, printable(&t.name)))
             .collect();
         println!("               tracks {}", t.join(" "));
     }

@@ -30,9 +30,10 @@ pub struct Args {
     /// Package folder (default: `<session name>-preview` beside the session).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Serve the package over HTTP after writing it. ADDR defaults to
-    /// 127.0.0.1:8640; a non-loopback address must be given explicitly.
-    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_ADDR, value_name = "ADDR")]
+    /// Serve the package over HTTP after writing it, at a URL with a random
+    /// token. ADDR defaults to 127.0.0.1 on a random free port; a non-loopback
+    /// address must be given explicitly.
+    #[arg(long, num_args = 0..=1, default_missing_value = super::serve::DEFAULT_ADDR, value_name = "ADDR")]
     pub serve: Option<String>,
     /// Only serve an existing package (do not rewrite it).
     #[arg(long)]
@@ -52,9 +53,6 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
     pub video_offset: f64,
 }
-
-/// Where `--serve` listens when no address is given.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:8640";
 
 /// Frames per audio chunk file: 12 blocks of 4096 (1.02 s at 48 kHz), so that the
 /// page's 4096-frame blocks never straddle two chunks, and a seek fetches little.
@@ -178,7 +176,8 @@ struct Series {
     readings: Vec<(f64, f64)>,
 }
 
-/// Writes a package into `dir` (created; files of an older package are replaced).
+/// Writes a package into `dir`, a new or empty folder (`run` gives it a fresh
+/// temporary one and swaps it in: see `outdir::write_swapped`).
 pub fn write_package(
     reel: &PreviewReel,
     mut stems: Vec<PreviewStem>,
@@ -192,12 +191,6 @@ pub fn write_package(
         )));
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    for sub in ["audio", "peaks", "loudness", "irs"] {
-        let p = dir.join(sub);
-        if p.exists() {
-            std::fs::remove_dir_all(&p).map_err(io(&p))?;
-        }
-    }
     let mut bytes = 0u64;
     for (name, data) in WWW {
         bytes += write_file(&dir.join(name), data)?;
@@ -475,17 +468,27 @@ pub fn write_package(
     bytes += write_file(&dir.join("loudness/loudness.json"), text.as_bytes())?;
 
     if let Some((v, offset)) = &reel.video {
+        let ext = super::outdir::check_video(v, "video")?;
         let name = v
             .file_name()
             .and_then(|n| n.to_str())
             .filter(|n| {
-                n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                !n.starts_with('.')
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                    && n.rsplit_once('.')
+                        .is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext))
             })
-            .unwrap_or("proxy.mp4")
-            .to_string();
+            .map_or_else(|| format!("proxy.{ext}"), str::to_string);
         let dest = dir.join("video").join(&name);
         std::fs::create_dir_all(dir.join("video")).map_err(io(dir))?;
+        if dest.exists() || v.canonicalize().ok() == dest.canonicalize().ok() {
+            return Err(Error::Invalid(format!(
+                "video {}: its destination {} already exists",
+                v.display(),
+                dest.display()
+            )));
+        }
         bytes += std::fs::copy(v, &dest).map_err(io(v))?;
         m.video = Some(VideoInfo {
             src: format!("video/{name}"),
@@ -582,17 +585,22 @@ pub fn run(args: &Args) -> Result<()> {
             .join(format!("{stem}-preview"))
     });
     if !args.no_write {
+        // Where the package may go is checked before any work is done.
+        let plan = dubstage_core::session::Session::load(&args.session)?.resolve()?;
+        let mut inputs = super::outdir::session_inputs(&plan);
+        inputs.extend(args.video.iter().cloned());
+        super::outdir::check_preview_out(&dir, &inputs)?;
+        if let Some(v) = &args.video {
+            super::outdir::check_video(v, "--video")?;
+        }
         let (mut reel, stems) = load_session(&args.session)?;
         if let Some(v) = &args.video {
-            if !v.is_file() {
-                return Err(Error::Invalid(format!(
-                    "--video {}: not a file",
-                    v.display()
-                )));
-            }
             reel.video = Some((v.clone(), args.video_offset));
         }
-        let summary = write_package(&reel, stems, &dir, args.stereo)?;
+        let mut summary = super::outdir::write_swapped(&dir, |tmp| {
+            write_package(&reel, stems, tmp, args.stereo)
+        })?;
+        summary.dir = dir.clone();
         if args.json {
             println!(
                 "{}",
@@ -610,8 +618,15 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     if let Some(addr) = &args.serve {
-        serve(&dir, addr, |url| {
-            println!("serving {} at {url}  (Ctrl-C to stop)", dir.display());
+        if !super::outdir::is_preview_package(&dir) {
+            return Err(Error::Invalid(format!(
+                "{}: not a dubstage preview package (no manifest.json of format dubstage-preview); nothing is served",
+                dir.display()
+            )));
+        }
+        super::serve::serve(&dir, addr, |r| {
+            println!("serving {} at {}  (Ctrl-C to stop)", dir.display(), r.url);
+            println!("  {}", r.reach);
             let _ = std::io::stdout().flush();
         })?;
     }
@@ -637,13 +652,8 @@ fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
     let session = dubstage_core::session::Session::load(path)?;
     let plan = session.resolve()?;
     if let Some((v, _)) = &plan.video {
-        if !v.is_file() {
-            return Err(Error::Invalid(format!(
-                "{}: [reel] video {} is not a file",
-                path.display(),
-                v.display()
-            )));
-        }
+        super::outdir::check_session_video(&plan, v)?;
+        super::outdir::check_video(v, &format!("{}: [reel] video", path.display()))?;
     }
     let ffoa = (plan.ffoa > 0).then(|| plan.timecode_at(plan.ffoa));
     let reel = PreviewReel {
@@ -726,227 +736,9 @@ fn normalization(plan: &dubstage_core::session::Plan) -> Result<Option<(f64, Str
     Ok(Some((n.gain_db, note)))
 }
 
-// ---------------------------------------------------------------- server
-
-/// Serves `root` over HTTP/1.1 (GET and HEAD, single byte ranges) until the
-/// process ends. Only regular files inside `root` are served: the request path
-/// is percent-decoded, any `..`, `.`, empty or backslash segment is refused,
-/// and the resolved path (symlinks followed) must stay under `root`.
-/// `addr` must name a loopback address unless it says otherwise explicitly.
-pub fn serve(root: &Path, addr: &str, on_ready: impl FnOnce(&str)) -> Result<()> {
-    let root = root.canonicalize().map_err(io(root))?;
-    let listener = std::net::TcpListener::bind(addr)
-        .map_err(|e| Error::Invalid(format!("cannot listen on {addr}: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Invalid(format!("{addr}: {e}")))?;
-    if !local.ip().is_loopback() {
-        eprintln!(
-            "warning: serving on {local}, which other machines can reach; the package is readable by anyone who can connect"
-        );
-    }
-    on_ready(&format!("http://{local}/"));
-    for conn in listener.incoming() {
-        let Ok(stream) = conn else { continue };
-        let root = root.clone();
-        std::thread::spawn(move || {
-            let _ = handle(stream, &root);
-        });
-    }
-    Ok(())
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" => "application/json",
-        "wasm" => "application/wasm",
-        "md" => "text/markdown; charset=utf-8",
-        "mp4" | "m4v" => "video/mp4",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        _ => "application/octet-stream",
-    }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// The file a request target names, or `None` when it must not be served.
-pub fn resolve_request(root: &Path, target: &str) -> Option<PathBuf> {
-    let path = target.split(['?', '#']).next()?;
-    let path = percent_decode(path)?;
-    let rel = path.strip_prefix('/')?;
-    let rel = if rel.is_empty() || rel.ends_with('/') {
-        format!("{rel}index.html")
-    } else {
-        rel.to_string()
-    };
-    let mut p = root.to_path_buf();
-    for seg in rel.split('/') {
-        if seg.is_empty()
-            || seg == "."
-            || seg == ".."
-            || seg.contains(['\\', '\0', ':'])
-            || seg.starts_with('.')
-        {
-            return None;
-        }
-        p.push(seg);
-    }
-    let real = p.canonicalize().ok()?;
-    (real.starts_with(root) && real.is_file()).then_some(real)
-}
-
-fn handle(mut stream: std::net::TcpStream, root: &Path) -> std::io::Result<()> {
-    use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.by_ref().take(8192).read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let mut range = None;
-    loop {
-        let mut h = String::new();
-        if reader.by_ref().take(8192).read_line(&mut h)? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':')
-            && k.trim().eq_ignore_ascii_case("range")
-        {
-            range = Some(v.trim().to_string());
-        }
-    }
-    let reply = |s: &mut std::net::TcpStream, code: &str, extra: &str, body: &[u8]| {
-        write!(
-            s,
-            "HTTP/1.1 {code}\r\nContent-Length: {}\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n{extra}\r\n",
-            body.len()
-        )?;
-        s.write_all(body)
-    };
-    if method != "GET" && method != "HEAD" {
-        return reply(
-            &mut stream,
-            "405 Method Not Allowed",
-            "Allow: GET, HEAD\r\n",
-            b"",
-        );
-    }
-    let Some(path) = resolve_request(root, target) else {
-        return reply(
-            &mut stream,
-            "404 Not Found",
-            "Content-Type: text/plain\r\n",
-            b"not found\n",
-        );
-    };
-    let mut f = std::fs::File::open(&path)?;
-    let size = f.metadata()?.len();
-    let (mut from, mut to) = (0u64, size.saturating_sub(1));
-    let mut code = "200 OK";
-    if let Some(r) = range.as_deref().and_then(|r| r.strip_prefix("bytes="))
-        && let Some((a, b)) = r.split_once('-')
-        && !r.contains(',')
-    {
-        let parsed = match (a.trim(), b.trim()) {
-            ("", n) => n
-                .parse::<u64>()
-                .ok()
-                .map(|n| (size.saturating_sub(n), size.saturating_sub(1))),
-            (a, "") => a.parse::<u64>().ok().map(|a| (a, size.saturating_sub(1))),
-            (a, b) => a.parse::<u64>().ok().zip(b.parse::<u64>().ok()),
-        };
-        match parsed {
-            Some((a, b)) if a <= b && a < size => {
-                from = a;
-                to = b.min(size - 1);
-                code = "206 Partial Content";
-            }
-            _ => {
-                return reply(
-                    &mut stream,
-                    "416 Range Not Satisfiable",
-                    &format!("Content-Range: bytes */{size}\r\n"),
-                    b"",
-                );
-            }
-        }
-    }
-    let len = if size == 0 { 0 } else { to - from + 1 };
-    let mut head = format!(
-        "HTTP/1.1 {code}\r\nContent-Type: {}\r\nContent-Length: {len}\r\nAccept-Ranges: bytes\r\nCache-Control: no-cache\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n",
-        content_type(&path)
-    );
-    if code.starts_with("206") {
-        head.push_str(&format!("Content-Range: bytes {from}-{to}/{size}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    if method == "HEAD" {
-        return Ok(());
-    }
-    f.seek(SeekFrom::Start(from))?;
-    std::io::copy(&mut f.take(len), &mut stream)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requests_never_leave_the_package() {
-        let dir = std::env::temp_dir().join(format!("dubstage-serve-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("audio/dx")).unwrap();
-        std::fs::write(dir.join("index.html"), "x").unwrap();
-        std::fs::write(dir.join("audio/dx/000000.pcm"), "x").unwrap();
-        let root = dir.canonicalize().unwrap();
-        assert_eq!(resolve_request(&root, "/"), Some(root.join("index.html")));
-        assert_eq!(
-            resolve_request(&root, "/audio/dx/000000.pcm?x=1"),
-            Some(root.join("audio/dx/000000.pcm"))
-        );
-        for bad in [
-            "/../etc/passwd",
-            "/audio/../../etc/passwd",
-            "/%2e%2e/etc/passwd",
-            "/audio/%2e%2e/%2e%2e/etc/passwd",
-            "/audio%2f..%2f..%2fetc/passwd",
-            "//etc/passwd",
-            "/audio\\..\\x",
-            "/.hidden",
-            "etc/passwd",
-            "/nope.html",
-            "/audio",
-            "/%zz",
-        ] {
-            assert_eq!(resolve_request(&root, bad), None, "{bad}");
-        }
-        #[cfg(unix)]
-        {
-            std::os::unix::fs::symlink("/etc", dir.join("link")).unwrap();
-            assert_eq!(resolve_request(&root, "/link/passwd"), None);
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn quantization_is_symmetric_with_the_page() {

@@ -56,11 +56,12 @@ fi
 "$bin" preview "$work/demo/session.toml" --out "$work/pkg" "${video[@]}"
 
 step "serve"
-"$bin" preview "$work/demo/session.toml" --out "$work/pkg" --no-write --serve 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+# loopback, a random free port, a random token in the URL (the default)
+"$bin" preview "$work/demo/session.toml" --out "$work/pkg" --no-write --serve >"$work/serve.log" 2>&1 &
 server=$!
 url=""
 for _ in $(seq 1 100); do
-  url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$work/serve.log" || true)"
+  url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/[0-9a-f]*/' "$work/serve.log" || true)"
   [ -n "$url" ] && break
   sleep 0.1
 done

@@ -21,6 +21,30 @@ use serde::{Deserialize, Serialize};
 /// The manifest's format tag.
 pub const FORMAT: &str = "dubstage-preview/1";
 
+/// Bounds [`Manifest::from_json`] holds a manifest to. A reel longer than a
+/// day, or figures past these, come from a damaged or hostile package.
+pub const MAX_HOURS: u64 = 24;
+/// Sample rates accepted (Hz): 8 kHz to 768 kHz.
+pub const MIN_SAMPLE_RATE: u32 = 8_000;
+/// See [`MIN_SAMPLE_RATE`].
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Largest reel number (cue numbers such as `1A01` carry it).
+pub const MAX_REEL: u32 = 9_999;
+/// Largest chunk (and peak run), frames.
+pub const MAX_CHUNK_FRAMES: u32 = 1 << 22;
+/// Most waveform zoom levels.
+pub const MAX_PEAK_LEVELS: usize = 16;
+/// Most stems (and buses, returns, IRs, sends per stem).
+pub const MAX_STEMS: usize = 1024;
+/// Most automation breakpoints per lane.
+pub const MAX_BREAKPOINTS: usize = 1 << 20;
+/// Largest gain magnitude, dB.
+pub const MAX_DB: f64 = 1000.0;
+/// Longest impulse response, seconds (the render takes up to 30 s).
+pub const MAX_IR_SECONDS: u64 = 60;
+/// Most impulse-response channels.
+pub const MAX_IR_CHANNELS: u32 = 64;
+
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -453,7 +477,143 @@ impl Manifest {
                 format!("sample rate {} is not a multiple of 10 Hz", m.sample_rate),
             ));
         }
+        m.check_bounds()
+            .map_err(|msg| Error::format("manifest.json", msg))?;
         Ok(m)
+    }
+
+    /// Checks every number a package supplies against what a real package can
+    /// hold, so that a hostile or damaged manifest is refused instead of
+    /// freezing the page or `dubstage spot` (a `length` of 2^63, a million
+    /// chunks, a zero chunk size) or wrapping arithmetic. See the `MAX_*`
+    /// constants.
+    fn check_bounds(&self) -> std::result::Result<(), String> {
+        let sr = self.sample_rate;
+        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sr) {
+            return Err(format!(
+                "sample rate {sr} Hz is outside {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
+            ));
+        }
+        let max_len = sr as u64 * MAX_HOURS * 3600;
+        if self.length == 0 || self.length > max_len {
+            return Err(format!(
+                "length {} samples: a reel must be 1 sample to {MAX_HOURS} hours ({max_len} samples at {sr} Hz)",
+                self.length
+            ));
+        }
+        if self.reel_number > MAX_REEL {
+            return Err(format!(
+                "reel_number {} is above {MAX_REEL}",
+                self.reel_number
+            ));
+        }
+        let a = &self.audio;
+        if !(1..=MAX_CHUNK_FRAMES).contains(&a.chunk_frames) {
+            return Err(format!(
+                "audio.chunk_frames {} is outside 1 to {MAX_CHUNK_FRAMES}",
+                a.chunk_frames
+            ));
+        }
+        let want = self.length.div_ceil(a.chunk_frames as u64).max(1);
+        if a.chunks as u64 != want {
+            return Err(format!(
+                "audio.chunks {} does not match length {} / chunk_frames {} ({want})",
+                a.chunks, self.length, a.chunk_frames
+            ));
+        }
+        if self.peak_levels.is_empty()
+            || self.peak_levels.len() > MAX_PEAK_LEVELS
+            || self
+                .peak_levels
+                .iter()
+                .any(|&p| !(1..=MAX_CHUNK_FRAMES).contains(&p))
+        {
+            return Err(format!(
+                "peak_levels {:?}: 1 to {MAX_PEAK_LEVELS} levels of 1 to {MAX_CHUNK_FRAMES} samples",
+                self.peak_levels
+            ));
+        }
+        if self.stems.len() > MAX_STEMS
+            || self.buses.len() > MAX_STEMS
+            || self.returns.len() > MAX_STEMS
+            || self.irs.len() > MAX_STEMS
+        {
+            return Err(format!(
+                "more than {MAX_STEMS} stems, buses, returns or impulse responses"
+            ));
+        }
+        let db = |what: &str, v: f64| -> std::result::Result<(), String> {
+            if v.is_finite() && v.abs() <= MAX_DB {
+                Ok(())
+            } else {
+                Err(format!("{what} {v} dB is outside ±{MAX_DB} dB"))
+            }
+        };
+        // Breakpoints are placed by timecode, so they may lie before the reel
+        // or past its end, but within a day either way.
+        let max_t = (sr as u64 * MAX_HOURS * 3600 * 2) as i64;
+        let automation = |what: &str, pts: &[(i64, f64)]| -> std::result::Result<(), String> {
+            if pts.len() > MAX_BREAKPOINTS {
+                return Err(format!("{what}: more than {MAX_BREAKPOINTS} breakpoints"));
+            }
+            for &(t, v) in pts {
+                if !(-max_t..=max_t).contains(&t) {
+                    return Err(format!(
+                        "{what}: breakpoint at sample {t} is far outside the reel"
+                    ));
+                }
+                db(what, v)?;
+            }
+            Ok(())
+        };
+        db("master_gain_db", self.master_gain_db)?;
+        for s in &self.stems {
+            let w = format!("stem '{}'", s.id);
+            db(&w, s.gain_db)?;
+            automation(&w, &s.automation)?;
+            if !(s.pan.is_finite() && s.pan_surround.is_finite())
+                || s.pan.abs() > 1.0
+                || !(0.0..=1.0).contains(&s.pan_surround)
+            {
+                return Err(format!("{w}: pan outside -1 to 1 (surround 0 to 1)"));
+            }
+            if !(s.storage_gain.is_finite() && s.storage_gain > 0.0 && s.storage_gain <= 16.0) {
+                return Err(format!(
+                    "{w}: storage_gain {} outside 0 to 16",
+                    s.storage_gain
+                ));
+            }
+            if s.sends.len() > MAX_STEMS {
+                return Err(format!("{w}: more than {MAX_STEMS} sends"));
+            }
+            for x in &s.sends {
+                db(&w, x.db)?;
+                automation(&w, &x.automation)?;
+            }
+        }
+        for b in &self.buses {
+            db(&format!("bus '{}'", b.id), b.gain_db)?;
+            automation(&format!("bus '{}'", b.id), &b.automation)?;
+        }
+        for r in &self.returns {
+            db(&format!("return '{}'", r.id), r.gain_db)?;
+            automation(&format!("return '{}'", r.id), &r.automation)?;
+        }
+        let max_ir = sr as u64 * MAX_IR_SECONDS;
+        for i in &self.irs {
+            if !(1..=MAX_IR_CHANNELS).contains(&i.channels) || !(1..=max_ir).contains(&i.frames) {
+                return Err(format!(
+                    "impulse response {}: {} channel(s) x {} frames (1 to {MAX_IR_CHANNELS} channels, up to {MAX_IR_SECONDS} s)",
+                    i.file, i.channels, i.frames
+                ));
+            }
+        }
+        if let Some(v) = &self.video
+            && !(v.offset.is_finite() && v.offset.abs() <= (MAX_HOURS * 3600) as f64)
+        {
+            return Err(format!("video offset {} s is out of range", v.offset));
+        }
+        Ok(())
     }
 
     /// The layout the page mixes in.
@@ -591,6 +751,125 @@ mod tests {
             ..ir
         });
         assert!(info.decode(&silent, 48_000).is_err());
+    }
+
+    fn sample_manifest() -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            title: "T".into(),
+            reel: "1".into(),
+            reel_number: 1,
+            sample_rate: 48_000,
+            frame_rate: "24".into(),
+            start: "01:00:00:00".into(),
+            ffoa: None,
+            length: 48_000 * 60,
+            layout: "2.0".into(),
+            mix_layout: "2.0".into(),
+            audio: AudioInfo {
+                encoding: "s16le".into(),
+                chunk_frames: 49_152,
+                chunks: 59,
+                description: String::new(),
+            },
+            master_gain_db: 0.0,
+            master_note: String::new(),
+            stems: vec![StemInfo {
+                id: "dx".into(),
+                kind: "dialogue".into(),
+                bus: "DX".into(),
+                source_layout: "1.0".into(),
+                layout: "1.0".into(),
+                gain_db: 0.0,
+                mute: false,
+                pan: 0.0,
+                pan_surround: 0.0,
+                automation: vec![(0, 0.0), (48_000, -6.0)],
+                storage_gain: 1.0,
+                inserts: Vec::new(),
+                sends: Vec::new(),
+            }],
+            buses: vec![BusInfo {
+                id: "DX".into(),
+                dialogue: true,
+                gain_db: 0.0,
+                automation: Vec::new(),
+            }],
+            returns: Vec::new(),
+            irs: Vec::new(),
+            processing_note: String::new(),
+            peak_levels: vec![512, 4096, 32768],
+            loudness: None,
+            video: None,
+            generator: "test".into(),
+        }
+    }
+
+    #[test]
+    fn absurd_numbers_are_refused() {
+        let ok = serde_json::to_string(&sample_manifest()).unwrap();
+        assert_eq!(Manifest::from_json(&ok).unwrap(), sample_manifest());
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "length",
+                Box::new(|v| v["length"] = serde_json::json!(9223372036854775807u64)),
+            ),
+            (
+                "length",
+                Box::new(|v| v["length"] = serde_json::json!(u64::MAX)),
+            ),
+            ("length", Box::new(|v| v["length"] = serde_json::json!(0))),
+            (
+                "chunks",
+                Box::new(|v| v["audio"]["chunks"] = serde_json::json!(u32::MAX)),
+            ),
+            (
+                "chunk_frames",
+                Box::new(|v| v["audio"]["chunk_frames"] = serde_json::json!(0)),
+            ),
+            (
+                "sample rate",
+                Box::new(|v| v["sample_rate"] = serde_json::json!(4_294_967_290u32)),
+            ),
+            (
+                "reel_number",
+                Box::new(|v| v["reel_number"] = serde_json::json!(u32::MAX)),
+            ),
+            (
+                "peak_levels",
+                Box::new(|v| v["peak_levels"] = serde_json::json!([0])),
+            ),
+            (
+                "peak_levels",
+                Box::new(|v| v["peak_levels"] = serde_json::json!([])),
+            ),
+            (
+                "breakpoint",
+                Box::new(|v| v["stems"][0]["automation"] = serde_json::json!([[i64::MAX, 0.0]])),
+            ),
+            (
+                "breakpoint",
+                Box::new(|v| v["stems"][0]["automation"] = serde_json::json!([[i64::MIN, 0.0]])),
+            ),
+            (
+                "dB",
+                Box::new(|v| v["stems"][0]["gain_db"] = serde_json::json!(1e300)),
+            ),
+            (
+                "pan",
+                Box::new(|v| v["stems"][0]["pan"] = serde_json::json!(-7.0)),
+            ),
+        ];
+        for (what, edit) in cases {
+            let mut v: serde_json::Value = serde_json::from_str(&ok).unwrap();
+            edit(&mut v);
+            let e = Manifest::from_json(&v.to_string()).unwrap_err().to_string();
+            assert!(
+                e.contains("manifest.json") && e.contains(what),
+                "{what}: {e}"
+            );
+        }
     }
 
     #[test]

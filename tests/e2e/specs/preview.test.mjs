@@ -416,14 +416,15 @@ test('picture: the video proxy follows the audio clock', { skip: !manifest.video
   assert.ok(Math.abs(p.v - (manifest.video.offset + p.ph)) < 0.05, `parked video ${p.v} s vs ${p.ph} s`);
 });
 
-/** GET with the path sent as written (no client-side normalization). */
-function rawGet(p) {
+/** GET with the path sent as written (no client-side normalization), and optionally another Host. */
+function rawGet(p, host) {
   const u = new URL(URL_);
+  const headers = host ? { Host: host } : {};
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: p, method: 'GET' }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: p, method: 'GET', headers }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
@@ -432,11 +433,21 @@ function rawGet(p) {
 
 test('the server serves the package and nothing outside it', async () => {
   assert.ok(new URL(URL_).hostname === '127.0.0.1', 'loopback');
-  assert.equal((await rawGet('/manifest.json')).status, 200);
+  const base = new URL(URL_).pathname; // '/<token>/'
+  assert.match(base, /^\/[0-9a-f]{32}\/$/, 'a random token in the URL');
+  const ok = await rawGet(`${base}manifest.json`);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers['x-content-type-options'], 'nosniff');
+  assert.equal(ok.headers['cross-origin-resource-policy'], 'same-origin');
+  assert.equal(ok.headers['referrer-policy'], 'no-referrer');
+  assert.ok(ok.headers['content-security-policy'].includes("default-src 'self'"));
+  assert.equal((await rawGet('/manifest.json')).status, 404, 'no token');
+  assert.equal((await rawGet(`${base}manifest.json`, `rebind.example:${new URL(URL_).port}`)).status, 403, 'foreign Host');
   const secret = path.join(path.dirname(PKG), 'secret.txt');
   fs.writeFileSync(secret, 'not for reviewers');
-  for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/audio/..%2f..%2fsecret.txt', '/../../../../etc/passwd',
-    '/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..\\secret.txt', '/.%2e/secret.txt']) {
+  for (const q of ['../secret.txt', '%2e%2e/secret.txt', 'audio/..%2f..%2fsecret.txt', '../../../../etc/passwd',
+    '%2e%2e/%2e%2e/%2e%2e/etc/passwd', '..\\secret.txt', '.%2e/secret.txt', '/../secret.txt']) {
+    const p = base + q;
     const r = await rawGet(p);
     assert.equal(r.status, 404, p);
     assert.ok(!r.body.includes('not for reviewers') && !r.body.includes('root:'), p);

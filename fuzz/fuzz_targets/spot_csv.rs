@@ -1,0 +1,10 @@
+//! See `replay::spot_csv`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../replay.rs"]
+mod replay;
+
+fuzz_target!(|data: &[u8]| {
+    replay::spot_csv(data);
+});
