@@ -20,8 +20,10 @@ enum Command {
     /// Convolve a file with an impulse response (benchmarks, checks).
     #[command(hide = true)]
     Convolve(cmd::convolve::Args),
-    /// Render a session's deliverables.
+    /// Render a session's deliverables (or a feature's: reels and long plays).
     Render(cmd::render::Args),
+    /// A feature's render in steps (measure, plan, render, finish) that talk through files.
+    Feature(cmd::feature::Args),
     /// Describe audio files: format, layout, length, timecode, bext.
     Inspect(cmd::inspect::Args),
     /// Measure loudness (BS.1770-4 / EBU R128): integrated, LRA, true peak, maxima.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Convolve(a) => cmd::convolve::run(a),
         Command::Render(a) => cmd::render::run(a),
+        Command::Feature(a) => cmd::feature::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Measure(a) => cmd::measure::run(a),
         Command::Bench(a) => cmd::bench::run(a),

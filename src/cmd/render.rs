@@ -121,6 +121,10 @@ pub fn print_summary(s: &RenderSummary) {
 }
 
 pub fn run(a: &Args) -> Result<()> {
+    // A feature session (a [feature] table naming reel sessions) renders as a feature.
+    if dubstage_core::feature::is_feature_file(&a.session) {
+        return super::feature::render(a);
+    }
     set_threads(a.threads)?;
     let out = a.out.clone().unwrap_or_else(|| {
         a.session
