@@ -43,12 +43,14 @@ pub struct LoudnessHistogram {
     sums: Vec<f64>,
 }
 
-/// The serialized form: the floor and the non-empty bins as `[index, count, sum]`.
+/// The serialized form: the floor and the non-empty bins as `[index, count, sum]`, the
+/// sum as the bits of its f64 (so that a histogram read back is the one written, to the
+/// last bit, whatever the JSON number parser).
 #[derive(Serialize, Deserialize)]
 struct SparseHistogram {
     floor_lufs: f64,
     bin_lu: f64,
-    bins: Vec<(usize, u64, f64)>,
+    bins: Vec<(usize, u64, u64)>,
 }
 
 impl Serialize for LoudnessHistogram {
@@ -62,7 +64,7 @@ impl Serialize for LoudnessHistogram {
                 .zip(&self.sums)
                 .enumerate()
                 .filter(|(_, (c, _))| **c > 0)
-                .map(|(i, (&c, &s))| (i, c, s))
+                .map(|(i, (&c, &s))| (i, c, s.to_bits()))
                 .collect(),
         }
         .serialize(s)
@@ -86,7 +88,7 @@ impl<'de> Deserialize<'de> for LoudnessHistogram {
             }
             h.grow(i);
             h.counts[i] = c;
-            h.sums[i] = s;
+            h.sums[i] = f64::from_bits(s);
         }
         Ok(h)
     }
