@@ -13,14 +13,29 @@ fn sums(dir: &std::path::Path) -> String {
 fn demo_feature_renders_and_the_steps_give_the_same_bytes() {
     let dir = tmpdir("feature-demo");
     let d = dir.to_str().unwrap();
-    let out = ok(&["demo", "--feature", "--minutes", "0.3", "--out", d, "--json", "--backend", "cpu"]);
+    let out = ok(&[
+        "demo",
+        "--feature",
+        "--minutes",
+        "0.3",
+        "--out",
+        d,
+        "--json",
+        "--backend",
+        "cpu",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON summary");
     assert_eq!(v["report"]["reels"].as_array().unwrap().len(), 3);
     let pass = v["report"]["compliance"]["passed"].as_bool();
     assert_eq!(pass, Some(true), "{}", v["report"]["compliance"]);
     let whole = sums(&dir.join("print"));
     assert!(whole.contains("LP/Demo_Feature_LP_PM_5.1.wav"), "{whole}");
-    for f in ["R1/Demo_R1_PM_5.1.wav", "R3/Demo_R3_ME_5.1.wav", "feature/report.html", "feature/plan.json"] {
+    for f in [
+        "R1/Demo_R1_PM_5.1.wav",
+        "R3/Demo_R3_ME_5.1.wav",
+        "feature/report.html",
+        "feature/plan.json",
+    ] {
         assert!(dir.join("print").join(f).exists(), "{f}");
     }
     // The same feature in steps, into another folder: the same files, the same bytes.
@@ -52,7 +67,11 @@ fn demo_feature_renders_and_the_steps_give_the_same_bytes() {
 fn feature_errors_are_clear() {
     let dir = tmpdir("feature-errors");
     let ft = dir.join("feature.toml");
-    std::fs::write(&ft, "[feature]\ntitle = \"X\"\nreels = [\"nope/session.toml\"]\n").unwrap();
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"X\"\nreels = [\"nope/session.toml\"]\n",
+    )
+    .unwrap();
     let out = dir.join("print");
     let e = render_fails(&ft, &out, &["--backend", "cpu"]);
     assert!(e.contains("nope/session.toml"), "{e}");
@@ -67,7 +86,11 @@ fn feature_errors_are_clear() {
     let e = fails(&["feature", "plan", ft.to_str().unwrap()]);
     assert!(e.contains("reels is empty"), "{e}");
     // An unknown key is refused with its line.
-    std::fs::write(&ft, "[feature]\ntitle = \"X\"\nreels = [\"a.toml\"]\nreel_gain = 3\n").unwrap();
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"X\"\nreels = [\"a.toml\"]\nreel_gain = 3\n",
+    )
+    .unwrap();
     let e = fails(&["feature", "plan", ft.to_str().unwrap()]);
     assert!(e.contains("line 4") && e.contains("reel_gain"), "{e}");
 }

@@ -372,8 +372,12 @@ pub fn write_demo_reel(dir: &Path, r: &DemoReel) -> Result<DemoFiles> {
                 if (pop..pop + pop_len).contains(&ti)
                     || (r.tail_pop && (tail_pop..tail_pop + pop_len).contains(&ti))
                 {
-                    let at = if ti >= tail_pop { ti - tail_pop } else { ti - pop };
-                let v = db(-20.0) * (TAU * 1000.0 * at as f64 / RATE as f64).sin();
+                    let at = if ti >= tail_pop {
+                        ti - tail_pop
+                    } else {
+                        ti - pop
+                    };
+                    let v = db(-20.0) * (TAU * 1000.0 * at as f64 / RATE as f64).sin();
                     for (c, f) in frame.iter_mut().enumerate() {
                         if Some(c) != lfe {
                             *f = v;
@@ -435,7 +439,10 @@ pub fn write_demo_reel(dir: &Path, r: &DemoReel) -> Result<DemoFiles> {
             )
             .replace(
                 "source = \"stems/music.wav\"\n",
-                &format!("source = \"stems/music.wav\"\ngain_db = {:.1}\n", r.music_db),
+                &format!(
+                    "source = \"stems/music.wav\"\ngain_db = {:.1}\n",
+                    r.music_db
+                ),
             );
         // The automation's timecodes move with the reel's start.
         if r.reel != 1 {

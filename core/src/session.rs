@@ -874,8 +874,7 @@ impl Session {
             DeliveryProfile::custom(t, tol, c, d.gating.unwrap_or(GatingMode::Programme))
                 .map_err(|e| err_at(d.profile.span(), &e.to_string()))?
         } else {
-            DeliveryProfile::preset(name)
-                .map_err(|e| err_at(d.profile.span(), &e.to_string()))?
+            DeliveryProfile::preset(name).map_err(|e| err_at(d.profile.span(), &e.to_string()))?
         };
         if let Some(v) = d.target_lufs {
             p.target_lufs = v;
@@ -1167,7 +1166,10 @@ impl Plan {
             .frame_rate
             .samples_to_frames(self.start_samples + self.lfoa, self.sample_rate);
         let end = self.frame_rate.frames_to_samples(f + 1, self.sample_rate) - self.start_samples;
-        (self.ffoa.max(0) as u64, (end.max(0) as u64).min(self.length))
+        (
+            self.ffoa.max(0) as u64,
+            (end.max(0) as u64).min(self.length),
+        )
     }
 
     /// The timecode of a reel sample position.

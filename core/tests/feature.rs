@@ -39,9 +39,11 @@ fn read_all(path: &Path) -> Vec<Vec<f32>> {
 }
 
 fn write(path: &Path, chans: &[Vec<f32>]) {
-    let mut w =
-        WavWriter::create(path, WavSpec::new(chans.len() as u16, SR, OutputFormat::Float32))
-            .unwrap();
+    let mut w = WavWriter::create(
+        path,
+        WavSpec::new(chans.len() as u16, SR, OutputFormat::Float32),
+    )
+    .unwrap();
     let p: Vec<&[f32]> = chans.iter().map(|c| c.as_slice()).collect();
     w.write_planar(&p).unwrap();
     w.finish().unwrap();
@@ -79,7 +81,13 @@ fn marker_reel(dir: &Path, reel: u32, prog_frames: i64) -> (PathBuf, u64) {
     write(&rdir.join("fx.wav"), &[s.clone(), s]);
     let tc = |f: i64| {
         let f = f + reel as i64 * 3600 * 24;
-        format!("{:02}:{:02}:{:02}:{:02}", f / 86400, f / 1440 % 60, f / 24 % 60, f % 24)
+        format!(
+            "{:02}:{:02}:{:02}:{:02}",
+            f / 86400,
+            f / 1440 % 60,
+            f / 24 % 60,
+            f % 24
+        )
     };
     let text = format!(
         "[reel]\ntitle = \"Markers\"\nreel = {reel}\nframe_rate = \"24\"\nstart = \"{}\"\n\
@@ -130,7 +138,10 @@ fn every_join_is_at_the_right_sample() {
             .map(|(i, _)| i as u64)
             .collect();
         assert_eq!(got, want);
-        assert!(!c.iter().any(|v| (0.02..0.5).contains(&v.abs())), "a pop leaked into the LP");
+        assert!(
+            !c.iter().any(|v| (0.02..0.5).contains(&v.abs())),
+            "a pop leaked into the LP"
+        );
     }
     // The report's joins say the same, and every reel's 2-pop passed.
     let joins = &s.report.long_plays[0].joins;
@@ -153,7 +164,11 @@ fn every_join_is_at_the_right_sample() {
     let info = WavReader::open(&lp).unwrap().info().clone();
     let b = info.bext.unwrap();
     assert_eq!(b.time_reference, (3600 + 3) * SR as u64);
-    assert!(b.description.starts_with("Markers long play"), "{}", b.description);
+    assert!(
+        b.description.starts_with("Markers long play"),
+        "{}",
+        b.description
+    );
     assert_eq!(info.ixml.unwrap().tape, "LP");
 }
 
@@ -177,9 +192,16 @@ fn keep_leader_keeps_reel_ones_head() {
     let leader = 72 * 2000u64;
     assert_eq!(x[0].len() as u64, leader + lens[0] + lens[1]);
     // Reel 1's 2-pop is there (at 1 s), reel 2's is not.
-    let pops = x[0].iter().filter(|v| (0.05..0.5).contains(&v.abs())).count();
+    let pops = x[0]
+        .iter()
+        .filter(|v| (0.05..0.5).contains(&v.abs()))
+        .count();
     assert!(pops > 100 && pops < 2000, "{pops}");
-    assert!(x[0][(leader + lens[0]) as usize..].iter().all(|v| v.abs() < 0.05 || v.abs() > 0.5));
+    assert!(
+        x[0][(leader + lens[0]) as usize..]
+            .iter()
+            .all(|v| v.abs() < 0.05 || v.abs() > 0.5)
+    );
 }
 
 /// Integrated loudness of a file by the block-list oracle.
@@ -223,8 +245,17 @@ fn demo_feature_one_gain_lands_on_the_target_and_the_lp_nulls_with_the_reels() {
     for r in &s.plan.reels {
         assert_eq!(r.normalization.as_ref().unwrap().gain_db, n.gain_db);
     }
-    let own: Vec<f64> = s.plan.reels.iter().map(|r| r.measured.integrated_lufs.unwrap()).collect();
-    assert!(own.iter().copied().fold(f64::MIN, f64::max) - own.iter().copied().fold(f64::MAX, f64::min) > 2.0, "{own:?}");
+    let own: Vec<f64> = s
+        .plan
+        .reels
+        .iter()
+        .map(|r| r.measured.integrated_lufs.unwrap())
+        .collect();
+    assert!(
+        own.iter().copied().fold(f64::MIN, f64::max) - own.iter().copied().fold(f64::MAX, f64::min)
+            > 2.0,
+        "{own:?}"
+    );
     // Netflix: dialogue-gated -27; the delivered feature reads the target.
     let d = s.report.delivered_dialogue_lufs.unwrap();
     assert!((d + 27.0).abs() < 0.01, "{d}");
@@ -235,7 +266,10 @@ fn demo_feature_one_gain_lands_on_the_target_and_the_lp_nulls_with_the_reels() {
     let mut at = 0usize;
     for (i, p) in f.reels.iter().enumerate() {
         let (a, b) = p.programme();
-        let reel = read_all(&f.reel_dir(&out, i).join(format!("Demo_R{}_PM_5.1.wav", p.reel)));
+        let reel = read_all(
+            &f.reel_dir(&out, i)
+                .join(format!("Demo_R{}_PM_5.1.wav", p.reel)),
+        );
         for c in 0..6 {
             assert!(
                 lp[c][at..at + (b - a) as usize] == reel[c][a as usize..b as usize],
@@ -275,9 +309,21 @@ fn merged_histograms_equal_the_joined_long_play() {
     let merged = s.plan.feature.integrated_lufs.unwrap();
     let lp = out.join("LP").join("Demo_Feature_LP_PM_5.1.wav");
     let joined = oracle_integrated(&lp).unwrap();
-    assert!((merged - joined).abs() < 0.01, "merged {merged} vs joined {joined}");
-    let delivered = s.report.delivered.as_ref().unwrap().integrated_lufs.unwrap();
-    assert!((merged - delivered).abs() < 0.01, "merged {merged} vs LP meter {delivered}");
+    assert!(
+        (merged - joined).abs() < 0.01,
+        "merged {merged} vs joined {joined}"
+    );
+    let delivered = s
+        .report
+        .delivered
+        .as_ref()
+        .unwrap()
+        .integrated_lufs
+        .unwrap();
+    assert!(
+        (merged - delivered).abs() < 0.01,
+        "merged {merged} vs LP meter {delivered}"
+    );
 }
 
 #[test]
@@ -297,7 +343,10 @@ fn steps_refuse_missing_or_foreign_inputs() {
     feature::measure_reel(&f, 0, &mut b, &out, 8192, &|_| {}).unwrap();
     // Reel 2 not measured: the plan names the step to run.
     let e = feature::plan(&f, &out).unwrap_err().to_string();
-    assert!(e.contains("r2.json") && e.contains("measure --reel 2"), "{e}");
+    assert!(
+        e.contains("r2.json") && e.contains("measure --reel 2"),
+        "{e}"
+    );
     feature::measure_reel(&f, 1, &mut b, &out, 8192, &|_| {}).unwrap();
     feature::plan(&f, &out).unwrap();
     // Render before finish: finish names the missing reel.
@@ -311,10 +360,16 @@ fn steps_refuse_missing_or_foreign_inputs() {
     )
     .unwrap();
     let f2 = Feature::load(&ft).unwrap();
-    let e = feature::render_reel(&f2, 1, &mut b, &out, 8192, None).unwrap_err().to_string();
+    let e = feature::render_reel(&f2, 1, &mut b, &out, 8192, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("plan again"), "{e}");
     // A missing reel session is named.
-    std::fs::write(&ft, "[feature]\ntitle = \"X\"\nreels = [\"r9/session.toml\"]\n").unwrap();
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"X\"\nreels = [\"r9/session.toml\"]\n",
+    )
+    .unwrap();
     let e = Feature::load(&ft).unwrap_err().to_string();
     assert!(e.contains("r9/session.toml"), "{e}");
     // Per-reel gain needs a reason.

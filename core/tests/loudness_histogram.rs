@@ -39,7 +39,8 @@ fn programme(seed: u64, secs: f64, base_db: f64) -> Vec<f32> {
             lp += 0.2 * ((u * 2.0 - 1.0) - lp);
             let t = i as f64 / SR as f64;
             // Level moves by +-15 dB over ~7 s, with pauses 20 dB down.
-            let db = base_db + 15.0 * (t * 0.9).sin() - if (t * 0.37).sin() > 0.8 { 20.0 } else { 0.0 };
+            let db =
+                base_db + 15.0 * (t * 0.9).sin() - if (t * 0.37).sin() > 0.8 { 20.0 } else { 0.0 };
             (lp * 3.0 * 10f64.powf(db / 20.0)) as f32
         })
         .collect()
@@ -104,12 +105,30 @@ fn ebu_cases_equal_the_block_list_computation() {
         ("3341-1", vec![(-23.0, 20.0)]),
         ("3341-2", vec![(-33.0, 20.0)]),
         ("3341-3", vec![(-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0)]),
-        ("3341-4", vec![(-72.0, 10.0), (-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0), (-72.0, 10.0)]),
+        (
+            "3341-4",
+            vec![
+                (-72.0, 10.0),
+                (-36.0, 10.0),
+                (-23.0, 60.0),
+                (-36.0, 10.0),
+                (-72.0, 10.0),
+            ],
+        ),
         ("3341-5", vec![(-26.0, 20.0), (-20.0, 20.1), (-26.0, 20.0)]),
         ("3342-1", vec![(-20.0, 20.0), (-30.0, 20.0)]),
         ("3342-2", vec![(-20.0, 20.0), (-15.0, 20.0)]),
         ("3342-3", vec![(-40.0, 20.0), (-20.0, 20.0)]),
-        ("3342-4", vec![(-50.0, 20.0), (-35.0, 20.0), (-20.0, 20.0), (-35.0, 20.0), (-50.0, 20.0)]),
+        (
+            "3342-4",
+            vec![
+                (-50.0, 20.0),
+                (-35.0, 20.0),
+                (-20.0, 20.0),
+                (-35.0, 20.0),
+                (-50.0, 20.0),
+            ],
+        ),
     ];
     let st = Layout::Stereo.channels();
     for (name, segs) in cases {
@@ -117,8 +136,18 @@ fn ebu_cases_equal_the_block_list_computation() {
         let hops = hops_of(&[x.clone(), x]);
         let (blocks, shorts) = block_lists(&hops, &[1.0, 1.0], SR);
         let m = meter_of(&hops, st);
-        close(&format!("{name} I"), m.integrated(), integrated_of(&blocks), 0.005);
-        close(&format!("{name} LRA"), m.loudness_range(), loudness_range_of(&shorts), 0.02);
+        close(
+            &format!("{name} I"),
+            m.integrated(),
+            integrated_of(&blocks),
+            0.005,
+        );
+        close(
+            &format!("{name} LRA"),
+            m.loudness_range(),
+            loudness_range_of(&shorts),
+            0.02,
+        );
     }
 }
 
@@ -182,10 +211,18 @@ fn real_recordings_equal_the_block_list_computation() {
         let (blocks, shorts) = block_lists(&hops, &w, rate);
         let want = integrated_of(&blocks);
         close(&format!("{f} I"), m.integrated(), want, 0.005);
-        close(&format!("{f} LRA"), m.loudness_range(), loudness_range_of(&shorts), 0.02);
+        close(
+            &format!("{f} LRA"),
+            m.loudness_range(),
+            loudness_range_of(&shorts),
+            0.02,
+        );
         measured += usize::from(want.is_some());
     }
-    assert!(measured >= 2, "only {measured} recordings had a gated loudness");
+    assert!(
+        measured >= 2,
+        "only {measured} recordings had a gated loudness"
+    );
 }
 
 /// Meters each part on its own, with the dialogue bus, and returns the states.
@@ -245,7 +282,13 @@ fn merged_parts_equal_the_joined_programme() {
         let dx: Vec<f32> = dx
             .iter()
             .enumerate()
-            .map(|(i, &v)| if (i / (SR as usize * 3)) % 2 == 0 { v } else { 0.0 })
+            .map(|(i, &v)| {
+                if (i / (SR as usize * 3)) % 2 == 0 {
+                    v
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let pm: Vec<f32> = music.iter().zip(&dx).map(|(a, b)| a + b).collect();
         pm_parts.push(vec![pm.clone(), music.clone()]);
@@ -253,10 +296,14 @@ fn merged_parts_equal_the_joined_programme() {
     }
     let mut merged = part_state(&pm_parts[0], &dx_parts[0], st);
     for k in 1..3 {
-        merged.merge(&part_state(&pm_parts[k], &dx_parts[k], st)).unwrap();
+        merged
+            .merge(&part_state(&pm_parts[k], &dx_parts[k], st))
+            .unwrap();
     }
     let join = |parts: &[Vec<Vec<f32>>]| -> Vec<Vec<f32>> {
-        (0..2).map(|c| parts.iter().flat_map(|p| p[c].iter().copied()).collect()).collect()
+        (0..2)
+            .map(|c| parts.iter().flat_map(|p| p[c].iter().copied()).collect())
+            .collect()
     };
     let pm = join(&pm_parts);
     let dx = join(&dx_parts);
@@ -269,19 +316,45 @@ fn merged_parts_equal_the_joined_programme() {
         .iter()
         .flat_map(|p| block_lists(&hops_of(p), &[1.0, 1.0], SR).0)
         .collect();
-    close("merged I vs the parts' blocks", s.integrated_lufs, integrated_of(&parts), 0.005);
-    close("merged I vs block list", s.integrated_lufs, integrated_of(&blocks), 0.01);
-    close("merged LRA vs block list", s.loudness_range_lu, loudness_range_of(&shorts), 0.1);
+    close(
+        "merged I vs the parts' blocks",
+        s.integrated_lufs,
+        integrated_of(&parts),
+        0.005,
+    );
+    close(
+        "merged I vs block list",
+        s.integrated_lufs,
+        integrated_of(&blocks),
+        0.01,
+    );
+    close(
+        "merged LRA vs block list",
+        s.loudness_range_lu,
+        loudness_range_of(&shorts),
+        0.1,
+    );
     let (dg, active, programme_blocks) = dialogue_of(&blocks, &dblocks, &DialogueGate::default());
     let d = s.dialogue.as_ref().unwrap();
-    close("merged dialogue-gated vs block list", d.gated_lufs, dg, 0.01);
+    close(
+        "merged dialogue-gated vs block list",
+        d.gated_lufs,
+        dg,
+        0.01,
+    );
     // The joined file has 3 blocks across each of the 2 joins that the parts do not.
     assert!((d.programme_blocks as i64 - programme_blocks as i64).abs() <= 6);
-    assert!((d.active_blocks as i64 - active as i64).abs() <= 8, "{} vs {active}", d.active_blocks);
+    assert!(
+        (d.active_blocks as i64 - active as i64).abs() <= 8,
+        "{} vs {active}",
+        d.active_blocks
+    );
     // The parts' states merge in any order to the same figures.
     let mut rev = part_state(&pm_parts[2], &dx_parts[2], st);
-    rev.merge(&part_state(&pm_parts[1], &dx_parts[1], st)).unwrap();
-    rev.merge(&part_state(&pm_parts[0], &dx_parts[0], st)).unwrap();
+    rev.merge(&part_state(&pm_parts[1], &dx_parts[1], st))
+        .unwrap();
+    rev.merge(&part_state(&pm_parts[0], &dx_parts[0], st))
+        .unwrap();
     let r = rev.summary(&DialogueGate::default());
     close("merge order", r.integrated_lufs, s.integrated_lufs, 1e-9);
     // libebur128 on the joined file.
@@ -334,5 +407,8 @@ fn meter_memory_on_20_and_120_minutes_differs_by_under_5_mb() {
     assert!(b.abs_diff(a) < 64 * 1024, "20 min {a} B, 120 min {b} B");
     assert!(b < 2 * 1024 * 1024, "{b} B");
     let (a, b) = (run(20, true), run(120, true));
-    assert!(b.abs_diff(a) < 5 * 1024 * 1024, "with timeline: 20 min {a} B, 120 min {b} B");
+    assert!(
+        b.abs_diff(a) < 5 * 1024 * 1024,
+        "with timeline: 20 min {a} B, 120 min {b} B"
+    );
 }

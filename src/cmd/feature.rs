@@ -157,7 +157,11 @@ fn print_report(r: &feature::report::FeatureReport) {
     println!(
         "  feature as mixed: {} LUFS integrated, dialogue-gated {} LUFS, LRA {} LU, true peak {} dBTP",
         fmt(r.feature_measured.integrated_lufs),
-        fmt(r.feature_measured.dialogue.as_ref().and_then(|d| d.gated_lufs)),
+        fmt(r
+            .feature_measured
+            .dialogue
+            .as_ref()
+            .and_then(|d| d.gated_lufs)),
         fmt(r.feature_measured.loudness_range_lu),
         fmt(r.feature_measured.true_peak_dbtp)
     );
@@ -219,9 +223,9 @@ fn run_step(a: &Args, s: &StepArgs) -> Result<()> {
     let f = Feature::load(&s.feature)?;
     let out = s.out.clone().unwrap_or_else(|| f.default_out());
     let reel = || -> Result<usize> {
-        let n = s.reel.ok_or_else(|| {
-            Error::Invalid("this step works on one reel: give --reel N".into())
-        })?;
+        let n = s
+            .reel
+            .ok_or_else(|| Error::Invalid("this step works on one reel: give --reel N".into()))?;
         f.reel_index(n)
     };
     let quiet = s.quiet || s.json;
@@ -236,7 +240,9 @@ fn run_step(a: &Args, s: &StepArgs) -> Result<()> {
             let m = m?;
             let sum = m.state.summary(&Default::default());
             if s.json {
-                print_json(&serde_json::json!({"reel": m.reel, "programme": m.programme, "loudness": sum}));
+                print_json(
+                    &serde_json::json!({"reel": m.reel, "programme": m.programme, "loudness": sum}),
+                );
             } else if !s.quiet {
                 println!(
                     "reel {}: programme samples {}..{}, {} LUFS integrated",

@@ -10,7 +10,9 @@
 use super::Feature;
 use crate::backend::{Analyzer, AnalyzerConfig};
 use crate::io::{OutputFormat, Rf64Mode, SampleFormat, WavReader, WavSpec, WavWriter, WrittenFile};
-use crate::loudness::{DialogueGate, HopAnalyzer, LoudnessSummary, Meter, default_true_peak_factor};
+use crate::loudness::{
+    DialogueGate, HopAnalyzer, LoudnessSummary, Meter, default_true_peak_factor,
+};
 use crate::pipeline::deliverable_files;
 use crate::session::{DeliverableKind, Plan, PlanDeliverable};
 use crate::{Error, Result};
@@ -58,7 +60,10 @@ fn output_format(f: SampleFormat, path: &Path) -> Result<OutputFormat> {
         SampleFormat::Int(16) => Ok(OutputFormat::Pcm16),
         SampleFormat::Int(24) => Ok(OutputFormat::Pcm24),
         SampleFormat::Float(32) => Ok(OutputFormat::Float32),
-        other => Err(Error::format(path, format!("{other:?} is not a deliverable format"))),
+        other => Err(Error::format(
+            path,
+            format!("{other:?} is not a deliverable format"),
+        )),
     }
 }
 
@@ -73,7 +78,11 @@ fn find<'a>(p: &'a Plan, label: &str) -> Result<&'a PlanDeliverable> {
 /// The samples of reel `i` that go into the LP.
 pub fn reel_span(f: &Feature, i: usize) -> (u64, u64) {
     let (a, b) = f.reels[i].programme();
-    if i == 0 && f.keep_leader { (0, b) } else { (a, b) }
+    if i == 0 && f.keep_leader {
+        (0, b)
+    } else {
+        (a, b)
+    }
 }
 
 /// Writes every long play into `out/LP/`, then verifies every join.
@@ -85,7 +94,10 @@ pub fn write_long_plays(
     let dir = out.join("LP");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let r1 = &f.reels[0];
-    let lp_len: u64 = (0..f.reels.len()).map(|i| reel_span(f, i)).map(|(a, b)| b - a).sum();
+    let lp_len: u64 = (0..f.reels.len())
+        .map(|i| reel_span(f, i))
+        .map(|(a, b)| b - a)
+        .sum();
     let start_samples = r1.start_samples + reel_span(f, 0).0 as i64;
     let start_tc = crate::Timecode::from_samples(start_samples, r1.frame_rate, r1.sample_rate);
     let total = lp_len * f.long_plays.len() as u64;
@@ -271,7 +283,10 @@ pub fn check_joins(f: &Feature, lp: &Path, reel_files: &[PathBuf]) -> Result<Vec
         let k = frame.min(b - a) as usize;
         let mut problems = Vec::new();
         // Head of the reel's part, and its tail.
-        for (reel_at, lp_at, what) in [(a, at, "first"), (b - k as u64, at + (b - a) - k as u64, "last")] {
+        for (reel_at, lp_at, what) in [
+            (a, at, "first"),
+            (b - k as u64, at + (b - a) - k as u64, "last"),
+        ] {
             let want = read_at(&reel_files[i], reel_at, k)?;
             let got = read_at(lp, lp_at, k)?;
             if want != got {

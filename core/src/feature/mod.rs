@@ -133,7 +133,10 @@ impl Feature {
             toml::from_str(&text).map_err(|e| err(e.span(), e.message().to_string()))?;
         let fs = &f.feature;
         if fs.reels.is_empty() {
-            return Err(err(None, "[feature] reels is empty: name the reels' sessions in order".into()));
+            return Err(err(
+                None,
+                "[feature] reels is empty: name the reels' sessions in order".into(),
+            ));
         }
         if fs.title.trim().is_empty() {
             return Err(err(None, "[feature] title is empty".into()));
@@ -147,9 +150,14 @@ impl Feature {
                     .into(),
             ));
         }
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let profile = match &f.delivery {
-            Some(d) => Some(Session::profile_of(d, &|span, m| err(Some(span), m.to_string()))?),
+            Some(d) => Some(Session::profile_of(d, &|span, m| {
+                err(Some(span), m.to_string())
+            })?),
             None => None,
         };
         let mut reels: Vec<Plan> = Vec::new();
@@ -168,11 +176,22 @@ impl Feature {
         let first = &reels[0];
         for p in &reels[1..] {
             let what = if p.sample_rate != first.sample_rate {
-                Some(format!("{} Hz, reel 1 {} Hz", p.sample_rate, first.sample_rate))
+                Some(format!(
+                    "{} Hz, reel 1 {} Hz",
+                    p.sample_rate, first.sample_rate
+                ))
             } else if p.frame_rate != first.frame_rate {
-                Some(format!("{} fps, reel 1 {} fps", p.frame_rate.name(), first.frame_rate.name()))
+                Some(format!(
+                    "{} fps, reel 1 {} fps",
+                    p.frame_rate.name(),
+                    first.frame_rate.name()
+                ))
             } else if p.layout != first.layout {
-                Some(format!("a {} mix, reel 1 {}", p.layout.name(), first.layout.name()))
+                Some(format!(
+                    "a {} mix, reel 1 {}",
+                    p.layout.name(),
+                    first.layout.name()
+                ))
             } else if f.delivery.is_none() && p.profile != first.profile {
                 Some("another delivery profile than reel 1 (give the feature a [delivery])".into())
             } else {
@@ -181,7 +200,11 @@ impl Feature {
             if let Some(w) = what {
                 return Err(err(
                     None,
-                    format!("reel {} ({}) has {w}: a feature's reels must match", p.reel, p.session_path.display()),
+                    format!(
+                        "reel {} ({}) has {w}: a feature's reels must match",
+                        p.reel,
+                        p.session_path.display()
+                    ),
                 ));
             }
         }
@@ -189,7 +212,10 @@ impl Feature {
         numbers.sort_unstable();
         numbers.dedup();
         if numbers.len() != reels.len() {
-            return Err(err(None, "two reels have the same [reel] reel number".into()));
+            return Err(err(
+                None,
+                "two reels have the same [reel] reel number".into(),
+            ));
         }
         let labels: Vec<String> = first
             .deliverables
@@ -215,8 +241,14 @@ impl Feature {
         };
         for p in &reels[1..] {
             for l in &long_plays {
-                let found = p.deliverables.iter().find(|d| &deliverable_label(p, &d.name) == l);
-                let d0 = first.deliverables.iter().find(|d| &deliverable_label(first, &d.name) == l);
+                let found = p
+                    .deliverables
+                    .iter()
+                    .find(|d| &deliverable_label(p, &d.name) == l);
+                let d0 = first
+                    .deliverables
+                    .iter()
+                    .find(|d| &deliverable_label(first, &d.name) == l);
                 match (found, d0) {
                     (Some(d), Some(d0))
                         if d.layout == d0.layout
@@ -260,13 +292,20 @@ impl Feature {
 
     /// The index of the reel numbered `reel`.
     pub fn reel_index(&self, reel: u32) -> Result<usize> {
-        self.reels.iter().position(|p| p.reel == reel).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{}: the feature has no reel {reel} (it has {})",
-                self.path.display(),
-                self.reels.iter().map(|p| p.reel.to_string()).collect::<Vec<_>>().join(", ")
-            ))
-        })
+        self.reels
+            .iter()
+            .position(|p| p.reel == reel)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: the feature has no reel {reel} (it has {})",
+                    self.path.display(),
+                    self.reels
+                        .iter()
+                        .map(|p| p.reel.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
     }
 
     /// Where the reel's deliverables go.
@@ -437,8 +476,10 @@ pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
     let mut reels = Vec::new();
     for p in &f.reels {
         let path = measure_path(out, p.reel);
-        let m: ReelMeasurement =
-            read_json(&path, &format!("dubstage feature measure --reel {}", p.reel))?;
+        let m: ReelMeasurement = read_json(
+            &path,
+            &format!("dubstage feature measure --reel {}", p.reel),
+        )?;
         if m.feature_sha256 != f.sha256 || m.session_sha256 != p.session_sha256 {
             return Err(Error::Output {
                 path,
@@ -489,9 +530,8 @@ pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
             }
             GainMode::PerReel => {
                 for r in &mut reels {
-                    let nr = crate::master::normalization(&r.measured, profile).map_err(|e| {
-                        Error::Delivery(format!("reel {}: {e}", r.reel))
-                    })?;
+                    let nr = crate::master::normalization(&r.measured, profile)
+                        .map_err(|e| Error::Delivery(format!("reel {}: {e}", r.reel)))?;
                     decide(&nr, &format!("reel {}", r.reel))?;
                     r.normalization = Some(NormalizationPlan::from(&nr));
                 }
@@ -555,9 +595,11 @@ pub fn render_reel(
 ) -> Result<RenderSummary> {
     let (gp, plan_sha) = read_plan(f, out)?;
     let plan = &f.reels[i];
-    let rp = gp.reels.iter().find(|r| r.reel == plan.reel).ok_or_else(|| {
-        Error::Invalid(format!("the plan has no reel {}: plan again", plan.reel))
-    })?;
+    let rp = gp
+        .reels
+        .iter()
+        .find(|r| r.reel == plan.reel)
+        .ok_or_else(|| Error::Invalid(format!("the plan has no reel {}: plan again", plan.reel)))?;
     let opts = RenderOptions {
         block_frames,
         ..RenderOptions::new(f.reel_dir(out, i))
@@ -714,14 +756,25 @@ pub fn render_feature(
                 p("render", b0 + at, total_len);
             }
         };
-        summaries.push(render_reel(f, i, backend.as_mut(), out, block_frames, Some(&prog))?);
+        summaries.push(render_reel(
+            f,
+            i,
+            backend.as_mut(),
+            out,
+            block_frames,
+            Some(&prog),
+        )?);
         base.fetch_add(f.reels[i].length, std::sync::atomic::Ordering::Relaxed);
     }
-    let report = finish(f, out, Some(&|d, t| {
-        if let Some(p) = progress {
-            p("long play", d, t);
-        }
-    }))?;
+    let report = finish(
+        f,
+        out,
+        Some(&|d, t| {
+            if let Some(p) = progress {
+                p("long play", d, t);
+            }
+        }),
+    )?;
     Ok(FeatureSummary {
         plan: gp,
         reels: summaries,

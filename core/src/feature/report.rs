@@ -91,9 +91,15 @@ pub fn build_and_write(
         {
             Some(q) => match q.sync {
                 Some(s) => (s.check.status, s.check.detail.clone()),
-                None => (Status::Info, "no 2-pop expected (FFOA within 2 s of the start)".into()),
+                None => (
+                    Status::Info,
+                    "no 2-pop expected (FFOA within 2 s of the start)".into(),
+                ),
             },
-            None => (Status::Warn, format!("{} could not be read", qc_path.display())),
+            None => (
+                Status::Warn,
+                format!("{} could not be read", qc_path.display()),
+            ),
         };
         reels.push(ReelRow {
             reel: p.reel,
@@ -119,9 +125,17 @@ pub fn build_and_write(
             let mut s = d.clone();
             if let (Some(dm), Some(n)) = (&gp.feature.dialogue, &gp.normalization) {
                 let mut dd = dm.clone();
-                let g = if f.gain == super::GainMode::Feature { n.gain_db } else { 0.0 };
+                let g = if f.gain == super::GainMode::Feature {
+                    n.gain_db
+                } else {
+                    0.0
+                };
                 dd.gated_lufs = dd.gated_lufs.map(|v| v + g);
-                dd.loudness_lufs = if dd.fallback { s.integrated_lufs } else { dd.gated_lufs };
+                dd.loudness_lufs = if dd.fallback {
+                    s.integrated_lufs
+                } else {
+                    dd.gated_lufs
+                };
                 s.dialogue = Some(dd);
             }
             Some(check_of(&s, p))
@@ -139,7 +153,10 @@ pub fn build_and_write(
         ));
     }
     if pm.is_none() {
-        notes.push("no interleaved printmaster long play: the feature was not measured as delivered".into());
+        notes.push(
+            "no interleaved printmaster long play: the feature was not measured as delivered"
+                .into(),
+        );
     }
     notes.push(
         "each reel's own QC report judges the reel alone against the profile; the feature is \
@@ -172,7 +189,11 @@ pub fn build_and_write(
             .map(|c| if c.passed { Status::Pass } else { Status::Fail })
             .chain(reels.iter().map(|r| r.two_pop))
             .chain(lps.iter().flat_map(|l| &l.joins).map(|j| {
-                if j.verified { Status::Pass } else { Status::Fail }
+                if j.verified {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                }
             })),
     );
     let report = FeatureReport {
@@ -259,10 +280,18 @@ pub fn html(r: &FeatureReport) -> String {
         &mut h,
         "feature as mixed (merged reels)",
         &r.feature_measured,
-        r.feature_measured.dialogue.as_ref().and_then(|d| d.gated_lufs),
+        r.feature_measured
+            .dialogue
+            .as_ref()
+            .and_then(|d| d.gated_lufs),
     );
     if let Some(d) = &r.delivered {
-        row(&mut h, "long play as delivered", d, r.delivered_dialogue_lufs);
+        row(
+            &mut h,
+            "long play as delivered",
+            d,
+            r.delivered_dialogue_lufs,
+        );
     }
     for x in &r.reels {
         row(
@@ -270,7 +299,8 @@ pub fn html(r: &FeatureReport) -> String {
             &format!(
                 "reel {} as mixed{}",
                 x.reel,
-                x.gain_db.map_or(String::new(), |g| format!(" (gain {g:+.2} dB)"))
+                x.gain_db
+                    .map_or(String::new(), |g| format!(" (gain {g:+.2} dB)"))
             ),
             &x.measured,
             x.measured.dialogue.as_ref().and_then(|d| d.gated_lufs),
@@ -308,7 +338,13 @@ pub fn html(r: &FeatureReport) -> String {
     }
     h.push_str("</table><h2>Long plays and joins</h2>");
     for l in &r.long_plays {
-        let _ = write!(h, "<h3>{} ({} frames, from {})</h3><table><tr><th>reel</th><th>LP sample</th><th>LP TC</th><th>reel FFOA</th><th>reel LFOA</th><th>check</th></tr>", escape(&l.label), l.frames, escape(&l.start_tc));
+        let _ = write!(
+            h,
+            "<h3>{} ({} frames, from {})</h3><table><tr><th>reel</th><th>LP sample</th><th>LP TC</th><th>reel FFOA</th><th>reel LFOA</th><th>check</th></tr>",
+            escape(&l.label),
+            l.frames,
+            escape(&l.start_tc)
+        );
         for j in &l.joins {
             let _ = write!(
                 h,

@@ -170,7 +170,11 @@ impl LoudnessHistogram {
             let lo = i as f64;
             let w = if i == BINS - 1 {
                 // The open top bin: in or out by its mean.
-                if self.position(v / c as f64) > u { 1.0 } else { 0.0 }
+                if self.position(v / c as f64) > u {
+                    1.0
+                } else {
+                    0.0
+                }
             } else if lo >= u {
                 1.0
             } else if lo + 1.0 <= u {
@@ -483,7 +487,10 @@ impl MeterState {
     pub fn heap_bytes(&self) -> usize {
         self.blocks.heap_bytes()
             + self.short_terms.heap_bytes()
-            + self.dialogue.as_ref().map_or(0, |d| d.candidates.heap_bytes())
+            + self
+                .dialogue
+                .as_ref()
+                .map_or(0, |d| d.candidates.heap_bytes())
             + self.weights.len() * 16
     }
 }
