@@ -92,5 +92,8 @@ fn feature_errors_are_clear() {
     )
     .unwrap();
     let e = fails(&["feature", "plan", ft.to_str().unwrap()]);
-    assert!(e.contains("line 4") && e.contains("reel_gain"), "{e}");
+    assert!(
+        e.contains("feature.toml:4:") && e.contains("reel_gain"),
+        "{e}"
+    );
 }

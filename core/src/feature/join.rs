@@ -160,9 +160,11 @@ pub fn write_long_plays(
                 }
                 w = w.with_ixml(x)?;
             }
-            // Interleaved LPs are metered as they are written.
+            // The interleaved printmaster LP is metered as it is written (the feature's
+            // delivered figures, its bext loudness); the other LPs' bext loudness is left
+            // unset (their reels' files carry theirs).
             let chans = d0.layout.channels();
-            let mut meter = if d0.multi_mono {
+            let mut meter = if d0.multi_mono || d0.kind != DeliverableKind::Printmaster {
                 None
             } else {
                 let a = HopAnalyzer::new(&AnalyzerConfig {
