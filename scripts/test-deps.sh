@@ -50,7 +50,7 @@ apt_install() {
 }
 
 # --- system packages -------------------------------------------------------------
-apt_pkgs=(mesa-vulkan-drivers chromium chromium-driver ffmpeg sox)
+apt_pkgs=(mesa-vulkan-drivers chromium chromium-driver ffmpeg sox gcc libebur128-dev libsndfile1-dev)
 if command -v dpkg >/dev/null && command -v apt-get >/dev/null; then
   need=()
   for p in "${apt_pkgs[@]}"; do

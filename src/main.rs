@@ -20,8 +20,10 @@ enum Command {
     /// Convolve a file with an impulse response (benchmarks, checks).
     #[command(hide = true)]
     Convolve(cmd::convolve::Args),
-    /// Render a session's deliverables.
+    /// Render a session's deliverables (or a feature's: reels and long plays).
     Render(cmd::render::Args),
+    /// A feature's render in steps (measure, plan, render, finish) that talk through files.
+    Feature(cmd::feature::Args),
     /// Describe audio files: format, layout, length, timecode, bext.
     Inspect(cmd::inspect::Args),
     /// Measure loudness (BS.1770-4 / EBU R128): integrated, LRA, true peak, maxima.
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Convolve(a) => cmd::convolve::run(a).map(|()| 0),
         Command::Render(a) => cmd::render::run(a),
+        Command::Feature(a) => cmd::feature::run(a).map(|()| 0),
         Command::Inspect(a) => cmd::inspect::run(a).map(|()| 0),
         Command::Measure(a) => cmd::measure::run(a).map(|()| 0),
         Command::Bench(a) => cmd::bench::run(a).map(|()| 0),

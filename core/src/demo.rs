@@ -254,6 +254,35 @@ pub struct DemoFiles {
 /// Writes the demo stems (`DIR/stems/*.wav`) and `DIR/session.toml` for a reel
 /// of `minutes` (leader included).
 pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
+    write_demo_reel(
+        dir,
+        &DemoReel {
+            reel: 1,
+            minutes,
+            music_db: 0.0,
+            tail_pop: false,
+        },
+    )
+}
+
+/// One reel of a demo (see [`crate::feature::demo`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoReel {
+    /// Reel number: it starts at `<reel>:00:00:00` (reel 1 is [`write_demo`]'s reel), and
+    /// its material comes from seeds of its own.
+    pub reel: u32,
+    /// Length, leader included.
+    pub minutes: f64,
+    /// Extra music level, dB (reels of a feature differ in loudness).
+    pub music_db: f64,
+    /// End the programme 4 s before the reel's end (`[reel] lfoa`), silence after it but
+    /// for a tail pop 2 s after the LFOA frame.
+    pub tail_pop: bool,
+}
+
+/// Writes one demo reel's stems and session into `dir`.
+pub fn write_demo_reel(dir: &Path, r: &DemoReel) -> Result<DemoFiles> {
+    let minutes = r.minutes;
     if !(minutes.is_finite() && (0.25..=240.0).contains(&minutes)) {
         return Err(Error::Invalid(format!(
             "--minutes {minutes}: the demo reel must be 0.25 to 240 minutes long"
@@ -267,7 +296,22 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
     let len = (minutes * 60.0 * RATE as f64) as u64;
     let (pop, pop_len) = two_pop();
     let ffoa = FPS.frames_to_samples(8 * 24, RATE) as u64;
-    let start = Timecode::parse("01:00:00:00", FPS)?;
+    let start = Timecode::parse(&format!("{:02}:00:00:00", r.reel.min(23)), FPS)?;
+    // With a tail pop: the LFOA frame ends 4 s (96 frames) before the reel's last whole
+    // frame, and the pop is 2 s (48 frames) after it.
+    let frames = FPS.samples_to_frames(len as i64, RATE);
+    let lfoa_frame = frames - 97;
+    let programme_end = if r.tail_pop {
+        FPS.frames_to_samples(lfoa_frame + 1, RATE) as u64
+    } else {
+        len
+    };
+    let tail_pop = FPS.frames_to_samples(lfoa_frame + 1 + 48, RATE) as u64;
+    if r.tail_pop && lfoa_frame < 8 * 24 + 24 {
+        return Err(Error::Invalid(format!(
+            "a {minutes}-minute demo reel is too short for a tail pop"
+        )));
+    }
     let defs: [(&str, Layout, u64); 6] = [
         ("dx", Layout::Mono, 11),
         ("adr", Layout::Mono, 12),
@@ -304,6 +348,7 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
             dither_seed: 0,
         };
         let mut w = WavWriter::create(&path, spec)?;
+        let seed = seed + u64::from(r.reel.saturating_sub(1)) * 100;
         let mut synth = Synth::new(id, layout, seed, stem_len);
         let nch = layout.len();
         let block = 1 << 15;
@@ -319,13 +364,20 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
             for i in 0..n as u64 {
                 let ti = t + i;
                 // The leader is silent but for the 2-pop; the programme starts at FFOA.
-                if ti < ffoa {
+                if ti < ffoa || ti >= programme_end {
                     frame.fill(0.0);
                 } else {
                     synth.frame(ti, &mut frame);
                 }
-                if (pop..pop + pop_len).contains(&ti) {
-                    let v = db(-20.0) * (TAU * 1000.0 * (ti - pop) as f64 / RATE as f64).sin();
+                if (pop..pop + pop_len).contains(&ti)
+                    || (r.tail_pop && (tail_pop..tail_pop + pop_len).contains(&ti))
+                {
+                    let at = if ti >= tail_pop {
+                        ti - tail_pop
+                    } else {
+                        ti - pop
+                    };
+                    let v = db(-20.0) * (TAU * 1000.0 * at as f64 / RATE as f64).sin();
                     for (c, f) in frame.iter_mut().enumerate() {
                         if Some(c) != lfe {
                             *f = v;
@@ -365,7 +417,41 @@ pub fn write_demo(dir: &Path, minutes: f64) -> Result<DemoFiles> {
         w.finish()?;
     }
     let session = dir.join("session.toml");
-    std::fs::write(&session, demo_session_text(len)).map_err(|e| Error::io(&session, e))?;
+    let mut text = demo_session_text(len);
+    if r.reel != 1 || r.tail_pop || r.music_db != 0.0 {
+        let tc = |s: u64| Timecode::from_samples(start.to_samples(RATE) + s as i64, FPS, RATE);
+        text = text
+            .replace("reel = 1\n", &format!("reel = {}\n", r.reel))
+            .replace(
+                "start = \"01:00:00:00\"\nffoa = \"01:00:08:00\"",
+                &format!(
+                    "start = \"{start}\"\nffoa = \"{}\"{}",
+                    tc(ffoa),
+                    if r.tail_pop {
+                        format!(
+                            "\nlfoa = \"{}\"",
+                            Timecode::from_frames(start.to_frames() + lfoa_frame, FPS)
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+            )
+            .replace(
+                "source = \"stems/music.wav\"\n",
+                &format!(
+                    "source = \"stems/music.wav\"\ngain_db = {:.1}\n",
+                    r.music_db
+                ),
+            );
+        // The automation's timecodes move with the reel's start.
+        if r.reel != 1 {
+            let from = format!("at = \"01:");
+            let to = format!("at = \"{:02}:", r.reel.min(23));
+            text = text.replace(&from, &to);
+        }
+    }
+    std::fs::write(&session, text).map_err(|e| Error::io(&session, e))?;
     Ok(DemoFiles {
         session,
         stems: paths,

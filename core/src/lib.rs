@@ -44,6 +44,7 @@
 pub mod backend;
 pub mod demo;
 pub mod error;
+pub mod feature;
 pub mod io;
 pub mod layout;
 pub mod layout_detect;

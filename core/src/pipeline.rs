@@ -1018,25 +1018,40 @@ fn dialogue_analyzer(plan: &Plan, backend: &dyn Backend) -> Result<Option<Box<dy
 }
 
 /// Pass 1 of a normalizing render: the printmaster's loudness (with the dialogue bus
-/// for stem-gated dialogue loudness), without writing anything. `progress` gets the
-/// frames mixed so far. The CLI preview runs it too, to play the render's gain.
+/// for stem-gated dialogue loudness) over the reel samples `span`, without writing
+/// anything (the whole reel for a session's render, the programme for a feature's reel).
+/// `progress` gets the frames mixed so far. The CLI preview runs it too, to play the
+/// render's gain.
 pub fn measure_mix(
     plan: &Plan,
     backend: &mut dyn Backend,
     block_frames: usize,
+    span: (u64, u64),
     progress: &dyn Fn(u64) -> Result<()>,
-) -> Result<LoudnessSummary> {
+) -> Result<Meter> {
     let chans = plan.layout.channels();
     let mut pm = backend.summary_analyzer(&analyzer_config(plan, chans.len()))?;
     let mut dx = dialogue_analyzer(plan, backend)?;
-    let mut meter = Meter::new(plan.sample_rate, chans)?.with_dialogue(chans);
+    let mut meter = Meter::new(plan.sample_rate, chans)?
+        .with_dialogue(chans)
+        .without_timeline();
     let mut mixer = Mixer::new(plan, backend)?;
     let mut block = MixBlock::default();
-    while mixer.pos < plan.length {
-        let n = ((plan.length - mixer.pos) as usize).min(block_frames);
+    let end = span.1.min(plan.length);
+    while mixer.pos < end {
+        let at = mixer.pos;
+        let n = ((end - at) as usize).min(block_frames);
         mixer.next_block(backend, n, &mut block)?;
-        let p: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[..n]).collect();
-        let d: Vec<&[f32]> = block.dialogue.iter().map(|v| &v[..n]).collect();
+        let (a, b) = (
+            (span.0.max(at) - at) as usize,
+            (end.min(at + n as u64) - at) as usize,
+        );
+        if a >= b {
+            progress(mixer.pos)?;
+            continue;
+        }
+        let p: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[a..b]).collect();
+        let d: Vec<&[f32]> = block.dialogue.iter().map(|v| &v[a..b]).collect();
         pm.push(&p)?;
         meter.push_hops(&pm.take_hops()?)?;
         if let Some(dx) = &mut dx {
@@ -1049,7 +1064,7 @@ pub fn measure_mix(
     if let Some(dx) = &mut dx {
         meter.push_dialogue_hops(&dx.finish()?)?;
     }
-    Ok(meter.summary(&DialogueGate::default(), false))
+    Ok(meter)
 }
 
 /// The 2-pop check of every stem, expected at reel sample `at`: each detector reads
@@ -1160,11 +1175,35 @@ pub fn render(
     // the pool and sleeping until it is done (a wake-up per block).
     #[cfg(not(target_arch = "wasm32"))]
     {
-        rayon::scope(|_| render_on_this_thread(plan, backend, opts, progress))
+        rayon::scope(|_| render_on_this_thread(plan, backend, opts, progress, None))
     }
     #[cfg(target_arch = "wasm32")]
     {
-        render_on_this_thread(plan, backend, opts, progress)
+        render_on_this_thread(plan, backend, opts, progress, None)
+    }
+}
+
+/// Renders `plan` with a normalization decided elsewhere (a feature's reel: the gain
+/// comes from the whole feature's loudness, `before` is the reel's own measurement):
+/// no measuring pass; the gain and the limiter as `preset` says; the reel's printmaster
+/// is checked against the profile in its QC report, but a miss does not stop the
+/// render (the feature is judged as a whole).
+pub fn render_with_normalization(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    opts: &RenderOptions,
+    progress: Option<ProgressFn<'_>>,
+    preset: Normalization,
+    before: Option<LoudnessSummary>,
+) -> Result<RenderSummary> {
+    let preset = Some((preset, before));
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        rayon::scope(|_| render_on_this_thread(plan, backend, opts, progress, preset))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        render_on_this_thread(plan, backend, opts, progress, preset)
     }
 }
 
@@ -1173,6 +1212,7 @@ fn render_on_this_thread(
     backend: &mut dyn Backend,
     opts: &RenderOptions,
     progress: Option<ProgressFn<'_>>,
+    preset: Option<(Normalization, Option<LoudnessSummary>)>,
 ) -> Result<RenderSummary> {
     let t_start = std::time::Instant::now();
     if let (false, Some(p)) = (opts.qc, &plan.profile) {
@@ -1202,7 +1242,8 @@ fn render_on_this_thread(
     let cues = crate::render_report::cues(plan)?;
     let bf = opts.block_frames.max(1);
     let total = plan.length;
-    let passes = if plan.profile.is_some() && plan.normalize {
+    let judged_here = preset.is_none();
+    let passes = if plan.profile.is_some() && plan.normalize && preset.is_none() {
         2
     } else {
         1
@@ -1217,8 +1258,12 @@ fn render_on_this_thread(
     // Pass 1: measure, decide the gain and whether the limiter can hold the ceiling.
     let mut before: Option<LoudnessSummary> = None;
     let mut norm: Option<Normalization> = None;
-    if let (Some(profile), true) = (&plan.profile, plan.normalize) {
-        let m = measure_mix(plan, backend, bf, &|pos| report(0, pos))?;
+    if let Some((n, b)) = preset {
+        before = b;
+        norm = Some(n);
+    } else if let (Some(profile), true) = (&plan.profile, plan.normalize) {
+        let m = measure_mix(plan, backend, bf, (0, plan.length), &|pos| report(0, pos))?
+            .summary(&DialogueGate::default(), false);
         let n = crate::master::normalization(&m, profile)?;
         if !n.within_limiter_budget && profile.on_failure == OnFailure::Fail {
             return Err(Error::Delivery(format!(
@@ -1371,7 +1416,7 @@ fn render_on_this_thread(
                 }
             }
         }
-        if !failures.is_empty() && profile.on_failure == OnFailure::Fail {
+        if !failures.is_empty() && profile.on_failure == OnFailure::Fail && judged_here {
             return Err(Error::Delivery(format!(
                 "the render does not meet {} (nothing was delivered): {}",
                 profile.name,

@@ -94,6 +94,9 @@ pub struct ReelSpec {
     pub ffoa: Option<TcText>,
     /// Duration as a timecode (`00:20:00:00`); default: up to the end of the longest stem.
     pub length: Option<TcText>,
+    /// Last frame of action (default: the reel's last frame): a feature's long play joins
+    /// the reels' programmes, each from its FFOA to the end of its LFOA frame.
+    pub lfoa: Option<TcText>,
     /// Printmaster layout; default 7.1 when any stem is 7.1, 5.1 when any is wider than stereo, else stereo.
     pub layout: Option<Spanned<String>>,
     /// A spotting list (CSV or JSON, as the preview page exports) whose cues the QC report lists.
@@ -424,7 +427,7 @@ impl Session {
                 "[reel] sample_rate {sr} is not supported (8000-384000 Hz, a multiple of 10)"
             )));
         }
-        for tc in [&f.reel.start, &f.reel.ffoa, &f.reel.length]
+        for tc in [&f.reel.start, &f.reel.ffoa, &f.reel.length, &f.reel.lfoa]
             .into_iter()
             .flatten()
         {
@@ -759,6 +762,27 @@ impl Session {
             }
         }
 
+        let lfoa = match &f.reel.lfoa {
+            Some(t) => {
+                let tc = self.timecode(t)?;
+                let at = tc.to_samples(sr) - start_abs;
+                if at < ffoa || at >= length {
+                    return Err(self.err_at(
+                        t.span(),
+                        format!(
+                            "[reel] lfoa {tc} lies outside the programme (from the ffoa {ffoa_tc} \
+                             to the reel's last frame)"
+                        ),
+                    ));
+                }
+                at
+            }
+            None => {
+                let last = rate.samples_to_frames(start_abs + length - 1, sr);
+                (rate.frames_to_samples(last, sr) - start_abs).max(ffoa)
+            }
+        };
+
         let default_format = self
             .output_format(&f.output.format)?
             .unwrap_or(OutputFormat::Pcm24);
@@ -887,6 +911,7 @@ impl Session {
             start_tc,
             start_samples: start_abs,
             ffoa,
+            lfoa,
             length: length as u64,
             layout,
             buses,
@@ -919,25 +944,33 @@ impl Session {
 
     /// The delivery profile: the named preset with the session's overrides.
     pub fn profile(&self) -> Result<Option<crate::master::DeliveryProfile>> {
-        use crate::master::{DeliveryProfile, GatingMode};
         let Some(d) = &self.file.delivery else {
             return Ok(None);
         };
+        Self::profile_of(d, &|span, m| self.err_at(span, m)).map(Some)
+    }
+
+    /// The profile of a `[delivery]` table (a session's, or a feature's); `err_at` makes
+    /// the error for a span of the table's text.
+    pub fn profile_of(
+        d: &DeliverySpec,
+        err_at: &dyn Fn(std::ops::Range<usize>, &str) -> Error,
+    ) -> Result<crate::master::DeliveryProfile> {
+        use crate::master::{DeliveryProfile, GatingMode};
         let name = d.profile.get_ref();
         let mut p = if name.eq_ignore_ascii_case("custom") {
             let (Some(t), Some(tol), Some(c)) =
                 (d.target_lufs, d.tolerance_lu, d.true_peak_ceiling_dbtp)
             else {
-                return Err(self.err_at(
+                return Err(err_at(
                     d.profile.span(),
                     "a custom profile needs target_lufs, tolerance_lu and true_peak_ceiling_dbtp",
                 ));
             };
             DeliveryProfile::custom(t, tol, c, d.gating.unwrap_or(GatingMode::Programme))
-                .map_err(|e| self.err_at(d.profile.span(), e.to_string()))?
+                .map_err(|e| err_at(d.profile.span(), &e.to_string()))?
         } else {
-            DeliveryProfile::preset(name)
-                .map_err(|e| self.err_at(d.profile.span(), e.to_string()))?
+            DeliveryProfile::preset(name).map_err(|e| err_at(d.profile.span(), &e.to_string()))?
         };
         if let Some(v) = d.target_lufs {
             p.target_lufs = v;
@@ -958,8 +991,8 @@ impl Session {
             p.on_failure = v;
         }
         p.validate()
-            .map_err(|e| self.err_at(d.profile.span(), e.to_string()))?;
-        Ok(Some(p))
+            .map_err(|e| err_at(d.profile.span(), &e.to_string()))?;
+        Ok(p)
     }
 
     fn breakpoints(&self, bps: &[Breakpoint], start_abs: i64) -> Result<Vec<(i64, f64)>> {
@@ -1231,6 +1264,8 @@ pub struct Plan {
     pub start_samples: i64,
     /// First frame of action, in samples from the reel start.
     pub ffoa: i64,
+    /// Last frame of action: its first sample, from the reel start.
+    pub lfoa: i64,
     /// Reel length in samples.
     pub length: u64,
     /// Printmaster and bus layout.
@@ -1264,6 +1299,19 @@ impl Plan {
         let f = self.ffoa_tc.to_frames() - 2 * self.frame_rate.nominal() as i64;
         let s = self.frame_rate.frames_to_samples(f, self.sample_rate) - self.start_samples;
         (s >= 0).then_some(s as u64)
+    }
+
+    /// The programme's samples on the reel, `[ffoa, end of the LFOA frame)`: what a
+    /// feature's long play takes from the reel.
+    pub fn programme(&self) -> (u64, u64) {
+        let f = self
+            .frame_rate
+            .samples_to_frames(self.start_samples + self.lfoa, self.sample_rate);
+        let end = self.frame_rate.frames_to_samples(f + 1, self.sample_rate) - self.start_samples;
+        (
+            self.ffoa.max(0) as u64,
+            (end.max(0) as u64).min(self.length),
+        )
     }
 
     /// The timecode of a reel sample position.
@@ -1456,7 +1504,7 @@ fn gain_problem(db: f64) -> Option<String> {
     }
 }
 
-fn sanitize(s: &str) -> String {
+pub fn sanitize(s: &str) -> String {
     let t: String = s
         .chars()
         .map(|c| {

@@ -15,6 +15,9 @@ pub struct Args {
     /// Reel length in minutes (leader included).
     #[arg(long, default_value_t = 1.5)]
     pub minutes: f64,
+    /// A 3-reel feature instead (each reel `--minutes` long), rendered with its long plays.
+    #[arg(long)]
+    pub feature: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -32,6 +35,26 @@ pub struct Args {
 pub fn run(a: &Args) -> Result<u8> {
     super::render::set_threads(a.threads)?;
     super::outdir::check_demo_out(&a.out, a.force)?;
+    if a.feature {
+        if !a.quiet && !a.json {
+            println!(
+                "synthesizing a 3-reel demo feature ({:.2} minutes a reel) into {} ...",
+                a.minutes,
+                a.out.display()
+            );
+        }
+        let path = dubstage_core::feature::demo::write_demo_feature(&a.out, a.minutes)?;
+        let f = dubstage_core::feature::Feature::load(&path)?;
+        return super::feature::render_feature_at(
+            &f,
+            &a.out.join("print"),
+            a.json,
+            a.quiet,
+            None,
+            &a.backend,
+        )
+        .map(|()| 0);
+    }
     if !a.quiet && !a.json {
         println!(
             "synthesizing a {:.2}-minute demo reel into {} ...",

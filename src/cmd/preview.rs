@@ -727,7 +727,14 @@ fn normalization(plan: &dubstage_core::session::Plan) -> Result<Option<(f64, Str
     };
     let mut backend = CpuBackend::new();
     let bf = backend.preferred_block_frames();
-    let m = dubstage_core::pipeline::measure_mix(plan, &mut backend, bf, &|_| Ok(()))?;
+    let m = dubstage_core::pipeline::measure_mix(
+        plan,
+        &mut backend,
+        bf,
+        (0, plan.length),
+        &|_| Ok(()),
+    )?
+    .summary(&dubstage_core::loudness::DialogueGate::default(), false);
     let n = dubstage_core::master::normalization(&m, profile)?;
     let note = format!(
         "{} profile: the printmaster measures {:.1} LUFS, so every mix is played {:+.1} dB to reach {:.1} LUFS as the render does (its true-peak limiter is not simulated).",

@@ -215,6 +215,10 @@ pub fn print_verdict(s: &RenderSummary) {
 /// Renders; the exit status is 0, or [`EXIT_QC_FAILED`] when the print was delivered
 /// but its QC failed.
 pub fn run(a: &Args) -> Result<u8> {
+    // A feature session (a [feature] table naming reel sessions) renders as a feature.
+    if dubstage_core::feature::is_feature_file(&a.session) {
+        return super::feature::render(a).map(|()| 0);
+    }
     let out = a.out.clone().unwrap_or_else(|| {
         a.session
             .parent()

@@ -992,6 +992,8 @@ pub struct WavWriter {
     data_bytes: u64,
     frames: u64,
     rngs: Vec<Rng>,
+    /// TPDF dither on PCM (off: see [`WavWriter::without_dither`]).
+    dither: bool,
     peak: Vec<f32>,
     clipped: u64,
     non_finite: u64,
@@ -1499,6 +1501,7 @@ impl WavWriter {
             rngs: (0..spec.channels)
                 .map(|c| Rng::for_channel(spec.dither_seed, c))
                 .collect(),
+            dither: true,
             spec,
             bext,
             bext_len,
@@ -1712,6 +1715,14 @@ impl WavWriter {
         Ok(())
     }
 
+    /// Writes PCM without dither: each sample is rounded to its nearest code. For
+    /// samples already on the format's grid (read from a file of the same format, as
+    /// when reels are joined into a long play) this writes exactly the codes read.
+    pub fn without_dither(mut self) -> Self {
+        self.dither = false;
+        self
+    }
+
     /// Appends planar frames (one slice per channel, equal lengths).
     ///
     /// PCM output gets TPDF dither of ±1 LSB ; samples beyond full scale are
@@ -1792,11 +1803,12 @@ impl WavWriter {
                     }
                 }
                 OutputFormat::Pcm16 | OutputFormat::Pcm24 => {
+                    let amount = if self.dither { 1.0 } else { 0.0 };
                     for (c, src) in chans.iter().enumerate() {
                         let rng = &mut self.rngs[c];
                         let mut peak_code = 0u32;
                         for (frame, &x) in tile.chunks_exact_mut(stride).zip(&src[at..]) {
-                            let q = dither::quantize(x, bits, rng.tpdf());
+                            let q = dither::quantize(x, bits, amount * rng.tpdf());
                             non_finite += u64::from(q.non_finite);
                             clipped += u64::from(q.clipped);
                             peak_code = peak_code.max(q.code.unsigned_abs());

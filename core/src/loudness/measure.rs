@@ -116,6 +116,9 @@ pub fn measure_file(
         ),
     };
     let (ref mut m, how) = meter;
+    if !opts.timeline {
+        *m = m.clone().without_timeline();
+    }
     // Errors of the reader name the file already; name it for the analysis too.
     let named = |e: Error| match e {
         e @ (Error::Io { .. } | Error::Format { .. }) => e,

@@ -17,9 +17,11 @@
 //!   window (`-inf`), a zero peak.
 
 use super::analyzer::Hop;
+use super::histogram::{DialogueHistogram, MeterState};
 use crate::layout::Channel;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// BS.1770-4 absolute gate, LKFS.
 pub const ABSOLUTE_GATE_LUFS: f64 = -70.0;
@@ -182,31 +184,34 @@ pub struct LoudnessSummary {
 }
 
 /// A BS.1770-4 / EBU R128 meter fed with [`Hop`]s.
+///
+/// Its memory does not grow with the programme: the gating blocks and short-term windows
+/// go into histograms ([`super::histogram`], a [`MeterState`] that merges across parts),
+/// and only the last 3 s of hop powers are kept. The 100 ms timeline for the QC plots
+/// (16 bytes per hop) is kept unless [`Meter::without_timeline`] turns it off.
 #[derive(Debug, Clone)]
 pub struct Meter {
-    sample_rate: u32,
     hop: usize,
-    labels: Vec<String>,
-    weights: Vec<f64>,
-    frames: u64,
     ended: bool,
-    /// Weighted energy `Σ_i G_i e_i` of every complete hop.
-    hop_power: Vec<f64>,
-    /// Block (400 ms) powers, one per hop from hop 3 on.
-    blocks: Vec<f64>,
-    /// Short-term (3 s) powers, one per hop from hop 29 on.
-    short_terms: Vec<f64>,
-    sample_peak: Vec<f32>,
-    true_peak: Vec<f32>,
+    /// Weighted energy `Σ_i G_i e_i` of the last [`SHORT_TERM_HOPS`] complete hops.
+    hop_power: VecDeque<f64>,
+    /// The latest block (400 ms) and short-term (3 s) powers.
+    last_block: Option<f64>,
+    last_short_term: Option<f64>,
+    state: MeterState,
+    /// Momentary and short-term power after every hop (NaN: window not complete).
+    timeline: Option<(Vec<f64>, Vec<f64>)>,
     dialogue: Option<DialogueStream>,
 }
 
 #[derive(Debug, Clone)]
 struct DialogueStream {
     weights: Vec<f64>,
-    hop_power: Vec<f64>,
-    blocks: Vec<f64>,
+    hop_power: VecDeque<f64>,
     ended: bool,
+    /// Blocks of one side waiting for the other side's block of the same index.
+    pending_programme: VecDeque<f64>,
+    pending_dialogue: VecDeque<f64>,
 }
 
 fn check_hop(h: &Hop, channels: usize, hop: usize, what: &str) -> Result<()> {
@@ -228,10 +233,18 @@ fn check_hop(h: &Hop, channels: usize, hop: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Appends the block ending at the last hop when `n` hops are available.
-fn window_power(hop_power: &[f64], hops: usize, hop: usize) -> Option<f64> {
+/// Appends a hop's power to the window (the last [`SHORT_TERM_HOPS`] are kept).
+fn push_hop_power(hop_power: &mut VecDeque<f64>, power: f64) {
+    if hop_power.len() == SHORT_TERM_HOPS {
+        hop_power.pop_front();
+    }
+    hop_power.push_back(power);
+}
+
+/// The power of the window of the last `hops` hops, when that many are available.
+fn window_power(hop_power: &VecDeque<f64>, hops: usize, hop: usize) -> Option<f64> {
     let n = hop_power.len();
-    (n >= hops).then(|| hop_power[n - hops..].iter().sum::<f64>() / (hops * hop) as f64)
+    (n >= hops).then(|| hop_power.range(n - hops..).sum::<f64>() / (hops * hop) as f64)
 }
 
 impl Meter {
@@ -256,67 +269,95 @@ impl Meter {
                 weights.len()
             )));
         }
-        let n = weights.len();
         Ok(Meter {
-            sample_rate,
             hop,
-            labels,
-            weights,
-            frames: 0,
             ended: false,
-            hop_power: Vec::new(),
-            blocks: Vec::new(),
-            short_terms: Vec::new(),
-            sample_peak: vec![0.0; n],
-            true_peak: vec![0.0; n],
+            hop_power: VecDeque::with_capacity(SHORT_TERM_HOPS),
+            last_block: None,
+            last_short_term: None,
+            state: MeterState::new(sample_rate, labels, weights),
+            timeline: Some((Vec::new(), Vec::new())),
             dialogue: None,
         })
     }
 
-    /// Also meters a dialogue bus (for [`Meter::dialogue`]), with these channels.
-    pub fn with_dialogue(mut self, channels: &[Channel]) -> Self {
+    /// Also meters a dialogue bus (for [`Meter::dialogue`]), with these channels and the
+    /// default [`DialogueGate`]'s per-block conditions.
+    pub fn with_dialogue(self, channels: &[Channel]) -> Self {
+        self.with_dialogue_gate(channels, &DialogueGate::default())
+    }
+
+    /// Also meters a dialogue bus, with `gate`'s per-block conditions (`absolute_lufs`,
+    /// `below_programme_lu`); its `relative_lu` and `fallback_percent` are given to
+    /// [`Meter::dialogue`].
+    pub fn with_dialogue_gate(mut self, channels: &[Channel], gate: &DialogueGate) -> Self {
         self.dialogue = Some(DialogueStream {
             weights: channels.iter().map(|c| c.bs1770_weight()).collect(),
-            hop_power: Vec::new(),
-            blocks: Vec::new(),
+            hop_power: VecDeque::with_capacity(SHORT_TERM_HOPS),
             ended: false,
+            pending_programme: VecDeque::new(),
+            pending_dialogue: VecDeque::new(),
         });
+        self.state.dialogue = Some(DialogueHistogram::new(gate));
+        self
+    }
+
+    /// Keeps no 100 ms timeline ([`Meter::timeline`] is then empty): the meter's memory
+    /// is then the same for any programme length.
+    pub fn without_timeline(mut self) -> Self {
+        self.timeline = None;
         self
     }
 
     /// Sample rate.
     pub fn sample_rate(&self) -> u32 {
-        self.sample_rate
+        self.state.sample_rate
     }
 
     /// Feeds programme hops in order. A hop shorter than 100 ms ends the loudness stream
     /// (only its peaks count); hops after it are an error.
     pub fn push_hops(&mut self, hops: &[Hop]) -> Result<()> {
         for h in hops {
-            check_hop(h, self.weights.len(), self.hop, "programme")?;
+            check_hop(h, self.state.weights.len(), self.hop, "programme")?;
             if self.ended {
                 return Err(Error::Invalid(
                     "loudness meter: hop after a partial (final) hop".into(),
                 ));
             }
-            self.frames += h.frames as u64;
-            for (p, &v) in self.sample_peak.iter_mut().zip(&h.sample_peak) {
+            let st = &mut self.state;
+            st.frames += h.frames as u64;
+            for (p, &v) in st.sample_peak.iter_mut().zip(&h.sample_peak) {
                 *p = p.max(v);
             }
-            for (p, &v) in self.true_peak.iter_mut().zip(&h.true_peak) {
+            for (p, &v) in st.true_peak.iter_mut().zip(&h.true_peak) {
                 *p = p.max(v);
             }
             if h.frames < self.hop {
                 self.ended = true;
                 continue;
             }
-            let power: f64 = self.weights.iter().zip(&h.energy).map(|(g, e)| g * e).sum();
-            self.hop_power.push(power);
-            if let Some(b) = window_power(&self.hop_power, MOMENTARY_HOPS, self.hop) {
-                self.blocks.push(b);
+            let power: f64 = st.weights.iter().zip(&h.energy).map(|(g, e)| g * e).sum();
+            push_hop_power(&mut self.hop_power, power);
+            let block = window_power(&self.hop_power, MOMENTARY_HOPS, self.hop);
+            let short = window_power(&self.hop_power, SHORT_TERM_HOPS, self.hop);
+            if let Some(b) = block {
+                st.add_block(b);
+                self.last_block = Some(b);
+                if let (Some(d), Some(dh)) = (&mut self.dialogue, &mut st.dialogue) {
+                    dh.add_programme(b);
+                    match d.pending_dialogue.pop_front() {
+                        Some(x) => dh.add_pair(b, x),
+                        None => d.pending_programme.push_back(b),
+                    }
+                }
             }
-            if let Some(s) = window_power(&self.hop_power, SHORT_TERM_HOPS, self.hop) {
-                self.short_terms.push(s);
+            if let Some(s) = short {
+                st.add_short_term(s);
+                self.last_short_term = Some(s);
+            }
+            if let Some((m, s)) = &mut self.timeline {
+                m.push(block.unwrap_or(f64::NAN));
+                s.push(short.unwrap_or(f64::NAN));
             }
         }
         Ok(())
@@ -325,10 +366,11 @@ impl Meter {
     /// Feeds dialogue-bus hops in order (requires [`Meter::with_dialogue`]).
     pub fn push_dialogue_hops(&mut self, hops: &[Hop]) -> Result<()> {
         let hop = self.hop;
-        let d = self
-            .dialogue
-            .as_mut()
-            .ok_or_else(|| Error::Invalid("loudness meter: no dialogue bus configured".into()))?;
+        let (Some(d), Some(dh)) = (self.dialogue.as_mut(), self.state.dialogue.as_mut()) else {
+            return Err(Error::Invalid(
+                "loudness meter: no dialogue bus configured".into(),
+            ));
+        };
         for h in hops {
             check_hop(h, d.weights.len(), hop, "dialogue")?;
             if d.ended {
@@ -341,9 +383,13 @@ impl Meter {
                 continue;
             }
             let power: f64 = d.weights.iter().zip(&h.energy).map(|(g, e)| g * e).sum();
-            d.hop_power.push(power);
+            push_hop_power(&mut d.hop_power, power);
             if let Some(b) = window_power(&d.hop_power, MOMENTARY_HOPS, hop) {
-                d.blocks.push(b);
+                dh.add_dialogue(b);
+                match d.pending_programme.pop_front() {
+                    Some(p) => dh.add_pair(p, b),
+                    None => d.pending_dialogue.push_back(b),
+                }
             }
         }
         Ok(())
@@ -351,17 +397,17 @@ impl Meter {
 
     /// Frames metered.
     pub fn frames(&self) -> u64 {
-        self.frames
+        self.state.frames
     }
 
     /// The latest momentary loudness (None before 400 ms or when silent).
     pub fn momentary(&self) -> Option<f64> {
-        self.blocks.last().copied().and_then(power_to_lufs)
+        self.last_block.and_then(power_to_lufs)
     }
 
     /// The latest short-term loudness (None before 3 s or when silent).
     pub fn short_term(&self) -> Option<f64> {
-        self.short_terms.last().copied().and_then(power_to_lufs)
+        self.last_short_term.and_then(power_to_lufs)
     }
 
     /// What a live meter shows after the latest hop: the momentary loudness of the
@@ -388,154 +434,159 @@ impl Meter {
 
     /// Maximum momentary loudness.
     pub fn max_momentary(&self) -> Option<f64> {
-        max_power(&self.blocks).and_then(power_to_lufs)
+        self.state.max_block.and_then(power_to_lufs)
     }
 
     /// Maximum short-term loudness.
     pub fn max_short_term(&self) -> Option<f64> {
-        max_power(&self.short_terms).and_then(power_to_lufs)
+        self.state.max_short_term.and_then(power_to_lufs)
     }
 
     /// Integrated (gated) loudness, BS.1770-4.
     pub fn integrated(&self) -> Option<f64> {
-        integrated_of(&self.blocks)
+        super::histogram::integrated(&self.state.blocks)
     }
 
     /// The relative gate of the integrated loudness, LUFS (None as for `integrated`).
     pub fn relative_gate(&self) -> Option<f64> {
-        relative_threshold(&self.blocks, RELATIVE_GATE_LU)
+        super::histogram::relative_gate(&self.state.blocks, RELATIVE_GATE_LU)
     }
 
     /// Loudness range, EBU Tech 3342.
     pub fn loudness_range(&self) -> Option<f64> {
-        let abs = lufs_to_power(ABSOLUTE_GATE_LUFS);
-        let rel = lufs_to_power(relative_threshold(&self.short_terms, LRA_RELATIVE_GATE_LU)?);
-        let mut v: Vec<f64> = self
-            .short_terms
-            .iter()
-            .copied()
-            .filter(|&z| z > abs && z > rel)
-            .collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        let at = |p: f64| v[((n - 1) as f64 * p).round() as usize];
-        let lo = power_to_lufs(at(LRA_LOW_PERCENTILE))?;
-        let hi = power_to_lufs(at(LRA_HIGH_PERCENTILE))?;
-        Some(hi - lo)
+        super::histogram::loudness_range(&self.state.short_terms)
     }
 
     /// Per-channel sample peaks (linear).
     pub fn sample_peaks(&self) -> &[f32] {
-        &self.sample_peak
+        &self.state.sample_peak
     }
 
     /// Per-channel true peaks (linear; 0 when not measured).
     pub fn true_peaks(&self) -> &[f32] {
-        &self.true_peak
+        &self.state.true_peak
     }
 
     /// Programme sample peak (linear, max over channels).
     pub fn sample_peak(&self) -> f32 {
-        self.sample_peak.iter().fold(0.0, |a, &b| a.max(b))
+        self.state.sample_peak.iter().fold(0.0, |a, &b| a.max(b))
     }
 
     /// Programme true peak (linear, max over channels).
     pub fn true_peak(&self) -> f32 {
-        self.true_peak.iter().fold(0.0, |a, &b| a.max(b))
+        self.state.true_peak.iter().fold(0.0, |a, &b| a.max(b))
     }
 
-    /// The momentary / short-term timeline.
+    /// The momentary / short-term timeline (empty under [`Meter::without_timeline`]).
     pub fn timeline(&self) -> Timeline {
-        let n = self.hop_power.len();
-        let at = |v: &Vec<f64>, hops: usize, h: usize| {
-            (h + 1 >= hops)
-                .then(|| v[h + 1 - hops])
-                .and_then(power_to_lufs)
+        let lufs = |v: &Vec<f64>| v.iter().map(|&z| power_to_lufs(z)).collect();
+        let (m, s) = match &self.timeline {
+            Some((m, s)) => (lufs(m), lufs(s)),
+            None => (Vec::new(), Vec::new()),
         };
         Timeline {
             step_s: 0.1,
-            momentary_lufs: (0..n)
-                .map(|h| at(&self.blocks, MOMENTARY_HOPS, h))
-                .collect(),
-            short_term_lufs: (0..n)
-                .map(|h| at(&self.short_terms, SHORT_TERM_HOPS, h))
-                .collect(),
+            momentary_lufs: m,
+            short_term_lufs: s,
         }
     }
 
+    /// The mergeable accumulators (histograms, maxima, peaks, dialogue gate).
+    pub fn state(&self) -> &MeterState {
+        &self.state
+    }
+
+    /// Bytes the meter holds on the heap (histograms, the 3 s window, the timeline and
+    /// any dialogue blocks waiting for their programme block).
+    pub fn heap_bytes(&self) -> usize {
+        self.state.heap_bytes()
+            + self.hop_power.capacity() * 8
+            + self
+                .timeline
+                .as_ref()
+                .map_or(0, |(m, s)| (m.capacity() + s.capacity()) * 8)
+            + self.dialogue.as_ref().map_or(0, |d| {
+                (d.hop_power.capacity()
+                    + d.pending_programme.capacity()
+                    + d.pending_dialogue.capacity())
+                    * 8
+            })
+    }
+
     /// Stem-gated dialogue loudness (None without a dialogue bus); see [`DialogueGate`].
+    /// The gate's `relative_lu` and `fallback_percent` apply here; its per-block
+    /// conditions are those given to [`Meter::with_dialogue_gate`].
     pub fn dialogue(&self, gate: &DialogueGate) -> Option<DialogueLoudness> {
-        let d = self.dialogue.as_ref()?;
-        let abs_p = lufs_to_power(ABSOLUTE_GATE_LUFS);
-        let abs_d = lufs_to_power(gate.absolute_lufs);
-        let rel_d = relative_threshold_with(&d.blocks, gate.absolute_lufs, -gate.relative_lu)
-            .map(lufs_to_power)
-            .unwrap_or(f64::INFINITY);
-        let below = 10f64.powf(-gate.below_programme_lu / 10.0);
-        let mut programme_blocks = 0;
-        let mut active = 0;
-        let mut sum = 0.0;
-        for (j, &p) in self.blocks.iter().enumerate() {
-            if p > abs_p {
-                programme_blocks += 1;
-            }
-            let Some(&dj) = d.blocks.get(j) else { continue };
-            if dj > abs_d && dj > rel_d && dj >= p * below && p > 0.0 {
-                active += 1;
-                sum += p;
-            }
-        }
-        let gated = if active > 0 {
-            power_to_lufs(sum / active as f64)
-        } else {
-            None
-        };
-        let percent = if programme_blocks > 0 {
-            100.0 * active as f64 / programme_blocks as f64
-        } else {
-            0.0
-        };
-        let fallback = percent < gate.fallback_percent;
-        Some(DialogueLoudness {
-            gated_lufs: gated,
-            dialogue_percent: percent,
-            active_blocks: active,
-            programme_blocks,
-            fallback,
-            loudness_lufs: if fallback { self.integrated() } else { gated },
-            gate: *gate,
-            method: "stem-gated".into(),
-        })
+        let d = self.state.dialogue.as_ref()?;
+        Some(d.loudness(gate, self.integrated()))
     }
 
     /// Every figure, with the dialogue figures for `gate` and, when `timeline` is set,
     /// the 100 ms momentary / short-term timeline.
     pub fn summary(&self, gate: &DialogueGate, timeline: bool) -> LoudnessSummary {
         LoudnessSummary {
-            sample_rate: self.sample_rate,
-            channels: self.labels.clone(),
-            weights: self.weights.clone(),
-            frames: self.frames,
-            duration_s: self.frames as f64 / self.sample_rate as f64,
-            integrated_lufs: self.integrated(),
-            loudness_range_lu: self.loudness_range(),
-            max_momentary_lufs: self.max_momentary(),
-            max_short_term_lufs: self.max_short_term(),
-            sample_peak_dbfs: peak_to_db(self.sample_peak()),
-            true_peak_dbtp: peak_to_db(self.true_peak()),
-            sample_peak_dbfs_per_channel: self.sample_peak.iter().map(|&p| peak_to_db(p)).collect(),
-            true_peak_dbtp_per_channel: self.true_peak.iter().map(|&p| peak_to_db(p)).collect(),
-            dialogue: self.dialogue(gate),
             timeline: timeline.then(|| self.timeline()),
+            ..self.state.summary(gate)
         }
     }
 }
 
-fn max_power(v: &[f64]) -> Option<f64> {
-    v.iter().copied().reduce(f64::max)
+/// The block-list oracle of [`Meter::loudness_range`] (EBU Tech 3342 on every
+/// short-term power; kept for the tests of the histogram path).
+pub fn loudness_range_of(short_terms: &[f64]) -> Option<f64> {
+    let abs = lufs_to_power(ABSOLUTE_GATE_LUFS);
+    let rel = lufs_to_power(relative_threshold(short_terms, LRA_RELATIVE_GATE_LU)?);
+    let mut v: Vec<f64> = short_terms
+        .iter()
+        .copied()
+        .filter(|&z| z > abs && z > rel)
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let at = |p: f64| v[((n - 1) as f64 * p).round() as usize];
+    let lo = power_to_lufs(at(LRA_LOW_PERCENTILE))?;
+    let hi = power_to_lufs(at(LRA_HIGH_PERCENTILE))?;
+    Some(hi - lo)
+}
+
+/// The block-list oracle of the stem-gated dialogue loudness: programme block powers and
+/// dialogue block powers of the same index (kept for the tests of the histogram path).
+/// Returns (gated loudness, active blocks, programme blocks above the absolute gate).
+pub fn dialogue_of(
+    blocks: &[f64],
+    dialogue_blocks: &[f64],
+    gate: &DialogueGate,
+) -> (Option<f64>, usize, usize) {
+    let abs_p = lufs_to_power(ABSOLUTE_GATE_LUFS);
+    let abs_d = lufs_to_power(gate.absolute_lufs);
+    let rel_d = relative_threshold_with(dialogue_blocks, gate.absolute_lufs, -gate.relative_lu)
+        .map(lufs_to_power)
+        .unwrap_or(f64::INFINITY);
+    let below = 10f64.powf(-gate.below_programme_lu / 10.0);
+    let mut programme_blocks = 0;
+    let mut active = 0;
+    let mut sum = 0.0;
+    for (j, &p) in blocks.iter().enumerate() {
+        if p > abs_p {
+            programme_blocks += 1;
+        }
+        let Some(&dj) = dialogue_blocks.get(j) else {
+            continue;
+        };
+        if dj > abs_d && dj > rel_d && dj >= p * below && p > 0.0 {
+            active += 1;
+            sum += p;
+        }
+    }
+    let gated = if active > 0 {
+        power_to_lufs(sum / active as f64)
+    } else {
+        None
+    };
+    (gated, active, programme_blocks)
 }
 
 /// Loudness of the power mean of the values above the absolute gate, plus `offset_lu`.

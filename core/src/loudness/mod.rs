@@ -10,18 +10,22 @@
 //!                                                   ▼
 //!                       Meter (meter.rs, f64): momentary, short-term, integrated,
 //!                       LRA, maxima, dialogue-gated loudness ──► LoudnessSummary
+//!                       (gating from histograms, histogram.rs: bounded memory, and
+//!                       the MeterState of several parts merges exactly)
 //! ```
 //!
 //! [`measure::measure_file`] streams a WAV file through a backend's analyzer into a [`Meter`].
 
 pub mod analyzer;
 pub mod filter;
+pub mod histogram;
 pub mod measure;
 pub mod meter;
 pub mod true_peak;
 
 pub use analyzer::{Analyzer, AnalyzerConfig, Hop};
 pub use filter::{Biquad, BiquadState, KWeightState, k_weight, k_weighting};
+pub use histogram::{DialogueHistogram, LoudnessHistogram, MeterState};
 pub use measure::{FileMeasurement, MeasureOptions, measure_file};
 pub use meter::{DialogueGate, DialogueLoudness, LoudnessSummary, Meter, Timeline, TimelinePoint};
 pub use true_peak::{

@@ -1,0 +1,383 @@
+//! Features as reels: long-play joins at the right samples, reels and LP nulling over
+//! every programme, one feature-wide gain landing on the target, and the merged reel
+//! histograms against the joined long play (block-list oracle).
+
+use dubstage_core::backend::cpu::CpuBackend;
+use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend, Hop};
+use dubstage_core::feature::{self, Feature};
+use dubstage_core::io::{OutputFormat, WavReader, WavSpec, WavWriter};
+use dubstage_core::loudness::HopAnalyzer;
+use dubstage_core::loudness::meter::integrated_of;
+use std::path::{Path, PathBuf};
+
+const SR: u32 = 48_000;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir()
+        .join(format!("dubstage-feature-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn read_all(path: &Path) -> Vec<Vec<f32>> {
+    let mut r = WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let n = r.info().channels as usize;
+    let mut out = vec![Vec::new(); n];
+    let mut bufs = vec![Vec::new(); n];
+    loop {
+        let k = r.read_planar(&mut bufs, 1 << 15).unwrap();
+        if k == 0 {
+            break;
+        }
+        for (o, b) in out.iter_mut().zip(&bufs) {
+            o.extend_from_slice(&b[..k]);
+        }
+    }
+    out
+}
+
+fn write(path: &Path, chans: &[Vec<f32>]) {
+    let mut w = WavWriter::create(
+        path,
+        WavSpec::new(chans.len() as u16, SR, OutputFormat::Float32),
+    )
+    .unwrap();
+    let p: Vec<&[f32]> = chans.iter().map(|c| c.as_slice()).collect();
+    w.write_planar(&p).unwrap();
+    w.finish().unwrap();
+}
+
+fn backends() -> Vec<Box<dyn Backend>> {
+    vec![Box::new(CpuBackend::new()), Box::new(CpuBackend::new())]
+}
+
+/// One reel at 24 fps (2000 samples a frame): a leader of 3 s with a 2-pop at 1 s, a
+/// programme of `prog_frames` frames with a marker impulse on its first sample (FFOA)
+/// and on the last sample of its LFOA frame, a tail pop 2 s after the LFOA frame, and
+/// 3 s after the LFOA in all.
+fn marker_reel(dir: &Path, reel: u32, prog_frames: i64) -> (PathBuf, u64) {
+    let frame = 2000usize;
+    let ffoa = 72 * frame;
+    let prog = prog_frames as usize * frame;
+    let len = ffoa + prog + 72 * frame;
+    let pop = |x: &mut Vec<f32>, at: usize| {
+        for i in 0..frame {
+            x[at + i] = 0.1 * (std::f64::consts::TAU * 1000.0 * i as f64 / SR as f64).sin() as f32;
+        }
+    };
+    let mut s = vec![0f32; len];
+    // A quiet bed over the programme, so the join is not a run of zeros.
+    for (i, v) in s[ffoa..ffoa + prog].iter_mut().enumerate() {
+        *v = 0.01 * ((i as f64 * 0.05 + reel as f64).sin() as f32);
+    }
+    s[ffoa] = 0.9;
+    s[ffoa + prog - 1] = -0.8;
+    pop(&mut s, ffoa - 48 * frame);
+    pop(&mut s, ffoa + prog + 48 * frame);
+    let rdir = dir.join(format!("r{reel}"));
+    std::fs::create_dir_all(&rdir).unwrap();
+    write(&rdir.join("fx.wav"), &[s.clone(), s]);
+    let tc = |f: i64| {
+        let f = f + reel as i64 * 3600 * 24;
+        format!(
+            "{:02}:{:02}:{:02}:{:02}",
+            f / 86400,
+            f / 1440 % 60,
+            f / 24 % 60,
+            f % 24
+        )
+    };
+    let text = format!(
+        "[reel]\ntitle = \"Markers\"\nreel = {reel}\nframe_rate = \"24\"\nstart = \"{}\"\n\
+         ffoa = \"{}\"\nlfoa = \"{}\"\n\n[[stem]]\nid = \"fx\"\nkind = \"effects\"\n\
+         source = \"fx.wav\"\n\n[[deliverable]]\nkind = \"printmaster\"\nformat = \"float32\"\n",
+        tc(0),
+        tc(72),
+        tc(72 + prog_frames - 1),
+    );
+    let path = rdir.join("session.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, prog as u64)
+}
+
+#[test]
+fn every_join_is_at_the_right_sample() {
+    let dir = tmp("markers");
+    let lens: Vec<u64> = [(1, 120), (2, 97), (3, 151)]
+        .iter()
+        .map(|&(r, f)| marker_reel(&dir, r, f).1)
+        .collect();
+    let ft = dir.join("feature.toml");
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"Markers\"\nreels = [\"r1/session.toml\", \"r2/session.toml\", \"r3/session.toml\"]\n",
+    )
+    .unwrap();
+    let f = Feature::load(&ft).unwrap();
+    let out = dir.join("print");
+    let s = feature::render_feature(&f, &mut backends(), &out, 8192, None).unwrap();
+    let lp = out.join("LP").join("Markers_LP_PM_2.0.wav");
+    let x = read_all(&lp);
+    // The LP is the sum of the programmes, to the sample.
+    assert_eq!(x[0].len() as u64, lens.iter().sum::<u64>());
+    // Every marker once, at its place; no pop (0.1) anywhere.
+    let mut want = Vec::new();
+    let mut at = 0u64;
+    for l in &lens {
+        want.push(at);
+        want.push(at + l - 1);
+        at += l;
+    }
+    for c in &x {
+        let got: Vec<u64> = c
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.abs() > 0.5)
+            .map(|(i, _)| i as u64)
+            .collect();
+        assert_eq!(got, want);
+        assert!(
+            !c.iter().any(|v| (0.02..0.5).contains(&v.abs())),
+            "a pop leaked into the LP"
+        );
+    }
+    // The report's joins say the same, and every reel's 2-pop passed.
+    let joins = &s.report.long_plays[0].joins;
+    assert_eq!(
+        joins.iter().map(|j| j.lp_sample).collect::<Vec<_>>(),
+        vec![0, lens[0], lens[0] + lens[1]]
+    );
+    assert!(joins.iter().all(|j| j.verified));
+    assert_eq!(joins[1].reel_ffoa_tc, "02:00:03:00");
+    for r in &s.report.reels {
+        assert_eq!(
+            r.two_pop,
+            dubstage_core::qc::report::Status::Pass,
+            "reel {}: {}",
+            r.reel,
+            r.two_pop_detail
+        );
+    }
+    // The LP's bext starts at reel 1's FFOA, with the feature's title.
+    let info = WavReader::open(&lp).unwrap().info().clone();
+    let b = info.bext.unwrap();
+    assert_eq!(b.time_reference, (3600 + 3) * SR as u64);
+    assert!(
+        b.description.starts_with("Markers long play"),
+        "{}",
+        b.description
+    );
+    assert_eq!(info.ixml.unwrap().tape, "LP");
+}
+
+#[test]
+fn keep_leader_keeps_reel_ones_head() {
+    let dir = tmp("leader");
+    let lens: Vec<u64> = [(1, 50), (2, 60)]
+        .iter()
+        .map(|&(r, f)| marker_reel(&dir, r, f).1)
+        .collect();
+    let ft = dir.join("feature.toml");
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"Markers\"\nreels = [\"r1/session.toml\", \"r2/session.toml\"]\nkeep_leader = true\n",
+    )
+    .unwrap();
+    let f = Feature::load(&ft).unwrap();
+    let out = dir.join("print");
+    feature::render_feature(&f, &mut backends(), &out, 8192, None).unwrap();
+    let x = read_all(&out.join("LP").join("Markers_LP_PM_2.0.wav"));
+    let leader = 72 * 2000u64;
+    assert_eq!(x[0].len() as u64, leader + lens[0] + lens[1]);
+    // Reel 1's 2-pop is there (at 1 s), reel 2's is not.
+    let pops = x[0]
+        .iter()
+        .filter(|v| (0.05..0.5).contains(&v.abs()))
+        .count();
+    assert!(pops > 100 && pops < 2000, "{pops}");
+    assert!(
+        x[0][(leader + lens[0]) as usize..]
+            .iter()
+            .all(|v| v.abs() < 0.05 || v.abs() > 0.5)
+    );
+}
+
+/// Integrated loudness of a file by the block-list oracle.
+fn oracle_integrated(path: &Path) -> Option<f64> {
+    let x = read_all(path);
+    let mut a = HopAnalyzer::new(&AnalyzerConfig {
+        channels: x.len(),
+        sample_rate: SR,
+        true_peak_oversample: 0,
+    })
+    .unwrap();
+    let p: Vec<&[f32]> = x.iter().map(|c| c.as_slice()).collect();
+    a.push(&p).unwrap();
+    let hops: Vec<Hop> = a.finish().unwrap();
+    let info = WavReader::open(path).unwrap().info().clone();
+    let chans = dubstage_core::loudness::measure::channels_for(info.channels, info.channel_mask)
+        .unwrap()
+        .0;
+    let w: Vec<f64> = chans.iter().map(|c| c.bs1770_weight()).collect();
+    let hop = (SR / 10) as usize;
+    let pw: Vec<f64> = hops
+        .iter()
+        .filter(|h| h.frames == hop)
+        .map(|h| w.iter().zip(&h.energy).map(|(g, e)| g * e).sum())
+        .collect();
+    let blocks: Vec<f64> = (4..=pw.len())
+        .map(|e| pw[e - 4..e].iter().sum::<f64>() / (4 * hop) as f64)
+        .collect();
+    integrated_of(&blocks)
+}
+
+#[test]
+fn demo_feature_one_gain_lands_on_the_target_and_the_lp_nulls_with_the_reels() {
+    let dir = tmp("demo");
+    let ft = feature::demo::write_demo_feature(&dir, 0.4).unwrap();
+    let f = Feature::load(&ft).unwrap();
+    let out = dir.join("print");
+    let s = feature::render_feature(&f, &mut backends(), &out, 16384, None).unwrap();
+    let n = s.plan.normalization.clone().expect("netflix normalizes");
+    // One gain for every reel, from the feature; the reels alone would differ.
+    for r in &s.plan.reels {
+        assert_eq!(r.normalization.as_ref().unwrap().gain_db, n.gain_db);
+    }
+    let own: Vec<f64> = s
+        .plan
+        .reels
+        .iter()
+        .map(|r| r.measured.integrated_lufs.unwrap())
+        .collect();
+    assert!(
+        own.iter().copied().fold(f64::MIN, f64::max) - own.iter().copied().fold(f64::MAX, f64::min)
+            > 2.0,
+        "{own:?}"
+    );
+    // Netflix: dialogue-gated -27; the delivered feature reads the target.
+    let d = s.report.delivered_dialogue_lufs.unwrap();
+    assert!((d + 27.0).abs() < 0.01, "{d}");
+    let c = s.report.compliance.as_ref().unwrap();
+    assert!(c.passed, "{c:?}");
+    // The LP printmaster nulls with every reel's printmaster over its programme.
+    let lp = read_all(&out.join("LP").join("Demo_Feature_LP_PM_5.1.wav"));
+    let mut at = 0usize;
+    for (i, p) in f.reels.iter().enumerate() {
+        let (a, b) = p.programme();
+        let reel = read_all(
+            &f.reel_dir(&out, i)
+                .join(format!("Demo_R{}_PM_5.1.wav", p.reel)),
+        );
+        for c in 0..6 {
+            assert!(
+                lp[c][at..at + (b - a) as usize] == reel[c][a as usize..b as usize],
+                "reel {} channel {c} differs in the LP",
+                p.reel
+            );
+        }
+        at += (b - a) as usize;
+    }
+    assert_eq!(at, lp[0].len());
+    // Every LP (PM, LoRo, ME, DX, MX, FX) was written, and SHA256SUMS lists every file.
+    assert_eq!(s.report.long_plays.len(), 6);
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 6 * 4);
+    for line in sums.lines() {
+        let (h, p) = line.split_once("  ").unwrap();
+        let bytes = std::fs::read(out.join(p)).unwrap();
+        assert_eq!(dubstage_core::sha256_hex(&bytes), h, "{p}");
+    }
+    assert!(out.join("feature/report.html").exists());
+}
+
+#[test]
+fn merged_histograms_equal_the_joined_long_play() {
+    // Measure only: the LP is the reels' programmes as mixed, so the merged reel
+    // histograms must read what the joined file reads (but for the blocks across the
+    // joins and the hop grid, which the reels start afresh: over three programmes of
+    // 78 s, a few thousandths of an LU).
+    let dir = tmp("measure-only");
+    let ft = feature::demo::write_demo_feature(&dir, 1.5).unwrap();
+    let text = std::fs::read_to_string(&ft).unwrap() + "measure_only = true\n";
+    std::fs::write(&ft, text).unwrap();
+    let f = Feature::load(&ft).unwrap();
+    let out = dir.join("print");
+    let s = feature::render_feature(&f, &mut backends(), &out, 16384, None).unwrap();
+    assert!(s.plan.normalization.is_none());
+    let merged = s.plan.feature.integrated_lufs.unwrap();
+    let lp = out.join("LP").join("Demo_Feature_LP_PM_5.1.wav");
+    let joined = oracle_integrated(&lp).unwrap();
+    assert!(
+        (merged - joined).abs() < 0.01,
+        "merged {merged} vs joined {joined}"
+    );
+    let delivered = s
+        .report
+        .delivered
+        .as_ref()
+        .unwrap()
+        .integrated_lufs
+        .unwrap();
+    assert!(
+        (merged - delivered).abs() < 0.01,
+        "merged {merged} vs LP meter {delivered}"
+    );
+}
+
+#[test]
+fn steps_refuse_missing_or_foreign_inputs() {
+    let dir = tmp("steps");
+    marker_reel(&dir, 1, 40);
+    marker_reel(&dir, 2, 40);
+    let ft = dir.join("feature.toml");
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"Markers\"\nreels = [\"r1/session.toml\", \"r2/session.toml\"]\n",
+    )
+    .unwrap();
+    let f = Feature::load(&ft).unwrap();
+    let out = dir.join("print");
+    let mut b = CpuBackend::new();
+    feature::measure_reel(&f, 0, &mut b, &out, 8192, &|_| {}).unwrap();
+    // Reel 2 not measured: the plan names the step to run.
+    let e = feature::plan(&f, &out).unwrap_err().to_string();
+    assert!(
+        e.contains("r2.json") && e.contains("measure --reel 2"),
+        "{e}"
+    );
+    feature::measure_reel(&f, 1, &mut b, &out, 8192, &|_| {}).unwrap();
+    feature::plan(&f, &out).unwrap();
+    // Render before finish: finish names the missing reel.
+    feature::render_reel(&f, 0, &mut b, &out, 8192, None).unwrap();
+    let e = feature::finish(&f, &out, None).unwrap_err().to_string();
+    assert!(e.contains("render --reel 2"), "{e}");
+    // The feature changes after the plan: the old plan is refused.
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"Markers 2\"\nreels = [\"r1/session.toml\", \"r2/session.toml\"]\n",
+    )
+    .unwrap();
+    let f2 = Feature::load(&ft).unwrap();
+    let e = feature::render_reel(&f2, 1, &mut b, &out, 8192, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("plan again"), "{e}");
+    // A missing reel session is named.
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"X\"\nreels = [\"r9/session.toml\"]\n",
+    )
+    .unwrap();
+    let e = Feature::load(&ft).unwrap_err().to_string();
+    assert!(e.contains("r9/session.toml"), "{e}");
+    // Per-reel gain needs a reason.
+    std::fs::write(
+        &ft,
+        "[feature]\ntitle = \"X\"\nreels = [\"r1/session.toml\"]\ngain = \"per-reel\"\n",
+    )
+    .unwrap();
+    let e = Feature::load(&ft).unwrap_err().to_string();
+    assert!(e.contains("reason"), "{e}");
+}
