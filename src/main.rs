@@ -54,6 +54,7 @@ impl Command {
             Command::Demo(a) => a.json,
             Command::Convolve(a) => a.json,
             Command::Render(a) => a.json,
+            Command::Feature(a) => a.json(),
             Command::Inspect(a) => a.json,
             Command::Measure(a) => a.json,
             Command::Bench(a) => a.json,

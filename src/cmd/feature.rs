@@ -27,6 +27,15 @@ pub enum Step {
     Finish(StepArgs),
 }
 
+impl Args {
+    /// Whether the step was asked for JSON output.
+    pub fn json(&self) -> bool {
+        match &self.step {
+            Step::Measure(s) | Step::Plan(s) | Step::Render(s) | Step::Finish(s) => s.json,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct StepArgs {
     /// The feature file (TOML with a [feature] table).
@@ -72,7 +81,7 @@ impl Bars {
             *g = Some((what.to_string(), Progress::new(total, what, self.quiet)));
         }
         if let Some((_, p)) = g.as_ref() {
-            p.set(done, total);
+            p.set(done, total, what);
         }
     }
     fn finish(&self) {
@@ -91,10 +100,8 @@ fn print_json<T: serde::Serialize>(v: &T) {
 }
 
 /// Under `--json`, a failure is a JSON object too.
-fn report_error(json: bool, r: Result<()>) -> Result<()> {
-    if let (true, Err(e)) = (json, &r) {
-        print_json(&serde_json::json!({ "error": e.to_string(), "status": "error" }));
-    }
+/// (`main` prints it, with the error's kind and the file or line it names.)
+fn report_error(_json: bool, r: Result<()>) -> Result<()> {
     r
 }
 
@@ -234,8 +241,11 @@ fn run_step(a: &Args, s: &StepArgs) -> Result<()> {
             let i = reel()?;
             let mut b = s.backend.open(quiet)?;
             let bf = b.preferred_block_frames();
-            let bar = Progress::new(f.reels[i].programme().1, "measure", quiet);
-            let m = feature::measure_reel(&f, i, b.as_mut(), &out, bf, &|p| bar.set(p, 0));
+            let total = f.reels[i].programme().1;
+            let bar = Progress::new(total, "measure", quiet);
+            let m = feature::measure_reel(&f, i, b.as_mut(), &out, bf, &|p| {
+                bar.set(p, total, "measure")
+            });
             bar.finish();
             let m = m?;
             let sum = m.state.summary(&Default::default());
@@ -275,7 +285,7 @@ fn run_step(a: &Args, s: &StepArgs) -> Result<()> {
             let mut b = s.backend.open(quiet)?;
             let bf = b.preferred_block_frames();
             let bar = Progress::new(f.reels[i].length, "render", quiet);
-            let progress = |d: u64, t: u64| bar.set(d, t);
+            let progress = |d: u64, t: u64| bar.set(d, t, "render");
             let r = feature::render_reel(&f, i, b.as_mut(), &out, bf, Some(&progress));
             bar.finish();
             let r = r?;

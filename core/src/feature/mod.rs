@@ -371,7 +371,10 @@ pub fn measure_reel(
 ) -> Result<ReelMeasurement> {
     let plan = &f.reels[i];
     let span = plan.programme();
-    let meter = pipeline::measure_mix(plan, backend, block_frames, span, progress)?;
+    let meter = pipeline::measure_mix(plan, backend, block_frames, span, &|p| {
+        progress(p);
+        Ok(())
+    })?;
     let m = ReelMeasurement {
         feature_sha256: f.sha256.clone(),
         reel: plan.reel,

@@ -428,8 +428,8 @@ impl Meter {
         if n == 0 {
             return None;
         }
-        let have = &self.hop_power[n - hops.min(n)..];
-        power_to_lufs(have.iter().sum::<f64>() / (hops * self.hop) as f64)
+        let have = self.hop_power.range(n - hops.min(n)..);
+        power_to_lufs(have.sum::<f64>() / (hops * self.hop) as f64)
     }
 
     /// Maximum momentary loudness.
