@@ -22,6 +22,7 @@
 
 pub mod backend;
 pub mod demo;
+pub mod dialogue;
 pub mod error;
 pub mod io;
 pub mod layout;

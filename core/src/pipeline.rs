@@ -537,6 +537,12 @@ pub struct Mixer<'p> {
     ret_bufs: Vec<Vec<Vec<f32>>>,
     chains: Vec<InsertChain>,
     ret_chains: Vec<InsertChain>,
+    /// Per stem: how far ahead it is read (its insert chain's latency), so the
+    /// chain's output lands in sync.
+    lead: Vec<i64>,
+    /// Per stem with a lead: the last `lead` frames before the inserts, which
+    /// the 2-pop detector gets one block late (in step with the reel).
+    pop_delay: Vec<Vec<Vec<f32>>>,
     /// 2-pop detectors fed with every stem before its inserts (render pass only).
     pub pops: Option<Vec<PopDetector>>,
     matrix: Vec<f32>,
@@ -625,11 +631,6 @@ impl<'p> Mixer<'p> {
             routes.push(r);
             col += w;
         }
-        let readers = plan
-            .stems
-            .iter()
-            .map(|s| StemReader::open(s, plan, 0))
-            .collect::<Result<Vec<_>>>()?;
         let chains = plan
             .stems
             .iter()
@@ -644,6 +645,32 @@ impl<'p> Mixer<'p> {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut chains = chains;
+        let lead: Vec<i64> = chains.iter().map(|c| c.latency() as i64).collect();
+        let mut readers = plan
+            .stems
+            .iter()
+            .map(|s| StemReader::open(s, plan, 0))
+            .collect::<Result<Vec<_>>>()?;
+        // A chain with latency gets the stem's first `lead` frames now (its output,
+        // from before the reel, is dropped); from then on the stem is read `lead`
+        // frames ahead, so the chain's output lines up with the reel. The 2-pop
+        // detector gets those frames first and the rest `lead` frames late.
+        let mut pop_delay = Vec::with_capacity(plan.stems.len());
+        for ((s, &l), (r, c)) in plan
+            .stems
+            .iter()
+            .zip(&lead)
+            .zip(readers.iter_mut().zip(chains.iter_mut()))
+        {
+            let mut buf = vec![Vec::new(); s.layout.len()];
+            if l > 0 {
+                r.read_block(0, l as usize, &mut buf)?;
+                let mut work = buf.clone();
+                c.process(&mut work, l as usize)?;
+            }
+            pop_delay.push(buf);
+        }
         let ret_chains = plan
             .returns
             .iter()
@@ -704,6 +731,8 @@ impl<'p> Mixer<'p> {
                 .collect(),
             chains,
             ret_chains,
+            pop_delay,
+            lead,
             readers,
             routes,
             matrix,
@@ -867,6 +896,7 @@ impl<'p> Mixer<'p> {
                 .readers
                 .iter_mut()
                 .zip(self.stem_bufs.iter_mut())
+                .zip(&self.lead)
                 .zip(direct)
                 .filter(|(_, d)| !**d)
                 .map(|(w, _)| w);
@@ -875,19 +905,31 @@ impl<'p> Mixer<'p> {
                 use rayon::prelude::*;
                 let v: Vec<_> = work.collect();
                 v.into_par_iter()
-                    .map(|(r, b)| r.read_block(t0, n, b))
+                    .map(|((r, b), l)| r.read_block(t0 + l, n, b))
                     .collect::<Result<Vec<()>>>()?;
             }
             #[cfg(target_arch = "wasm32")]
-            for (r, b) in work {
-                r.read_block(t0, n, b)?;
+            for ((r, b), l) in work {
+                r.read_block(t0 + l, n, b)?;
             }
         }
         // The 2-pop check sees the stems as recorded, before any insert.
         if let Some(pops) = &mut self.pops {
-            for (p, st) in pops.iter_mut().zip(&self.stem_bufs) {
-                let v: Vec<&[f32]> = st.iter().map(|c| &c[..n]).collect();
-                p.push(&v)?;
+            for ((p, st), d) in pops.iter_mut().zip(&self.stem_bufs).zip(&mut self.pop_delay) {
+                if d.first().is_some_and(|c| !c.is_empty()) {
+                    // read ahead by the chain's latency: delay by as much
+                    for (h, c) in d.iter_mut().zip(st) {
+                        h.extend_from_slice(&c[..n]);
+                    }
+                    let v: Vec<&[f32]> = d.iter().map(|h| &h[..n]).collect();
+                    p.push(&v)?;
+                    for h in d.iter_mut() {
+                        h.drain(..n);
+                    }
+                } else {
+                    let v: Vec<&[f32]> = st.iter().map(|c| &c[..n]).collect();
+                    p.push(&v)?;
+                }
             }
         }
         // Inserts, stem by stem (in parallel; tails ring on through the silence after a stem).

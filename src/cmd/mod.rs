@@ -4,6 +4,7 @@ pub mod backend;
 pub mod bench;
 pub mod convolve;
 pub mod demo;
+pub mod dialogue;
 pub mod inspect;
 pub mod measure;
 pub mod preview;
