@@ -210,8 +210,12 @@ fn denoise_cli_zero_delay_noise_only_sums_back_and_refusals() {
         }
         // the noise in the first second is reduced by about 15 dB, never more
         let e = |s: &[f32]| s.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
-        let red = 10.0 * (e(&y[0][12_000..SR as usize - 2000]) / e(&x[12_000..SR as usize - 2000])).log10();
-        assert!((-15.01..=-10.0).contains(&red), "{engine}: lead-in reduced by {red:.2} dB");
+        let red = 10.0
+            * (e(&y[0][12_000..SR as usize - 2000]) / e(&x[12_000..SR as usize - 2000])).log10();
+        assert!(
+            (-15.01..=-10.0).contains(&red),
+            "{engine}: lead-in reduced by {red:.2} dB"
+        );
     }
     // --learn range
     ok(&[
@@ -244,7 +248,10 @@ fn denoise_cli_zero_delay_noise_only_sums_back_and_refusals() {
         "--learn",
         "30-31",
     ]);
-    assert!(e.contains("in.wav") && e.contains("outside the file"), "{e}");
+    assert!(
+        e.contains("in.wav") && e.contains("outside the file"),
+        "{e}"
+    );
     assert!(!d.join("x.wav").exists());
     let i44 = d.join("in44.wav");
     write_f32(&i44, 44_100, std::slice::from_ref(&x));

@@ -6,11 +6,12 @@
 //!   ([`dubstage_core::dialogue::denoise`]), streamed, with zero delay.
 
 use super::progress::Progress;
+use dubstage_core::dialogue::align::{AlignOptions, MAX_ALIGN_S, align, residual};
 use dubstage_core::dialogue::denoise::{
     BandReduction, DenoiseOptions, Denoiser, NoiseAccumulator, NoiseProfile, quietest_blocks,
 };
-use dubstage_core::dialogue::align::{AlignOptions, MAX_ALIGN_S, align, residual};
 use dubstage_core::dialogue::sync::{MAX_FFT, SyncOptions, sync};
+use dubstage_core::dialogue::takes::score_take;
 use dubstage_core::dialogue::{Engine, read_mono};
 use dubstage_core::io::{AudioReader, OutputFormat, SampleFormat, WavSpec, WavWriter};
 use dubstage_core::{Error, Result};
@@ -32,6 +33,20 @@ pub enum Sub {
     Denoise(DenoiseArgs),
     /// Time-warp an ADR take to a guide's timing (no pitch change).
     Align(AlignArgs),
+    /// Rank takes of a line against the guide (alignment, warp, SNR, clipping, level), with reasons.
+    Takes(TakesArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TakesArgs {
+    /// The guide.
+    pub guide: PathBuf,
+    /// The takes to rank.
+    #[arg(required = true)]
+    pub takes: Vec<PathBuf>,
+    /// Print one JSON object (also on failure).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
@@ -119,6 +134,7 @@ pub fn run(a: &Args) -> Result<()> {
         Sub::Sync(s) => (s.json, run_sync(s)),
         Sub::Denoise(d) => (d.json, run_denoise(d)),
         Sub::Align(x) => (x.json, run_align(x)),
+        Sub::Takes(x) => (x.json, run_takes(x)),
     };
     if let Err(e) = &r {
         if json {
@@ -174,7 +190,10 @@ fn run_sync(a: &SyncArgs) -> Result<()> {
         let mut v = serde_json::to_value(&r).expect("serializable");
         v["guide"] = json!(a.guide);
         v["take"] = json!(a.take);
-        println!("{}", serde_json::to_string_pretty(&v).expect("serializable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("serializable")
+        );
     } else {
         let drift = match r.drift_ppm {
             Some(d) => format!("{d:+.2} ppm over {} windows", r.drift_windows),
@@ -438,7 +457,10 @@ fn run_denoise(a: &DenoiseArgs) -> Result<()> {
             "wall_s": wall,
             "x_realtime": if wall > 0.0 { dur / wall } else { 0.0 },
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("serializable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("serializable")
+        );
     } else if !a.quiet {
         println!(
             "{} -> {}: {} ch, {} Hz, {:.1} s, engine {}, max reduction {} dB, noise from {}",
@@ -484,7 +506,10 @@ fn run_align(a: &AlignArgs) -> Result<()> {
     if dinfo.channels != 1 {
         return Err(Error::format(
             &a.dub,
-            format!("has {} channels: alignment takes a mono dub", dinfo.channels),
+            format!(
+                "has {} channels: alignment takes a mono dub",
+                dinfo.channels
+            ),
         ));
     }
     let max = (MAX_ALIGN_S * f64::from(dinfo.sample_rate)) as u64;
@@ -553,7 +578,10 @@ fn run_align(a: &AlignArgs) -> Result<()> {
             "clipped": written.clipped,
             "wall_s": t0.elapsed().as_secs_f64(),
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("serializable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("serializable")
+        );
     } else {
         if rep.warped {
             println!(
@@ -578,7 +606,11 @@ fn run_align(a: &AlignArgs) -> Result<()> {
             after.median_ms, after.p95_ms, before.median_ms, before.p95_ms, after.windows
         );
         if !after.unmatched_s.is_empty() {
-            let at: Vec<String> = after.unmatched_s.iter().map(|t| format!("{t:.1}")).collect();
+            let at: Vec<String> = after
+                .unmatched_s
+                .iter()
+                .map(|t| format!("{t:.1}"))
+                .collect();
             println!("  could not match at (s): {}", at.join(", "));
         }
     }
@@ -606,6 +638,62 @@ fn copy_atomic(src: &Path, dst: &Path) -> Result<()> {
             path: dst.to_path_buf(),
             msg: format!("cannot write: {e}"),
         });
+    }
+    Ok(())
+}
+
+fn run_takes(a: &TakesArgs) -> Result<()> {
+    let max = MAX_FFT as u64 / 2;
+    let (g, gsr) = read_mono(&a.guide, max)?;
+    let mut rows = Vec::new();
+    for t in &a.takes {
+        let (x, sr) = read_mono(t, max)?;
+        if sr != gsr {
+            return Err(Error::format(
+                t,
+                format!(
+                    "is at {sr} Hz but the guide {} is at {gsr} Hz: convert one first",
+                    a.guide.display()
+                ),
+            ));
+        }
+        rows.push((t.clone(), score_take(&g, &x, gsr)));
+    }
+    rows.sort_by(|x, y| x.1.score.total_cmp(&y.1.score));
+    if a.json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (p, r))| {
+                let mut v = serde_json::to_value(r).expect("serializable");
+                v["take"] = json!(p);
+                v["rank"] = json!(i + 1);
+                v
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "guide": a.guide, "takes": v }))
+                .expect("serializable")
+        );
+    } else {
+        println!(
+            "takes against {} (best first; lower score is better):",
+            a.guide.display()
+        );
+        for (i, (p, r)) in rows.iter().enumerate() {
+            println!("{:>2}. {}  score {:.2}", i + 1, p.display(), r.score);
+            if let Some(o) = r.offset_samples {
+                println!(
+                    "      sync {:+.2} samples ({:+.4} s)",
+                    o,
+                    o / f64::from(gsr)
+                );
+            }
+            for reason in &r.reasons {
+                println!("      {reason}");
+            }
+        }
     }
     Ok(())
 }

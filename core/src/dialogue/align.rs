@@ -133,7 +133,8 @@ fn features(x: &[f32], sr: u32) -> Features {
             buf[i] = v * window[i];
         }
         energy_db[t] = 10.0 * (e / win as f64 + 1e-20).log10();
-        fft.process(&mut buf, &mut spec).expect("sizes from the plan");
+        fft.process(&mut buf, &mut spec)
+            .expect("sizes from the plan");
         for (m, me) in mel.iter_mut().enumerate() {
             let row = &fb[m * bins..(m + 1) * bins];
             let p: f64 = row
@@ -148,13 +149,18 @@ fn features(x: &[f32], sr: u32) -> Features {
             let v: f64 = mel
                 .iter()
                 .enumerate()
-                .map(|(m, &l)| l * (std::f64::consts::PI * q * (m as f64 + 0.5) / MELS as f64).cos())
+                .map(|(m, &l)| {
+                    l * (std::f64::consts::PI * q * (m as f64 + 0.5) / MELS as f64).cos()
+                })
                 .sum();
             ceps[t * CEPS + c] = v as f32;
         }
     }
     for c in 0..CEPS {
-        let mean = (0..frames).map(|t| f64::from(ceps[t * CEPS + c])).sum::<f64>() / frames as f64;
+        let mean = (0..frames)
+            .map(|t| f64::from(ceps[t * CEPS + c]))
+            .sum::<f64>()
+            / frames as f64;
         let var = (0..frames)
             .map(|t| (f64::from(ceps[t * CEPS + c]) - mean).powi(2))
             .sum::<f64>()
@@ -183,12 +189,22 @@ fn speech_span(e: &[f64]) -> Option<(usize, usize)> {
 fn dist(g: &Features, i: usize, d: &Features, j: usize) -> f32 {
     let a = &g.ceps[i * CEPS..(i + 1) * CEPS];
     let b = &d.ceps[j * CEPS..(j + 1) * CEPS];
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
 }
 
 /// DTW over guide frames `g0..=g1` and dub frames `d0..=d1`: the path as
 /// (guide frame, dub frame) pairs from start to end, and its mean step cost.
-fn dtw(g: &Features, (g0, g1): (usize, usize), d: &Features, (d0, d1): (usize, usize), band: usize) -> Option<(Vec<(usize, usize)>, f64)> {
+fn dtw(
+    g: &Features,
+    (g0, g1): (usize, usize),
+    d: &Features,
+    (d0, d1): (usize, usize),
+    band: usize,
+) -> Option<(Vec<(usize, usize)>, f64)> {
     let n = g1 - g0 + 1;
     let m = d1 - d0 + 1;
     let diag = |i: usize| (i as f64 * (m - 1) as f64 / (n - 1).max(1) as f64).round() as i64;
@@ -199,7 +215,7 @@ fn dtw(g: &Features, (g0, g1): (usize, usize), d: &Features, (d0, d1): (usize, u
     let mut dir = vec![0u8; n * w];
     let at = |i: usize, j: i64| -> Option<usize> {
         let k = j - diag(i) + band as i64;
-        (0..w as i64).contains(&k).then_some(i * w + k as usize)
+        (0..w as i64).contains(&k).then(|| i * w + k as usize)
     };
     let local = |i: usize, j: usize| dist(g, g0 + i, d, d0 + j);
     for i in 0..n {
@@ -296,7 +312,12 @@ impl WarpMap {
     }
 }
 
-fn warp_map(path: &[(usize, usize)], frames: usize, (g0, g1): (usize, usize), hop: usize) -> WarpMap {
+fn warp_map(
+    path: &[(usize, usize)],
+    frames: usize,
+    (g0, g1): (usize, usize),
+    hop: usize,
+) -> WarpMap {
     // mean dub frame per guide frame on the path
     let mut sum = vec![0f64; frames];
     let mut cnt = vec![0u32; frames];
@@ -305,7 +326,13 @@ fn warp_map(path: &[(usize, usize)], frames: usize, (g0, g1): (usize, usize), ho
         cnt[i] += 1;
     }
     let mut m: Vec<f64> = (0..frames)
-        .map(|i| if cnt[i] > 0 { sum[i] / f64::from(cnt[i]) } else { f64::NAN })
+        .map(|i| {
+            if cnt[i] > 0 {
+                sum[i] / f64::from(cnt[i])
+            } else {
+                f64::NAN
+            }
+        })
         .collect();
     // outside the span: slope 1 from its edges
     for i in 0..g0 {
@@ -318,8 +345,9 @@ fn warp_map(path: &[(usize, usize)], frames: usize, (g0, g1): (usize, usize), ho
     let r = 3usize;
     let src = m.clone();
     for i in g0..=g1 {
-        let a = i.saturating_sub(r).max(g0);
-        let b = (i + r).min(g1);
+        // symmetric near the span's edges, so a straight map stays straight
+        let h = r.min(i - g0).min(g1 - i);
+        let (a, b) = (i - h, i + h);
         m[i] = src[a..=b].iter().sum::<f64>() / (b - a + 1) as f64;
     }
     // strictly increasing (at least a quarter frame per frame)
@@ -407,11 +435,13 @@ fn wsola(dub: &[f32], map: &WarpMap, len: usize, sr: u32, search_ms: f64) -> Vec
     out
 }
 
-/// Aligns `dub` to `guide` (mono, same rate): returns the aligned dub, as
-/// long as the guide (or the dub unchanged when the map is within the
-/// tolerance), and the report. Errors: empty or silent clips, clips longer
-/// than [`MAX_ALIGN_S`], no DTW path inside the band.
-pub fn align(guide: &[f32], dub: &[f32], sr: u32, opts: &AlignOptions) -> Result<(Vec<f32>, AlignReport)> {
+/// The warp from DTW, before any rendering: the map and the report.
+struct Plan {
+    map: WarpMap,
+    report: AlignReport,
+}
+
+fn plan(guide: &[f32], dub: &[f32], sr: u32, opts: &AlignOptions) -> Result<Plan> {
     let max = (MAX_ALIGN_S * f64::from(sr)) as usize;
     if guide.len() > max || dub.len() > max {
         return Err(Error::Invalid(format!(
@@ -420,8 +450,10 @@ pub fn align(guide: &[f32], dub: &[f32], sr: u32, opts: &AlignOptions) -> Result
     }
     let g = features(guide, sr);
     let d = features(dub, sr);
-    let gs = speech_span(&g.energy_db).ok_or_else(|| Error::Invalid("the guide has no speech to align to".into()))?;
-    let ds = speech_span(&d.energy_db).ok_or_else(|| Error::Invalid("the dub has no speech to align".into()))?;
+    let gs = speech_span(&g.energy_db)
+        .ok_or_else(|| Error::Invalid("the guide has no speech to align to".into()))?;
+    let ds = speech_span(&d.energy_db)
+        .ok_or_else(|| Error::Invalid("the dub has no speech to align".into()))?;
     let hop = (f64::from(sr) * 0.01).round() as usize;
     let (n, m) = (gs.1 - gs.0 + 1, ds.1 - ds.0 + 1);
     if m > 2 * n + 1 || n > 2 * m + 1 {
@@ -442,21 +474,45 @@ pub fn align(guide: &[f32], dub: &[f32], sr: u32, opts: &AlignOptions) -> Result
         .map(|(k, &p)| (p - (k * hop) as f64).abs())
         .fold(0.0, f64::max);
     let max_warp_ms = max_warp * 1000.0 / f64::from(sr);
-    let report = |warped| AlignReport {
-        warped,
+    let report = AlignReport {
+        warped: max_warp_ms > opts.tolerance_ms,
         max_warp_ms,
         path_cost: cost,
         overall_ratio: m as f64 / n as f64,
         map: (0..g.frames)
             .step_by(10)
-            .map(|k| ((k * hop) as f64 / f64::from(sr), map.at_frame[k] / f64::from(sr)))
+            .map(|k| {
+                (
+                    (k * hop) as f64 / f64::from(sr),
+                    map.at_frame[k] / f64::from(sr),
+                )
+            })
             .collect(),
     };
-    if max_warp_ms <= opts.tolerance_ms {
-        return Ok((dub.to_vec(), report(false)));
+    Ok(Plan { map, report })
+}
+
+/// The warp [`align`] would apply, without rendering it (for take ranking).
+pub fn analyse(guide: &[f32], dub: &[f32], sr: u32, opts: &AlignOptions) -> Result<AlignReport> {
+    Ok(plan(guide, dub, sr, opts)?.report)
+}
+
+/// Aligns `dub` to `guide` (mono, same rate): returns the aligned dub, as
+/// long as the guide (or the dub unchanged when the map is within the
+/// tolerance), and the report. Errors: empty or silent clips, clips longer
+/// than [`MAX_ALIGN_S`], no DTW path inside the band.
+pub fn align(
+    guide: &[f32],
+    dub: &[f32],
+    sr: u32,
+    opts: &AlignOptions,
+) -> Result<(Vec<f32>, AlignReport)> {
+    let p = plan(guide, dub, sr, opts)?;
+    if !p.report.warped {
+        return Ok((dub.to_vec(), p.report));
     }
-    let out = wsola(dub, &map, guide.len(), sr, opts.search_ms);
-    Ok((out, report(true)))
+    let out = wsola(dub, &p.map, guide.len(), sr, opts.search_ms);
+    Ok((out, p.report))
 }
 
 /// Residual misalignment between an aligned dub and its guide.
@@ -479,14 +535,22 @@ pub fn residual(guide: &[f32], aligned: &[f32], sr: u32) -> Residual {
     let hop = w / 2;
     let maxlag = (f64::from(sr) * 0.05) as i64;
     let n = guide.len().min(aligned.len());
-    let energy = |x: &[f32], s: usize| x[s..s + w].iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+    let energy = |x: &[f32], s: usize| {
+        x[s..s + w]
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+    };
     let starts: Vec<usize> = (0..)
         .map(|k| k * hop)
         .take_while(|&s| s + w + maxlag as usize <= n)
         .filter(|&s| s >= maxlag as usize)
         .collect();
     let eg_max = starts.iter().map(|&s| energy(guide, s)).fold(0.0, f64::max);
-    let ea_max = starts.iter().map(|&s| energy(aligned, s)).fold(0.0, f64::max);
+    let ea_max = starts
+        .iter()
+        .map(|&s| energy(aligned, s))
+        .fold(0.0, f64::max);
     let mut lags = Vec::new();
     let mut unmatched = Vec::new();
     for &s in &starts {
@@ -504,7 +568,11 @@ pub fn residual(guide: &[f32], aligned: &[f32], sr: u32) -> Residual {
                 xy += a * b;
                 yy += b * b;
             }
-            let v = if yy > 0.0 { xy / (yy * eg / 2.0).sqrt() } else { 0.0 };
+            let v = if yy > 0.0 {
+                xy / (yy * eg / 2.0).sqrt()
+            } else {
+                0.0
+            };
             if v > best.0 {
                 best = (v, lag);
             }
@@ -551,7 +619,9 @@ mod tests {
         // the dub: the guide read along φ(t) = t + 60 ms · sin(2π t / 3 s) − 40 ms
         // (dub sample t holds guide time φ(t)), another EQ and some hiss
         let srf = f64::from(sr);
-        let phi = |t: f64| t + 0.06 * srf * (2.0 * std::f64::consts::PI * t / (3.0 * srf)).sin() - 0.04 * srf;
+        let phi = |t: f64| {
+            t + 0.06 * srf * (2.0 * std::f64::consts::PI * t / (3.0 * srf)).sin() - 0.04 * srf
+        };
         let mut dub: Vec<f32> = (0..g.len()).map(|t| sinc_at(&g, phi(t as f64))).collect();
         dub = biquad_peak(&dub, sr, 1500.0, 5.0, 0.8);
         let mut rng = Rng(4);
@@ -559,10 +629,55 @@ mod tests {
         let before = residual(&g, &dub, sr);
         let (out, rep) = align(&g, &dub, sr, &AlignOptions::default()).unwrap();
         assert!(rep.warped);
+        for (gt, dt) in rep.map.iter().step_by(5) {
+            let tau = gt * srf;
+            let (mut lo, mut hi) = (-1e5f64, 1e6f64);
+            for _ in 0..100 {
+                let mid = 0.5 * (lo + hi);
+                if phi(mid) < tau { lo = mid } else { hi = mid }
+            }
+            eprintln!("DBG guide {gt:.2} map {dt:.4} true {:.4}", lo / srf);
+        }
         assert_eq!(out.len(), g.len());
         let after = residual(&g, &out, sr);
-        assert!(before.median_ms > 20.0, "the test's warp is real: {before:?}");
-        assert!(after.median_ms <= 10.0 && after.p95_ms <= 25.0, "before {before:?}, after {after:?}");
+        assert!(
+            before.median_ms > 20.0,
+            "the test's warp is real: {before:?}"
+        );
+        assert!(
+            after.median_ms <= 10.0 && after.p95_ms <= 25.0,
+            "before {before:?}, after {after:?}"
+        );
         assert!(after.windows > 20, "{after:?}");
+    }
+
+    #[test]
+    fn dbg_probe() {
+        let sr = 48000;
+        let g = speechlike(sr, 8.0, 17);
+        let srf = f64::from(sr);
+        let shifted: Vec<f32> = (0..g.len()).map(|t| if t >= 336 { g[t - 336] } else { 0.0 }).collect();
+        eprintln!("DBG shifted 7ms: {:?}", residual(&g, &shifted, sr));
+        let phi = |t: f64| {
+            t + 0.06 * srf * (2.0 * std::f64::consts::PI * t / (3.0 * srf)).sin() - 0.04 * srf
+        };
+        let dub: Vec<f32> = (0..g.len()).map(|t| sinc_at(&g, phi(t as f64))).collect();
+        let hop = 480;
+        let at_frame: Vec<f64> = (0..g.len() / hop + 1)
+            .map(|k| {
+                let tau = (k * hop) as f64;
+                let (mut lo, mut hi) = (-1e5f64, 1e6f64);
+                for _ in 0..100 {
+                    let mid = 0.5 * (lo + hi);
+                    if phi(mid) < tau { lo = mid } else { hi = mid }
+                }
+                lo
+            })
+            .collect();
+        let map = WarpMap { at_frame, hop };
+        let out = wsola(&dub, &map, g.len(), sr, 8.0);
+        eprintln!("DBG true map wsola: {:?}", residual(&g, &out, sr));
+        let direct: Vec<f32> = (0..g.len()).map(|t| sinc_at(&dub, map.at(t as f64))).collect();
+        eprintln!("DBG true map resampled: {:?}", residual(&g, &direct, sr));
     }
 }

@@ -10,6 +10,7 @@ pub mod align;
 pub mod denoise;
 pub mod rnnoise;
 pub mod sync;
+pub mod takes;
 #[cfg(test)]
 pub(crate) mod test_signals;
 

@@ -90,3 +90,4 @@ impl RnReference {
         }
     }
 }
+

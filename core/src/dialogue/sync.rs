@@ -200,7 +200,11 @@ impl Phat {
                 second = second.max(self.value_at(lag).abs());
             }
         }
-        let sign = if self.value_at(best.0) < 0.0 { -1.0 } else { 1.0 };
+        let sign = if self.value_at(best.0) < 0.0 {
+            -1.0
+        } else {
+            1.0
+        };
         // Newton on the continuous correlation, from the integer peak.
         let mut tau = best.0 as f64;
         for _ in 0..8 {
@@ -238,10 +242,17 @@ struct Peak {
 /// (mono, same sample rate). Errors: empty or silent inputs, inputs too long
 /// for one FFT ([`MAX_FFT`]), a confidence below
 /// [`SyncOptions::min_confidence`] (the message gives the figure).
-pub fn sync(guide: &[f32], take: &[f32], sample_rate: u32, opts: &SyncOptions) -> Result<SyncResult> {
+pub fn sync(
+    guide: &[f32],
+    take: &[f32],
+    sample_rate: u32,
+    opts: &SyncOptions,
+) -> Result<SyncResult> {
     let sr = f64::from(sample_rate);
     if guide.is_empty() || take.is_empty() {
-        return Err(Error::Invalid("sync needs a guide and a take with audio".into()));
+        return Err(Error::Invalid(
+            "sync needs a guide and a take with audio".into(),
+        ));
     }
     if opts.low_hz <= 0.0 || opts.high_hz <= opts.low_hz || opts.low_hz >= 0.45 * sr {
         return Err(Error::Invalid(format!(
@@ -386,7 +397,13 @@ mod tests {
 
     #[test]
     fn fractional_offsets_both_ways() {
-        for &o in &[-2.0 * 48000.0 + 0.37, -1234.75, 0.5, 17.25, 2.0 * 48000.0 - 0.81] {
+        for &o in &[
+            -2.0 * 48000.0 + 0.37,
+            -1234.75,
+            0.5,
+            17.25,
+            2.0 * 48000.0 - 0.81,
+        ] {
             check(o, 1.0, 0.0, false);
         }
     }
