@@ -110,7 +110,7 @@ def make(out, voices):
 
 def run_afftdn(inp, outp, reduction):
     flt = (f"asendcmd=c='0.0 afftdn sn start; 1.0 afftdn sn stop',"
-           f"afftdn=nr={reduction}:nf=-80:tn=1")
+           f"afftdn=nr={reduction}:nf=-25:tn=1")
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", inp, "-af", flt,
                     "-c:a", "pcm_f32le", outp], check=True)
 
@@ -142,9 +142,11 @@ def metrics(clean, y):
     yy = y[SR - m:n]
     xc = correlate(yy, c0, mode="valid", method="fft")  # lag L at index L + m
     best = int(np.argmax(xc)) - m
-    # speech part only, at 16 kHz
-    c16 = resample_poly(clean[SR:], 1, 3)
-    y16 = resample_poly(y[SR:], 1, 3)
+    # speech part only, at 16 kHz, the output's delay (if any) compensated so
+    # that PESQ and STOI judge the processing, not the latency
+    ys = y[SR + best:n] if best >= 0 else np.concatenate([np.zeros(-best), y[SR:n + best]])
+    c16 = resample_poly(clean[SR:SR + len(ys)], 1, 3)
+    y16 = resample_poly(ys, 1, 3)
     try:
         p = pesq(16000, c16, y16, "wb")
     except Exception:

@@ -915,7 +915,11 @@ impl<'p> Mixer<'p> {
         }
         // The 2-pop check sees the stems as recorded, before any insert.
         if let Some(pops) = &mut self.pops {
-            for ((p, st), d) in pops.iter_mut().zip(&self.stem_bufs).zip(&mut self.pop_delay) {
+            for ((p, st), d) in pops
+                .iter_mut()
+                .zip(&self.stem_bufs)
+                .zip(&mut self.pop_delay)
+            {
                 if d.first().is_some_and(|c| !c.is_empty()) {
                     // read ahead by the chain's latency: delay by as much
                     for (h, c) in d.iter_mut().zip(st) {

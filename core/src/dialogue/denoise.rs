@@ -547,13 +547,10 @@ impl Denoiser {
         self.stft
             .analyse(&self.rn_frame, &mut self.tmp, &mut self.rn_spec);
         let inv_c = 1.0 / self.channels as f32;
-        for k in 0..n / 2 + 1 {
-            let mut m = Complex::new(0.0f32, 0.0);
-            for c in 0..self.channels {
-                m += self.spec[c][k];
-            }
+        for (k, r) in self.rn_spec.iter().enumerate() {
+            let m: Complex<f32> = self.spec.iter().map(|s| s[k]).sum();
             let pin = f64::from((m * inv_c).norm_sqr());
-            let pout = f64::from(self.rn_spec[k].norm_sqr());
+            let pout = f64::from(r.norm_sqr());
             let g = if pin > 0.0 {
                 (pout / pin).sqrt().min(1.0)
             } else {
@@ -587,16 +584,18 @@ impl Denoiser {
                 *lam = (self.alpha_noise * *lam + (1.0 - self.alpha_noise) * est).max(1e-30);
             }
         }
-        for k in 0..power.len() {
-            let lam = noise[k];
-            let p = power[k];
+        let bins = noise
+            .iter()
+            .zip(power)
+            .zip(self.prev_clean.iter_mut())
+            .zip(self.gains.iter_mut().zip(&self.floor));
+        for (((&lam, &p), prev), (gain, &floor)) in bins {
             let gamma = p / lam;
-            let xi = (ALPHA_DD * self.prev_clean[k] / lam
-                + (1.0 - ALPHA_DD) * (gamma - 1.0).max(0.0))
-            .max(XI_MIN);
+            let xi =
+                (ALPHA_DD * *prev / lam + (1.0 - ALPHA_DD) * (gamma - 1.0).max(0.0)).max(XI_MIN);
             let g = lsa_gain(xi, gamma);
-            self.prev_clean[k] = g * g * p;
-            self.gains[k] = g.max(self.floor[k]) as f32;
+            *prev = g * g * p;
+            *gain = g.max(floor) as f32;
         }
     }
 }
@@ -604,7 +603,7 @@ impl Denoiser {
 /// The MMSE-LSA gain `ξ/(1+ξ) · exp(½ E1(ξγ/(1+ξ)))`, at most 1.
 pub fn lsa_gain(xi: f64, gamma: f64) -> f64 {
     let v = xi * gamma / (1.0 + xi);
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return 0.0;
     }
     let lg = (xi / (1.0 + xi)).ln() + 0.5 * expint_e1(v);
@@ -888,7 +887,9 @@ mod tests {
                 .map(|i| f64::from(s[i]) * f64::from(y[0][(i as i64 + lag) as usize]))
                 .sum()
         };
-        let best = (-1500i64..=1500).max_by(|&p, &q| xc(p).total_cmp(&xc(q))).unwrap();
+        let best = (-1500i64..=1500)
+            .max_by(|&p, &q| xc(p).total_cmp(&xc(q)))
+            .unwrap();
         assert_eq!(best, 0);
     }
 

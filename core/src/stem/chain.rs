@@ -41,9 +41,9 @@
 
 use super::convolve::{Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
 use super::eq::{Band, Eq, Slope, ring_frames};
-use crate::dialogue::denoise::{BandReduction, DenoiseOptions, Denoiser};
-use crate::dialogue::Engine;
 use crate::backend::{Backend, ConvolveEngine};
+use crate::dialogue::Engine;
+use crate::dialogue::denoise::{BandReduction, DenoiseOptions, Denoiser};
 use crate::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
