@@ -474,7 +474,7 @@ fn run_denoise(a: &DenoiseArgs) -> Result<()> {
             source
         );
         println!(
-            "  {} latency compensated (output lines up with the input); wall {:.2} s, {:.0}x realtime",
+            "  {} frames of latency compensated (the output lines up with the input); wall {:.2} s, {:.0}x realtime",
             lat,
             wall,
             if wall > 0.0 { dur / wall } else { 0.0 }
