@@ -50,7 +50,7 @@ apt_install() {
 }
 
 # --- system packages -------------------------------------------------------------
-apt_pkgs=(mesa-vulkan-drivers chromium chromium-driver ffmpeg sox gcc libebur128-dev libsndfile1-dev)
+apt_pkgs=(mesa-vulkan-drivers chromium chromium-driver ffmpeg sox gcc libebur128-dev libsndfile1-dev alsa-utils)
 if command -v dpkg >/dev/null && command -v apt-get >/dev/null; then
   need=()
   for p in "${apt_pkgs[@]}"; do

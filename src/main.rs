@@ -34,6 +34,8 @@ enum Command {
     Preview(cmd::preview::Args),
     /// Check a spotting list against a session's reel and print it as a cue sheet.
     Spot(cmd::spot::Args),
+    /// Dialogue editing: sync a take to a guide, reduce noise.
+    Dialogue(cmd::dialogue::Args),
 }
 
 /// The exit statuses, shown under `--help` (and in the README's "Exit status").
@@ -54,6 +56,7 @@ impl Command {
             Command::Demo(a) => a.json,
             Command::Convolve(a) => a.json,
             Command::Render(a) => a.json,
+            Command::Dialogue(a) => a.json(),
             Command::Feature(a) => a.json(),
             Command::Inspect(a) => a.json,
             Command::Measure(a) => a.json,
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Convolve(a) => cmd::convolve::run(a).map(|()| 0),
         Command::Render(a) => cmd::render::run(a),
         Command::Feature(a) => cmd::feature::run(a).map(|()| 0),
+        Command::Dialogue(a) => cmd::dialogue::run(a).map(|()| 0),
         Command::Inspect(a) => cmd::inspect::run(a).map(|()| 0),
         Command::Measure(a) => cmd::measure::run(a).map(|()| 0),
         Command::Bench(a) => cmd::bench::run(a).map(|()| 0),

@@ -43,6 +43,7 @@
 
 pub mod backend;
 pub mod demo;
+pub mod dialogue;
 pub mod error;
 pub mod feature;
 pub mod io;

@@ -549,6 +549,9 @@ pub struct Mixer<'p> {
     ret_chains: Vec<InsertChain>,
     /// How stems and returns reach the bus outputs.
     routing: Routing,
+    /// Per stem: how far ahead it is read (its insert chain's latency), so the
+    /// chain's output lands in sync with the reel.
+    lead: Vec<i64>,
     /// Which stems the sum reads straight from their files (decided on the first block).
     direct: Option<Vec<bool>>,
     /// Next reel sample.
@@ -586,11 +589,6 @@ impl<'p> Mixer<'p> {
             col += w;
         }
         let routing = Routing::new(nb * nch, widths, matrix)?;
-        let readers = plan
-            .stems
-            .iter()
-            .map(|s| StemReader::open(s, plan, 0))
-            .collect::<Result<Vec<_>>>()?;
         let chains = plan
             .stems
             .iter()
@@ -605,6 +603,29 @@ impl<'p> Mixer<'p> {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut chains = chains;
+        let lead: Vec<i64> = chains.iter().map(|c| c.latency() as i64).collect();
+        let mut readers = plan
+            .stems
+            .iter()
+            .map(|s| StemReader::open(s, plan, 0))
+            .collect::<Result<Vec<_>>>()?;
+        // A chain with latency gets the stem's first `lead` frames now (its output,
+        // from before the reel, is dropped); from then on the stem is read `lead`
+        // frames ahead, so the chain's output lines up with the reel. (The 2-pop check
+        // reads the stems as recorded, in a window of its own.)
+        for ((s, &l), (r, c)) in plan
+            .stems
+            .iter()
+            .zip(&lead)
+            .zip(readers.iter_mut().zip(chains.iter_mut()))
+        {
+            if l > 0 {
+                let mut buf = vec![Vec::new(); s.layout.len()];
+                r.read_block(0, l as usize, &mut buf)?;
+                c.process(&mut buf, l as usize)?;
+            }
+        }
         let ret_chains = plan
             .returns
             .iter()
@@ -665,6 +686,7 @@ impl<'p> Mixer<'p> {
                 .collect(),
             chains,
             ret_chains,
+            lead,
             readers,
             routing,
             direct: None,
@@ -765,6 +787,7 @@ impl<'p> Mixer<'p> {
                 .readers
                 .iter_mut()
                 .zip(self.stem_bufs.iter_mut())
+                .zip(&self.lead)
                 .zip(&direct)
                 .filter(|(_, d)| !**d)
                 .map(|(w, _)| w);
@@ -773,12 +796,12 @@ impl<'p> Mixer<'p> {
                 use rayon::prelude::*;
                 let v: Vec<_> = work.collect();
                 v.into_par_iter()
-                    .map(|(r, b)| r.read_block(t0, n, b))
+                    .map(|((r, b), l)| r.read_block(t0 + l, n, b))
                     .collect::<Result<Vec<()>>>()?;
             }
             #[cfg(target_arch = "wasm32")]
-            for (r, b) in work {
-                r.read_block(t0, n, b)?;
+            for ((r, b), l) in work {
+                r.read_block(t0 + l, n, b)?;
             }
         }
         // Inserts, stem by stem (in parallel; tails ring on through the silence after a stem).

@@ -4,6 +4,7 @@ pub mod backend;
 pub mod bench;
 pub mod convolve;
 pub mod demo;
+pub mod dialogue;
 pub mod feature;
 pub mod http;
 pub mod inspect;

@@ -31,9 +31,18 @@
 //! * `futz`: a band-pass (Butterworth high-pass at `low_hz`, low-pass at
 //!   `high_hz`, `slope` default 24 dB/oct), then an optional speaker/phone `ir`
 //!   (wet only, `normalize` default `"energy"`, mapped like `convolve` without map).
+//! * `denoise`: dialogue noise reduction ([`crate::dialogue::denoise`]), e.g.
+//!   `{ type = "denoise", reduction_db = 12, engine = "spectral", wet = 1.0,
+//!   noise_only = false, bands = [ { low_hz = 0, high_hz = 150, reduction_db = 24 } ] }`:
+//!   the noise is tracked as it changes (adaptive), one gain for all the
+//!   stem's channels; `engine = "rnnoise"` runs RNNoise instead (48 kHz). Its
+//!   latency is reported by [`InsertChain::latency`] and the render reads the
+//!   stem that far ahead, so the stem stays in sync.
 
 use super::convolve::{ConvolveEngine, Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
 use super::eq::{Band, Eq, Slope, ring_frames};
+use crate::dialogue::Engine;
+use crate::dialogue::denoise::{BandReduction, DenoiseOptions, Denoiser};
 use crate::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -109,6 +118,30 @@ pub enum InsertSpec {
         #[serde(default = "futz_normalize")]
         normalize: Normalize,
     },
+    /// Dialogue noise reduction (see [`crate::dialogue::denoise`]).
+    Denoise {
+        /// Maximum reduction, dB (default 12).
+        #[serde(default = "denoise_reduction")]
+        reduction_db: f64,
+        #[serde(default)]
+        engine: Engine,
+        /// 0 = dry, 1 = fully processed (default).
+        #[serde(default = "denoise_wet")]
+        wet: f64,
+        /// Output what is removed instead.
+        #[serde(default)]
+        noise_only: bool,
+        /// Per-band maximum reductions.
+        #[serde(default)]
+        bands: Vec<BandReduction>,
+    },
+}
+
+fn denoise_reduction() -> f64 {
+    12.0
+}
+fn denoise_wet() -> f64 {
+    1.0
 }
 
 fn futz_slope() -> Slope {
@@ -126,6 +159,7 @@ impl InsertSpec {
             InsertSpec::Convolve { .. } => "convolve",
             InsertSpec::Trim { .. } => "trim",
             InsertSpec::Futz { .. } => "futz",
+            InsertSpec::Denoise { .. } => "denoise",
         }
     }
 }
@@ -134,6 +168,7 @@ enum Stage {
     Eq(Eq),
     Convolve(Box<dyn ConvolveEngine>),
     Trim(f32),
+    Denoise(Box<Denoiser>),
 }
 
 /// A built, running insert chain for one stem.
@@ -141,6 +176,7 @@ pub struct InsertChain {
     stages: Vec<Stage>,
     channels: usize,
     tail: usize,
+    latency: usize,
 }
 
 impl InsertChain {
@@ -192,6 +228,7 @@ impl InsertChain {
     ) -> Result<InsertChain> {
         let mut stages = Vec::new();
         let mut tail = 0usize;
+        let mut latency = 0usize;
         for (i, spec) in specs.iter().enumerate() {
             let wrap = |e: Error| {
                 let msg = match e {
@@ -210,7 +247,11 @@ impl InsertChain {
                     Stage::Eq(eq) => ring_frames(eq.sections(), sample_rate),
                     Stage::Convolve(c) => c.tail_frames(),
                     Stage::Trim(_) => 0,
+                    Stage::Denoise(d) => d.latency(),
                 });
+                if let Stage::Denoise(d) = &s {
+                    latency += d.latency();
+                }
                 stages.push(s);
             }
         }
@@ -218,6 +259,7 @@ impl InsertChain {
             stages,
             channels,
             tail,
+            latency,
         })
     }
 
@@ -235,6 +277,7 @@ impl InsertChain {
                 Stage::Eq(_) => "eq",
                 Stage::Convolve(_) => "convolve",
                 Stage::Trim(_) => "trim",
+                Stage::Denoise(_) => "denoise",
             })
             .collect()
     }
@@ -252,9 +295,11 @@ impl InsertChain {
         self.tail
     }
 
-    /// Latency in frames: always 0 (every stage is latency-free).
+    /// Latency in frames: the sum of the `denoise` stages' (the others are
+    /// latency-free). Output frame `i` is the processed input frame
+    /// `i - latency`; the render reads the stem this far ahead.
     pub fn latency(&self) -> usize {
-        0
+        self.latency
     }
 
     /// The chunk size that costs the least (the largest convolution partition;
@@ -284,6 +329,7 @@ impl InsertChain {
                         ch[..frames].iter_mut().for_each(|v| *v *= *g);
                     }
                 }
+                Stage::Denoise(d) => d.process(planar, frames),
             }
         }
         Ok(())
@@ -330,6 +376,28 @@ fn build_one(
                 return Err(Error::Invalid(format!("trim of {db} dB is above +40 dB")));
             }
             vec![Stage::Trim(10f64.powf(db / 20.0) as f32)]
+        }
+        InsertSpec::Denoise {
+            reduction_db,
+            engine,
+            wet,
+            noise_only,
+            bands,
+        } => {
+            let opts = DenoiseOptions {
+                reduction_db: *reduction_db,
+                bands: bands.clone(),
+                adaptive: true,
+                wet: *wet,
+                noise_only: *noise_only,
+            };
+            vec![Stage::Denoise(Box::new(Denoiser::with_engine(
+                *engine,
+                sample_rate,
+                channels,
+                &opts,
+                None,
+            )?))]
         }
         InsertSpec::Convolve {
             ir,
