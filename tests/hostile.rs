@@ -67,7 +67,11 @@ impl Wav {
         let block_align = self
             .block_align
             .unwrap_or(self.channels.wrapping_mul(self.bits / 8));
-        let tag = if self.mask.is_some() { 0xFFFE } else { self.format_tag };
+        let tag = if self.mask.is_some() {
+            0xFFFE
+        } else {
+            self.format_tag
+        };
         fmt.extend_from_slice(&tag.to_le_bytes());
         fmt.extend_from_slice(&self.channels.to_le_bytes());
         fmt.extend_from_slice(&self.sample_rate.to_le_bytes());
@@ -210,7 +214,9 @@ fn inspect_returns_at_once_on_a_time_reference_near_2_pow_63() {
         no_panic(&err);
         assert_eq!(code, Some(0), "{out}{err}");
         assert!(
-            out.contains(&format!("IMPLAUSIBLE  bext TimeReference {tr} samples is beyond one day")),
+            out.contains(&format!(
+                "IMPLAUSIBLE  bext TimeReference {tr} samples is beyond one day"
+            )),
             "{out}"
         );
         assert!(out.contains("(not a time of day)"), "{out}");
@@ -231,7 +237,10 @@ fn inspect_returns_at_once_on_a_time_reference_near_2_pow_63() {
     }
     .write(&f);
     let out = ok(&["inspect", f.to_str().unwrap()]);
-    assert!(out.contains("= 01:00:00:00 at 24") && !out.contains("IMPLAUSIBLE"), "{out}");
+    assert!(
+        out.contains("= 01:00:00:00 at 24") && !out.contains("IMPLAUSIBLE"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -350,7 +359,11 @@ fn render_refuses_a_time_reference_beyond_one_day() {
     );
     // With `start` the TimeReference is not used: the render goes through.
     let s = session(&dir, "", "start = \"01:00:00:00\"");
-    render_ok(&s, &dir.join("out2"), &["--quiet", "--backend", "cpu", "--no-qc"]);
+    render_ok(
+        &s,
+        &dir.join("out2"),
+        &["--quiet", "--backend", "cpu", "--no-qc"],
+    );
 }
 
 #[test]
@@ -410,7 +423,12 @@ fn render_refuses_a_default_reel_longer_than_a_day() {
     refused(
         &p,
         &dir.join("out"),
-        &["stem 'a'", "25.0 hours", "more than 24 hours", "give [reel] length"],
+        &[
+            "stem 'a'",
+            "25.0 hours",
+            "more than 24 hours",
+            "give [reel] length",
+        ],
     );
 }
 
@@ -420,8 +438,16 @@ fn render_refuses_non_finite_and_absurd_gains() {
     Wav::pcm16(2, 4800).write(&dir.join("a.wav"));
     let ret = "[[return]]\nid = \"verb\"\nbus = \"FX\"";
     let cases: [(&str, &str, &[&str]); 7] = [
-        ("", "gain_db = nan", &["stem 'a': gain_db: NaN dB is not a finite gain"]),
-        ("", "gain_db = -inf", &["stem 'a': gain_db: -inf dB is not a finite gain"]),
+        (
+            "",
+            "gain_db = nan",
+            &["stem 'a': gain_db: NaN dB is not a finite gain"],
+        ),
+        (
+            "",
+            "gain_db = -inf",
+            &["stem 'a': gain_db: -inf dB is not a finite gain"],
+        ),
         (
             "",
             "\n[[bus]]\nid = \"FX\"\ngain_db = inf",
@@ -445,7 +471,10 @@ fn render_refuses_non_finite_and_absurd_gains() {
         (
             "",
             "automation = [ { at = \"01:00:01:00\", db = 0.0 }, { at = \"01:00:02:00\", db = 1e308 } ]",
-            &["session.toml:", "stem 'a': automation gain at 01:00:02:00: 100000000000000000000"],
+            &[
+                "session.toml:",
+                "stem 'a': automation gain at 01:00:02:00: 100000000000000000000",
+            ],
         ),
     ];
     for (i, (reel, extra, want)) in cases.into_iter().enumerate() {
@@ -481,7 +510,9 @@ fn render_refuses_deliverable_names_that_collide() {
     refused(
         &s,
         &dir.join("out2"),
-        &["two deliverables ('Mix' and 'MIX') would write 'Mix.wav' and 'MIX.wav', one file on a case-insensitive disk"],
+        &[
+            "two deliverables ('Mix' and 'MIX') would write 'Mix.wav' and 'MIX.wav', one file on a case-insensitive disk",
+        ],
     );
 }
 
@@ -562,6 +593,12 @@ fn measure_reports_non_finite_samples() {
     // A clean float file: zero, no warning, --strict passes.
     let g = dir.join("clean.wav");
     Wav::f32(2, &noise(3, 2 * 48_000, 0.25)).write(&g);
-    let out = ok(&["measure", g.to_str().unwrap(), "--strict", "--backend", "cpu"]);
+    let out = ok(&[
+        "measure",
+        g.to_str().unwrap(),
+        "--strict",
+        "--backend",
+        "cpu",
+    ]);
     assert!(!out.contains("WARNING"), "{out}");
 }

@@ -453,7 +453,11 @@ impl Session {
             ("[[stem]]", f.stems.len(), MAX_STEMS),
             ("[[bus]]", f.buses.len(), MAX_BUSES),
             ("[[return]]", f.returns.len(), MAX_RETURNS),
-            ("[[deliverable]]", f.deliverables.len(), MAX_DELIVERABLE_FILES),
+            (
+                "[[deliverable]]",
+                f.deliverables.len(),
+                MAX_DELIVERABLE_FILES,
+            ),
         ] {
             if n > max {
                 return Err(self.err(format!(
@@ -1155,7 +1159,10 @@ impl Session {
         if i64::try_from(frames).is_err() {
             return Err(Error::stem(
                 &s.id,
-                format!("{}: {frames} frames is not a plausible length", paths[0].display()),
+                format!(
+                    "{}: {frames} frames is not a plausible length",
+                    paths[0].display()
+                ),
             ));
         }
 

@@ -168,7 +168,8 @@ impl FrameRate {
         // i.e. 2 f sr d <= (2s + 1) n - 1; for s < 0 it is negative and starts at or
         // before s iff x <= s + 1/2, i.e. 2 f sr d <= (2s + 1) n.
         let top = (2 * s + 1) * n - i128::from(samples >= 0);
-        top.div_euclid(den).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+        top.div_euclid(den)
+            .clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }
 

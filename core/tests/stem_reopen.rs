@@ -45,9 +45,24 @@ fn a_stem_changed_after_resolve_is_refused_when_reopened() {
     StemReader::open(stem, &plan, 0).expect("unchanged: opens");
 
     for (channels, rate, frames, now) in [
-        (6, 48_000, 4800, "now holds 6 channel(s) at 48000 Hz, 4800 frames"),
-        (2, 44_100, 4800, "now holds 2 channel(s) at 44100 Hz, 4800 frames"),
-        (2, 48_000, 9600, "now holds 2 channel(s) at 48000 Hz, 9600 frames"),
+        (
+            6,
+            48_000,
+            4800,
+            "now holds 6 channel(s) at 48000 Hz, 4800 frames",
+        ),
+        (
+            2,
+            44_100,
+            4800,
+            "now holds 2 channel(s) at 44100 Hz, 4800 frames",
+        ),
+        (
+            2,
+            48_000,
+            9600,
+            "now holds 2 channel(s) at 48000 Hz, 9600 frames",
+        ),
     ] {
         write(&wav, channels, rate, frames);
         let e = StemReader::open(stem, &plan, 0)

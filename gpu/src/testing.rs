@@ -60,7 +60,9 @@ mod tests {
         assert_eq!(decide(false, false, "x"), Ok(false));
         let e = decide(false, true, "GPU FFT").unwrap_err();
         assert!(
-            e.starts_with("GPU FFT: no GPU adapter") && e.contains("lavapipe") && e.contains("mesa-vulkan-drivers"),
+            e.starts_with("GPU FFT: no GPU adapter")
+                && e.contains("lavapipe")
+                && e.contains("mesa-vulkan-drivers"),
             "{e}"
         );
     }

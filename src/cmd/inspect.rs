@@ -153,7 +153,9 @@ fn print_ixml(x: &dubstage_core::io::IXml, i: &dubstage_core::io::WavInfo, rate:
                     Timecode::from_samples(t as i64, rate, sr)
                 ));
             } else {
-                line.push_str(&format!(", timestamp {t} samples at {sr} Hz (not a time of day)"));
+                line.push_str(&format!(
+                    ", timestamp {t} samples at {sr} Hz (not a time of day)"
+                ));
             }
             if let Some(b) = &i.bext {
                 if b.time_reference != t || sr != i.sample_rate {
