@@ -77,7 +77,9 @@ if command -v rustup >/dev/null; then
   for c in rustfmt clippy; do
     grep -q "^$c" <<<"$comps" || act "rustup component $c" rustup component add "$c"
   done
-  if [ -d wasm ] && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  # (read into a variable first: `grep -q` closing the pipe early fails it under pipefail)
+  targets="$(rustup target list --installed 2>/dev/null || true)"
+  if [ -d wasm ] && ! grep -qx wasm32-unknown-unknown <<<"$targets"; then
     act "rustup target wasm32-unknown-unknown" rustup target add wasm32-unknown-unknown
   fi
 else
