@@ -413,7 +413,7 @@ pub struct NormalizationPlan {
 }
 
 impl NormalizationPlan {
-    fn from(n: &Normalization) -> Self {
+    fn of(n: &Normalization) -> Self {
         NormalizationPlan {
             measured_lufs: n.measured_lufs,
             target_lufs: n.target_lufs,
@@ -525,7 +525,7 @@ pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
             GainMode::Feature => {
                 decide(&n, "the feature")?;
                 for r in &mut reels {
-                    r.normalization = Some(NormalizationPlan::from(&n));
+                    r.normalization = Some(NormalizationPlan::of(&n));
                 }
             }
             GainMode::PerReel => {
@@ -533,11 +533,11 @@ pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
                     let nr = crate::master::normalization(&r.measured, profile)
                         .map_err(|e| Error::Delivery(format!("reel {}: {e}", r.reel)))?;
                     decide(&nr, &format!("reel {}", r.reel))?;
-                    r.normalization = Some(NormalizationPlan::from(&nr));
+                    r.normalization = Some(NormalizationPlan::of(&nr));
                 }
             }
         }
-        normalization = Some(NormalizationPlan::from(&n));
+        normalization = Some(NormalizationPlan::of(&n));
     }
     let plan = GainPlan {
         feature_sha256: f.sha256.clone(),
