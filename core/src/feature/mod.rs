@@ -678,6 +678,9 @@ pub struct FeatureSummary {
     pub wall_s: f64,
 }
 
+/// A progress callback of the whole feature: (stage, done, total).
+pub type StageProgress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
 /// All the steps on this machine: measure every reel (two at a time where there are
 /// cores for it), plan, render every reel, finish.
 pub fn render_feature(
@@ -685,7 +688,7 @@ pub fn render_feature(
     backends: &mut [Box<dyn Backend>],
     out: &Path,
     block_frames: usize,
-    progress: Option<&(dyn Fn(&str, u64, u64) + Sync)>,
+    progress: Option<StageProgress<'_>>,
 ) -> Result<FeatureSummary> {
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(out).map_err(|e| Error::Output {
@@ -752,7 +755,7 @@ pub fn render_feature(
             if let Some(p) = progress {
                 // The reel's render reports (done, total) over its passes.
                 let len = f.reels[i].length;
-                let at = if t > 0 { d * len / t } else { 0 };
+                let at = (d * len).checked_div(t).unwrap_or(0);
                 p("render", b0 + at, total_len);
             }
         };
