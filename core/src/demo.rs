@@ -446,7 +446,7 @@ pub fn write_demo_reel(dir: &Path, r: &DemoReel) -> Result<DemoFiles> {
             );
         // The automation's timecodes move with the reel's start.
         if r.reel != 1 {
-            let from = format!("at = \"01:");
+            let from = "at = \"01:".to_string();
             let to = format!("at = \"{:02}:", r.reel.min(23));
             text = text.replace(&from, &to);
         }

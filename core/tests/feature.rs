@@ -270,9 +270,9 @@ fn demo_feature_one_gain_lands_on_the_target_and_the_lp_nulls_with_the_reels() {
             &f.reel_dir(&out, i)
                 .join(format!("Demo_R{}_PM_5.1.wav", p.reel)),
         );
-        for c in 0..6 {
+        for (c, (l, r)) in lp.iter().zip(&reel).enumerate() {
             assert!(
-                lp[c][at..at + (b - a) as usize] == reel[c][a as usize..b as usize],
+                l[at..at + (b - a) as usize] == r[a as usize..b as usize],
                 "reel {} channel {c} differs in the LP",
                 p.reel
             );

@@ -295,10 +295,8 @@ fn merged_parts_equal_the_joined_programme() {
         dx_parts.push(vec![dx.clone(), dx]);
     }
     let mut merged = part_state(&pm_parts[0], &dx_parts[0], st);
-    for k in 1..3 {
-        merged
-            .merge(&part_state(&pm_parts[k], &dx_parts[k], st))
-            .unwrap();
+    for (pm, dx) in pm_parts.iter().zip(&dx_parts).skip(1) {
+        merged.merge(&part_state(pm, dx, st)).unwrap();
     }
     let join = |parts: &[Vec<Vec<f32>>]| -> Vec<Vec<f32>> {
         (0..2)

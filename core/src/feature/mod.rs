@@ -416,7 +416,7 @@ pub struct NormalizationPlan {
 }
 
 impl NormalizationPlan {
-    fn from(n: &Normalization) -> Self {
+    fn of(n: &Normalization) -> Self {
         NormalizationPlan {
             measured_lufs: n.measured_lufs,
             target_lufs: n.target_lufs,
@@ -528,7 +528,7 @@ pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
             GainMode::Feature => {
                 decide(&n, "the feature")?;
                 for r in &mut reels {
-                    r.normalization = Some(NormalizationPlan::from(&n));
+                    r.normalization = Some(NormalizationPlan::of(&n));
                 }
             }
             GainMode::PerReel => {
@@ -536,11 +536,11 @@ pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
                     let nr = crate::master::normalization(&r.measured, profile)
                         .map_err(|e| Error::Delivery(format!("reel {}: {e}", r.reel)))?;
                     decide(&nr, &format!("reel {}", r.reel))?;
-                    r.normalization = Some(NormalizationPlan::from(&nr));
+                    r.normalization = Some(NormalizationPlan::of(&nr));
                 }
             }
         }
-        normalization = Some(NormalizationPlan::from(&n));
+        normalization = Some(NormalizationPlan::of(&n));
     }
     let plan = GainPlan {
         feature_sha256: f.sha256.clone(),
@@ -681,6 +681,9 @@ pub struct FeatureSummary {
     pub wall_s: f64,
 }
 
+/// A progress callback of the whole feature: (stage, done, total).
+pub type StageProgress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
 /// All the steps on this machine: measure every reel (two at a time where there are
 /// cores for it), plan, render every reel, finish.
 pub fn render_feature(
@@ -688,7 +691,7 @@ pub fn render_feature(
     backends: &mut [Box<dyn Backend>],
     out: &Path,
     block_frames: usize,
-    progress: Option<&(dyn Fn(&str, u64, u64) + Sync)>,
+    progress: Option<StageProgress<'_>>,
 ) -> Result<FeatureSummary> {
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(out).map_err(|e| Error::Output {
@@ -755,7 +758,7 @@ pub fn render_feature(
             if let Some(p) = progress {
                 // The reel's render reports (done, total) over its passes.
                 let len = f.reels[i].length;
-                let at = if t > 0 { d * len / t } else { 0 };
+                let at = (d * len).checked_div(t).unwrap_or(0);
                 p("render", b0 + at, total_len);
             }
         };
