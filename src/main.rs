@@ -32,6 +32,8 @@ enum Command {
     Preview(cmd::preview::Args),
     /// Check a spotting list against a session's reel and print it as a cue sheet.
     Spot(cmd::spot::Args),
+    /// Read a picture editor's list (CMX 3600 EDL or OTIO) for conform.
+    Conform(cmd::conform::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Preview(a) => cmd::preview::run(a),
         Command::Spot(a) => cmd::spot::run(a),
+        Command::Conform(a) => cmd::conform::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

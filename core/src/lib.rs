@@ -21,7 +21,9 @@
 //! [`backend::Backend`] is the one seam between the CPU reference and the GPU.
 
 pub mod backend;
+pub mod conform;
 pub mod demo;
+pub mod editorial;
 pub mod error;
 pub mod io;
 pub mod layout;
@@ -35,6 +37,7 @@ pub mod session;
 pub mod spot;
 pub mod stem;
 pub mod timecode;
+pub mod timeline;
 
 pub use error::{Error, Result};
 pub use layout::{Channel, Layout};

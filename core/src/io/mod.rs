@@ -14,6 +14,7 @@ pub mod bext;
 pub mod dither;
 pub mod flac;
 pub mod ixml;
+pub mod recorder;
 pub mod wav;
 
 pub use flac::FlacFileReader;
