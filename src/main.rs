@@ -34,6 +34,8 @@ enum Command {
     Spot(cmd::spot::Args),
     /// Read a picture editor's list (CMX 3600 EDL or OTIO) for conform.
     Conform(cmd::conform::Args),
+    /// Follow a changed cut: compare two lists and move a session's tracks and stems.
+    Reconform(cmd::conform::ReconformArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Preview(a) => cmd::preview::run(a),
         Command::Spot(a) => cmd::spot::run(a),
         Command::Conform(a) => cmd::conform::run(a),
+        Command::Reconform(a) => cmd::conform::run_reconform(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -323,6 +323,125 @@ fn source_range(t: &Take, e: &Edit, len: u64) -> std::result::Result<(i64, i64),
     Ok((a, a + len as i64))
 }
 
+/// Why an edit found no take.
+struct Miss {
+    status: &'static str,
+    reason: Option<String>,
+    candidates: Vec<String>,
+}
+
+fn miss(reason: String) -> Miss {
+    Miss {
+        status: "unmatched",
+        reason: Some(reason),
+        candidates: Vec::new(),
+    }
+}
+
+/// The take, offset and channel an edit's source plays from, for `len`
+/// samples, on record track `track_no` (or the channel named `name`).
+fn relink<'t>(
+    takes: &'t [Take],
+    e: &Edit,
+    len: u64,
+    sr: u32,
+    track_no: u32,
+    name: Option<&str>,
+) -> std::result::Result<(&'t Take, u64, &'t TakeChannel), Miss> {
+    if let Some(m) = &e.motion {
+        return Err(miss(format!(
+            "speed change (M2 at {} fps) is not applied by conform: place this edit by hand",
+            m.fps
+        )));
+    }
+    let on_reel: Vec<&Take> = takes.iter().filter(|t| reel_matches(t, &e.reel)).collect();
+    if on_reel.is_empty() {
+        return Err(miss(format!("no file for reel '{}'", e.reel)));
+    }
+    let mut why = Vec::new();
+    let mut cands: Vec<(&Take, u64)> = Vec::new();
+    for t in &on_reel {
+        if t.sample_rate != sr {
+            why.push(format!(
+                "{} is at {} Hz, the conform at {sr} Hz",
+                t.label(),
+                t.sample_rate
+            ));
+            continue;
+        }
+        match source_range(t, e, len) {
+            Ok((a, b)) => {
+                let s0 = t.start as i64;
+                if a >= s0 && b <= s0 + t.frames as i64 {
+                    cands.push((t, (a - s0) as u64));
+                } else {
+                    why.push(format!(
+                        "{} covers {}..{}",
+                        t.label(),
+                        Timecode::from_samples(s0, t.rate, t.sample_rate),
+                        Timecode::from_samples(s0 + t.frames as i64, t.rate, t.sample_rate)
+                    ));
+                }
+            }
+            Err(m) => why.push(format!("{}: source in {m}", t.label())),
+        }
+    }
+    if cands.is_empty() {
+        return Err(miss(format!(
+            "timecode not covered: source {} for {len} samples; {}",
+            e.source_in,
+            why.join("; ")
+        )));
+    }
+    if cands.len() > 1 {
+        let best = cands.iter().map(|(t, _)| name_score(t, e)).max().unwrap_or(0);
+        cands.retain(|(t, _)| name_score(t, e) == best);
+    }
+    if cands.len() > 1 && cands.iter().all(|(t, _)| t.same_take(cands[0].0)) {
+        // one take as a poly file and as split mono files: the poly file
+        cands.sort_by_key(|(t, _)| !t.poly);
+        cands.truncate(1);
+    }
+    if cands.len() > 1 {
+        return Err(Miss {
+            status: "ambiguous",
+            reason: None,
+            candidates: cands.iter().map(|(t, _)| t.label()).collect(),
+        });
+    }
+    let (take, offset) = cands[0];
+    let n = e
+        .patch
+        .iter()
+        .find(|(_, r)| *r == track_no)
+        .map_or(track_no, |(s, _)| *s);
+    let ch = match name {
+        Some(nm) => take
+            .channels
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(nm.trim())),
+        None => take
+            .channels
+            .iter()
+            .find(|c| c.number == Some(n))
+            .or_else(|| take.channels.get(n as usize - 1)),
+    };
+    match ch {
+        Some(ch) => Ok((take, offset, ch)),
+        None => Err(miss(format!(
+            "channel {} missing: {} has {}",
+            name.map_or_else(|| n.to_string(), |nm| format!("'{nm}'")),
+            take.label(),
+            take.channels
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} '{}'", i + 1, c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
 /// Conforms `list` with the takes found in `opts.media`.
 pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
     let (takes, mut warnings) = scan(&opts.media, list.rate)?;
@@ -339,11 +458,16 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
     let handles = (opts.handles_s.max(0.0) * sr as f64).round() as u64;
     let mut tracks: Vec<(String, Vec<ConformClip>)> = Vec::new();
     let mut events = Vec::new();
-    let mut push_clip = |tracks: &mut Vec<(String, Vec<ConformClip>)>, id: String, c: ConformClip| {
-        match tracks.iter_mut().find(|(t, _)| *t == id) {
+    let push_clip = |tracks: &mut Vec<(String, Vec<ConformClip>)>, id: &str, c: ConformClip| {
+        match tracks.iter_mut().find(|(t, _)| t == id) {
             Some((_, v)) => v.push(c),
-            None => tracks.push((id, vec![c])),
+            None => tracks.push((id.to_string(), vec![c])),
         }
+    };
+    let names: Vec<Option<&str>> = if opts.channel_names.is_empty() {
+        vec![None]
+    } else {
+        opts.channel_names.iter().map(|n| Some(n.as_str())).collect()
     };
     for (ei, e) in list.edits.iter().enumerate() {
         if e.tracks.is_empty() {
@@ -355,31 +479,66 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
         if len == 0 {
             continue; // the outgoing side of a transition: used by the next edit
         }
-        // the edit before in the same event: a transition's outgoing source
+        // a dissolve or wipe: the edit before it in the same event is the
+        // outgoing source, which continues under this one for the transition
         let from = (ei > 0)
             .then(|| &list.edits[ei - 1])
             .filter(|p| p.number == e.number && e.transition != Transition::Cut);
-        let trans_len = if e.transition == Transition::Cut {
-            0
+        let trans_len = if from.is_some() {
+            (rate.frames_to_samples(e.transition_frames as i64, sr) as u64).min(len)
         } else {
-            rate.frames_to_samples(e.transition_frames as i64, sr) as u64
+            0
         };
         for &track_no in &e.tracks {
-            let names: Vec<Option<&str>> = if opts.channel_names.is_empty() {
-                vec![None]
-            } else {
-                opts.channel_names.iter().map(|n| Some(n.as_str())).collect()
-            };
-            for name in names {
+            for &name in &names {
                 let track_id = match name {
                     Some(n) => format!("A{track_no}_{}", norm(n)),
                     None => format!("A{track_no}"),
                 };
+                let handles_for = |t: &Take, off: u64, l: u64| {
+                    [handles.min(off), handles.min(t.frames.saturating_sub(off + l))]
+                };
+                // the outgoing side
+                let mut fade_in = 0;
+                if let Some(f) = from.filter(|_| trans_len > 0) {
+                    if f.is_black() {
+                        fade_in = trans_len;
+                    } else {
+                        match relink(&takes, f, trans_len, sr, track_no, name) {
+                            Ok((t, off, ch)) => {
+                                push_clip(
+                                    &mut tracks,
+                                    &track_id,
+                                    ConformClip {
+                                        name: f.clip_name.clone().unwrap_or_else(|| f.reel.clone()),
+                                        event: f.number,
+                                        file: ch.file.clone(),
+                                        channel: ch.channel,
+                                        offset: off,
+                                        record: rin,
+                                        length: trans_len,
+                                        fade_in: 0,
+                                        fade_out: trans_len,
+                                        handles: handles_for(t, off, trans_len),
+                                    },
+                                );
+                                fade_in = trans_len;
+                            }
+                            Err(m) => warnings.push(format!(
+                                "event {} ({track_id}): the outgoing side of the {} ({}) has no audio: {}",
+                                e.number,
+                                e.transition.code(),
+                                f.reel,
+                                m.reason.unwrap_or_else(|| format!("ambiguous: {}", m.candidates.join(", ")))
+                            )),
+                        }
+                    }
+                }
                 let mut rep = EventReport {
                     number: e.number,
                     line: e.line,
                     track: track_id.clone(),
-                    status: "unmatched",
+                    status: "matched",
                     reel: e.reel.clone(),
                     record_in: list.record_text(e.record_in),
                     file: None,
@@ -393,180 +552,36 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                     events.push(rep);
                     continue;
                 }
-                if let Some(m) = &e.motion {
-                    rep.reason = Some(format!(
-                        "speed change (M2 at {} fps) is not applied by conform: place this edit by hand",
-                        m.fps
-                    ));
-                    events.push(rep);
-                    continue;
-                }
-                let on_reel: Vec<&Take> = takes.iter().filter(|t| reel_matches(t, &e.reel)).collect();
-                if on_reel.is_empty() {
-                    rep.reason = Some(format!("no file for reel '{}'", e.reel));
-                    events.push(rep);
-                    continue;
-                }
-                let mut why = Vec::new();
-                let mut cands: Vec<(&Take, u64)> = Vec::new();
-                for t in &on_reel {
-                    if t.sample_rate != sr {
-                        why.push(format!(
-                            "{} is at {} Hz, the conform at {sr} Hz",
-                            t.label(),
-                            t.sample_rate
-                        ));
-                        continue;
+                match relink(&takes, e, len, sr, track_no, name) {
+                    Ok((take, offset, ch)) => {
+                        rep.file = Some(ch.file.clone());
+                        rep.channel = Some(ch.channel + 1);
+                        rep.offset = Some(offset);
+                        events.push(rep);
+                        push_clip(
+                            &mut tracks,
+                            &track_id,
+                            ConformClip {
+                                name: e.clip_name.clone().unwrap_or_else(|| e.reel.clone()),
+                                event: e.number,
+                                file: ch.file.clone(),
+                                channel: ch.channel,
+                                offset,
+                                record: rin,
+                                length: len,
+                                fade_in,
+                                fade_out: 0,
+                                handles: handles_for(take, offset, len),
+                            },
+                        );
                     }
-                    match source_range(t, e, len) {
-                        Ok((a, b)) => {
-                            let s0 = t.start as i64;
-                            if a >= s0 && b <= s0 + t.frames as i64 {
-                                cands.push((t, (a - s0) as u64));
-                            } else {
-                                why.push(format!(
-                                    "{} covers {}..{}",
-                                    t.label(),
-                                    Timecode::from_samples(s0, t.rate, t.sample_rate),
-                                    Timecode::from_samples(s0 + t.frames as i64, t.rate, t.sample_rate)
-                                ));
-                            }
-                        }
-                        Err(m) => why.push(format!("{}: source in {m}", t.label())),
+                    Err(m) => {
+                        rep.status = m.status;
+                        rep.reason = m.reason;
+                        rep.candidates = m.candidates;
+                        events.push(rep);
                     }
                 }
-                if cands.is_empty() {
-                    rep.reason = Some(format!(
-                        "timecode not covered: source {}..+{} samples; {}",
-                        e.source_in,
-                        len,
-                        why.join("; ")
-                    ));
-                    events.push(rep);
-                    continue;
-                }
-                if cands.len() > 1 {
-                    let best = cands.iter().map(|(t, _)| name_score(t, e)).max().unwrap_or(0);
-                    cands.retain(|(t, _)| name_score(t, e) == best);
-                }
-                if cands.len() > 1 && cands.iter().all(|(t, _)| t.same_take(cands[0].0)) {
-                    // one take as a poly file and as split mono files: prefer the poly file
-                    cands.sort_by_key(|(t, _)| !t.poly);
-                    cands.truncate(1);
-                }
-                if cands.len() > 1 {
-                    rep.status = "ambiguous";
-                    rep.candidates = cands.iter().map(|(t, _)| t.label()).collect();
-                    events.push(rep);
-                    continue;
-                }
-                let (take, offset) = cands[0];
-                // the channel
-                let ch: Option<&TakeChannel> = match name {
-                    Some(n) => take.channels.iter().find(|c| c.name.eq_ignore_ascii_case(n.trim())),
-                    None => {
-                        let n = e
-                            .patch
-                            .iter()
-                            .find(|(_, r)| *r == track_no)
-                            .map(|(s, _)| *s)
-                            .unwrap_or(track_no);
-                        take.channels
-                            .iter()
-                            .find(|c| c.number == Some(n))
-                            .or_else(|| take.channels.get(n as usize - 1))
-                    }
-                };
-                let Some(ch) = ch else {
-                    rep.reason = Some(format!(
-                        "channel {} missing: {} has {}",
-                        name.map(|n| format!("'{n}'")).unwrap_or_else(|| {
-                            let n = e.patch.iter().find(|(_, r)| *r == track_no).map_or(track_no, |(s, _)| *s);
-                            n.to_string()
-                        }),
-                        take.label(),
-                        take.channels
-                            .iter()
-                            .enumerate()
-                            .map(|(i, c)| format!("{} '{}'", i + 1, c.name))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                    events.push(rep);
-                    continue;
-                };
-                rep.status = "matched";
-                rep.file = Some(ch.file.clone());
-                rep.channel = Some(ch.channel + 1);
-                rep.offset = Some(offset);
-                events.push(rep);
-                let handles_for = |off: u64, l: u64| [handles.min(off), handles.min(take.frames.saturating_sub(off + l))];
-                let clip_name = e.clip_name.clone().unwrap_or_else(|| e.reel.clone());
-                let mut fade_in = 0;
-                // a transition: the outgoing source continues under this edit
-                if let Some(f) = from {
-                    if f.is_black() {
-                        fade_in = trans_len.min(len);
-                    } else if trans_len > 0 {
-                        if let Ok((a, _)) = source_range(take, f, trans_len) {
-                            let s0 = take.start as i64;
-                            if reel_matches(take, &f.reel) && a >= s0 && a + trans_len as i64 <= s0 + take.frames as i64 {
-                                let off = (a - s0) as u64;
-                                push_clip(
-                                    &mut tracks,
-                                    track_id.clone(),
-                                    ConformClip {
-                                        name: f.clip_name.clone().unwrap_or_else(|| f.reel.clone()),
-                                        event: f.number,
-                                        file: ch.file.clone(),
-                                        channel: ch.channel,
-                                        offset: off,
-                                        record: rin,
-                                        length: trans_len,
-                                        fade_in: 0,
-                                        fade_out: trans_len,
-                                        handles: handles_for(off, trans_len),
-                                    },
-                                );
-                                fade_in = trans_len.min(len);
-                            } else {
-                                warnings.push(format!(
-                                    "event {}: the outgoing side of the transition (reel '{}') is not in the take; cut instead",
-                                    e.number, f.reel
-                                ));
-                            }
-                        }
-                    }
-                }
-                // a transition to black in the next event: fade out
-                let fade_out = list
-                    .edits
-                    .get(ei + 1)
-                    .filter(|n| n.is_black() && n.transition != Transition::Cut && n.record_in == e.record_out)
-                    .map_or(0, |n| rate.frames_to_samples(n.transition_frames as i64, sr) as u64)
-                    .min(len);
-                let (length, fade_out) = if fade_out > 0 && offset + len + fade_out <= take.frames {
-                    // the source continues into the fade to black
-                    (len + fade_out, fade_out)
-                } else {
-                    (len, 0)
-                };
-                push_clip(
-                    &mut tracks,
-                    track_id,
-                    ConformClip {
-                        name: clip_name,
-                        event: e.number,
-                        file: ch.file.clone(),
-                        channel: ch.channel,
-                        offset,
-                        record: rin,
-                        length,
-                        fade_in,
-                        fade_out,
-                        handles: handles_for(offset, length),
-                    },
-                );
             }
         }
     }

@@ -32,6 +32,7 @@ pub mod master;
 pub mod mix;
 pub mod pipeline;
 pub mod qc;
+pub mod reconform;
 pub mod render_report;
 pub mod session;
 pub mod spot;

@@ -169,11 +169,14 @@ fn edl_matches_pycmx_edit_by_edit() {
     let reference = python("pycmx_dump.py", &args);
     let mut compared = 0;
     let mut names = 0;
+    let mut misread = 0;
     for p in &files {
         let key = p.display().to_string();
         let want = &reference[&key];
         let l = editorial::read_list(p, rate_of(p)).unwrap();
-        assert_eq!(l.title, want["title"].as_str().unwrap(), "{key}: title");
+        if let Some(t) = want["title"].as_str() {
+            assert_eq!(l.title, t, "{key}: title");
+        }
         let fmt = match l.reel_width {
             8 => "3600",
             32 => "File32",
@@ -189,6 +192,18 @@ fn edl_matches_pycmx_edit_by_edit() {
                 .find(|e| e.line == line)
                 .unwrap_or_else(|| panic!("{key}:{line}: pycmx reads an edit here"));
             let at = format!("{key}:{line}");
+            // pycmx reads event lines by fixed columns; a line whose columns are
+            // shifted (wipe_test.edl: `W001    010`) comes out as reel "TST V",
+            // transition "1": such misreads are counted, not compared
+            let code = w["transition"].as_str().unwrap();
+            let valid = ["C", "D", "K", "KB", "KO"].contains(&code)
+                || (code.len() == 4
+                    && code.starts_with('W')
+                    && code[1..].bytes().all(|b| b.is_ascii_digit()));
+            if !valid {
+                misread += 1;
+                continue;
+            }
             assert_eq!(e.number as u64, w["number"].as_u64().unwrap(), "{at}");
             assert_eq!(e.reel, w["reel"].as_str().unwrap().trim(), "{at}");
             assert_eq!(e.video, w["video"].as_bool().unwrap(), "{at}");
@@ -199,7 +214,6 @@ fn edl_matches_pycmx_edit_by_edit() {
                 .map(|t| t.as_u64().unwrap() as u32)
                 .collect();
             assert_eq!(e.tracks, tracks, "{at}: tracks");
-            let code = w["transition"].as_str().unwrap();
             assert_eq!(e.transition.code(), code, "{at}: transition");
             let op = w["operand"].as_str().unwrap();
             if code != "C" {
@@ -231,6 +245,7 @@ fn edl_matches_pycmx_edit_by_edit() {
         }
     }
     assert!(compared > 3000 && names > 2500, "{compared} edits, {names} names");
+    assert!(misread <= 1, "{misread} lines misread by pycmx");
 }
 
 #[test]

@@ -179,3 +179,93 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
     }
     Ok(())
 }
+
+/// `dubstage reconform` arguments.
+#[derive(clap::Args, Debug)]
+pub struct ReconformArgs {
+    /// The list the session was conformed to.
+    pub old: PathBuf,
+    /// The new list (the changed cut).
+    pub new: PathBuf,
+    /// The session to follow the change.
+    pub session: PathBuf,
+    /// The lists' frame rate.
+    #[arg(long)]
+    pub fps: String,
+    /// The new session (written beside SESSION; with NEW_SESSION.changes.edl and .changes.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print the change list as JSON (also on failure: {"error": ...}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `dubstage reconform`.
+pub fn run_reconform(a: &ReconformArgs) -> Result<()> {
+    let r = reconform(a);
+    if let (Err(e), true) = (&r, a.json) {
+        println!("{}", serde_json::json!({ "error": e.to_string() }));
+    }
+    r
+}
+
+fn reconform(a: &ReconformArgs) -> Result<()> {
+    use dubstage_core::reconform;
+    let rate: FrameRate = a.fps.parse().map_err(Error::Invalid)?;
+    let old = editorial::read_list(&a.old, rate)?;
+    let new = editorial::read_list(&a.new, rate)?;
+    let session = dubstage_core::session::Session::load(&a.session)?;
+    let dir = |p: &std::path::Path| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.canonicalize().unwrap_or_else(|_| d.to_path_buf()))
+            .unwrap_or_else(|| PathBuf::from(".").canonicalize().unwrap_or_default())
+    };
+    if dir(&a.out) != dir(&a.session) {
+        return Err(Error::Invalid(format!(
+            "{}: write the new session beside {} (its paths are relative to that folder)",
+            a.out.display(),
+            a.session.display()
+        )));
+    }
+    for input in [&a.session, &a.old, &a.new] {
+        if a.out.canonicalize().ok() == input.canonicalize().ok() {
+            return Err(Error::Invalid(format!("{}: would overwrite an input", a.out.display())));
+        }
+    }
+    let changes = reconform::compare(&old, &new)?;
+    let (text, mut warnings) = reconform::apply(&session, &changes)?;
+    // the written session must load and resolve before anything is written
+    dubstage_core::session::Session::parse(&a.out, &text)?.resolve()?;
+    let edl_path = a.out.with_extension("changes.edl");
+    let json_path = a.out.with_extension("changes.json");
+    warnings.extend(changes.warnings.iter().cloned());
+    let doc = serde_json::json!({
+        "session": a.out,
+        "change_edl": edl_path,
+        "frame_rate": changes.frame_rate,
+        "moves": changes.moves,
+        "inserted": changes.inserted,
+        "removed": changes.removed,
+        "warnings": warnings,
+    });
+    let json = serde_json::to_string_pretty(&doc).map_err(|e| Error::Invalid(e.to_string()))?;
+    write_atomic(&edl_path, &changes.to_edl(&old.title))?;
+    write_atomic(&json_path, &json)?;
+    write_atomic(&a.out, &text)?;
+    if a.json {
+        println!("{json}");
+    } else {
+        println!(
+            "{} piece(s) moved, {} range(s) of new material, {} removed; session written to {}",
+            changes.moves.len(),
+            changes.inserted.len(),
+            changes.removed.len(),
+            a.out.display()
+        );
+        for w in &warnings {
+            println!("warning: {w}");
+        }
+    }
+    Ok(())
+}

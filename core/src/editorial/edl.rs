@@ -334,7 +334,10 @@ fn event_line(line: &str, n: usize, rate: FrameRate, fcm_drop: bool) -> Result<E
     // transition [duration]
     let mut idx = k - 5;
     let mut frames = 0u32;
-    if toks[idx].bytes().all(|b| b.is_ascii_digit()) && idx >= 3 && transition(toks[idx - 1]).is_some()
+    let key_b = |i: usize| i >= 4 && toks[i].eq_ignore_ascii_case("B") && toks[i - 1].eq_ignore_ascii_case("K");
+    if toks[idx].bytes().all(|b| b.is_ascii_digit())
+        && idx >= 3
+        && (transition(toks[idx - 1]).is_some() || key_b(idx - 1))
     {
         frames = toks[idx]
             .parse()
