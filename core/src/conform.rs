@@ -161,9 +161,11 @@ pub struct Conformed {
 }
 
 fn is_audio_file(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ["wav", "bwf", "rf64", "w64"].iter().any(|x| e.eq_ignore_ascii_case(x)))
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["wav", "bwf", "rf64", "w64"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -225,7 +227,10 @@ pub fn scan(media: &[PathBuf], fallback: FrameRate) -> Result<(Vec<Take>, Vec<St
                 recorder::scene(&i),
                 recorder::take(&i),
                 i.sample_rate,
-                i.path.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                i.path
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             );
             match families.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(i),
@@ -394,7 +399,11 @@ fn relink<'t>(
         )));
     }
     if cands.len() > 1 {
-        let best = cands.iter().map(|(t, _)| name_score(t, e)).max().unwrap_or(0);
+        let best = cands
+            .iter()
+            .map(|(t, _)| name_score(t, e))
+            .max()
+            .unwrap_or(0);
         cands.retain(|(t, _)| name_score(t, e) == best);
     }
     if cands.len() > 1 && cands.iter().all(|(t, _)| t.same_take(cands[0].0)) {
@@ -458,16 +467,21 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
     let handles = (opts.handles_s.max(0.0) * sr as f64).round() as u64;
     let mut tracks: Vec<(String, Vec<ConformClip>)> = Vec::new();
     let mut events = Vec::new();
-    let push_clip = |tracks: &mut Vec<(String, Vec<ConformClip>)>, id: &str, c: ConformClip| {
-        match tracks.iter_mut().find(|(t, _)| t == id) {
+    let push_clip =
+        |tracks: &mut Vec<(String, Vec<ConformClip>)>, id: &str, c: ConformClip| match tracks
+            .iter_mut()
+            .find(|(t, _)| t == id)
+        {
             Some((_, v)) => v.push(c),
             None => tracks.push((id.to_string(), vec![c])),
-        }
-    };
+        };
     let names: Vec<Option<&str>> = if opts.channel_names.is_empty() {
         vec![None]
     } else {
-        opts.channel_names.iter().map(|n| Some(n.as_str())).collect()
+        opts.channel_names
+            .iter()
+            .map(|n| Some(n.as_str()))
+            .collect()
     };
     for (ei, e) in list.edits.iter().enumerate() {
         if e.tracks.is_empty() {
@@ -496,7 +510,10 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                     None => format!("A{track_no}"),
                 };
                 let handles_for = |t: &Take, off: u64, l: u64| {
-                    [handles.min(off), handles.min(t.frames.saturating_sub(off + l))]
+                    [
+                        handles.min(off),
+                        handles.min(t.frames.saturating_sub(off + l)),
+                    ]
                 };
                 // the outgoing side
                 let mut fade_in = 0;
@@ -644,7 +661,9 @@ impl Conformed {
             .iter()
             .flat_map(|(_, c)| c.iter().map(|c| c.record))
             .min()
-            .ok_or_else(|| Error::Invalid("no edit was matched: there is nothing to write".into()))?;
+            .ok_or_else(|| {
+                Error::Invalid("no edit was matched: there is nothing to write".into())
+            })?;
         let last = self
             .tracks
             .iter()
@@ -653,10 +672,15 @@ impl Conformed {
             .unwrap_or(first);
         let tc = Timecode::from_samples(first, rate, sr);
         let start = Timecode::parse(&format!("{:02}:00:00:00", tc.hours), rate)?;
-        let len_frames = rate.samples_to_frames(last - start.to_samples(sr) + rate.frames_to_samples(1, sr) - 1, sr);
+        let len_frames = rate.samples_to_frames(
+            last - start.to_samples(sr) + rate.frames_to_samples(1, sr) - 1,
+            sr,
+        );
         let length = Timecode::from_frames(len_frames, rate);
         let mut o = String::new();
-        o.push_str("# Written by `dubstage conform`: tracks of clips relinked to the recorder's files.\n");
+        o.push_str(
+            "# Written by `dubstage conform`: tracks of clips relinked to the recorder's files.\n",
+        );
         o.push_str(&format!(
             "[reel]\ntitle = {}\nsample_rate = {sr}\nframe_rate = {}\nstart = {}\nffoa = {}\nlength = {}\n",
             q(&self.title),
@@ -666,7 +690,10 @@ impl Conformed {
             q(&length.to_string())
         ));
         for (id, clips) in &self.tracks {
-            o.push_str(&format!("\n[[track]]\nid = {}\nkind = \"dialogue\"\nlayout = \"mono\"\n", q(id)));
+            o.push_str(&format!(
+                "\n[[track]]\nid = {}\nkind = \"dialogue\"\nlayout = \"mono\"\n",
+                q(id)
+            ));
             for c in clips {
                 let rec = Timecode::from_samples(c.record, rate, sr);
                 let exact = rec.to_samples(sr) == c.record;

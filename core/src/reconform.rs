@@ -87,7 +87,10 @@ fn segments(l: &EditList) -> Result<Vec<Seg>> {
             number: e.number,
         };
         // one entry per record range (V, A, A2 ... of one edit are one piece of film)
-        if !v.iter().any(|x| x.rec == s.rec && x.len == s.len && x.reel == s.reel && x.src == s.src) {
+        if !v
+            .iter()
+            .any(|x| x.rec == s.rec && x.len == s.len && x.reel == s.reel && x.src == s.src)
+        {
             v.push(s);
         }
     }
@@ -98,7 +101,9 @@ fn segments(l: &EditList) -> Result<Vec<Seg>> {
 /// Compares two lists read at the same rate.
 pub fn compare(old: &EditList, new: &EditList) -> Result<ChangeList> {
     if old.rate != new.rate {
-        return Err(Error::Invalid("the old and new lists must be read at the same rate".into()));
+        return Err(Error::Invalid(
+            "the old and new lists must be read at the same rate".into(),
+        ));
     }
     let o = segments(old)?;
     let n = segments(new)?;
@@ -132,7 +137,11 @@ pub fn compare(old: &EditList, new: &EditList) -> Result<ChangeList> {
             if let Some(k) = chosen.iter().position(|&(_, a, b)| c.1 < b && a < c.2) {
                 let prev = chosen[k];
                 let after = |i: usize| last_old.is_none_or(|l| i > l);
-                let pick = if after(c.0) && !after(prev.0) { c } else { prev };
+                let pick = if after(c.0) && !after(prev.0) {
+                    c
+                } else {
+                    prev
+                };
                 warnings.push(format!(
                     "new event {}: its source is used by old events {} and {}; followed old event {}",
                     s.number, o[prev.0].number, o[c.0].number, o[pick.0].number
@@ -206,7 +215,10 @@ pub fn compare(old: &EditList, new: &EditList) -> Result<ChangeList> {
         m
     };
     let inserted = cover(
-        merged.iter().map(|m| (m.new_in, m.new_in + m.old_out - m.old_in)).collect(),
+        merged
+            .iter()
+            .map(|m| (m.new_in, m.new_in + m.old_out - m.old_in))
+            .collect(),
         &n,
     );
     let removed = cover(merged.iter().map(|m| (m.old_in, m.old_out)).collect(), &o);
@@ -255,7 +267,11 @@ impl ChangeList {
         ev.sort_by_key(|e| e.0);
         let mut o = format!(
             "TITLE: {title}\r\nFCM: {}\r\n",
-            if rate.is_drop() { "DROP FRAME" } else { "NON-DROP FRAME" }
+            if rate.is_drop() {
+                "DROP FRAME"
+            } else {
+                "NON-DROP FRAME"
+            }
         );
         for (i, (_, e)) in ev.iter().enumerate() {
             o.push_str(&format!("{:03}  {e}", i + 1));
@@ -310,7 +326,10 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
         let Some(arr) = v.as_array_mut() else { return };
         let mut kept = Vec::new();
         for bp in arr.drain(..) {
-            let at = bp.get("at").and_then(|a| a.as_str()).and_then(|a| Timecode::parse(a, plan.frame_rate).ok());
+            let at = bp
+                .get("at")
+                .and_then(|a| a.as_str())
+                .and_then(|a| Timecode::parse(a, plan.frame_rate).ok());
             match at.map(|t| t.to_samples(sr) - plan.start_samples) {
                 Some(t) => match map_time(t, &moves) {
                     Some(nt) => {
@@ -320,7 +339,10 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
                         }
                         kept.push((nt, b));
                     }
-                    None => warnings.push(format!("{owner}: a breakpoint at {} was on removed material and is dropped", bp["at"])),
+                    None => warnings.push(format!(
+                        "{owner}: a breakpoint at {} was on removed material and is dropped",
+                        bp["at"]
+                    )),
                 },
                 None => kept.push((i64::MIN, bp)),
             }
@@ -331,7 +353,11 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
     // buses
     if let Some(toml::Value::Array(buses)) = doc.get_mut("bus") {
         for b in buses.iter_mut() {
-            let id = b.get("id").and_then(|x| x.as_str()).unwrap_or_default().to_string();
+            let id = b
+                .get("id")
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string();
             if let Some(a) = b.get_mut("automation") {
                 map_automation(a, &format!("bus '{id}'"), &mut warnings);
             }
@@ -380,16 +406,32 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
         let t = spec.as_table().cloned().unwrap_or_default();
         for k in ["channel_order", "sends", "start"] {
             if t.contains_key(k) && k != "start" {
-                warnings.push(format!("stem '{}': `{k}` is not kept when the stem is cut into a track", st.id));
+                warnings.push(format!(
+                    "stem '{}': `{k}` is not kept when the stem is cut into a track",
+                    st.id
+                ));
             }
         }
         let mut track = toml::Table::new();
-        for k in ["id", "kind", "dialogue", "bus", "gain_db", "mute", "pan", "inserts", "automation"] {
+        for k in [
+            "id",
+            "kind",
+            "dialogue",
+            "bus",
+            "gain_db",
+            "mute",
+            "pan",
+            "inserts",
+            "automation",
+        ] {
             if let Some(v) = t.get(k) {
                 track.insert(k.into(), v.clone());
             }
         }
-        track.insert("layout".into(), toml::Value::String(st.layout.name().to_string()));
+        track.insert(
+            "layout".into(),
+            toml::Value::String(st.layout.name().to_string()),
+        );
         let whole = Piece {
             record: st.offset,
             file_start: 0,
@@ -468,7 +510,10 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
     }
     let text = toml::to_string(&doc).map_err(|e| Error::Invalid(e.to_string()))?;
     Ok((
-        format!("# Re-conformed by `dubstage reconform` from {}\n{text}", session.path.display()),
+        format!(
+            "# Re-conformed by `dubstage reconform` from {}\n{text}",
+            session.path.display()
+        ),
         warnings,
     ))
 }
@@ -526,7 +571,8 @@ fn cut(
         let mut rec = s + d;
         // a record position inside a frame (a stem placed by its TimeReference):
         // start at the frame, with as much earlier source as there is
-        let tc = Timecode::from_samples(rec + plan.start_samples, plan.frame_rate, plan.sample_rate);
+        let tc =
+            Timecode::from_samples(rec + plan.start_samples, plan.frame_rate, plan.sample_rate);
         let lead = (rec - (tc.to_samples(plan.sample_rate) - plan.start_samples)) as u64;
         if lead > 0 {
             let back = lead.min(off);
@@ -537,7 +583,8 @@ fn cut(
                 fade_in = fade_in.max(1);
             }
         }
-        let tc = Timecode::from_samples(rec + plan.start_samples, plan.frame_rate, plan.sample_rate);
+        let tc =
+            Timecode::from_samples(rec + plan.start_samples, plan.frame_rate, plan.sample_rate);
         let mut t = base.clone();
         t.insert("source_in_samples".into(), toml::Value::Integer(off as i64));
         t.insert("record_in".into(), toml::Value::String(tc.to_string()));

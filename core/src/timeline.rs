@@ -205,22 +205,40 @@ pub fn check_tracks(s: &Session) -> Result<()> {
                 .map_err(|m| s.err_at(l.span(), format!("track '{}': {m}", t.id)))?;
         }
         if !t.gain_db.is_finite() {
-            return Err(plain(s, format!("track '{}': gain_db is not a number", t.id)));
+            return Err(plain(
+                s,
+                format!("track '{}': gain_db is not a number", t.id),
+            ));
         }
         for (i, c) in t.clips.iter().enumerate() {
-            let at = |m: &str| s.err_at(c.record_in.span(), format!("track '{}' clip {}: {m}", t.id, i + 1));
+            let at = |m: &str| {
+                s.err_at(
+                    c.record_in.span(),
+                    format!("track '{}' clip {}: {m}", t.id, i + 1),
+                )
+            };
             match (&c.source, &c.sources) {
-                (None, None) => return Err(at("give `source` (one file) or `sources` (a family of mono files)")),
-                (Some(_), Some(_)) => return Err(at("give either `source` or `sources`, not both")),
+                (None, None) => {
+                    return Err(at(
+                        "give `source` (one file) or `sources` (a family of mono files)",
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(at("give either `source` or `sources`, not both"));
+                }
                 (None, Some(v)) if v.is_empty() => return Err(at("`sources` is empty")),
                 _ => {}
             }
             if c.source_in.is_some() && c.source_in_samples.is_some() {
-                return Err(at("give either `source_in` or `source_in_samples`, not both"));
+                return Err(at(
+                    "give either `source_in` or `source_in_samples`, not both",
+                ));
             }
             match (&c.length, c.length_samples) {
                 (None, None) => return Err(at("give `length` or `length_samples`")),
-                (Some(_), Some(_)) => return Err(at("give either `length` or `length_samples`, not both")),
+                (Some(_), Some(_)) => {
+                    return Err(at("give either `length` or `length_samples`, not both"));
+                }
                 _ => {}
             }
             s.timecode(&c.record_in)?;
@@ -272,7 +290,11 @@ pub fn resolve_track(
         None => Layout::Mono,
     };
     let err = |i: usize, c: &ClipSpec, m: String| {
-        let name = c.name.as_deref().map(|n| format!(" ('{n}')")).unwrap_or_default();
+        let name = c
+            .name
+            .as_deref()
+            .map(|n| format!(" ('{n}')"))
+            .unwrap_or_default();
         let (l, col) = crate::session::line_col(&s.text, c.record_in.span().start);
         Error::Session {
             path: s.path.clone(),
@@ -325,13 +347,21 @@ pub fn resolve_track(
             for r in &c.channels {
                 let hit = match r {
                     ChannelRef::Index(n) => all.get(*n as usize - 1),
-                    ChannelRef::Name(n) => all.iter().find(|(_, _, name)| name.eq_ignore_ascii_case(n.trim())),
+                    ChannelRef::Name(n) => all
+                        .iter()
+                        .find(|(_, _, name)| name.eq_ignore_ascii_case(n.trim())),
                 };
                 let &(k, ch, _) = hit.ok_or_else(|| {
                     let names: Vec<String> = all
                         .iter()
                         .enumerate()
-                        .map(|(j, (_, _, n))| if n.is_empty() { format!("{}", j + 1) } else { format!("{} '{n}'", j + 1) })
+                        .map(|(j, (_, _, n))| {
+                            if n.is_empty() {
+                                format!("{}", j + 1)
+                            } else {
+                                format!("{} '{n}'", j + 1)
+                            }
+                        })
                         .collect();
                     err(
                         i,
@@ -436,7 +466,10 @@ pub fn resolve_track(
                 "track '{}' clip {}{}",
                 t.id,
                 i + 1,
-                c.name.as_deref().map(|n| format!(" ('{n}')")).unwrap_or_default()
+                c.name
+                    .as_deref()
+                    .map(|n| format!(" ('{n}')"))
+                    .unwrap_or_default()
             ),
             channels: chosen
                 .iter()
@@ -483,14 +516,20 @@ pub fn resolve_track(
             &t.id,
             format!(
                 "bus '{bus_id}' does not exist (buses: {})",
-                buses.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", ")
+                buses
+                    .iter()
+                    .map(|b| b.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     })?;
     if is_dialogue_kind && !buses[bus].dialogue {
         return Err(Error::stem(
             &t.id,
-            format!("a dialogue track routed to the non-dialogue bus '{bus_id}' would leak dialogue into the M&E"),
+            format!(
+                "a dialogue track routed to the non-dialogue bus '{bus_id}' would leak dialogue into the M&E"
+            ),
         ));
     }
     let automation = t
@@ -572,10 +611,15 @@ impl TrackReader {
             let want = (b - a) as usize;
             let local = (a - c.record_start) as u64;
             let dst = (a - t0) as usize;
-            let gains: Vec<f32> = (0..want as u64).map(|j| c.gain_at(local + j) as f32).collect();
+            let gains: Vec<f32> = (0..want as u64)
+                .map(|j| c.gain_at(local + j) as f32)
+                .collect();
             for (li, cc) in c.channels.iter().enumerate() {
                 let Some((_, r)) = self.readers.iter_mut().find(|(p, _)| *p == cc.path) else {
-                    return Err(Error::stem(&self.id, format!("{}: {} is not open", c.label, cc.path.display())));
+                    return Err(Error::stem(
+                        &self.id,
+                        format!("{}: {} is not open", c.label, cc.path.display()),
+                    ));
                 };
                 let nch = r.info().channels as usize;
                 if self.scratch.len() < nch {
@@ -589,7 +633,11 @@ impl TrackReader {
                 if got != want {
                     return Err(Error::stem(
                         &self.id,
-                        format!("{}: {} ended early (truncated?)", c.label, cc.path.display()),
+                        format!(
+                            "{}: {} ended early (truncated?)",
+                            c.label,
+                            cc.path.display()
+                        ),
                     ));
                 }
                 let src = &self.scratch[cc.channel][..want];

@@ -92,8 +92,8 @@ fn every_real_edl_parses() {
     assert!(files.len() >= 35, "found only {} lists", files.len());
     let mut total = 0;
     for p in &files {
-        let l: EditList = editorial::read_list(p, rate_of(p))
-            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let l: EditList =
+            editorial::read_list(p, rate_of(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         // an independent count: lines that begin with an event number
         let text = String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
         let event_lines = text
@@ -150,8 +150,8 @@ fn speed_dissolve_and_wipe_lists() {
     assert_eq!(d.events[2].transition_frames, 10);
     assert_eq!(d.events[2].clip_name.as_deref(), Some("clip_B"));
     assert_eq!(d.events[1].clip_name.as_deref(), Some("clip_A"));
-    let f = editorial::read_list(&real().join("edl/pycmx/test_24psf.edl"), FrameRate::Fps25)
-        .unwrap();
+    let f =
+        editorial::read_list(&real().join("edl/pycmx/test_24psf.edl"), FrameRate::Fps25).unwrap();
     let black = f.edits.iter().find(|e| e.is_black()).unwrap();
     assert_eq!((black.number, black.transition_frames), (6, 25));
     assert!(
@@ -244,7 +244,10 @@ fn edl_matches_pycmx_edit_by_edit() {
             compared += 1;
         }
     }
-    assert!(compared > 3000 && names > 2500, "{compared} edits, {names} names");
+    assert!(
+        compared > 3000 && names > 2500,
+        "{compared} edits, {names} names"
+    );
     assert!(misread <= 1, "{misread} lines misread by pycmx");
 }
 
@@ -272,9 +275,21 @@ fn every_real_otio_file_parses_and_matches_opentimelineio() {
         for (e, w) in l.edits.iter().zip(clips) {
             let at = format!("{key}: clip '{}'", w["name"]);
             assert_eq!(e.clip_name.as_deref(), w["name"].as_str(), "{at}");
-            assert_eq!(frames(e.record_in, r), w["record_in"].as_i64().unwrap(), "{at}");
-            assert_eq!(frames(e.record_out, r), w["record_out"].as_i64().unwrap(), "{at}");
-            assert_eq!(frames(e.source_in, r), w["source_in"].as_i64().unwrap(), "{at}");
+            assert_eq!(
+                frames(e.record_in, r),
+                w["record_in"].as_i64().unwrap(),
+                "{at}"
+            );
+            assert_eq!(
+                frames(e.record_out, r),
+                w["record_out"].as_i64().unwrap(),
+                "{at}"
+            );
+            assert_eq!(
+                frames(e.source_in, r),
+                w["source_in"].as_i64().unwrap(),
+                "{at}"
+            );
             let audio = w["kind"].as_str() == Some("Audio");
             assert_eq!(!e.tracks.is_empty(), audio, "{at}");
             compared += 1;

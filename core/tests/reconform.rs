@@ -155,10 +155,16 @@ fn insert_removal_trim_and_moved_scene() {
         }
         // new material: silence after the outgoing piece's fade
         let (g0, g1) = (((175) * fps) as usize, ((225) * fps) as usize);
-        assert!(b[g0 + x..g1].iter().all(|&v| v == 0.0), "{id}: gap not silent");
+        assert!(
+            b[g0 + x..g1].iter().all(|&v| v == 0.0),
+            "{id}: gap not silent"
+        );
         if id == "A1" {
             // scene 4's clip has a handle: it continues into the gap, fading out
-            assert!(b[g0..g0 + x].iter().any(|&v| v != 0.0), "{id}: no fade into the gap");
+            assert!(
+                b[g0..g0 + x].iter().any(|&v| v != 0.0),
+                "{id}: no fade into the gap"
+            );
         }
     }
     // the automation moved with scene 4 (01:00:12:12 -> 01:00:03:12)

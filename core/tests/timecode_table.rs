@@ -107,7 +107,11 @@ fn every_rate_matches_the_independent_table() {
         let tc = Timecode::parse(text, r).unwrap_or_else(|e| panic!("{rate} {text}: {e}"));
         assert_eq!(tc.to_frames(), frames, "{rate} {text}: frames");
         assert_eq!(tc.to_samples(48_000), samples, "{rate} {text}: samples");
-        assert_eq!(Timecode::from_frames(frames, r), tc, "{rate} {text}: from_frames");
+        assert_eq!(
+            Timecode::from_frames(frames, r),
+            tc,
+            "{rate} {text}: from_frames"
+        );
         assert_eq!(tc.to_string(), text, "{rate}: printed");
         assert_eq!(
             Timecode::from_samples(samples, r, 48_000),
@@ -160,9 +164,16 @@ fn drop_frame_labels_match_a_naive_counter() {
         (FrameRate::Fps25, 25, 0),
     ] {
         let mut label = (0, 0, 0, 0);
-        let per_day = Timecode::parse(if r.is_drop() { "23:59:59;00" } else { "23:59:59:00" }, r)
-            .unwrap()
-            .to_frames()
+        let per_day = Timecode::parse(
+            if r.is_drop() {
+                "23:59:59;00"
+            } else {
+                "23:59:59:00"
+            },
+            r,
+        )
+        .unwrap()
+        .to_frames()
             + nominal as i64;
         let window = (0..nominal as i64 * 7200).chain(per_day - 5000..per_day + 5000);
         let mut at = 0i64;

@@ -134,7 +134,10 @@ gain_db = -6.0
     let a1 = hound_read(&sd.join("A101_1.WAV"));
     let a1_2 = hound_read(&sd.join("A101_1_2.WAV"));
     let a2 = hound_read(&sd.join("A101_2.WAV"));
-    assert_eq!(a1[1], a1_2[0], "the split mono Boom is the poly's channel 2");
+    assert_eq!(
+        a1[1], a1_2[0],
+        "the split mono Boom is the poly's channel 2"
+    );
     let len = 10 * 24 * FRAME as usize;
     for block in [4096, 1000] {
         let boom = render_stem(&session, 0, block);
@@ -157,12 +160,18 @@ gain_db = -6.0
             if (c2_rec..c2_rec + c2_len).contains(&r) {
                 want = a1_2[0][(c2_in + r - c2_rec) as usize];
             }
-            assert_eq!(boom[0][r as usize], want, "boom at reel sample {r} (block {block})");
+            assert_eq!(
+                boom[0][r as usize], want,
+                "boom at reel sample {r} (block {block})"
+            );
             if want != 0.0 {
                 nonzero += 1;
             }
         }
-        assert!(nonzero > 100_000, "the compared audio is not silence ({nonzero})");
+        assert!(
+            nonzero > 100_000,
+            "the compared audio is not silence ({nonzero})"
+        );
         let g = 10f64.powf(-6.0 / 20.0) as f32;
         let m_rec = 12 * FRAME;
         let m_len = 96 * FRAME;
@@ -276,9 +285,15 @@ fn a_clip_past_the_end_of_its_source_or_a_missing_channel_is_refused() {
     let session = dir.join("s.toml");
     let a1 = sd.join("A101_1.WAV").display().to_string();
     for (extra, want) in [
-        ("channels = [\"Lav 9\"]\nlength_samples = 100", "channel 'Lav 9' is not in the source (channels: 1 'MKH516 A', 2 'Boom')"),
+        (
+            "channels = [\"Lav 9\"]\nlength_samples = 100",
+            "channel 'Lav 9' is not in the source (channels: 1 'MKH516 A', 2 'Boom')",
+        ),
         ("length = \"00:00:06:00\"", "but"),
-        ("source_in = \"12:39:58:00\"\nlength_samples = 100", "is before the start of"),
+        (
+            "source_in = \"12:39:58:00\"\nlength_samples = 100",
+            "is before the start of",
+        ),
     ] {
         std::fs::write(
             &session,
@@ -287,7 +302,10 @@ fn a_clip_past_the_end_of_its_source_or_a_missing_channel_is_refused() {
             ),
         )
         .unwrap();
-        let e = Session::load(&session).and_then(|s| s.resolve()).unwrap_err().to_string();
+        let e = Session::load(&session)
+            .and_then(|s| s.resolve())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("track 't' clip 1"), "{e}");
         assert!(e.contains(want), "{e}");
     }

@@ -107,7 +107,9 @@ fn print_text(d: &DryRun, path: &std::path::Path) {
                 .as_deref()
                 .map(|c| format!("  file '{c}'"))
                 .unwrap_or_default(),
-            e.speed.map(|s| format!("  speed {s:.3}")).unwrap_or_default(),
+            e.speed
+                .map(|s| format!("  speed {s:.3}"))
+                .unwrap_or_default(),
         );
     }
     for w in &d.warnings {
@@ -126,14 +128,22 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
         Error::Invalid("give --out SESSION.toml (or --dry-run to print the list)".into())
     })?;
     if a.media.is_empty() {
-        return Err(Error::Invalid("give --media DIR (the recorder's files)".into()));
+        return Err(Error::Invalid(
+            "give --media DIR (the recorder's files)".into(),
+        ));
     }
     if !a.handles.is_finite() || a.handles < 0.0 {
-        return Err(Error::Invalid(format!("--handles {}: give seconds >= 0", a.handles)));
+        return Err(Error::Invalid(format!(
+            "--handles {}: give seconds >= 0",
+            a.handles
+        )));
     }
     for p in [Some(out), a.otio.as_ref()].into_iter().flatten() {
         if p.canonicalize().ok() == a.list.canonicalize().ok() {
-            return Err(Error::Invalid(format!("{}: would overwrite the list", p.display())));
+            return Err(Error::Invalid(format!(
+                "{}: would overwrite the list",
+                p.display()
+            )));
         }
     }
     let dir = out
@@ -144,7 +154,12 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
     let opts = ConformOptions {
         media: a.media.clone(),
         handles_s: a.handles,
-        channel_names: a.channels.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        channel_names: a
+            .channels
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         session_dir: dir.clone(),
     };
     let c = relink(list, &opts)?;
@@ -162,7 +177,8 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
     let toml = c.session_toml(&dir)?;
     write_atomic(out, &toml)?;
     if let Some(o) = &a.otio {
-        let text = serde_json::to_string_pretty(&c.to_otio()).map_err(|e| Error::Invalid(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&c.to_otio())
+            .map_err(|e| Error::Invalid(e.to_string()))?;
         write_atomic(o, &text)?;
     }
     if a.json {
@@ -172,7 +188,10 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
             m.insert("session".into(), serde_json::json!(out));
             m.insert("otio".into(), serde_json::json!(a.otio));
         }
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::Invalid(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Error::Invalid(e.to_string()))?
+        );
     } else {
         print!("{}", c.report_text());
         println!("session written to {}", out.display());
@@ -230,7 +249,10 @@ fn reconform(a: &ReconformArgs) -> Result<()> {
     }
     for input in [&a.session, &a.old, &a.new] {
         if a.out.canonicalize().ok() == input.canonicalize().ok() {
-            return Err(Error::Invalid(format!("{}: would overwrite an input", a.out.display())));
+            return Err(Error::Invalid(format!(
+                "{}: would overwrite an input",
+                a.out.display()
+            )));
         }
     }
     let changes = reconform::compare(&old, &new)?;

@@ -102,8 +102,10 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, ParseError> {
             let v = upper[4..].trim();
             fcm_drop = v.starts_with("DROP");
             if !fcm_drop && !v.starts_with("NON") {
-                list.warnings
-                    .push(format!("line {n}: FCM '{}' not understood", line[4..].trim()));
+                list.warnings.push(format!(
+                    "line {n}: FCM '{}' not understood",
+                    line[4..].trim()
+                ));
             }
             if !fcm_seen {
                 list.drop_frame = fcm_drop;
@@ -334,7 +336,9 @@ fn event_line(line: &str, n: usize, rate: FrameRate, fcm_drop: bool) -> Result<E
     // transition [duration]
     let mut idx = k - 5;
     let mut frames = 0u32;
-    let key_b = |i: usize| i >= 4 && toks[i].eq_ignore_ascii_case("B") && toks[i - 1].eq_ignore_ascii_case("K");
+    let key_b = |i: usize| {
+        i >= 4 && toks[i].eq_ignore_ascii_case("B") && toks[i - 1].eq_ignore_ascii_case("K")
+    };
     if toks[idx].bytes().all(|b| b.is_ascii_digit())
         && idx >= 3
         && (transition(toks[idx - 1]).is_some() || key_b(idx - 1))
@@ -366,12 +370,14 @@ fn event_line(line: &str, n: usize, rate: FrameRate, fcm_drop: bool) -> Result<E
             format!("record in: {m} (is the list at another rate? see --fps)"),
         )
     })?;
-    let rout = record_out.frames_at(record_out.rate_in(rate, false)).map_err(|m| {
-        (
-            Some(n),
-            format!("record out: {m} (is the list at another rate? see --fps)"),
-        )
-    })?;
+    let rout = record_out
+        .frames_at(record_out.rate_in(rate, false))
+        .map_err(|m| {
+            (
+                Some(n),
+                format!("record out: {m} (is the list at another rate? see --fps)"),
+            )
+        })?;
     if rout < rin {
         return Err((
             Some(n),
@@ -436,8 +442,14 @@ fn close(p: Pending, list: &mut EditList) {
             Remark::SourceFile(s) => files.push(s),
             Remark::SourcePath(s) => paths.push(s),
             Remark::Patch { reel, src, rec } => {
-                let hits: Vec<usize> = (0..k).filter(|&i| same_reel(&edits[i].reel, &reel)).collect();
-                let targets = if hits.is_empty() { (0..k).collect() } else { hits };
+                let hits: Vec<usize> = (0..k)
+                    .filter(|&i| same_reel(&edits[i].reel, &reel))
+                    .collect();
+                let targets = if hits.is_empty() {
+                    (0..k).collect()
+                } else {
+                    hits
+                };
                 for i in targets {
                     edits[i].patch.push((src, rec));
                 }
@@ -574,7 +586,10 @@ FCM: DROP FRAME\n\
         assert_eq!(e.split.as_ref().unwrap().delay.unwrap().frames, 5);
         assert!((e.speed(FrameRate::Fps24).unwrap() - 47.6 / 24.0).abs() < 1e-12);
         assert_eq!(l.edits[6].transition, Transition::Key("KB".into()));
-        assert!(l.edits[6].record_in.drop, "FCM applies to the lines after it");
+        assert!(
+            l.edits[6].record_in.drop,
+            "FCM applies to the lines after it"
+        );
         let d = l.dry_run();
         assert_eq!(d.events[4].transition, "W001");
         assert_eq!(d.events[0].speed, None);
@@ -591,15 +606,22 @@ FCM: DROP FRAME\n\
 
     #[test]
     fn bad_lines_name_the_line() {
-        let e = parse("TITLE: x\n001  R  A  C  01:00:00:00 01:00:01:00 01:00:00:00\n", FrameRate::Fps24)
-            .unwrap_err();
+        let e = parse(
+            "TITLE: x\n001  R  A  C  01:00:00:00 01:00:01:00 01:00:00:00\n",
+            FrameRate::Fps24,
+        )
+        .unwrap_err();
         assert_eq!(e.0, Some(2));
         let e = parse(
             "001  R  A  C  01:00:00:00 01:00:01:00 01:00:00:24 01:00:01:00\n",
             FrameRate::Fps24,
         )
         .unwrap_err();
-        assert!(e.1.contains("record in") && e.1.contains("--fps"), "{}", e.1);
+        assert!(
+            e.1.contains("record in") && e.1.contains("--fps"),
+            "{}",
+            e.1
+        );
         let e = parse(
             "001  R  A  C  01:00:00:00 01:00:01:00 01:00:02:00 01:00:01:00\n",
             FrameRate::Fps24,

@@ -118,8 +118,7 @@ impl ListTimecode {
     /// range check on the frame number (for a source recorded at a rate the
     /// list does not say: `seconds * nominal + frames`).
     pub fn frames_nominal(self, nominal: u64) -> i64 {
-        ((self.hours as i64 * 60 + self.minutes as i64) * 60 + self.seconds as i64)
-            * nominal as i64
+        ((self.hours as i64 * 60 + self.minutes as i64) * 60 + self.seconds as i64) * nominal as i64
             + self.frames as i64
     }
 }
@@ -386,7 +385,13 @@ mod tests {
         assert!(!t.drop);
         assert!(ListTimecode::parse("01:00:00;02").unwrap().drop);
         assert!(ListTimecode::parse("01:00:00.02").unwrap().drop);
-        for bad in ["01:00:00", "001:00:00:00", "aa:00:00:00", "01:00:00:00:00", ""] {
+        for bad in [
+            "01:00:00",
+            "001:00:00:00",
+            "aa:00:00:00",
+            "01:00:00:00:00",
+            "",
+        ] {
             assert!(ListTimecode::parse(bad).is_none(), "{bad}");
         }
         // a sound roll at 30 fps in a 24 fps list: kept, refused only at 24
@@ -402,7 +407,8 @@ mod tests {
             FrameRate::Fps29_97Df
         );
         assert_eq!(
-            t.frames_at(t.rate_in(FrameRate::Fps29_97Ndf, true)).unwrap(),
+            t.frames_at(t.rate_in(FrameRate::Fps29_97Ndf, true))
+                .unwrap(),
             17_982
         );
         assert_eq!(t.rate_in(FrameRate::Fps25, true), FrameRate::Fps25);

@@ -116,10 +116,18 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, String> {
                         number,
                         line: ci + 1,
                         reel,
-                        channels: if audio { format!("A{audio_index}") } else { "V".into() },
+                        channels: if audio {
+                            format!("A{audio_index}")
+                        } else {
+                            "V".into()
+                        },
                         video: !audio,
                         tracks: if audio { vec![audio_index] } else { Vec::new() },
-                        transition: if frames > 0 { Transition::Dissolve } else { Transition::Cut },
+                        transition: if frames > 0 {
+                            Transition::Dissolve
+                        } else {
+                            Transition::Cut
+                        },
                         transition_frames: frames,
                         source_in: tc(src_in, rate),
                         source_out: tc(src_in + dur, rate),
@@ -140,8 +148,14 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, String> {
                     pending_transition = None;
                 }
                 "Transition" => {
-                    let a = item.get("in_offset").and_then(|t| rational(t, rate)).unwrap_or(0);
-                    let b = item.get("out_offset").and_then(|t| rational(t, rate)).unwrap_or(0);
+                    let a = item
+                        .get("in_offset")
+                        .and_then(|t| rational(t, rate))
+                        .unwrap_or(0);
+                    let b = item
+                        .get("out_offset")
+                        .and_then(|t| rational(t, rate))
+                        .unwrap_or(0);
                     pending_transition = Some((a + b).max(0) as u32);
                 }
                 "Stack" | "Track" | "Sequence" => {
@@ -348,7 +362,8 @@ mod tests {
 
     #[test]
     fn audio_track_with_gap_and_transition() {
-        let rt = |v: i64| serde_json::json!({"OTIO_SCHEMA": "RationalTime.1", "value": v, "rate": 24});
+        let rt =
+            |v: i64| serde_json::json!({"OTIO_SCHEMA": "RationalTime.1", "value": v, "rate": 24});
         let range = |s: i64, d: i64| serde_json::json!({"OTIO_SCHEMA": "TimeRange.1", "start_time": rt(s), "duration": rt(d)});
         let doc = serde_json::json!({
             "OTIO_SCHEMA": "Timeline.1", "name": "t", "future_field": {"kept": true},

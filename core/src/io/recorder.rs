@@ -152,7 +152,10 @@ mod tests {
     #[test]
     fn rates_from_fps() {
         assert_eq!(rate_from_fps(23.976, false), Some(FrameRate::Fps23_976));
-        assert_eq!(rate_from_fps(24000.0 / 1001.0, false), Some(FrameRate::Fps23_976));
+        assert_eq!(
+            rate_from_fps(24000.0 / 1001.0, false),
+            Some(FrameRate::Fps23_976)
+        );
         assert_eq!(rate_from_fps(29.97, true), Some(FrameRate::Fps29_97Df));
         assert_eq!(rate_from_fps(29.97, false), Some(FrameRate::Fps29_97Ndf));
         assert_eq!(rate_from_fps(59.94, true), Some(FrameRate::Fps59_94Df));
