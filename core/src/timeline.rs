@@ -253,7 +253,7 @@ pub fn check_tracks(s: &Session) -> Result<()> {
                     return Err(at("a fade gives either `frames` or `samples`, not both"));
                 }
             }
-            if c.channels.iter().any(|ch| *ch == ChannelRef::Index(0)) {
+            if c.channels.contains(&ChannelRef::Index(0)) {
                 return Err(at("channel numbers start at 1"));
             }
         }

@@ -99,7 +99,7 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, ParseError> {
                 list.title = line[6..].trim().to_string();
             }
         } else if upper.starts_with("FCM:") {
-            let v = upper[4..].trim();
+            let v = upper.strip_prefix("FCM:").unwrap_or_default().trim();
             fcm_drop = v.starts_with("DROP");
             if !fcm_drop && !v.starts_with("NON") {
                 list.warnings.push(format!(
@@ -117,7 +117,7 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, ParseError> {
                 ));
             }
         } else if upper.starts_with("AUD") {
-            let rest = &upper[3..];
+            let rest = upper.strip_prefix("AUD").unwrap_or_default();
             let p = pending.as_mut().and_then(|p| p.edits.last_mut());
             match p {
                 Some(e) => {
@@ -143,7 +143,7 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, ParseError> {
                     .push(format!("line {n}: M2 line before any event, skipped")),
             }
         } else if upper.starts_with("SPLIT:") {
-            let body = &upper[6..];
+            let body = upper.strip_prefix("SPLIT:").unwrap_or_default();
             split = Some(Split {
                 video: body.trim_start().starts_with("VIDEO"),
                 delay: body
