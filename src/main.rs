@@ -36,6 +36,10 @@ enum Command {
     Spot(cmd::spot::Args),
     /// Dialogue editing: sync a take to a guide, reduce noise.
     Dialogue(cmd::dialogue::Args),
+    /// Read a picture editor's list (CMX 3600 EDL or OTIO) for conform.
+    Conform(cmd::conform::Args),
+    /// Follow a changed cut: compare two lists and move a session's tracks and stems.
+    Reconform(cmd::conform::ReconformArgs),
 }
 
 /// The exit statuses, shown under `--help` (and in the README's "Exit status").
@@ -57,6 +61,8 @@ impl Command {
             Command::Convolve(a) => a.json,
             Command::Render(a) => a.json,
             Command::Dialogue(a) => a.json(),
+            Command::Conform(a) => a.json,
+            Command::Reconform(a) => a.json,
             Command::Feature(a) => a.json(),
             Command::Inspect(a) => a.json,
             Command::Measure(a) => a.json,
@@ -120,6 +126,8 @@ fn main() -> ExitCode {
         Command::Render(a) => cmd::render::run(a),
         Command::Feature(a) => cmd::feature::run(a).map(|()| 0),
         Command::Dialogue(a) => cmd::dialogue::run(a).map(|()| 0),
+        Command::Conform(a) => cmd::conform::run(a).map(|()| 0),
+        Command::Reconform(a) => cmd::conform::run_reconform(a).map(|()| 0),
         Command::Inspect(a) => cmd::inspect::run(a).map(|()| 0),
         Command::Measure(a) => cmd::measure::run(a).map(|()| 0),
         Command::Bench(a) => cmd::bench::run(a).map(|()| 0),

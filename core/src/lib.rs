@@ -42,8 +42,10 @@
 //! ```
 
 pub mod backend;
+pub mod conform;
 pub mod demo;
 pub mod dialogue;
+pub mod editorial;
 pub mod error;
 pub mod feature;
 pub mod io;
@@ -54,6 +56,7 @@ pub mod master;
 pub mod mix;
 pub mod pipeline;
 pub mod qc;
+pub mod reconform;
 pub mod render_report;
 pub mod resample;
 pub mod session;
@@ -61,6 +64,7 @@ pub mod spot;
 pub mod stem;
 pub mod text;
 pub mod timecode;
+pub mod timeline;
 
 pub use error::{Error, Result};
 pub use layout::{Channel, Layout};

@@ -129,13 +129,18 @@ pub struct StemReader {
     plan_rate: (crate::FrameRate, u32),
     /// layout index -> file channel (one file; the inverse of `map`).
     file_channel: Vec<usize>,
+    /// A track's clips, read in place of the stem's files.
+    track: Option<crate::timeline::TrackReader>,
 }
 
 impl StemReader {
     /// Opens the stem's files, positioned for reel sample `t0`.
     pub fn open(stem: &PlanStem, plan: &Plan, t0: i64) -> Result<StemReader> {
+        let track = (!stem.clips.is_empty())
+            .then(|| crate::timeline::TrackReader::open(stem))
+            .transpose()?;
         let mut readers = Vec::new();
-        for p in &stem.paths {
+        for p in stem.paths.iter().filter(|_| track.is_none()) {
             readers.push(AudioReader::open(p).map_err(|e| Error::stem(&stem.id, e.to_string()))?);
         }
         check_unchanged(stem, plan, &readers)?;
@@ -163,11 +168,15 @@ impl StemReader {
                 }
                 inv
             },
+            track,
         })
     }
 
     /// The stem's one WAV file, for positional reads (`None` for FLAC or multi-mono).
     fn direct(&self) -> Option<&WavReader> {
+        if self.track.is_some() {
+            return None;
+        }
         match self.readers.as_slice() {
             [r] if self.map.len() == self.channels => r.as_wav(),
             _ => None,
@@ -190,6 +199,9 @@ impl StemReader {
     /// Fills `out` (layout order, `n` frames each) with reel samples `t0 .. t0 + n`
     /// (silence outside the stem). Calls must be consecutive.
     pub fn read_block(&mut self, t0: i64, n: usize, out: &mut [Vec<f32>]) -> Result<()> {
+        if let Some(t) = &mut self.track {
+            return t.read_block(t0, n, out);
+        }
         let a = (t0 - self.offset).max(0);
         let b = (t0 + n as i64 - self.offset).min(self.frames as i64);
         let want = (b - a).max(0) as usize;

@@ -46,6 +46,9 @@ pub struct SessionFile {
     pub buses: Vec<BusSpec>,
     #[serde(default, rename = "stem")]
     pub stems: Vec<StemSpec>,
+    /// Tracks of clips (the editorial timeline; see `timeline`).
+    #[serde(default, rename = "track")]
+    pub tracks: Vec<crate::timeline::TrackSpec>,
     #[serde(default, rename = "deliverable")]
     pub deliverables: Vec<DeliverableSpec>,
     /// Reverb returns (aux buses with inserts that feed a bus).
@@ -468,8 +471,8 @@ impl Session {
             self.check_automation(&format!("bus '{}'", b.id), &b.automation)?;
         }
         let mut stem_ids = std::collections::HashSet::new();
-        if f.stems.is_empty() {
-            return Err(self.err("the session has no [[stem]]"));
+        if f.stems.is_empty() && f.tracks.is_empty() {
+            return Err(self.err("the session has no [[stem]] and no [[track]]"));
         }
         for s in &f.stems {
             if !stem_ids.insert(s.id.as_str()) {
@@ -561,6 +564,10 @@ impl Session {
             self.check_gain(&format!("return '{}'", r.id), "gain_db", r.gain_db)?;
             self.check_automation(&format!("return '{}'", r.id), &r.automation)?;
         }
+        crate::timeline::check_tracks(self)?;
+        for t in &f.tracks {
+            self.check_automation(&format!("track '{}'", t.id), &t.automation)?;
+        }
         Ok(())
     }
 
@@ -648,6 +655,9 @@ impl Session {
         let mut stems = Vec::new();
         for s in &f.stems {
             stems.push(self.resolve_stem(s, &buses, start_abs)?);
+        }
+        for t in &f.tracks {
+            stems.push(crate::timeline::resolve_track(self, t, &buses, start_abs)?);
         }
 
         let layout = match &f.reel.layout {
@@ -1243,6 +1253,7 @@ impl Session {
             matrix: Vec::new(),
             inserts: s.inserts.clone(),
             sends: Vec::new(),
+            clips: Vec::new(),
         })
     }
 }
@@ -1417,6 +1428,8 @@ pub struct PlanStem {
     pub matrix: Vec<f32>,
     pub inserts: Vec<crate::stem::chain::InsertSpec>,
     pub sends: Vec<PlanSend>,
+    /// A track's clips (empty for a stem, whose audio is its file(s)).
+    pub clips: Vec<crate::timeline::PlanClip>,
 }
 
 impl PlanStem {

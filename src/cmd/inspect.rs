@@ -14,22 +14,34 @@ pub struct Args {
     /// Audio files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Frame rate for timecodes.
-    #[arg(long, default_value = "24")]
-    pub fps: String,
+    /// Frame rate for timecodes (default: the file's own timecode rate, from iXML
+    /// TIMECODE_RATE/TIMECODE_FLAG or the bext sSPEED= note; 24 when it says none).
+    #[arg(long)]
+    pub fps: Option<String>,
     /// One JSON array instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: &Args) -> Result<()> {
-    let rate: FrameRate = a.fps.parse().map_err(Error::Invalid)?;
+    let forced: Option<FrameRate> = a
+        .fps
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(Error::Invalid)?;
     let mut out = Vec::new();
     let mut failed = 0;
     for f in &a.files {
         match AudioReader::open(f) {
             Ok(r) => {
                 let i = r.info();
+                let own = dubstage_core::io::recorder::timecode_rate(i);
+                let (rate, rate_from) = match (forced, own) {
+                    (Some(f), _) => (f, "--fps"),
+                    (None, Some(o)) => (o, "file"),
+                    (None, None) => (FrameRate::Fps24, "assumed"),
+                };
                 let track_names: Vec<String> = i
                     .ixml
                     .as_ref()
@@ -75,6 +87,8 @@ pub fn run(a: &Args) -> Result<()> {
                         "ixml": i.ixml,
                         "start_timecode": start_tc,
                         "problems": problems,
+                        "timecode_rate": rate.name(),
+                        "timecode_rate_from": rate_from,
                     }));
                 } else {
                     println!("{}", f.display());
@@ -109,9 +123,14 @@ pub fn run(a: &Args) -> Result<()> {
                     );
                     if let Some(b) = &i.bext {
                         println!(
-                            "  bext         time reference {} samples = {} at {rate}",
+                            "  bext         time reference {} samples = {} at {rate}{}",
                             b.time_reference,
-                            start_tc.clone().unwrap_or_default()
+                            start_tc.clone().unwrap_or_default(),
+                            match rate_from {
+                                "file" => " (the file's own rate)",
+                                "assumed" => " (assumed: the file gives no rate; see --fps)",
+                                _ => "",
+                            }
                         );
                         if !b.description.is_empty() {
                             println!(

@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod conform;
 pub mod convolve;
 pub mod demo;
 pub mod dialogue;

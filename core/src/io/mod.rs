@@ -16,6 +16,7 @@ pub mod dither;
 pub mod flac;
 pub mod ixml;
 pub mod plausible;
+pub mod recorder;
 pub mod wav;
 
 pub use flac::FlacFileReader;

@@ -1,0 +1,176 @@
+//! Re-conform: an insert, a removal, a trim and a moved scene, followed on a
+//! track of clips, a whole-reel stem and volume automation. The new session's
+//! audio is checked against the old session's audio moved by each piece's
+//! shift (outside the 10 ms crossfades at the new edit points), and the gap of
+//! new material against silence.
+
+use dubstage_core::FrameRate;
+use dubstage_core::editorial::edl;
+use dubstage_core::pipeline::StemReader;
+use dubstage_core::reconform::{self, Move};
+use dubstage_core::session::Session;
+use std::path::{Path, PathBuf};
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dubstage-reconform-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn noise(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.5
+        })
+        .collect()
+}
+
+fn write_f32(path: &Path, x: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in x {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn audio(session: &Path, id: &str) -> Vec<f32> {
+    let s = Session::load(session).unwrap_or_else(|e| panic!("{e}"));
+    let plan = s.resolve().unwrap_or_else(|e| panic!("{e}"));
+    let st = plan.stems.iter().find(|s| s.id == id).unwrap();
+    let mut r = StemReader::open(st, &plan, 0).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![Vec::new()];
+    let mut t = 0u64;
+    while t < plan.length {
+        let n = 10_000.min(plan.length - t) as usize;
+        r.read_block(t as i64, n, &mut buf).unwrap();
+        out.extend_from_slice(&buf[0][..n]);
+        t += n as u64;
+    }
+    out
+}
+
+const OLD: &str = "TITLE: OLD
+001  ROLL     A     C        00:00:01:00 00:00:05:00 01:00:00:00 01:00:04:00
+002  ROLL     A     C        00:00:10:00 00:00:14:00 01:00:04:00 01:00:08:00
+003  ROLL     A     C        00:00:20:00 00:00:24:00 01:00:08:00 01:00:12:00
+004  ROLL     A     C        00:00:30:00 00:00:34:00 01:00:12:00 01:00:16:00
+";
+
+// scene 1 trimmed by a second, scene 4 moved up, new material inserted,
+// scene 2 after it, scene 3 removed
+const NEW: &str = "TITLE: NEW
+001  ROLL     A     C        00:00:01:00 00:00:04:00 01:00:00:00 01:00:03:00
+002  ROLL     A     C        00:00:30:00 00:00:34:00 01:00:03:00 01:00:07:00
+003  NEWROLL  A     C        00:00:00:00 00:00:02:00 01:00:07:00 01:00:09:00
+004  ROLL     A     C        00:00:10:00 00:00:14:00 01:00:09:00 01:00:13:00
+";
+
+#[test]
+fn insert_removal_trim_and_moved_scene() {
+    let r = FrameRate::Fps25;
+    let old = edl::parse(OLD, r).unwrap();
+    let new = edl::parse(NEW, r).unwrap();
+    let c = reconform::compare(&old, &new).unwrap();
+    let h = 90_000; // 01:00:00:00 at 25 fps
+    let mv = |o: i64, oo: i64, n: i64| Move {
+        old_in: h + o,
+        old_out: h + oo,
+        new_in: h + n,
+        shift: n - o,
+    };
+    assert_eq!(
+        c.moves,
+        vec![mv(0, 75, 0), mv(300, 400, 75), mv(100, 200, 225)]
+    );
+    assert_eq!(c.inserted, vec![(h + 175, h + 225)]);
+    assert_eq!(c.removed, vec![(h + 75, h + 100), (h + 200, h + 300)]);
+    let e = c.to_edl("CHANGES");
+    let back = edl::parse(&e, r).unwrap();
+    assert_eq!(back.edits.len(), 4, "{e}");
+    assert!(back.edits.iter().any(|x| x.is_black()), "{e}");
+
+    // the old session: the old list conformed by hand, a whole-reel stem, automation
+    let dir = tmpdir("a");
+    let roll = noise(1, 40 * 48_000);
+    let fx = noise(2, 16 * 48_000);
+    write_f32(&dir.join("roll.wav"), &roll);
+    write_f32(&dir.join("fx.wav"), &fx);
+    let mut s = String::from(
+        "[reel]\ntitle = \"r\"\nframe_rate = \"25\"\nstart = \"01:00:00:00\"\nlength = \"00:00:16:00\"\n\n\
+         [[stem]]\nid = \"fx\"\nkind = \"effects\"\nsource = \"fx.wav\"\nstart = \"01:00:00:00\"\n\n\
+         [[track]]\nid = \"A1\"\nkind = \"dialogue\"\n\
+         automation = [ { at = \"01:00:10:00\", db = -3.0 }, { at = \"01:00:12:12\", db = 0.0 }, { at = \"01:00:13:00\", db = -6.0 } ]\n",
+    );
+    for (src, rec) in [(1, 0), (10, 4), (20, 8), (30, 12)] {
+        s.push_str(&format!(
+            "\n[[track.clip]]\nsource = \"roll.wav\"\nsource_in_samples = {}\nrecord_in = \"01:00:{rec:02}:00\"\nlength_samples = {}\nhandles_samples = [48000, 48000]\n",
+            src * 48_000,
+            4 * 48_000
+        ));
+    }
+    let old_path = dir.join("old.toml");
+    std::fs::write(&old_path, &s).unwrap();
+    let session = Session::load(&old_path).unwrap();
+    let (text, warnings) = reconform::apply(&session, &c).unwrap();
+    let new_path = dir.join("new.toml");
+    std::fs::write(&new_path, &text).unwrap();
+    assert!(
+        warnings.iter().any(|w| w.contains("01:00:10:00")),
+        "the breakpoint on removed material is reported: {warnings:?}"
+    );
+
+    let fps = 1920i64; // samples a frame
+    let x = 480usize; // the new-edit crossfade
+    for id in ["A1", "fx"] {
+        let a = audio(&old_path, id);
+        let b = audio(&new_path, id);
+        for m in &c.moves {
+            let n0 = ((m.new_in - h) * fps) as usize;
+            let len = ((m.old_out - m.old_in) * fps) as usize;
+            let d = m.shift * fps;
+            let skip = if n0 == 0 { 0 } else { x };
+            // at a new edit point a piece may fade out within its last 10 ms
+            // (where its source has no material after it)
+            // (the stem reader gives the audio before automation)
+            for (t, &got) in b.iter().enumerate().take(n0 + len - x).skip(n0 + skip) {
+                let want = a[(t as i64 - d) as usize];
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "{id}: new sample {t} (shift {d}): {got} vs {want}"
+                );
+            }
+        }
+        // new material: silence after the outgoing piece's fade
+        let (g0, g1) = (((175) * fps) as usize, ((225) * fps) as usize);
+        assert!(
+            b[g0 + x..g1].iter().all(|&v| v == 0.0),
+            "{id}: gap not silent"
+        );
+        if id == "A1" {
+            // scene 4's clip has a handle: it continues into the gap, fading out
+            assert!(
+                b[g0..g0 + x].iter().any(|&v| v != 0.0),
+                "{id}: no fade into the gap"
+            );
+        }
+    }
+    // the automation moved with scene 4 (01:00:12:12 -> 01:00:03:12)
+    let plan = Session::load(&new_path).unwrap().resolve().unwrap();
+    let a1 = plan.stems.iter().find(|s| s.id == "A1").unwrap();
+    assert_eq!(
+        a1.automation,
+        vec![((3 * 25 + 12) * fps, 0.0), (4 * 25 * fps, -6.0)]
+    );
+}
