@@ -28,17 +28,22 @@
 //! a lower layer that needs behaviour from a higher one takes a value or a closure.
 //!
 //! ```text
-//! top     jobs     `demo`                                  (drive the engine)
+//! top     jobs     `demo`, `feature` (reels and long plays), `conform`, `reconform`
 //!         engine   `pipeline`: the mixer, the render's passes, outputs, summary
 //!         report   `render_report`: the QC report of a render, the per-deliverable
 //!                  results the engine hands it
 //!         backend  `backend`: the Backend trait, the CPU reference, the sum of sources
-//!         session  `session`: the parsed, validated plan (knows DSP configs, not the engine)
+//!         session  `session`: the parsed, validated plan (knows DSP configs, not the
+//!                  engine); `timeline`: tracks of clips, played as stems
 //!         dsp      `stem` (inserts), `mix` (routing, downmix, matrix), `loudness`
-//!                  (filters, analyzer hops, meter, gating), `master` (normalize, limiter),
-//!                  `qc` (detectors, the report model and its renderings)
-//!         io       `io` (WAV/RF64/BW64/bext/iXML/FLAC), `spot` (spotting lists)
-//! bottom  base     `error`, `timecode`, `layout`, and the items of this file
+//!                  (filters, analyzer hops, meter, gating, histograms), `master`
+//!                  (normalize, limiter), `qc` (detectors, the report model and its
+//!                  renderings), `resample` (rate and speed), `dialogue` (sync,
+//!                  denoise, align, takes)
+//!         io       `io` (WAV/RF64/BW64/bext/iXML/FLAC, recorder metadata), `spot`
+//!                  (spotting lists), `editorial` (CMX 3600 EDL, OpenTimelineIO)
+//! bottom  base     `error`, `timecode`, `layout`, `layout_detect`, `text`, and the
+//!                  items of this file
 //! ```
 
 pub mod backend;

@@ -11,14 +11,22 @@ use std::path::{Path, PathBuf};
 /// matching prefix wins; items at the crate root (`crate::Error`, `crate::VERSION`)
 /// belong to the base.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("base", &["", "error", "timecode", "layout"]),
-    ("io", &["io", "spot"]),
-    ("dsp", &["stem", "mix", "loudness", "master", "qc"]),
-    ("session", &["session"]),
+    (
+        "base",
+        &["", "error", "timecode", "layout", "layout_detect", "text"],
+    ),
+    ("io", &["io", "spot", "editorial"]),
+    (
+        "dsp",
+        &[
+            "stem", "mix", "loudness", "master", "qc", "resample", "dialogue",
+        ],
+    ),
+    ("session", &["session", "timeline"]),
     ("backend", &["backend"]),
     ("report", &["render_report"]),
     ("engine", &["pipeline"]),
-    ("jobs", &["demo"]),
+    ("jobs", &["demo", "feature", "conform", "reconform"]),
 ];
 
 /// Imports against the order that stay for now: (importing module, imported module,
