@@ -935,6 +935,7 @@ inserts = [ { type = "eq", bands = [ { kind = "low_pass", freq = 5000.0, slope =
         assert_eq!(proc_.irs.len(), 2);
         let mut m = manifest();
         m.length = LEN as u64;
+        m.audio.chunks = m.length.div_ceil(m.audio.chunk_frames as u64) as _;
         m.stems = plan
             .stems
             .iter()
