@@ -15,3 +15,5 @@ mkdir -m700 -p /tmp/xdg-dubstage 2>/dev/null || true
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/xdg-dubstage}
 cargo test --workspace --release
 bash tests/e2e/run.sh
+# A feature through a throwaway single-node Slurm: same bytes as on one machine.
+bash scripts/slurm-local.sh test

@@ -50,7 +50,8 @@ apt_install() {
 }
 
 # --- system packages -------------------------------------------------------------
-apt_pkgs=(mesa-vulkan-drivers chromium chromium-driver ffmpeg sox gcc libebur128-dev libsndfile1-dev alsa-utils)
+apt_pkgs=(mesa-vulkan-drivers chromium chromium-driver ffmpeg sox gcc libebur128-dev libsndfile1-dev alsa-utils
+  slurmctld slurmd slurm-client munge)
 if command -v dpkg >/dev/null && command -v apt-get >/dev/null; then
   need=()
   for p in "${apt_pkgs[@]}"; do
@@ -69,6 +70,16 @@ else
   for c in ffmpeg ffprobe sox node npm chromium chromedriver; do
     command -v "$c" >/dev/null || { missing+=("$c"); echo "missing: $c (install it with your system's package manager)"; }
   done
+fi
+
+# --- Python reference readers (the editorial tests compare against them) ----------
+if command -v python3 >/dev/null; then
+  if ! python3 -c "import pycmx, opentimelineio" >/dev/null 2>&1; then
+    act "pip packages: pycmx opentimelineio" python3 -m pip install -q pycmx opentimelineio
+  fi
+else
+  missing+=(python3)
+  echo "missing: python3 (the editorial tests run pycmx and opentimelineio)"
 fi
 
 # --- Rust components and target ----------------------------------------------------

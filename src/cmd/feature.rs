@@ -25,6 +25,11 @@ pub enum Step {
     Render(StepArgs),
     /// Join the long plays, check the joins, write the feature report and SHA256SUMS.
     Finish(StepArgs),
+    /// Write (with --submit, submit) the steps as Slurm jobs: a measure array, a plan job,
+    /// a render array and a finish job, each waiting for the one before.
+    Slurm(super::slurm::SlurmArgs),
+    /// Which reels are measured and rendered, which task failed, and how to rerun it.
+    Status(super::slurm::StatusArgs),
 }
 
 impl Args {
@@ -32,6 +37,8 @@ impl Args {
     pub fn json(&self) -> bool {
         match &self.step {
             Step::Measure(s) | Step::Plan(s) | Step::Render(s) | Step::Finish(s) => s.json,
+            Step::Slurm(s) => s.json,
+            Step::Status(s) => s.json,
         }
     }
 }
@@ -221,6 +228,8 @@ fn print_report(r: &feature::report::FeatureReport) {
 pub fn run(a: &Args) -> Result<()> {
     let s = match &a.step {
         Step::Measure(s) | Step::Plan(s) | Step::Render(s) | Step::Finish(s) => s,
+        Step::Slurm(s) => return super::slurm::run_slurm(s),
+        Step::Status(s) => return super::slurm::run_status(s),
     };
     report_error(s.json, run_step(a, s))
 }
@@ -303,6 +312,8 @@ fn run_step(a: &Args, s: &StepArgs) -> Result<()> {
                 print_report(&r);
             }
         }
+        // Dispatched in `run` before the feature is loaded here.
+        Step::Slurm(_) | Step::Status(_) => {}
     }
     Ok(())
 }

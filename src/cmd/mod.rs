@@ -16,6 +16,7 @@ pub mod progress;
 pub mod render;
 pub mod serve;
 pub mod signals;
+pub mod slurm;
 pub mod spot;
 
 /// Set by a command that has printed its JSON document: should it then fail (e.g. some
