@@ -1209,33 +1209,7 @@ impl Session {
             ));
         }
 
-        let is_dialogue_kind = matches!(s.kind, StemKind::Dialogue | StemKind::Adr)
-            || (s.kind == StemKind::Custom && s.dialogue);
-        let bus_id = s
-            .bus
-            .clone()
-            .unwrap_or_else(|| s.kind.default_bus(s.dialogue).to_string());
-        let bus = buses.iter().position(|b| b.id == bus_id).ok_or_else(|| {
-            Error::stem(
-                &s.id,
-                format!(
-                    "bus '{bus_id}' does not exist (buses: {})",
-                    buses
-                        .iter()
-                        .map(|b| b.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-        if is_dialogue_kind && !buses[bus].dialogue {
-            return Err(Error::stem(
-                &s.id,
-                format!(
-                    "a dialogue stem routed to the non-dialogue bus '{bus_id}' would leak dialogue into the M&E"
-                ),
-            ));
-        }
+        let bus = route(&s.id, "stem", s.kind, s.dialogue, s.bus.as_deref(), buses)?;
         Ok(PlanStem {
             id: s.id.clone(),
             kind: s.kind,
@@ -1390,6 +1364,44 @@ impl Plan {
             problem: None,
         }
     }
+}
+
+/// The bus a stem or a track goes to: its `bus`, else its kind's default; refused when
+/// the bus does not exist, or when dialogue would reach a non-dialogue bus (the M&E).
+/// `what` names the thing in the message ("stem", "track").
+pub(crate) fn route(
+    id: &str,
+    what: &str,
+    kind: StemKind,
+    dialogue: bool,
+    bus: Option<&str>,
+    buses: &[PlanBus],
+) -> Result<usize> {
+    let is_dialogue_kind = matches!(kind, StemKind::Dialogue | StemKind::Adr)
+        || (kind == StemKind::Custom && dialogue);
+    let bus_id = bus.map_or_else(|| kind.default_bus(dialogue).to_string(), str::to_string);
+    let bus = buses.iter().position(|b| b.id == bus_id).ok_or_else(|| {
+        Error::stem(
+            id,
+            format!(
+                "bus '{bus_id}' does not exist (buses: {})",
+                buses
+                    .iter()
+                    .map(|b| b.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    if is_dialogue_kind && !buses[bus].dialogue {
+        return Err(Error::stem(
+            id,
+            format!(
+                "a dialogue {what} routed to the non-dialogue bus '{bus_id}' would leak dialogue into the M&E"
+            ),
+        ));
+    }
+    Ok(bus)
 }
 
 /// A resolved bus.

@@ -505,33 +505,7 @@ pub fn resolve_track(
     }
     let offset = clips.iter().map(|c| c.record_start).min().unwrap_or(0);
     let end = clips.iter().map(PlanClip::record_end).max().unwrap_or(0);
-    let is_dialogue_kind = matches!(t.kind, StemKind::Dialogue | StemKind::Adr)
-        || (t.kind == StemKind::Custom && t.dialogue);
-    let bus_id = t
-        .bus
-        .clone()
-        .unwrap_or_else(|| t.kind.default_bus(t.dialogue).to_string());
-    let bus = buses.iter().position(|b| b.id == bus_id).ok_or_else(|| {
-        Error::stem(
-            &t.id,
-            format!(
-                "bus '{bus_id}' does not exist (buses: {})",
-                buses
-                    .iter()
-                    .map(|b| b.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-    })?;
-    if is_dialogue_kind && !buses[bus].dialogue {
-        return Err(Error::stem(
-            &t.id,
-            format!(
-                "a dialogue track routed to the non-dialogue bus '{bus_id}' would leak dialogue into the M&E"
-            ),
-        ));
-    }
+    let bus = crate::session::route(&t.id, "track", t.kind, t.dialogue, t.bus.as_deref(), buses)?;
     let automation = t
         .automation
         .iter()
