@@ -11,6 +11,12 @@ if [ -n "${DUBSTAGE_NO_INSTALL:-}" ]; then
 else
   bash scripts/test-deps.sh
 fi
+# The Python reference readers' virtual environment, where test-deps.sh had to make one.
+pyref="${DUBSTAGE_PYREF:-$HOME/.cache/dubstage/pyref}"
+if [ -z "${DUBSTAGE_PYTHON:-}" ] && ! python3 -c "import pycmx, opentimelineio" >/dev/null 2>&1 &&
+  [ -x "$pyref/bin/python3" ]; then
+  export DUBSTAGE_PYTHON="$pyref/bin/python3"
+fi
 mkdir -m700 -p /tmp/xdg-dubstage 2>/dev/null || true
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/xdg-dubstage}
 cargo test --workspace --release

@@ -73,9 +73,23 @@ else
 fi
 
 # --- Python reference readers (the editorial tests compare against them) ----------
+# Into the Python on PATH when pip may install there; else (Debian 12's system Python
+# refuses, PEP 668) into a virtual environment of its own, DUBSTAGE_PYTHON's venv
+# (default ~/.cache/dubstage/pyref), which the tests and test-all.sh then use.
+pyref="${DUBSTAGE_PYREF:-$HOME/.cache/dubstage/pyref}"
+pyref_install() {
+  python3 -m pip install -q pycmx opentimelineio 2>/dev/null && return 0
+  echo "  (python3's pip refused a system-wide install: using the virtual environment $pyref)"
+  python3 -m venv "$pyref" && "$pyref/bin/python3" -m pip install -q pycmx opentimelineio
+}
 if command -v python3 >/dev/null; then
-  if ! python3 -c "import pycmx, opentimelineio" >/dev/null 2>&1; then
-    act "pip packages: pycmx opentimelineio" python3 -m pip install -q pycmx opentimelineio
+  if ! python3 -c "import pycmx, opentimelineio" >/dev/null 2>&1 &&
+    ! "$pyref/bin/python3" -c "import pycmx, opentimelineio" >/dev/null 2>&1; then
+    # python3 -m venv needs ensurepip, which Debian ships apart (python3-venv)
+    if ! python3 -c "import ensurepip" >/dev/null 2>&1 && command -v apt-get >/dev/null; then
+      act "apt package python3-venv" apt_install python3-venv
+    fi
+    act "pip packages: pycmx opentimelineio" pyref_install
   fi
 else
   missing+=(python3)

@@ -402,6 +402,57 @@ fn render_refuses_a_stem_outside_the_reel() {
 }
 
 #[test]
+fn render_refuses_a_time_of_day_time_reference_that_stretches_the_reel() {
+    let dir = tmpdir("hostile-render-time-of-day");
+    // The reel starts at 01:00:00:00 and has no length; one stem is placed at the reel
+    // start, the other by a recorder's time-of-day TimeReference, 18:00:00:00 (a sparse
+    // one-minute file): the default reel would be 17 hours of silence around one line.
+    Wav::pcm16(2, 4800).write(&dir.join("a.wav"));
+    Wav {
+        time_reference: Some(18 * HOUR),
+        hole: 60 * 48_000 * 2,
+        ..Wav::pcm16(1, 0)
+    }
+    .write(&dir.join("line.wav"));
+    let line = "[[stem]]\nid = \"line\"\nkind = \"dialogue\"\nsource = \"line.wav\"";
+    let s = session(&dir, "", &format!("start = \"01:00:00:00\"\n{line}"));
+    refused(
+        &s,
+        &dir.join("out"),
+        &[
+            "stem 'line'",
+            "bext TimeReference places it at 18:00:00:00",
+            "17.0 hours after the reel start 01:00:00:00",
+            "looks like a time of day",
+        ],
+    );
+    // With `start` on the line (the editor's placement) the same files render.
+    let s = session(
+        &dir,
+        "",
+        &format!("start = \"01:00:00:00\"\n{line}\nstart = \"01:00:00:12\""),
+    );
+    render_ok(
+        &s,
+        &dir.join("out2"),
+        &["--quiet", "--backend", "cpu", "--no-qc"],
+    );
+    // A stem placed by a TimeReference a few seconds into the reel is ordinary.
+    Wav {
+        time_reference: Some(HOUR + 5 * 48_000),
+        ..Wav::pcm16(2, 4800)
+    }
+    .write(&dir.join("near.wav"));
+    let near = "[[stem]]\nid = \"near\"\nkind = \"music\"\nsource = \"near.wav\"";
+    let s = session(&dir, "", &format!("start = \"01:00:00:00\"\n{near}"));
+    render_ok(
+        &s,
+        &dir.join("out3"),
+        &["--quiet", "--backend", "cpu", "--no-qc"],
+    );
+}
+
+#[test]
 fn render_refuses_a_default_reel_longer_than_a_day() {
     let dir = tmpdir("hostile-render-day");
     // Two hours of 8-bit mono (a sparse file: no disk used) starting at 23:00:00:00

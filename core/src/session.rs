@@ -22,6 +22,9 @@ pub type TcText = Spanned<String>;
 /// automation breakpoints), in dB: finite, from -200 dB (silence at any bit depth)
 /// to +40 dB (the insert trims' ceiling).
 pub const GAIN_DB_MIN: f64 = -200.0;
+/// The longest silence (minutes) a reel without `[reel] length` may open before a stem
+/// placed by its file's bext TimeReference: longer looks like a time-of-day stamp.
+pub const TIME_OF_DAY_GAP_MINUTES: i64 = 10;
 /// See [`GAIN_DB_MIN`].
 pub const GAIN_DB_MAX: f64 = 40.0;
 pub use crate::io::plausible::MAX_CHANNELS;
@@ -749,6 +752,9 @@ impl Session {
                 ),
             ));
         }
+        if f.reel.length.is_none() {
+            self.refuse_time_of_day_gap(&stems, &f.stems, start_abs, length)?;
+        }
         // A stem wholly outside the reel would be silently left out: refuse it.
         for (st, spec) in stems.iter().zip(&f.stems) {
             if st.frames > 0 && (st.offset >= length || st.end() <= 0) {
@@ -1003,6 +1009,53 @@ impl Session {
         p.validate()
             .map_err(|e| err_at(d.profile.span(), &e.to_string()))?;
         Ok(p)
+    }
+
+    /// A reel whose length comes from its stems must not stretch over hours of silence
+    /// because a file's bext TimeReference is a time of day rather than a position on
+    /// this reel (a recorder stamps 18:00:00:00 on a reel that starts at 01:00:00:00:
+    /// a 17-hour print of silence around one line). A gap of more than
+    /// [`TIME_OF_DAY_GAP_MINUTES`] with nothing playing, ended by a stem placed by its
+    /// TimeReference, is refused; `start` on the stem or `[reel] length` says it is meant.
+    fn refuse_time_of_day_gap(
+        &self,
+        stems: &[PlanStem],
+        specs: &[StemSpec],
+        start_abs: i64,
+        length: i64,
+    ) -> Result<()> {
+        let f = &self.file;
+        let (sr, rate) = (f.reel.sample_rate, self.frame_rate);
+        let gap_max = i64::from(sr) * 60 * TIME_OF_DAY_GAP_MINUTES;
+        // Stems first in plan order (tracks follow, placed by their clips' record timecode).
+        let mut spans: Vec<(i64, i64, usize)> = stems
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.frames > 0)
+            .map(|(i, s)| (s.offset.max(0), s.end().min(length), i))
+            .filter(|(a, b, _)| a < b)
+            .collect();
+        spans.sort_unstable();
+        let mut covered = 0i64;
+        for &(a, b, i) in &spans {
+            let by_time_reference = specs.get(i).is_some_and(|sp| sp.start.is_none());
+            if a - covered > gap_max && by_time_reference {
+                let tc = |x: i64| Timecode::from_samples(start_abs + x, rate, sr);
+                let hours = |x: i64| x as f64 / f64::from(sr) / 3600.0;
+                return Err(Error::stem(
+                    &stems[i].id,
+                    format!(
+                        "its file's bext TimeReference places it at {}, {:.1} hours after the reel start {}, with nothing playing for {:.1} hours before it: that looks like a time of day, not a position on this reel. Give the stem a `start`, set [reel] start, or give [reel] length if the gap is meant",
+                        tc(a),
+                        hours(a),
+                        tc(0),
+                        hours(a - covered),
+                    ),
+                ));
+            }
+            covered = covered.max(b);
+        }
+        Ok(())
     }
 
     fn breakpoints(&self, bps: &[Breakpoint], start_abs: i64) -> Result<Vec<(i64, f64)>> {
