@@ -882,9 +882,28 @@ impl Conformed {
                 let mut pos = start;
                 let mut sorted: Vec<&ConformClip> = clips.iter().collect();
                 sorted.sort_by_key(|c| c.record);
-                for c in sorted {
+                for (k, c) in sorted.iter().enumerate() {
+                    // a dissolve's outgoing side (a clip that only fades out, under
+                    // the incoming clip that starts with it) is a Transition after
+                    // the cut: the outgoing clip's media continues under it
+                    let incoming = sorted.get(k + 1).filter(|n| {
+                        n.record == c.record && n.fade_in == c.length && c.fade_out == c.length
+                    });
+                    if c.record >= pos && incoming.is_some() {
+                        if c.record > pos {
+                            v.push(json!({"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": range(0, c.record - pos)}));
+                            pos = c.record;
+                        }
+                        v.push(json!({
+                            "OTIO_SCHEMA": "Transition.1", "name": "",
+                            "transition_type": "SMPTE_Dissolve",
+                            "in_offset": rt(0), "out_offset": rt(c.length as i64),
+                            "metadata": {"dubstage": {"event": c.event, "outgoing_source_in": c.offset}},
+                        }));
+                        continue;
+                    }
                     if c.record < pos {
-                        continue; // overlaps (crossfades) have no OTIO form without transitions
+                        continue; // other overlaps have no OTIO form
                     }
                     if c.record > pos {
                         v.push(json!({"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": range(0, c.record - pos)}));
