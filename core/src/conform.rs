@@ -498,7 +498,7 @@ pub fn edit_speed(e: &Edit, rate: FrameRate) -> std::result::Result<Speed, Strin
     let Some(m) = &e.motion else {
         return Ok(Speed::UNITY);
     };
-    let nominal = rate.nominal() as u64;
+    let nominal = rate.nominal();
     if !m.fps.is_finite() || m.fps == 0.0 {
         return Err(format!(
             "freeze frame (M2 at {} fps, line {}): audio cannot follow it; place this edit by hand",

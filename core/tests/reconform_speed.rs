@@ -14,7 +14,10 @@ use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dubstage-reconform-rs-{name}-{}", std::process::id()));
+    let d = std::env::temp_dir().join(format!(
+        "dubstage-reconform-rs-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -31,7 +34,8 @@ fn write_tone(path: &Path, rate: u32, hz: f64, secs: usize) {
     for i in 0..secs * rate as usize {
         let t = i as f64 / rate as f64;
         // two tones, so a piece taken from the wrong place cannot match
-        let v = 0.3 * (TAU * hz * t).sin() + 0.2 * (TAU * 0.5 * t).sin() * (TAU * 3.0 * hz * t).sin();
+        let v =
+            0.3 * (TAU * hz * t).sin() + 0.2 * (TAU * 0.5 * t).sin() * (TAU * 3.0 * hz * t).sin();
         w.write_sample(v as f32).unwrap();
     }
     w.finalize().unwrap();
