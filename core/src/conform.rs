@@ -165,6 +165,8 @@ pub struct ConformClip {
     /// An `M2` speed change, as a duration ratio (`None`: normal speed).
     #[serde(serialize_with = "speed_label")]
     pub speed: Option<Speed>,
+    /// The file's sample rate (`offset` and `handles` count its frames).
+    pub source_rate: u32,
 }
 
 fn speed_label<S: serde::Serializer>(
@@ -637,6 +639,7 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                                         fade_out: trans_len,
                                         handles: handles_for(t, f, off, trans_len),
                                         speed: speed_of(f),
+                                        source_rate: t.sample_rate,
                                     },
                                 );
                                 fade_in = trans_len;
@@ -692,6 +695,7 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                                 fade_out: 0,
                                 handles: handles_for(take, e, offset, len),
                                 speed: speed_of(e),
+                                source_rate: take.sample_rate,
                             },
                         );
                     }
@@ -911,7 +915,15 @@ impl Conformed {
                     v.push(json!({
                         "OTIO_SCHEMA": "Clip.2",
                         "name": c.name,
-                        "source_range": range(c.offset as i64, c.length as i64),
+                        // the source in at the file's own rate; the duration on the track
+                        // (OTIO: a LinearTimeWarp's clip takes duration × time_scalar of media)
+                        "source_range": {"OTIO_SCHEMA": "TimeRange.1",
+                            "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": c.source_rate as f64, "value": c.offset as f64},
+                            "duration": rt(c.length as i64)},
+                        "effects": c.speed.map(|sp| vec![json!({
+                            "OTIO_SCHEMA": "LinearTimeWarp.1", "name": "", "effect_name": "LinearTimeWarp",
+                            "time_scalar": sp.length_den as f64 / sp.length_num as f64, "metadata": {},
+                        })]).unwrap_or_default(),
                         "metadata": {"dubstage": {"event": c.event, "channel": c.channel + 1, "fade_in_samples": c.fade_in, "fade_out_samples": c.fade_out, "speed": c.speed.map(|s| s.label())}},
                         "active_media_reference_key": "DEFAULT_MEDIA",
                         "media_references": {"DEFAULT_MEDIA": {
@@ -919,7 +931,7 @@ impl Conformed {
                             "target_url": format!("file://{}", std::fs::canonicalize(&c.file).unwrap_or(c.file.clone()).display()),
                             "available_range": serde_json::Value::Null,
                         }},
-                        "effects": [], "markers": [], "enabled": true,
+                        "markers": [], "enabled": true,
                     }));
                     pos = c.record + c.length as i64;
                 }

@@ -114,6 +114,22 @@ fn m2_speeds_and_a_44k1_take_play_as_the_analytic_tones() {
     // event 2 plays 1 s of source over 2 s: 1 s of handle after 00:00:02:00
     assert_eq!(a1[1].handles, [48_000, 48_000]);
 
+    // the OTIO export: the 44.1 kHz source in at its own rate, the speeds as
+    // LinearTimeWarp effects (media taken = duration × time_scalar)
+    let ot = c.to_otio();
+    let clips: Vec<&serde_json::Value> = ot["tracks"]["children"][0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["OTIO_SCHEMA"] == "Clip.2")
+        .collect();
+    assert_eq!(clips.len(), 3);
+    assert_eq!(clips[0]["source_range"]["start_time"]["rate"], 44_100.0);
+    assert_eq!(clips[0]["source_range"]["start_time"]["value"], 44_100.0);
+    assert_eq!(clips[0]["effects"], serde_json::json!([]));
+    assert_eq!(clips[1]["effects"][0]["time_scalar"], 0.5);
+    assert_eq!(clips[2]["effects"][0]["time_scalar"], 2.0);
+
     let text = c.session_toml(&dir).unwrap();
     assert!(text.contains("speed = \"2/1\""), "{text}");
     let session = dir.join("s.toml");
