@@ -24,12 +24,23 @@
 //!   under the incoming for the transition's length), fades from and to `BL`
 //!   become fades in and out.
 //!
+//! Speed and rate:
+//! - an `M2` motion effect is applied: the clip plays at the line's speed
+//!   (`fps / the list's nominal rate`), as a `speed` duration ratio that the
+//!   timeline's resampler follows (the pitch with it, as a varispeed does),
+//!   taking `length × speed` of source; a freeze frame (0 fps), reverse
+//!   (negative fps) or a speed outside ½×..2× is reported as unmatched;
+//! - a take at another sample rate than the conform's (the most common rate
+//!   among the takes) is converted as it plays: its offsets and handles count
+//!   its own frames.
+//!
 //! Unmatched edits (no file for the reel, timecode not covered, channel
-//! missing, a speed change) are reported and left out; they stop the conform
-//! only with `strict`.
+//! missing, a speed that cannot be played) are reported and left out; they
+//! stop the conform only with `strict`.
 
 use crate::editorial::{Edit, EditList, ListTimecode, Transition};
 use crate::io::{WavInfo, read_info, recorder};
+use crate::resample::Speed;
 use crate::timecode::{FrameRate, Timecode};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -79,6 +90,8 @@ pub struct Take {
     pub sample_rate: u32,
     pub channels: Vec<TakeChannel>,
     pub poly: bool,
+    /// The recorder's iXML `FAMILY_UID`, when it gives one.
+    pub family_uid: Option<String>,
 }
 
 impl Take {
@@ -91,11 +104,13 @@ impl Take {
     }
 
     fn same_take(&self, o: &Take) -> bool {
-        self.start == o.start
-            && self.sample_rate == o.sample_rate
-            && self.scene == o.scene
-            && self.take == o.take
-            && self.roll == o.roll
+        let family = self.family_uid.is_some() && self.family_uid == o.family_uid;
+        (self.start == o.start && self.sample_rate == o.sample_rate && family)
+            || self.start == o.start
+                && self.sample_rate == o.sample_rate
+                && self.scene == o.scene
+                && self.take == o.take
+                && self.roll == o.roll
     }
 }
 
@@ -125,6 +140,9 @@ pub struct EventReport {
     /// Ambiguous: the candidate files.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<String>,
+    /// Matched with an `M2` speed: the duration ratio played (`"2/1"` = half speed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<String>,
 }
 
 /// A clip of the conformed timeline.
@@ -142,7 +160,23 @@ pub struct ConformClip {
     pub length: u64,
     pub fade_in: u64,
     pub fade_out: u64,
+    /// Source frames kept before and after (in the file's own frames).
     pub handles: [u64; 2],
+    /// An `M2` speed change, as a duration ratio (`None`: normal speed).
+    #[serde(serialize_with = "speed_label")]
+    pub speed: Option<Speed>,
+    /// The file's sample rate (`offset` and `handles` count its frames).
+    pub source_rate: u32,
+}
+
+fn speed_label<S: serde::Serializer>(
+    v: &Option<Speed>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        Some(sp) => s.serialize_some(&sp.label()),
+        None => s.serialize_none(),
+    }
 }
 
 /// The conformed timeline and its report.
@@ -220,18 +254,24 @@ pub fn scan(media: &[PathBuf], fallback: FrameRate) -> Result<(Vec<Take>, Vec<St
     for i in infos {
         let rate = recorder::timecode_rate(&i).unwrap_or(fallback);
         let start = recorder::start_samples(&i).unwrap_or(0);
-        if i.channels == 1 && recorder::take(&i).is_some() {
-            let key = format!(
-                "{:?}|{:?}|{:?}|{start}|{}|{}",
-                recorder::roll(&i),
-                recorder::scene(&i),
-                recorder::take(&i),
-                i.sample_rate,
-                i.path
-                    .parent()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            );
+        let uid = recorder::family_uid(&i);
+        if i.channels == 1 && (uid.is_some() || recorder::take(&i).is_some()) {
+            let folder = i
+                .path
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            // the recorder's FAMILY_UID, else one roll, scene, take and TimeReference
+            let key = match uid {
+                Some(u) => format!("uid|{u}|{}|{folder}", i.sample_rate),
+                None => format!(
+                    "{:?}|{:?}|{:?}|{start}|{}|{folder}",
+                    recorder::roll(&i),
+                    recorder::scene(&i),
+                    recorder::take(&i),
+                    i.sample_rate,
+                ),
+            };
             match families.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(i),
                 None => families.push((key, vec![i])),
@@ -246,6 +286,7 @@ pub fn scan(media: &[PathBuf], fallback: FrameRate) -> Result<(Vec<Take>, Vec<St
         v.sort_by_key(|i| {
             (
                 recorder::track_numbers(i)[0].unwrap_or(u32::MAX),
+                recorder::file_set_index(i).unwrap_or(u32::MAX),
                 i.path.clone(),
             )
         });
@@ -281,6 +322,7 @@ fn take_of(v: Vec<WavInfo>, rate: FrameRate, start: u64, poly: bool) -> Take {
         sample_rate: v[0].sample_rate,
         channels,
         poly,
+        family_uid: recorder::family_uid(&v[0]),
     }
 }
 
@@ -352,13 +394,9 @@ fn relink<'t>(
     sr: u32,
     track_no: u32,
     name: Option<&str>,
+    rate: FrameRate,
 ) -> std::result::Result<(&'t Take, u64, &'t TakeChannel), Miss> {
-    if let Some(m) = &e.motion {
-        return Err(miss(format!(
-            "speed change (M2 at {} fps) is not applied by conform: place this edit by hand",
-            m.fps
-        )));
-    }
+    let speed = edit_speed(e, rate).map_err(miss)?;
     let on_reel: Vec<&Take> = takes.iter().filter(|t| reel_matches(t, &e.reel)).collect();
     if on_reel.is_empty() {
         return Err(miss(format!("no file for reel '{}'", e.reel)));
@@ -366,15 +404,14 @@ fn relink<'t>(
     let mut why = Vec::new();
     let mut cands: Vec<(&Take, u64)> = Vec::new();
     for t in &on_reel {
-        if t.sample_rate != sr {
-            why.push(format!(
-                "{} is at {} Hz, the conform at {sr} Hz",
-                t.label(),
-                t.sample_rate
-            ));
-            continue;
-        }
-        match source_range(t, e, len) {
+        let src_len = match crate::timeline::clip_ratio(t.sample_rate, sr, speed) {
+            Ok(r) => crate::timeline::source_frames(len, r),
+            Err(m) => {
+                why.push(format!("{}: {m}", t.label()));
+                continue;
+            }
+        };
+        match source_range(t, e, src_len) {
             Ok((a, b)) => {
                 let s0 = t.start as i64;
                 if a >= s0 && b <= s0 + t.frames as i64 {
@@ -393,8 +430,13 @@ fn relink<'t>(
     }
     if cands.is_empty() {
         return Err(miss(format!(
-            "timecode not covered: source {} for {len} samples; {}",
+            "timecode not covered: source {} for {len} samples{}; {}",
             e.source_in,
+            if speed.is_unity() {
+                String::new()
+            } else {
+                format!(" at speed {}", speed.label())
+            },
             why.join("; ")
         )));
     }
@@ -451,20 +493,70 @@ fn relink<'t>(
     }
 }
 
+/// The speed an edit plays at, as a duration ratio: its `M2` line's
+/// `fps` against the list's nominal rate (`Speed::UNITY` without one), or why
+/// it cannot be played.
+pub fn edit_speed(e: &Edit, rate: FrameRate) -> std::result::Result<Speed, String> {
+    let Some(m) = &e.motion else {
+        return Ok(Speed::UNITY);
+    };
+    let nominal = rate.nominal();
+    if !m.fps.is_finite() || m.fps == 0.0 {
+        return Err(format!(
+            "freeze frame (M2 at {} fps, line {}): audio cannot follow it; place this edit by hand",
+            m.fps, m.line
+        ));
+    }
+    if m.fps < 0.0 {
+        return Err(format!(
+            "reverse motion (M2 at {} fps, line {}): place this edit by hand",
+            m.fps, m.line
+        ));
+    }
+    // fps as written has at most one or two decimals: thousandths are exact
+    let milli = (m.fps * 1000.0).round() as u64;
+    if milli == nominal * 1000 {
+        return Ok(Speed::UNITY);
+    }
+    Speed::parse(&format!("{}/{milli}", nominal * 1000)).map_err(|err| {
+        format!(
+            "M2 at {} fps (line {}) on a {nominal} fps list: {err}",
+            m.fps, m.line
+        )
+    })
+}
+
 /// Conforms `list` with the takes found in `opts.media`.
 pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
     let (takes, mut warnings) = scan(&opts.media, list.rate)?;
     if takes.is_empty() {
         warnings.push("no recorder files were found in the media folders".into());
     }
-    let sr = takes.first().map_or(48_000, |t| t.sample_rate);
+    // the most common sample rate among the takes (the first of equals); the
+    // others are converted as they play
+    let sr = {
+        let mut counts: Vec<(u32, usize)> = Vec::new();
+        for t in &takes {
+            match counts.iter_mut().find(|(r, _)| *r == t.sample_rate) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((t.sample_rate, 1)),
+            }
+        }
+        counts
+            .iter()
+            .fold(None::<(u32, usize)>, |best, &(r, n)| match best {
+                Some((_, bn)) if bn >= n => best,
+                _ => Some((r, n)),
+            })
+            .map_or(48_000, |(r, _)| r)
+    };
     let rate = list.rate;
     let rec = |tc: ListTimecode| -> Result<i64> {
         tc.frames_at(tc.rate_in(rate, list.drop_frame))
             .map(|f| rate.frames_to_samples(f, sr))
             .map_err(Error::Invalid)
     };
-    let handles = (opts.handles_s.max(0.0) * sr as f64).round() as u64;
+    let handles_s = opts.handles_s.max(0.0);
     let mut tracks: Vec<(String, Vec<ConformClip>)> = Vec::new();
     let mut events = Vec::new();
     let push_clip =
@@ -509,19 +601,28 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                     Some(n) => format!("A{track_no}_{}", norm(n)),
                     None => format!("A{track_no}"),
                 };
-                let handles_for = |t: &Take, off: u64, l: u64| {
+                // handles in the take's own frames, after the source it plays
+                let handles_for = |t: &Take, ed: &Edit, off: u64, l: u64| {
+                    let handles = (handles_s * t.sample_rate as f64).round() as u64;
+                    let played = edit_speed(ed, rate)
+                        .and_then(|sp| {
+                            crate::timeline::clip_ratio(t.sample_rate, sr, sp)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_or(l, |r| crate::timeline::source_frames(l, r));
                     [
                         handles.min(off),
-                        handles.min(t.frames.saturating_sub(off + l)),
+                        handles.min(t.frames.saturating_sub(off + played)),
                     ]
                 };
+                let speed_of = |ed: &Edit| edit_speed(ed, rate).ok().filter(|s| !s.is_unity());
                 // the outgoing side
                 let mut fade_in = 0;
                 if let Some(f) = from.filter(|_| trans_len > 0) {
                     if f.is_black() {
                         fade_in = trans_len;
                     } else {
-                        match relink(&takes, f, trans_len, sr, track_no, name) {
+                        match relink(&takes, f, trans_len, sr, track_no, name, rate) {
                             Ok((t, off, ch)) => {
                                 push_clip(
                                     &mut tracks,
@@ -536,7 +637,9 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                                         length: trans_len,
                                         fade_in: 0,
                                         fade_out: trans_len,
-                                        handles: handles_for(t, off, trans_len),
+                                        handles: handles_for(t, f, off, trans_len),
+                                        speed: speed_of(f),
+                                        source_rate: t.sample_rate,
                                     },
                                 );
                                 fade_in = trans_len;
@@ -563,17 +666,19 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                     offset: None,
                     reason: None,
                     candidates: Vec::new(),
+                    speed: None,
                 };
                 if e.is_black() {
                     rep.status = "silence";
                     events.push(rep);
                     continue;
                 }
-                match relink(&takes, e, len, sr, track_no, name) {
+                match relink(&takes, e, len, sr, track_no, name, rate) {
                     Ok((take, offset, ch)) => {
                         rep.file = Some(ch.file.clone());
                         rep.channel = Some(ch.channel + 1);
                         rep.offset = Some(offset);
+                        rep.speed = speed_of(e).map(|s| s.label());
                         events.push(rep);
                         push_clip(
                             &mut tracks,
@@ -588,7 +693,9 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                                 length: len,
                                 fade_in,
                                 fade_out: 0,
-                                handles: handles_for(take, offset, len),
+                                handles: handles_for(take, e, offset, len),
+                                speed: speed_of(e),
+                                source_rate: take.sample_rate,
                             },
                         );
                     }
@@ -721,6 +828,9 @@ impl Conformed {
                 if c.fade_out > 0 {
                     o.push_str(&format!("fade_out = {{ samples = {} }}\n", c.fade_out));
                 }
+                if let Some(sp) = c.speed {
+                    o.push_str(&format!("speed = {}\n", q(&sp.label())));
+                }
             }
         }
         Ok(o)
@@ -776,9 +886,28 @@ impl Conformed {
                 let mut pos = start;
                 let mut sorted: Vec<&ConformClip> = clips.iter().collect();
                 sorted.sort_by_key(|c| c.record);
-                for c in sorted {
+                for (k, c) in sorted.iter().enumerate() {
+                    // a dissolve's outgoing side (a clip that only fades out, under
+                    // the incoming clip that starts with it) is a Transition after
+                    // the cut: the outgoing clip's media continues under it
+                    let incoming = sorted.get(k + 1).filter(|n| {
+                        n.record == c.record && n.fade_in == c.length && c.fade_out == c.length
+                    });
+                    if c.record >= pos && incoming.is_some() {
+                        if c.record > pos {
+                            v.push(json!({"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": range(0, c.record - pos)}));
+                            pos = c.record;
+                        }
+                        v.push(json!({
+                            "OTIO_SCHEMA": "Transition.1", "name": "",
+                            "transition_type": "SMPTE_Dissolve",
+                            "in_offset": rt(0), "out_offset": rt(c.length as i64),
+                            "metadata": {"dubstage": {"event": c.event, "outgoing_source_in": c.offset}},
+                        }));
+                        continue;
+                    }
                     if c.record < pos {
-                        continue; // overlaps (crossfades) have no OTIO form without transitions
+                        continue; // other overlaps have no OTIO form
                     }
                     if c.record > pos {
                         v.push(json!({"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": range(0, c.record - pos)}));
@@ -786,15 +915,23 @@ impl Conformed {
                     v.push(json!({
                         "OTIO_SCHEMA": "Clip.2",
                         "name": c.name,
-                        "source_range": range(c.offset as i64, c.length as i64),
-                        "metadata": {"dubstage": {"event": c.event, "channel": c.channel + 1, "fade_in_samples": c.fade_in, "fade_out_samples": c.fade_out}},
+                        // the source in at the file's own rate; the duration on the track
+                        // (OTIO: a LinearTimeWarp's clip takes duration × time_scalar of media)
+                        "source_range": {"OTIO_SCHEMA": "TimeRange.1",
+                            "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": c.source_rate as f64, "value": c.offset as f64},
+                            "duration": rt(c.length as i64)},
+                        "effects": c.speed.map(|sp| vec![json!({
+                            "OTIO_SCHEMA": "LinearTimeWarp.1", "name": "", "effect_name": "LinearTimeWarp",
+                            "time_scalar": sp.length_den as f64 / sp.length_num as f64, "metadata": {},
+                        })]).unwrap_or_default(),
+                        "metadata": {"dubstage": {"event": c.event, "channel": c.channel + 1, "fade_in_samples": c.fade_in, "fade_out_samples": c.fade_out, "speed": c.speed.map(|s| s.label())}},
                         "active_media_reference_key": "DEFAULT_MEDIA",
                         "media_references": {"DEFAULT_MEDIA": {
                             "OTIO_SCHEMA": "ExternalReference.1",
                             "target_url": format!("file://{}", std::fs::canonicalize(&c.file).unwrap_or(c.file.clone()).display()),
                             "available_range": serde_json::Value::Null,
                         }},
-                        "effects": [], "markers": [], "enabled": true,
+                        "markers": [], "enabled": true,
                     }));
                     pos = c.record + c.length as i64;
                 }

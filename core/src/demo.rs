@@ -542,3 +542,152 @@ inserts = [ {{ type = "convolve", ir = "stems/room_ir.wav" }} ]
         a3 = tc((secs * 0.5).max(13.0) + 3.0),
     )
 }
+
+/// What [`write_demo_timeline`] wrote.
+#[derive(Debug, Clone)]
+pub struct DemoTimeline {
+    /// The picture editor's list (CMX 3600).
+    pub list: PathBuf,
+    /// The recorder's files.
+    pub media: PathBuf,
+    /// The conformed session.
+    pub session: PathBuf,
+    /// The conform's readable report.
+    pub report: String,
+    /// Edits matched / not.
+    pub matched: usize,
+    pub unmatched: usize,
+}
+
+/// The demo's production sound: `n` frames of two microphones on one take,
+/// a boom and a lav (syllables of resonant noise, the lav closer and
+/// brighter), from the take's own seed.
+fn take_audio(seed: u64, n: usize) -> [Vec<f32>; 2] {
+    let mut rng = Rng::new(seed);
+    let (mut f1, mut f2, mut f3) = (Reson::default(), Reson::default(), Reson::default());
+    let mut boom = Vec::with_capacity(n);
+    let mut lav = Vec::with_capacity(n);
+    let syl = RATE as f64 / 4.3;
+    let pitch = 110.0 + 40.0 * (seed % 3) as f64;
+    for i in 0..n {
+        let t = i as f64 / RATE as f64;
+        let phase = (i as f64 / syl).fract();
+        let env =
+            (std::f64::consts::PI * phase).sin().powi(2) * (0.6 + 0.4 * (TAU * 0.3 * t).sin());
+        let src = rng.bipolar() * 0.3 + (TAU * pitch * t).sin().signum() * 0.2;
+        let v = f1.run(src, 600.0 + 200.0 * (TAU * 0.9 * t).sin(), 120.0) * 6.0
+            + f2.run(src, 1700.0 + 300.0 * (TAU * 1.3 * t).cos(), 200.0) * 3.0;
+        let air = f3.run(rng.bipolar(), 6000.0, 3000.0) * 0.02;
+        boom.push((env * v * db(-12.0) + air * 0.5) as f32);
+        lav.push((env * v * db(-8.0) + air) as f32);
+    }
+    [boom, lav]
+}
+
+/// Writes a demo of the editorial timeline into `dir`: three takes of a
+/// recorder (poly files, 48 kHz, 23.976 timecode in bext, roll `DEMO01`,
+/// tracks "Boom" and "Lav"), a music cue at 44.1 kHz (roll `MX01`), the
+/// picture editor's list (`reel1.edl`: cuts, a dissolve, an `M2` half-speed
+/// edit, the music patched to A2), and the session conformed from them
+/// (`session.toml`, tracks A1 and A2), ready for `render`.
+pub fn write_demo_timeline(dir: &Path) -> Result<DemoTimeline> {
+    let media = dir.join("media");
+    std::fs::create_dir_all(&media).map_err(|e| Error::Output {
+        path: media.clone(),
+        msg: format!("cannot create the folder: {e}"),
+    })?;
+    let take_len = 20 * RATE as usize;
+    for take in 1..=3u64 {
+        let tc = Timecode::parse(&format!("10:0{}:00:00", take - 1), FPS)?;
+        let bext = Bext {
+            description: format!(
+                "sSPEED=023.976-ND\r\nsTAPE=DEMO01\r\nsSCENE=1\r\nsTAKE={take}\r\nsTRK1=Boom\r\nsTRK2=Lav\r\n"
+            ),
+            originator: "dubstage demo".into(),
+            time_reference: tc.to_samples(RATE) as u64,
+            ..Default::default()
+        };
+        let mut spec = WavSpec::new(2, RATE, OutputFormat::Pcm24);
+        spec.bext = Some(bext);
+        spec.dither_seed = take;
+        let path = media.join(format!("1-{take}.WAV"));
+        let mut w = WavWriter::create(&path, spec)?;
+        let [boom, lav] = take_audio(take, take_len);
+        for (b, l) in boom.chunks(RATE as usize).zip(lav.chunks(RATE as usize)) {
+            w.write_planar(&[b, l])?;
+        }
+        w.finish()?;
+    }
+    // the music cue, at 44.1 kHz: converted as it plays
+    let mx_rate = 44_100u32;
+    let mut spec = WavSpec::new(1, mx_rate, OutputFormat::Pcm24);
+    spec.bext = Some(Bext {
+        description: "sTAPE=MX01\r\n".into(),
+        ..Default::default()
+    });
+    let mut w = WavWriter::create(&media.join("MX01.WAV"), spec)?;
+    let chord: Vec<f32> = (0..20 * mx_rate as usize)
+        .map(|i| {
+            let t = i as f64 / mx_rate as f64;
+            let swell = 0.5 - 0.5 * (TAU * t / 10.0).cos();
+            ([220.0, 277.18, 329.63, 440.0]
+                .iter()
+                .map(|f| (TAU * f * t).sin())
+                .sum::<f64>()
+                * 0.06
+                * swell) as f32
+        })
+        .collect();
+    for c in chord.chunks(mx_rate as usize) {
+        w.write_planar(&[c])?;
+    }
+    w.finish()?;
+    let list = dir.join("reel1.edl");
+    let edl = "TITLE: DEMO TIMELINE REEL 1\r\n\
+FCM: NON-DROP FRAME\r\n\
+\r\n\
+001  DEMO01   A     C        10:00:01:00 10:00:05:00 01:00:00:00 01:00:04:00\r\n\
+* FROM CLIP NAME:  1-1\r\n\
+002  DEMO01   A     C        10:01:02:00 10:01:06:00 01:00:04:00 01:00:08:00\r\n\
+* FROM CLIP NAME:  1-2\r\n\
+003  DEMO01   A     C        10:01:06:00 10:01:06:00 01:00:08:00 01:00:08:00\r\n\
+003  DEMO01   A     D    012 10:02:03:00 10:02:09:00 01:00:08:00 01:00:14:00\r\n\
+* FROM CLIP NAME:  1-2\r\n\
+* TO CLIP NAME:  1-3\r\n\
+004  DEMO01   A     C        10:02:12:00 10:02:14:00 01:00:14:00 01:00:18:00\r\n\
+M2   DEMO01       012.0                10:02:12:00\r\n\
+* FROM CLIP NAME:  1-3\r\n\
+005  MX01     A2    C        00:00:02:00 00:00:18:00 01:00:02:00 01:00:18:00\r\n\
+* PATCH MX01:  FROM SOURCE 1 TO RECORD 2\r\n";
+    std::fs::write(&list, edl).map_err(|e| Error::io(&list, e))?;
+    let parsed = crate::editorial::edl::parse(edl, FPS).map_err(|(line, m)| {
+        let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
+        Error::Invalid(format!("{}{at}: {m}", list.display()))
+    })?;
+    let c = crate::conform::conform(
+        &parsed,
+        &crate::conform::ConformOptions {
+            media: vec![media.clone()],
+            handles_s: 2.0,
+            channel_names: Vec::new(),
+            session_dir: dir.to_path_buf(),
+        },
+    )?;
+    let session = dir.join("session.toml");
+    let text = format!(
+        "# dubstage demo session (the timeline demo: `dubstage demo --timeline` conformed {} from media/)\n{}",
+        list.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default(),
+        c.session_toml(dir)?
+    );
+    std::fs::write(&session, text).map_err(|e| Error::io(&session, e))?;
+    Ok(DemoTimeline {
+        list,
+        media,
+        session,
+        report: c.report_text(),
+        matched: c.matched,
+        unmatched: c.unmatched,
+    })
+}

@@ -432,6 +432,7 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
             "layout".into(),
             toml::Value::String(st.layout.name().to_string()),
         );
+        let ratio = st.clips.first().map_or((1, 1), |c| c.ratio);
         let whole = Piece {
             record: st.offset,
             file_start: 0,
@@ -439,18 +440,19 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
             fade_in: 0,
             fade_out: 0,
             handles: [0, 0],
+            ratio,
         };
         let src: toml::Table = {
             let mut m = toml::Table::new();
-            if let Some(v) = t.get("source") {
-                m.insert("source".into(), v.clone());
-            }
-            if let Some(v) = t.get("sources") {
-                m.insert("sources".into(), v.clone());
+            for k in ["source", "sources", "speed"] {
+                if let Some(v) = t.get(k) {
+                    m.insert(k.into(), v.clone());
+                }
             }
             m
         };
-        let clips = cut(&whole, &moves, xfade, st.frames, &src, &plan);
+        let file_frames = crate::timeline::source_frames(st.frames, ratio);
+        let clips = cut(&whole, &moves, xfade, file_frames, &src, &plan);
         track.insert("clip".into(), toml::Value::Array(clips));
         let mut tv = toml::Value::Table(track);
         if let Some(a) = tv.get_mut("automation") {
@@ -487,8 +489,10 @@ pub fn apply(session: &Session, changes: &ChangeList) -> Result<(String, Vec<Str
                 fade_in: c.fade_in.0,
                 fade_out: c.fade_out.0,
                 handles: c.handles,
+                ratio: c.ratio,
             };
-            let file_frames = c.file_start + c.length + c.handles[1];
+            let file_frames =
+                c.file_start + crate::timeline::source_frames(c.length, c.ratio) + c.handles[1];
             clips.extend(cut(&p, &moves, xfade, file_frames, &base, &plan));
         }
         t.insert("clip".into(), toml::Value::Array(clips));
@@ -525,8 +529,28 @@ struct Piece {
     length: u64,
     fade_in: u64,
     fade_out: u64,
-    /// Source material available before and after.
+    /// Source material available before and after (source frames).
     handles: [u64; 2],
+    /// Source frames per reel frame (a converted clip: see [`crate::timeline`]).
+    ratio: (u32, u32),
+}
+
+impl Piece {
+    /// Reel frames (from the piece's start) to source frames, rounded to the nearest.
+    fn to_source(&self, reel: i64) -> i64 {
+        let (a, b) = (self.ratio.0 as i128, self.ratio.1 as i128);
+        let n = reel as i128 * a;
+        (if n >= 0 {
+            (n + b / 2) / b
+        } else {
+            -((-n + b / 2) / b)
+        }) as i64
+    }
+
+    /// Source frames to reel frames, rounded down.
+    fn to_reel(&self, source: u64) -> u64 {
+        (source as u128 * self.ratio.1 as u128 / self.ratio.0 as u128) as u64
+    }
 }
 
 /// The pieces of `p` under the moves, as `[[track.clip]]` tables (with the
@@ -549,7 +573,9 @@ fn cut(
         if s >= e {
             continue;
         }
-        let mut off = p.file_start + (s - r0) as u64;
+        // reel frames from the piece's start (a converted clip's source frames
+        // follow by its ratio)
+        let mut rel = s - r0;
         let mut len = (e - s) as u64;
         // a piece cut by the change starts or ends at a new edit point: it fades in
         // there, and at its end it continues into its handle, fading out, under
@@ -560,8 +586,9 @@ fn cut(
         let cut_in = s == a && moves.iter().any(|&(_, b2, d2)| b2 + d2 == a + d);
         let mut fade_in = if cut_in { own_in.max(xfade) } else { own_in };
         let mut fade_out = own_out;
+        let src_at = |rel: i64| (p.file_start as i64 + p.to_source(rel)).max(0) as u64;
         if e == b {
-            if file_frames.saturating_sub(off + len) >= xfade {
+            if p.to_reel(file_frames.saturating_sub(src_at(rel + len as i64))) >= xfade {
                 len += xfade;
                 fade_out = xfade;
             } else {
@@ -575,8 +602,8 @@ fn cut(
             Timecode::from_samples(rec + plan.start_samples, plan.frame_rate, plan.sample_rate);
         let lead = (rec - (tc.to_samples(plan.sample_rate) - plan.start_samples)) as u64;
         if lead > 0 {
-            let back = lead.min(off);
-            off -= back;
+            let back = lead.min(p.to_reel(src_at(rel)));
+            rel -= back as i64;
             len += back;
             rec -= back as i64;
             if back < lead {
@@ -585,6 +612,7 @@ fn cut(
         }
         let tc =
             Timecode::from_samples(rec + plan.start_samples, plan.frame_rate, plan.sample_rate);
+        let off = src_at(rel);
         let mut t = base.clone();
         t.insert("source_in_samples".into(), toml::Value::Integer(off as i64));
         t.insert("record_in".into(), toml::Value::String(tc.to_string()));
@@ -603,7 +631,7 @@ fn cut(
             "handles_samples".into(),
             toml::Value::Array(vec![
                 toml::Value::Integer((off - earliest.min(off)) as i64),
-                toml::Value::Integer(file_frames.saturating_sub(off + len) as i64),
+                toml::Value::Integer(file_frames.saturating_sub(src_at(rel + len as i64)) as i64),
             ]),
         );
         out.push(toml::Value::Table(t));

@@ -205,6 +205,16 @@ impl StreamResampler {
         })
     }
 
+    /// The frames of one FFT block, as `(input, output)`. The output of a block
+    /// depends on that block's input and the one before it only, so a converter
+    /// started one whole block (of input) before a point gives, from that point on,
+    /// the same samples as one that ran from any earlier block boundary: what lets
+    /// a reader seek into a converted signal and stay bit-exact.
+    pub fn block_frames(&self) -> (usize, usize) {
+        let i = self.inner.input_frames_next();
+        (i, i / self.inp as usize * self.out as usize)
+    }
+
     /// The number of channels.
     pub fn channels(&self) -> usize {
         self.channels

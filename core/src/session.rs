@@ -228,6 +228,9 @@ pub struct StemSpec {
     /// Aux sends to `[[return]]`s.
     #[serde(default)]
     pub sends: Vec<SendSpec>,
+    /// A speed change (`"pull-down"`, `"pull-up"`, `"24/25"`): the stem plays as
+    /// one clip through the resampler, as does a source at another sample rate.
+    pub speed: Option<String>,
 }
 
 /// An aux send from a stem to a return.
@@ -1089,13 +1092,15 @@ impl Session {
         }
         let multi = paths.len() > 1 || s.sources.is_some();
         for i in &infos {
-            if i.sample_rate != sr {
+            if i.sample_rate != infos[0].sample_rate {
                 return Err(Error::stem(
                     &s.id,
                     format!(
-                        "{} is at {} Hz but the session is at {sr} Hz (resampling is not supported yet)",
+                        "{} is at {} Hz but {} is at {} Hz: multi-mono sources share one sample rate",
                         i.path.display(),
-                        i.sample_rate
+                        i.sample_rate,
+                        infos[0].path.display(),
+                        infos[0].sample_rate
                     ),
                 ));
             }
@@ -1252,6 +1257,20 @@ impl Session {
                 None => 0,
             },
         };
+        // another sample rate or a speed change: the stem plays as one converted clip
+        let speed = match &s.speed {
+            Some(t) => {
+                crate::resample::Speed::parse(t).map_err(|e| Error::stem(&s.id, e.to_string()))?
+            }
+            None => crate::resample::Speed::UNITY,
+        };
+        let ratio = crate::timeline::clip_ratio(infos[0].sample_rate, sr, speed)
+            .map_err(|e| Error::stem(&s.id, e.to_string()))?;
+        let mut offset = offset;
+        if ratio != (1, 1) && s.start.is_none() {
+            // a TimeReference counts the file's own samples
+            offset = (offset + start_abs) * sr as i64 / infos[0].sample_rate as i64 - start_abs;
+        }
         if i64::try_from(frames).is_err() {
             return Err(Error::stem(
                 &s.id,
@@ -1263,6 +1282,20 @@ impl Session {
         }
 
         let bus = route(&s.id, "stem", s.kind, s.dialogue, s.bus.as_deref(), buses)?;
+        let clips = if ratio == (1, 1) {
+            Vec::new()
+        } else {
+            vec![crate::timeline::whole_file_clip(
+                &s.id,
+                &paths,
+                &map,
+                layout.len(),
+                frames,
+                offset,
+                ratio,
+            )]
+        };
+        let frames = clips.first().map_or(frames, |c| c.length);
         Ok(PlanStem {
             id: s.id.clone(),
             kind: s.kind,
@@ -1280,7 +1313,7 @@ impl Session {
             matrix: Vec::new(),
             inserts: s.inserts.clone(),
             sends: Vec::new(),
-            clips: Vec::new(),
+            clips,
         })
     }
 }
@@ -1415,6 +1448,7 @@ impl Plan {
             tracks,
             bext: None,
             problem: None,
+            ..Default::default()
         }
     }
 }

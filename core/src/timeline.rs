@@ -17,7 +17,21 @@
 //! fade_in = { frames = 2, shape = "equal-power" }   # linear (default), equal-power, s-curve; or samples = N
 //! fade_out = { samples = 480 }
 //! handles_samples = [384000, 384000]  # source material kept before and after (not heard)
+//! speed = "pull-down"          # optional: "pull-up", or a duration ratio such as "24/25"
 //! ```
+//!
+//! A clip's source may be at another sample rate than the reel (44.1 kHz
+//! music, 96 kHz effects) and may declare a speed change (`speed`, the pitch
+//! following it as in a film transfer): it is then converted as it plays by
+//! the one resampler, [`crate::resample::StreamResampler`] (rubato's
+//! synchronous FFT resampler: the ratios are fixed and rational, its output
+//! length is exact and it is a pure function of its input, so renders stay
+//! deterministic). `source_in_samples` and the handles count source frames,
+//! `length_samples` and the fades count reel frames. The converter starts one
+//! FFT block before the clip, on real source audio where the file has it, so a
+//! clip's first sample is filtered as it would be inside a longer clip; a
+//! seek restarts it on the same block grid, so the samples are the same
+//! whatever the block size or where reading starts.
 //!
 //! A track resolves to a [`crate::session::PlanStem`] whose audio comes from
 //! its clips ([`PlanClip`]) instead of one file: the mixer, the inserts, the
@@ -30,6 +44,7 @@
 //! to the audio itself, and an equal-power one keeps the power.
 
 use crate::io::{AudioReader, WavInfo, recorder};
+use crate::resample::{Speed, StreamResampler};
 use crate::session::{Breakpoint, PanSpec, PlanBus, PlanStem, Session, StemKind, TcText};
 use crate::timecode::Timecode;
 use crate::{Error, Layout, Result};
@@ -138,6 +153,9 @@ pub struct ClipSpec {
     /// Source material kept before and after the clip for trims and
     /// crossfades (samples; not heard).
     pub handles_samples: Option<[u64; 2]>,
+    /// A speed change: `"pull-down"`, `"pull-up"` or a duration ratio such as
+    /// `"24/25"` (see [`Speed::parse`]); the pitch follows the speed.
+    pub speed: Option<String>,
 }
 
 /// One source channel of a clip: the file and its channel (0-based).
@@ -167,6 +185,42 @@ pub struct PlanClip {
     pub fade_out: (u64, FadeShape),
     /// Handles before and after (samples of source kept, not heard).
     pub handles: [u64; 2],
+    /// Source frames per reel frame, reduced: `(source, reel)`. `(1, 1)` plays
+    /// the source as it is; anything else converts it (another sample rate, a
+    /// speed change, or both).
+    pub ratio: (u32, u32),
+}
+
+/// The reduced ratio of source frames to reel frames for a source at
+/// `source_rate` Hz played at `speed` on a reel at `reel_rate` Hz: the source
+/// lasts `speed` times as long, so one source frame becomes
+/// `reel_rate / source_rate × num / den` reel frames.
+pub fn clip_ratio(source_rate: u32, reel_rate: u32, speed: Speed) -> Result<(u32, u32)> {
+    let src = source_rate as u64 * speed.length_den as u64;
+    let reel = reel_rate as u64 * speed.length_num as u64;
+    if src == 0 || reel == 0 {
+        return Err(Error::Invalid(format!(
+            "a sample rate of 0 Hz ({source_rate} Hz source, {reel_rate} Hz reel)"
+        )));
+    }
+    let (mut a, mut b) = (src, reel);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let (src, reel) = (src / a, reel / a);
+    // The resampler's limit (see `resample`): finer ratios would need absurd blocks.
+    if src > 65_536 || reel > 65_536 {
+        return Err(Error::Invalid(format!(
+            "{source_rate} Hz at speed {} on a {reel_rate} Hz reel reduces to {src}:{reel}, too fine to convert exactly",
+            speed.label()
+        )));
+    }
+    Ok((src as u32, reel as u32))
+}
+
+/// Source frames a clip of `length` reel frames plays at `ratio` (rounded up).
+pub fn source_frames(length: u64, ratio: (u32, u32)) -> u64 {
+    (length as u128 * ratio.0 as u128).div_ceil(ratio.1 as u128) as u64
 }
 
 impl PlanClip {
@@ -256,6 +310,9 @@ pub fn check_tracks(s: &Session) -> Result<()> {
             if c.channels.contains(&ChannelRef::Index(0)) {
                 return Err(at("channel numbers start at 1"));
             }
+            if let Some(sp) = &c.speed {
+                Speed::parse(sp).map_err(|e| at(&e.to_string()))?;
+            }
         }
     }
     Ok(())
@@ -274,6 +331,44 @@ fn plain(s: &Session, msg: String) -> Error {
 struct Source {
     path: PathBuf,
     info: WavInfo,
+}
+
+/// The mono files in `src`'s folder of its family (iXML `FAMILY_UID`, the
+/// same sample rate), in recorder track order; `None` when it has no family
+/// or is alone in it.
+fn family_beside(src: &Source) -> Option<Vec<Source>> {
+    let uid = recorder::family_uid(&src.info)?;
+    let dir = src.path.parent()?;
+    let mut v: Vec<Source> = Vec::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav") || e.eq_ignore_ascii_case("bwf"))
+        })
+        .collect();
+    names.sort();
+    for p in names {
+        let Ok(info) = crate::io::read_info(&p) else {
+            continue;
+        };
+        if info.channels == 1
+            && info.sample_rate == src.info.sample_rate
+            && recorder::family_uid(&info).as_deref() == Some(uid.as_str())
+        {
+            v.push(Source { path: p, info });
+        }
+    }
+    v.sort_by_key(|s| {
+        (
+            recorder::track_numbers(&s.info)[0].unwrap_or(u32::MAX),
+            recorder::file_set_index(&s.info).unwrap_or(u32::MAX),
+            s.path.clone(),
+        )
+    });
+    (v.len() > 1).then_some(v)
 }
 
 /// Resolves a track into a stem whose audio is its clips.
@@ -317,14 +412,19 @@ pub fn resolve_track(
                 .map_err(|e| err(i, c, e.to_string()))?
                 .info()
                 .clone();
-            if info.sample_rate != sr {
+            if let Some(f) = srcs
+                .first()
+                .filter(|f: &&Source| f.info.sample_rate != info.sample_rate)
+            {
                 return Err(err(
                     i,
                     c,
                     format!(
-                        "{} is at {} Hz but the session is at {sr} Hz (clip sample-rate conversion is not supported yet)",
+                        "{} is at {} Hz but {} is at {} Hz: the files of a family share one sample rate",
                         p.display(),
-                        info.sample_rate
+                        info.sample_rate,
+                        f.path.display(),
+                        f.info.sample_rate
                     ),
                 ));
             }
@@ -332,6 +432,20 @@ pub fn resolve_track(
                 path: p.clone(),
                 info,
             });
+        }
+        // one mono file of a family named alone, for a channel it does not hold:
+        // the family's files beside it (iXML FAMILY_UID), as if all were given
+        if c.sources.is_none() && srcs.len() == 1 && srcs[0].info.channels == 1 {
+            let own = recorder::track_names(&srcs[0].info);
+            let missing = c.channels.iter().any(|r| match r {
+                ChannelRef::Index(n) => *n > 1,
+                ChannelRef::Name(n) => !own[0].eq_ignore_ascii_case(n.trim()),
+            });
+            if missing {
+                if let Some(fam) = family_beside(&srcs[0]) {
+                    srcs = fam;
+                }
+            }
         }
         // every channel of the family, in order: (source index, channel, name)
         let mut all: Vec<(usize, usize, String)> = Vec::new();
@@ -393,6 +507,12 @@ pub fn resolve_track(
             ));
         }
         let first = &srcs[0].info;
+        let speed = match &c.speed {
+            Some(sp) => Speed::parse(sp).map_err(|e| err(i, c, e.to_string()))?,
+            None => Speed::UNITY,
+        };
+        let ratio =
+            clip_ratio(first.sample_rate, sr, speed).map_err(|e| err(i, c, e.to_string()))?;
         let file_frames = srcs.iter().map(|x| x.info.frames).min().unwrap_or(0);
         let file_start: u64 = match (&c.source_in, c.source_in_samples) {
             (_, Some(n)) => n,
@@ -431,13 +551,14 @@ pub fn resolve_track(
         if length == 0 {
             return Err(err(i, c, "length is zero".into()));
         }
-        if file_start + length > file_frames {
+        let played = source_frames(length, ratio);
+        if file_start + played > file_frames {
             return Err(err(
                 i,
                 c,
                 format!(
                     "plays source samples {file_start}..{} but {} has {file_frames}",
-                    file_start + length,
+                    file_start + played,
                     srcs[0].path.display()
                 ),
             ));
@@ -485,6 +606,7 @@ pub fn resolve_track(
             fade_in: fade(&c.fade_in),
             fade_out: fade(&c.fade_out),
             handles: c.handles_samples.unwrap_or([0, 0]),
+            ratio,
         });
     }
     // overlapping clips crossfade over the overlap unless they give their own fades
@@ -532,6 +654,50 @@ pub fn resolve_track(
     })
 }
 
+/// A whole-file stem at another sample rate or speed, as one converted clip:
+/// `paths` are its files (one interleaved, or multi-mono), `map` takes file
+/// channel `i` (across the files) to layout index `map[i]`; `frames` are the
+/// source's, `record_start` is the reel sample of its first sample.
+pub fn whole_file_clip(
+    id: &str,
+    paths: &[PathBuf],
+    map: &[usize],
+    channels: usize,
+    frames: u64,
+    record_start: i64,
+    ratio: (u32, u32),
+) -> PlanClip {
+    let mut per_layout = vec![
+        ClipChannel {
+            path: PathBuf::new(),
+            channel: 0,
+        };
+        channels
+    ];
+    for (i, &li) in map.iter().enumerate() {
+        let (path, channel) = if paths.len() == 1 {
+            (paths[0].clone(), i)
+        } else {
+            (paths[i].clone(), 0)
+        };
+        if let Some(c) = per_layout.get_mut(li) {
+            *c = ClipChannel { path, channel };
+        }
+    }
+    PlanClip {
+        label: format!("stem '{id}'"),
+        channels: per_layout,
+        file_start: 0,
+        record_start,
+        length: crate::resample::output_len(frames, ratio.0, ratio.1),
+        gain: 1.0,
+        fade_in: (0, FadeShape::Linear),
+        fade_out: (0, FadeShape::Linear),
+        handles: [0, 0],
+        ratio,
+    }
+}
+
 /// Reads a track's clips onto the reel, block after block.
 pub struct TrackReader {
     id: String,
@@ -540,6 +706,94 @@ pub struct TrackReader {
     order: Vec<usize>,
     readers: Vec<(PathBuf, AudioReader)>,
     scratch: Vec<Vec<f32>>,
+    /// The converter of each converted clip now playing (by clip index).
+    streams: Vec<Option<ClipStream>>,
+}
+
+/// A converted clip's resampler and the output it has made but not yet given.
+///
+/// The converter's grid is anchored one FFT block before the clip's first
+/// source frame: block `q` takes source frames `file_start − B_in + q·B_in ..`
+/// and gives clip samples `−B_out + q·B_out ..`. Starting at any block
+/// boundary one block before the wanted sample gives the same samples as
+/// starting at the anchor ([`StreamResampler::block_frames`]).
+struct ClipStream {
+    rs: StreamResampler,
+    /// Clip sample of `ready[..][0]` (negative while priming).
+    at: i64,
+    /// Converted samples not yet taken, one `Vec` per clip channel.
+    ready: Vec<Vec<f32>>,
+    /// The next source frame to feed (negative or past the file: silence).
+    next_in: i64,
+    /// Source frames fed at a time: one block.
+    feed: usize,
+    /// One block of source, per clip channel.
+    input: Vec<Vec<f32>>,
+}
+
+impl ClipStream {
+    /// A converter positioned to give clip sample `j0` of `c` next.
+    fn open(c: &PlanClip, j0: u64) -> Result<ClipStream> {
+        let n = c.channels.len();
+        let rs = StreamResampler::new(n, c.ratio.0, c.ratio.1)?;
+        let (b_in, b_out) = rs.block_frames();
+        let (b_in, b_out) = (b_in as i64, b_out as i64);
+        // start one whole block before the block holding `j0` (or at the anchor)
+        let q = ((j0 as i64 + b_out) / b_out - 1).max(0);
+        Ok(ClipStream {
+            rs,
+            at: -b_out + q * b_out,
+            ready: vec![Vec::new(); n],
+            next_in: c.file_start as i64 - b_in + q * b_in,
+            feed: b_in as usize,
+            input: vec![Vec::new(); n],
+        })
+    }
+}
+
+/// Reads source frames `start .. start + n` of channel `ch` of `r` into `out`,
+/// silence where they lie outside the file; refuses non-finite samples.
+fn read_span(
+    r: &mut AudioReader,
+    scratch: &mut Vec<Vec<f32>>,
+    start: i64,
+    n: usize,
+    ch: usize,
+    out: &mut Vec<f32>,
+) -> std::result::Result<(), String> {
+    out.clear();
+    out.resize(n, 0.0);
+    let frames = r.info().frames as i64;
+    let a = start.max(0);
+    let b = (start + n as i64).min(frames);
+    if b <= a {
+        return Ok(());
+    }
+    let want = (b - a) as usize;
+    let nch = r.info().channels as usize;
+    if scratch.len() < nch {
+        scratch.resize(nch, Vec::new());
+    }
+    r.seek(a as u64).map_err(|e| e.to_string())?;
+    let got = r
+        .read_planar(&mut scratch[..nch], want)
+        .map_err(|e| e.to_string())?;
+    if got != want {
+        return Err(format!(
+            "{} ended early (truncated?)",
+            r.info().path.display()
+        ));
+    }
+    let src = &scratch[ch][..want];
+    if let Some(j) = src.iter().position(|x| !x.is_finite()) {
+        return Err(format!(
+            "{} holds a non-finite sample at frame {}",
+            r.info().path.display(),
+            a + j as i64
+        ));
+    }
+    out[(a - start) as usize..(b - start) as usize].copy_from_slice(src);
+    Ok(())
 }
 
 impl TrackReader {
@@ -560,6 +814,7 @@ impl TrackReader {
             order,
             readers,
             scratch: Vec::new(),
+            streams: (0..stem.clips.len()).map(|_| None).collect(),
         })
     }
 
@@ -580,6 +835,8 @@ impl TrackReader {
             let a = c.record_start.max(t0);
             let b = c.record_end().min(t1);
             if b <= a {
+                // a converted clip that has ended frees its converter
+                self.streams[k] = None;
                 continue;
             }
             let want = (b - a) as usize;
@@ -588,43 +845,56 @@ impl TrackReader {
             let gains: Vec<f32> = (0..want as u64)
                 .map(|j| c.gain_at(local + j) as f32)
                 .collect();
+            let fail = |m: String| Error::stem(&self.id, format!("{}: {m}", c.label));
+            if c.ratio != (1, 1) {
+                let conv = converted(
+                    c,
+                    &mut self.streams[k],
+                    &mut self.readers,
+                    &mut self.scratch,
+                    local,
+                    want,
+                )
+                .map_err(fail)?;
+                for (li, src) in conv.iter().enumerate() {
+                    let o = &mut out[li][dst..dst + want];
+                    for ((y, &x), &g) in o.iter_mut().zip(&src[..want]).zip(&gains) {
+                        *y += g * x;
+                    }
+                }
+                let s = self.streams[k].as_mut().expect("opened by converted()");
+                for r in &mut s.ready {
+                    r.drain(..want);
+                }
+                s.at += want as i64;
+                continue;
+            }
             for (li, cc) in c.channels.iter().enumerate() {
                 let Some((_, r)) = self.readers.iter_mut().find(|(p, _)| *p == cc.path) else {
-                    return Err(Error::stem(
-                        &self.id,
-                        format!("{}: {} is not open", c.label, cc.path.display()),
-                    ));
+                    return Err(fail(format!("{} is not open", cc.path.display())));
                 };
                 let nch = r.info().channels as usize;
                 if self.scratch.len() < nch {
                     self.scratch.resize(nch, Vec::new());
                 }
                 r.seek(c.file_start + local)
-                    .map_err(|e| Error::stem(&self.id, format!("{}: {e}", c.label)))?;
+                    .map_err(|e| fail(e.to_string()))?;
                 let got = r
                     .read_planar(&mut self.scratch[..nch], want)
-                    .map_err(|e| Error::stem(&self.id, format!("{}: {e}", c.label)))?;
+                    .map_err(|e| fail(e.to_string()))?;
                 if got != want {
-                    return Err(Error::stem(
-                        &self.id,
-                        format!(
-                            "{}: {} ended early (truncated?)",
-                            c.label,
-                            cc.path.display()
-                        ),
-                    ));
+                    return Err(fail(format!(
+                        "{} ended early (truncated?)",
+                        cc.path.display()
+                    )));
                 }
                 let src = &self.scratch[cc.channel][..want];
                 if let Some(j) = src.iter().position(|x| !x.is_finite()) {
-                    return Err(Error::stem(
-                        &self.id,
-                        format!(
-                            "{}: {} holds a non-finite sample at frame {}",
-                            c.label,
-                            cc.path.display(),
-                            c.file_start + local + j as u64
-                        ),
-                    ));
+                    return Err(fail(format!(
+                        "{} holds a non-finite sample at frame {}",
+                        cc.path.display(),
+                        c.file_start + local + j as u64
+                    )));
                 }
                 let o = &mut out[li][dst..dst + want];
                 for ((y, &x), &g) in o.iter_mut().zip(src).zip(&gains) {
@@ -634,6 +904,45 @@ impl TrackReader {
         }
         Ok(())
     }
+}
+
+/// Converted samples `local .. local + want` of clip `c`, at the front of its
+/// stream's `ready` buffers (the caller drains them): continues the clip's
+/// converter when it is there, else (a first read or a seek) starts one.
+fn converted<'s>(
+    c: &PlanClip,
+    stream: &'s mut Option<ClipStream>,
+    readers: &mut [(PathBuf, AudioReader)],
+    scratch: &mut Vec<Vec<f32>>,
+    local: u64,
+    want: usize,
+) -> std::result::Result<&'s [Vec<f32>], String> {
+    if stream.as_ref().is_none_or(|s| s.at != local as i64) {
+        *stream = Some(ClipStream::open(c, local).map_err(|e| e.to_string())?);
+    }
+    let s = stream.as_mut().expect("just set");
+    let end = local as i64 + want as i64;
+    while s.at + (s.ready[0].len() as i64) < end {
+        for (li, cc) in c.channels.iter().enumerate() {
+            let Some((_, r)) = readers.iter_mut().find(|(p, _)| *p == cc.path) else {
+                return Err(format!("{} is not open", cc.path.display()));
+            };
+            read_span(r, scratch, s.next_in, s.feed, cc.channel, &mut s.input[li])?;
+        }
+        s.next_in += s.feed as i64;
+        let inputs: Vec<&[f32]> = s.input.iter().map(Vec::as_slice).collect();
+        s.rs.push(&inputs, &mut s.ready)
+            .map_err(|e| e.to_string())?;
+        // skip what precedes the wanted sample (the priming block)
+        let skip = (local as i64 - s.at).clamp(0, s.ready[0].len() as i64) as usize;
+        if skip > 0 {
+            for r in &mut s.ready {
+                r.drain(..skip);
+            }
+            s.at += skip as i64;
+        }
+    }
+    Ok(&s.ready)
 }
 
 #[cfg(test)]
@@ -651,6 +960,7 @@ mod tests {
             fade_in: fi,
             fade_out: fo,
             handles: [0, 0],
+            ratio: (1, 1),
         }
     }
 

@@ -18,6 +18,11 @@ pub struct Args {
     /// A 3-reel feature instead (each reel `--minutes` long), rendered with its long plays.
     #[arg(long)]
     pub feature: bool,
+    /// An editorial timeline instead: a recorder's takes and a picture list
+    /// (reel1.edl) conformed into a session of tracks of clips (the conform's
+    /// report printed), then rendered.
+    #[arg(long, conflicts_with = "feature")]
+    pub timeline: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -54,6 +59,31 @@ pub fn run(a: &Args) -> Result<u8> {
             &a.backend,
         )
         .map(|()| 0);
+    }
+    if a.timeline {
+        if !a.quiet && !a.json {
+            println!(
+                "synthesizing recorder takes and a picture list into {} ...",
+                a.out.display()
+            );
+        }
+        let t = dubstage_core::demo::write_demo_timeline(&a.out)?;
+        if !a.quiet && !a.json {
+            println!("conform of {}:", t.list.display());
+            print!("{}", t.report);
+            println!("session: {}", t.session.display());
+        }
+        let s = super::render::render_session(
+            &t.session,
+            &a.out.join("print"),
+            a.json,
+            a.quiet,
+            None,
+            true,
+            &a.backend,
+            None,
+        )?;
+        return Ok(super::render::exit_status(&s));
     }
     if !a.quiet && !a.json {
         println!(

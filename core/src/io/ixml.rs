@@ -99,6 +99,14 @@ pub struct IXml {
     pub speed: Option<IXmlSpeed>,
     /// `TRACK_LIST`.
     pub tracks: Vec<IXmlTrack>,
+    /// `FILE_SET/FAMILY_UID`: the take's files (a poly file, its split mono
+    /// files) share it (read, not written).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub family_uid: String,
+    /// `FILE_SET/FILE_SET_INDEX`: the file's place in its family (`1`, `2`, ...;
+    /// Sound Devices writes `A` for a poly file).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file_set_index: String,
     /// `BEXT` (written from the file's bext chunk).
     pub bext: Option<IXmlBext>,
     /// Set by [`parse`] when the chunk is not usable iXML (the audio is read
@@ -379,6 +387,12 @@ pub fn parse(body: &[u8]) -> IXml {
         note: text_of(root, "NOTE"),
         speed,
         tracks,
+        family_uid: child(root, "FILE_SET")
+            .map(|f| text_of(f, "FAMILY_UID"))
+            .unwrap_or_default(),
+        file_set_index: child(root, "FILE_SET")
+            .map(|f| text_of(f, "FILE_SET_INDEX"))
+            .unwrap_or_default(),
         bext,
         problem: None,
     }
@@ -422,6 +436,7 @@ mod tests {
                 .collect(),
             bext: None,
             problem: None,
+            ..Default::default()
         }
     }
 

@@ -140,6 +140,23 @@ pub fn track_numbers(info: &WavInfo) -> Vec<Option<u32>> {
     v
 }
 
+/// The take's family (iXML `FILE_SET/FAMILY_UID`): a recorder's split mono
+/// files of one take share it (Sound Devices gives the poly file of the same
+/// take the same one).
+pub fn family_uid(info: &WavInfo) -> Option<String> {
+    info.ixml
+        .as_ref()
+        .map(|x| x.family_uid.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// The file's place in its family (iXML `FILE_SET_INDEX`, when a number).
+pub fn file_set_index(info: &WavInfo) -> Option<u32> {
+    info.ixml
+        .as_ref()
+        .and_then(|x| x.file_set_index.trim().parse().ok())
+}
+
 /// Samples since midnight of the file's first sample (bext TimeReference), if any.
 pub fn start_samples(info: &WavInfo) -> Option<u64> {
     info.bext.as_ref().map(|b| b.time_reference)
