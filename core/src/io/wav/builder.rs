@@ -6,7 +6,7 @@
 //! [`WavWriterBuilder::ixml`], and no builder writes audio. So an iXML chunk set after
 //! the length, which would change a header already on disk, does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0599
 //! # use dubstage_core::io::{IXml, OutputFormat, WavSpec, WavWriter};
 //! let spec = WavSpec::new(2, 48_000, OutputFormat::Pcm24);
 //! let w = WavWriter::builder("late.wav".as_ref(), spec)
@@ -16,7 +16,7 @@
 //!
 //! and neither does an iXML chunk after audio:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0624
 //! # use dubstage_core::io::{IXml, OutputFormat, WavSpec, WavWriter};
 //! # fn f() -> dubstage_core::Result<()> {
 //! let spec = WavSpec::new(1, 48_000, OutputFormat::Pcm24);
