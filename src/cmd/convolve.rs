@@ -119,7 +119,8 @@ pub fn run(a: &Args) -> Result<()> {
         .channel_mask
         .or_else(|| Layout::from_count(ch).map(|l| l.channel_mask()))
         .unwrap_or(0);
-    let mut writer = WavWriter::create(
+    let tail = if a.tail { conv.tail_frames() } else { 0 };
+    let builder = WavWriter::builder(
         &a.output,
         WavSpec {
             channels: info.channels,
@@ -131,16 +132,19 @@ pub fn run(a: &Args) -> Result<()> {
             bw64: false,
             dither_seed: 0,
         },
-    )?;
-    let tail = if a.tail { conv.tail_frames() } else { 0 };
-    if !a.sequential {
+    );
+    let mut writer = if a.sequential {
+        builder.create()?
+    } else {
         // the length is known: the writer hashes while it writes, on a thread
         // of its own (no read-back), and syncs to disk as it goes (the final
         // sync in finish has little left). Not in --sequential, whose CPU
         // figure for the convolution must not include other threads' work.
-        writer.expect_frames(info.frames + tail as u64)?;
-        writer.sync_as_you_go(64 << 20)?;
-    }
+        builder
+            .expect_frames(info.frames + tail as u64)
+            .sync_every(64 << 20)
+            .create()?
+    };
     let (mut t_read, mut t_conv, mut t_write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut cpu_conv = 0.0;
     let mut frames_in = 0u64;

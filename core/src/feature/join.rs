@@ -150,7 +150,7 @@ pub fn write_long_plays(
                 dither_seed: 0,
             };
             let lp_path = dir.join(lp_name);
-            let mut w = WavWriter::create(&lp_path, spec)?.without_dither();
+            let mut w = WavWriter::builder(&lp_path, spec).without_dither();
             if let Some(mut x) = info.ixml.clone() {
                 x.project = f.title.clone();
                 x.tape = "LP".into();
@@ -158,8 +158,9 @@ pub fn write_long_plays(
                 if let Some(s) = &mut x.speed {
                     s.timestamp_samples_since_midnight = Some(start_samples.max(0) as u64);
                 }
-                w = w.with_ixml(x)?;
+                w = w.ixml(x);
             }
+            let mut w = w.create()?;
             // The interleaved printmaster LP is metered as it is written (the feature's
             // delivered figures, its bext loudness); the other LPs' bext loudness is left
             // unset (their reels' files carry theirs).

@@ -133,12 +133,14 @@ impl Output {
                     .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
                     .wrapping_add(k as u64),
             };
-            let mut w = WavWriter::create(&dir.join(f), spec)?.with_ixml(plan.ixml(d, k))?;
-            if watch.is_none() {
+            let w = WavWriter::builder(&dir.join(f), spec).ixml(plan.ixml(d, k));
+            let w = if watch.is_none() {
                 // Nothing is added to the header after the audio (no loudness in bext):
                 // the header is final now, and the file is hashed as it is written.
-                w.expect_frames(plan.length)?;
-            }
+                w.expect_frames(plan.length).create()?
+            } else {
+                w.create()?
+            };
             writers.push(w);
         }
         Ok(Output {

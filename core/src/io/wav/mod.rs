@@ -16,9 +16,11 @@
 //!
 //! The modules: `header` (the chunks' bytes, both ways), `read` (the streaming
 //! reader), `decode` (file bytes to planar f32), `encode` (planar f32 to file bytes),
-//! `spec` (what to write), `write` (the atomic writer); the writer's platform I/O (the hashing thread,
+//! `spec` (what to write), `write` (the atomic writer), `builder` (a writer's header set
+//! up in file order, checked by the types); the writer's platform I/O (the hashing thread,
 //! background sync, `O_DIRECT`) lives in `io::sink`.
 
+mod builder;
 mod decode;
 mod encode;
 mod header;
@@ -26,6 +28,7 @@ mod read;
 mod spec;
 mod write;
 
+pub use builder::{Announced, Chunks, WavWriterBuilder};
 pub use header::MAX_SAMPLE_RATE;
 pub use read::{POSITIONAL_READS, WavReader, read_info};
 pub use spec::{OutputFormat, Rf64Mode, WavSpec, WrittenFile};

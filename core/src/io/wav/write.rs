@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 /// 3285 readers ignore).
 pub const BEXT_CODING_HISTORY_RESERVE: usize = 1024;
 
-/// Room left in the `iXML` chunk beyond its text at [`WavWriter::with_ixml`],
+/// Room left in the `iXML` chunk beyond its text at [`super::WavWriterBuilder::ixml`],
 /// for a `BEXT` mirror that grows when the bext is replaced (the unused tail
 /// is spaces, whitespace after the root element). The mirror holds at most
 /// the bext's 338 bytes of text fields (256 + 32 + 32 + 10 + 8), each byte
@@ -38,7 +38,11 @@ pub const IXML_RESERVE: usize = 2560;
 ///
 /// Layout: `RIFF` header, `JUNK` (28 bytes, becomes `ds64` when the file
 /// needs RF64/BW64: EBU Tech 3306, 3.5), `fmt `, `bext` (optional), `iXML`
-/// (optional, [`WavWriter::with_ixml`]), `fact` (float only), `data`.
+/// (optional, [`super::WavWriterBuilder::ixml`]), `fact` (float only), `data`.
+///
+/// [`WavWriter::create`] makes a writer without iXML and of a length found at finish;
+/// [`WavWriter::builder`] sets up the header in file order (iXML, then the length), an
+/// order the types enforce.
 pub struct WavWriter {
     path: PathBuf,
     tmp: PathBuf,
@@ -55,14 +59,14 @@ pub struct WavWriter {
     data_bytes: u64,
     frames: u64,
     rngs: Vec<Rng>,
-    /// TPDF dither on PCM (off: see [`WavWriter::without_dither`]).
+    /// TPDF dither on PCM (off: see [`super::WavWriterBuilder::without_dither`]).
     dither: bool,
     peak: Vec<f32>,
     clipped: u64,
     non_finite: u64,
     /// Interleaved bytes of one write, in 4-byte words (aligned for `f32`).
     buf: Vec<u32>,
-    /// Set by [`WavWriter::expect_frames`]: the final header, already on disk, and the
+    /// Set by [`super::WavWriterBuilder::expect_frames`]: the final header, already on disk, and the
     /// running hash of everything written since (header first).
     early: Option<(Vec<u8>, RunningHash)>,
     /// Data bytes between two background writebacks (see [`WavWriter::sync_as_you_go`]).
@@ -199,8 +203,9 @@ impl WavWriter {
     /// (RIFF or RF64/BW64 for that length) is written now, and the file is hashed as it
     /// is written, so [`WavWriter::finish`] need not read it back. Should the file end
     /// with another length, or [`WavWriter::set_bext`] change the header, `finish` falls
-    /// back to rewriting the header and hashing the file from disk.
-    pub fn expect_frames(&mut self, frames: u64) -> Result<()> {
+    /// back to rewriting the header and hashing the file from disk. Reached through
+    /// [`super::WavWriterBuilder::expect_frames`], which allows no chunk after it.
+    pub(super) fn expect_frames(&mut self, frames: u64) -> Result<()> {
         if self.frames != 0 {
             return Err(Error::Invalid(format!(
                 "{}: expect_frames after audio was written",
@@ -225,7 +230,7 @@ impl WavWriter {
 
     /// Writes the data of a file of any length unbuffered where the platform and the
     /// file system allow (tests; long files do by themselves). After
-    /// [`WavWriter::expect_frames`].
+    /// [`super::WavWriterBuilder::expect_frames`].
     #[doc(hidden)]
     pub fn force_unbuffered(&mut self) -> bool {
         #[cfg(target_os = "linux")]
@@ -260,6 +265,13 @@ impl WavWriter {
         &self.path
     }
 
+    /// Whether the header on disk is final and the file is hashed as it is written
+    /// (see [`super::WavWriterBuilder::expect_frames`]).
+    #[cfg(test)]
+    pub(super) fn hashes_as_it_writes(&self) -> bool {
+        self.early.is_some()
+    }
+
     /// Frames written so far.
     pub fn frames_written(&self) -> u64 {
         self.frames
@@ -269,8 +281,9 @@ impl WavWriter {
     /// mirror is taken from the file's bext at finish. Must come before any
     /// audio is written: the header is rewritten with room for the chunk
     /// plus [`IXML_RESERVE`] bytes (the text is padded with spaces to that
-    /// size, so the header keeps its length when the bext changes).
-    pub fn with_ixml(mut self, ixml: IXml) -> Result<Self> {
+    /// size, so the header keeps its length when the bext changes). Reached through
+    /// [`super::WavWriterBuilder::ixml`], before the length and any audio.
+    pub(super) fn with_ixml(mut self, ixml: IXml) -> Result<Self> {
         if self.frames > 0 {
             return Err(Error::Output {
                 path: self.path.clone(),
@@ -365,7 +378,8 @@ impl WavWriter {
     /// Writes PCM without dither: each sample is rounded to its nearest code. For
     /// samples already on the format's grid (read from a file of the same format, as
     /// when reels are joined into a long play) this writes exactly the codes read.
-    pub fn without_dither(mut self) -> Self {
+    /// Reached through [`super::WavWriterBuilder::without_dither`], before any audio.
+    pub(super) fn without_dither(mut self) -> Self {
         self.dither = false;
         self
     }
@@ -736,7 +750,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let mut w = WavWriter::create(&p, spec).unwrap().with_ixml(x).unwrap();
+        let mut w = WavWriter::builder(&p, spec).ixml(x).create().unwrap();
         w.write_planar(&[&[0.25; 10], &[-0.25; 10]]).unwrap();
         // A longer description: the mirror grows inside the reserved room.
         let mut b = w.bext().unwrap().clone();
@@ -772,7 +786,8 @@ mod tests {
         let mut r = r;
         r.read_planar(&mut out, 10).unwrap();
         assert_eq!(out[0], vec![0.25f32; 10]);
-        // iXML must come before any audio.
+        // iXML must come before any audio (the builder's types make this call
+        // impossible outside this module; the writer refuses it too).
         let p2 = dir.join("y.wav");
         let mut w = WavWriter::create(&p2, WavSpec::new(1, 48_000, OutputFormat::Pcm16)).unwrap();
         w.write_planar(&[&[0.0; 4]]).unwrap();
