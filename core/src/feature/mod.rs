@@ -837,7 +837,7 @@ pub fn finish(
     let _lock = crate::io::commit::OutputLock::acquire(out)?;
     sweep(f, out);
     let (lps, mut staged) = join::write_long_plays(f, out, progress)?;
-    let (speeds, speed_staged) = speed::write_speed_versions(f, out, &lps, &staged)?;
+    let (speeds, speed_staged) = speed::write_speed_versions(f, out, &lps, &staged, progress)?;
     staged.extend(speed_staged);
     let (r, report_staged) = report::build(f, out, &gp, &plan_sha, &rendered, &lps, &speeds)?;
     staged.extend(report_staged);

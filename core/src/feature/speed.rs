@@ -236,7 +236,10 @@ pub fn write_speed_versions(
     out: &Path,
     lps: &[LongPlay],
     lp_staged: &[Staged],
+    progress: Option<&(dyn Fn(u64, u64) + Sync)>,
 ) -> Result<(Vec<SpeedLongPlay>, Vec<Staged>)> {
+    let total = lps.first().map_or(0, |l| l.frames) * f.speed_versions.len() as u64;
+    let mut done_frames = 0u64;
     let mut result = Vec::new();
     let mut staged = Vec::new();
     let r1 = &f.reels[0];
@@ -391,6 +394,10 @@ pub fn write_speed_versions(
             }
             left -= n as u64;
             done = n == 0;
+            done_frames += n as u64;
+            if let Some(p) = progress {
+                p(done_frames, total);
+            }
         }
         let mut loudness = None;
         if let Some((mut a, da, mut m)) = meter {
