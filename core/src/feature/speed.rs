@@ -8,7 +8,8 @@
 //! [`crate::resample::StreamResampler`] (rubato's synchronous FFT resampler, shared with
 //! the conform's sample-rate conversion) and played at the original sample rate. The
 //! pitch-corrected option (`pitch = "corrected"`) keeps the pitch: the programme is
-//! time-stretched by the same ratio instead ([`crate::resample::stretch`]).
+//! time-stretched by the same ratio instead ([`crate::resample::stretch`]), every file of
+//! the version cut where the printmaster is cut, so the stems still sum to it.
 //!
 //! Frames keep their numbers: a frame `n` frames after the hour on the 24 fps reel is
 //! `n` frames after the same hour at the new rate (01:00:08:00 at 24 fps, 192 frames into
@@ -352,7 +353,16 @@ pub fn write_speed_versions(
         let mut done = false;
         while !done {
             let n = (left as usize).min(BLOCK);
-            for c in &mut convs {
+            // The printmaster (or the first file) leads: with the pitch corrected, every
+            // other file is cut where it is, so the stems still sum to the printmaster.
+            let leader = pm.unwrap_or(0);
+            let order = std::iter::once(leader).chain((0..convs.len()).filter(|&i| i != leader));
+            let mut cuts = Vec::new();
+            for (pos, ci) in order.enumerate() {
+                let Some(c) = convs.get_mut(ci) else { break };
+                if let (Engine::Corrected(s), true) = (&mut c.engine, pos > 0) {
+                    s.follow(&cuts);
+                }
                 for o in &mut c.output {
                     o.clear();
                 }
@@ -368,6 +378,12 @@ pub fn write_speed_versions(
                     c.engine.push(&inp, &mut c.output)?;
                 } else {
                     c.engine.finish(&mut c.output)?;
+                }
+                if let Engine::Corrected(s) = &mut c.engine {
+                    let t = s.take_placements();
+                    if pos == 0 {
+                        cuts = t;
+                    }
                 }
                 let o: Vec<&[f32]> = c.output.iter().map(|x| x.as_slice()).collect();
                 c.writer.write_planar(&o)?;

@@ -42,6 +42,9 @@ pub struct TimeStretch {
     acc: Vec<Vec<f32>>,
     acc_start: u64,
     emitted: u64,
+    /// Frame centres given by a leader (see [`TimeStretch::follow`]), and those decided.
+    forced: std::collections::VecDeque<i64>,
+    decided: Vec<i64>,
 }
 
 impl TimeStretch {
@@ -73,7 +76,22 @@ impl TimeStretch {
             acc: vec![Vec::new(); channels],
             acc_start: 0,
             emitted: 0,
+            forced: Default::default(),
+            decided: Vec::new(),
         })
+    }
+
+    /// The input centres of the frames made since the last call: handed to
+    /// [`TimeStretch::follow`] of another stretch fed the same number of frames, they make
+    /// it cut its input at the same places (the stems of a mix stay summable to it).
+    pub fn take_placements(&mut self) -> Vec<i64> {
+        std::mem::take(&mut self.decided)
+    }
+
+    /// Uses `centres` (a leader's [`TimeStretch::take_placements`]) for the next frames
+    /// instead of searching. Give them before the push or finish that makes those frames.
+    pub fn follow(&mut self, centres: &[i64]) {
+        self.forced.extend(centres);
     }
 
     /// The output length for `frames` of input.
@@ -181,9 +199,10 @@ impl TimeStretch {
             if !last && need > self.taken as i64 {
                 break;
             }
-            let centre = match self.prev_centre {
-                None => centre0,
-                Some(p) => {
+            let centre = match (self.forced.pop_front(), self.prev_centre) {
+                (Some(c), _) => c,
+                (None, None) => centre0,
+                (None, Some(p)) => {
                     let target_from = p + self.hop as i64 - half;
                     let lo = centre0 - r - half;
                     // Coarse search on the decimated sum, then ±DECIMATE at full rate.
@@ -214,6 +233,7 @@ impl TimeStretch {
                 }
             }
             self.prev_centre = Some(centre);
+            self.decided.push(centre);
             self.k += 1;
             // Output before the next frame's start is complete.
             let ready = (self.k as i64 * self.hop as i64 - half).max(0) as u64;
@@ -300,6 +320,52 @@ mod tests {
                 assert!(db.abs() < 1.0, "{speed}: {db} dB");
             }
         }
+    }
+
+    #[test]
+    fn followers_cut_where_the_leader_cuts_so_stems_still_sum() {
+        // Two "stems" and their sum: the sum is stretched on its own (the leader), the
+        // stems with its placements; the stretched stems then add up to the stretched sum.
+        let s = Speed::parse("24/25").unwrap();
+        let a = tone(440.0, 60_000);
+        let b: Vec<f32> = tone(1500.0, 60_000).iter().map(|v| v * 0.5).collect();
+        let ab: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        let mut lead = TimeStretch::new(1, 48_000, s).unwrap();
+        let mut fa = TimeStretch::new(1, 48_000, s).unwrap();
+        let mut fb = TimeStretch::new(1, 48_000, s).unwrap();
+        let (mut yab, mut ya, mut yb) = (vec![Vec::new()], vec![Vec::new()], vec![Vec::new()]);
+        for i in (0..ab.len()).step_by(7000).chain([usize::MAX]) {
+            let j = (i.saturating_add(7000)).min(ab.len());
+            if i == usize::MAX {
+                lead.finish(&mut yab).unwrap();
+            } else {
+                lead.push(&[&ab[i..j]], &mut yab).unwrap();
+            }
+            let cuts = lead.take_placements();
+            for (f, x, y) in [(&mut fa, &a, &mut ya), (&mut fb, &b, &mut yb)] {
+                f.follow(&cuts);
+                if i == usize::MAX {
+                    f.finish(y).unwrap();
+                } else {
+                    f.push(&[&x[i..j]], y).unwrap();
+                }
+                assert!(f.forced.is_empty());
+            }
+        }
+        assert_eq!(ya[0].len(), yab[0].len());
+        let worst = ya[0]
+            .iter()
+            .zip(&yb[0])
+            .zip(&yab[0])
+            .map(|((x, y), z)| (x + y - z).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "{worst}");
+        // Left to search on their own, the stems would be cut elsewhere.
+        let mut alone = TimeStretch::new(1, 48_000, s).unwrap();
+        let mut y = vec![Vec::new()];
+        alone.push(&[&a], &mut y).unwrap();
+        alone.finish(&mut y).unwrap();
+        assert_ne!(y[0], ya[0]);
     }
 
     #[test]
