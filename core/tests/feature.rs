@@ -495,7 +495,14 @@ fn speed_versions_have_the_right_length_pitch_joins_and_timecode() {
     // in samples at 48 kHz)
     for (tag, num, den, hz, rate, frame) in [
         ("25fps", 24u64, 25u64, 1000.0 * 25.0 / 24.0, "25/1", 1920u64),
-        ("23.976fps", 1001, 1000, 1000.0 * 1000.0 / 1001.0, "24000/1001", 2002),
+        (
+            "23.976fps",
+            1001,
+            1000,
+            1000.0 * 1000.0 / 1001.0,
+            "24000/1001",
+            2002,
+        ),
         ("25fps_pc", 24, 25, 1000.0, "25/1", 1920),
     ] {
         let path = out
@@ -559,19 +566,29 @@ fn speed_versions_have_the_right_length_pitch_joins_and_timecode() {
         } else {
             86_400 * 2002
         };
-        assert_eq!(info.bext.unwrap().time_reference, hour + 72 * frame, "{tag}");
+        assert_eq!(
+            info.bext.unwrap().time_reference,
+            hour + 72 * frame,
+            "{tag}"
+        );
         let sp = info.ixml.unwrap().speed.unwrap();
         assert_eq!(sp.timecode_rate, rate, "{tag}");
         // The loudness was measured again, on the converted file.
         let measured = v.loudness.as_ref().unwrap().integrated_lufs.unwrap();
         let oracle = oracle_integrated(&path).unwrap();
-        assert!((measured - oracle).abs() < 0.01, "{tag}: {measured} vs {oracle}");
+        assert!(
+            (measured - oracle).abs() < 0.01,
+            "{tag}: {measured} vs {oracle}"
+        );
     }
     assert_eq!(s.report.speed_versions[0].start_tc, "01:00:02:22");
     // Every speed version is in SHA256SUMS.
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
     for tag in ["25fps", "23.976fps", "25fps_pc"] {
-        assert!(sums.contains(&format!("LP_{tag}/Markers_LP_{tag}_PM_2.0.wav")), "{sums}");
+        assert!(
+            sums.contains(&format!("LP_{tag}/Markers_LP_{tag}_PM_2.0.wav")),
+            "{sums}"
+        );
     }
     // A speed that no timecode rate runs at is refused, naming the table.
     let bad = "\n[[speed_version]]\nspeed = \"25/24\"\n";
@@ -581,7 +598,10 @@ fn speed_versions_have_the_right_length_pitch_joins_and_timecode() {
     )
     .unwrap();
     let e = Feature::load(&ft).unwrap_err().to_string();
-    assert!(e.contains("[[speed_version]]") && e.contains("23.040 fps"), "{e}");
+    assert!(
+        e.contains("[[speed_version]]") && e.contains("23.040 fps"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -592,7 +612,11 @@ fn finish_is_atomic_idempotent_and_its_sums_cover_the_plan_and_the_report() {
     let out = dir.join("print");
     feature::render_feature(&f, &mut backends(), &out, 8192, None).unwrap();
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
-    for p in ["feature/plan.json", "feature/report.json", "feature/report.html"] {
+    for p in [
+        "feature/plan.json",
+        "feature/report.json",
+        "feature/report.html",
+    ] {
         assert!(sums.lines().any(|l| l.ends_with(&format!("  {p}"))), "{p}");
     }
     for line in sums.lines() {

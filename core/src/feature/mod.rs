@@ -278,7 +278,10 @@ impl Feature {
             if speed_versions.iter().any(|x| x.tag == v.tag) {
                 return Err(err(
                     None,
-                    format!("two [[speed_version]] tables make the same {} version", v.tag),
+                    format!(
+                        "two [[speed_version]] tables make the same {} version",
+                        v.tag
+                    ),
                 ));
             }
             speed_versions.push(v);
@@ -362,7 +365,10 @@ fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::Invalid(e.to_string()))?;
     // A temporary with this process's id, renamed into place: a killed step leaves no
     // half-written file, and the next step sweeps its temporary.
-    crate::io::commit::commit(vec![crate::io::commit::Staged::write(path, text.as_bytes())?], &[])
+    crate::io::commit::commit(
+        vec![crate::io::commit::Staged::write(path, text.as_bytes())?],
+        &[],
+    )
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, step: &str) -> Result<T> {

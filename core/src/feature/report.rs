@@ -5,8 +5,8 @@
 
 use super::join::LongPlay;
 use super::speed::SpeedLongPlay;
-use crate::io::commit::Staged;
 use super::{Feature, GainPlan, ReelRendered};
+use crate::io::commit::Staged;
 use crate::loudness::LoudnessSummary;
 use crate::master::{Compliance, DeliveryProfile};
 use crate::qc::html::escape;
@@ -206,13 +206,12 @@ pub fn build(
                     Status::Fail
                 }
             }))
-            .chain(speeds.iter().filter_map(|s| s.compliance.as_ref()).map(|c| {
-                if c.passed {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                }
-            })),
+            .chain(
+                speeds
+                    .iter()
+                    .filter_map(|s| s.compliance.as_ref())
+                    .map(|c| if c.passed { Status::Pass } else { Status::Fail }),
+            ),
     );
     let report = FeatureReport {
         dubstage_version: crate::VERSION.to_string(),
@@ -248,7 +247,10 @@ pub fn build(
     let rel = |p: &Path| p.strip_prefix(out).unwrap_or(p).display().to_string();
     let _ = writeln!(sums, "{plan_sha256}  {}", rel(&super::plan_path(out)));
     let mut staged = Vec::new();
-    for (name, bytes) in [("report.json", json.as_bytes()), ("report.html", page.as_bytes())] {
+    for (name, bytes) in [
+        ("report.json", json.as_bytes()),
+        ("report.html", page.as_bytes()),
+    ] {
         let p = dir.join(name);
         let _ = writeln!(sums, "{}  {}", crate::sha256_hex(bytes), rel(&p));
         staged.push(Staged::write(&p, bytes)?);

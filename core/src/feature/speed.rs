@@ -79,10 +79,7 @@ pub struct SpeedVersion {
 /// is divided by the duration factor), or `None` when no timecode rate runs that fast.
 pub fn rate_after(rate: FrameRate, speed: Speed) -> Option<FrameRate> {
     let (n, d) = rate.rational();
-    let (nn, nd) = (
-        n * speed.length_den as u64,
-        d * speed.length_num as u64,
-    );
+    let (nn, nd) = (n * speed.length_den as u64, d * speed.length_num as u64);
     FrameRate::ALL
         .iter()
         .copied()
@@ -302,9 +299,7 @@ pub fn write_speed_versions(
                 let nch = info.channels as usize;
                 let engine = match v.pitch {
                     Pitch::Follow => Engine::Follow(StreamResampler::with_speed(nch, v.ratio)?),
-                    Pitch::Corrected => {
-                        Engine::Corrected(TimeStretch::new(nch, sr, v.ratio)?)
-                    }
+                    Pitch::Corrected => Engine::Corrected(TimeStretch::new(nch, sr, v.ratio)?),
                 };
                 if lp.loudness.is_some() && k == 0 && !d0.multi_mono {
                     pm = Some(convs.len());
@@ -312,7 +307,9 @@ pub fn write_speed_versions(
                 let is_dialogue = d0.kind == DeliverableKind::Stems
                     && !d0.multi_mono
                     && d0.layout == r1.layout
-                    && d0.bus.is_some_and(|b| r1.buses.get(b).is_some_and(|x| x.dialogue));
+                    && d0
+                        .bus
+                        .is_some_and(|b| r1.buses.get(b).is_some_and(|x| x.dialogue));
                 if is_dialogue {
                     dialogue.push(convs.len());
                 }
@@ -336,8 +333,8 @@ pub fn write_speed_versions(
                     sample_rate: sr,
                     true_peak_oversample: tp,
                 };
-                let a = HopAnalyzer::new(&cfg(default_true_peak_factor(sr)))?
-                    .with_running_true_peak();
+                let a =
+                    HopAnalyzer::new(&cfg(default_true_peak_factor(sr)))?.with_running_true_peak();
                 let mut m = Meter::new(sr, chans)?;
                 let da = if dialogue.is_empty() {
                     None

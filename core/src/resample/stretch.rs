@@ -314,7 +314,9 @@ mod tests {
             let f = freq(y);
             assert!((f - 1000.0).abs() < 1.0, "{speed}: {f} Hz");
             // A steady tone stays steady: the level holds within 1 dB.
-            let rms = |v: &[f32]| (v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+            let rms = |v: &[f32]| {
+                (v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+            };
             for w in y.chunks(4800) {
                 let db = 20.0 * (rms(w) / (0.5 / 2f64.sqrt())).log10();
                 assert!(db.abs() < 1.0, "{speed}: {db} dB");
