@@ -203,8 +203,8 @@ struct Conv {
 }
 
 enum Engine {
-    Follow(StreamResampler),
-    Corrected(TimeStretch),
+    Follow(Box<StreamResampler>),
+    Corrected(Box<TimeStretch>),
 }
 
 impl Engine {
@@ -298,8 +298,12 @@ pub fn write_speed_versions(
                 }
                 let nch = info.channels as usize;
                 let engine = match v.pitch {
-                    Pitch::Follow => Engine::Follow(StreamResampler::with_speed(nch, v.ratio)?),
-                    Pitch::Corrected => Engine::Corrected(TimeStretch::new(nch, sr, v.ratio)?),
+                    Pitch::Follow => {
+                        Engine::Follow(Box::new(StreamResampler::with_speed(nch, v.ratio)?))
+                    }
+                    Pitch::Corrected => {
+                        Engine::Corrected(Box::new(TimeStretch::new(nch, sr, v.ratio)?))
+                    }
                 };
                 if lp.loudness.is_some() && k == 0 && !d0.multi_mono {
                     pm = Some(convs.len());
