@@ -186,8 +186,47 @@ feature_test() {
     return 1
   fi
   say "reel 2's missing input failed that task alone: $(grep 'reel 2' "$work/status.txt")"
-  "$bin" feature slurm "$work/cluster/feature.toml" --submit --wait 600
+  # Then reel 2's render job killed mid-render (scancel while its deliverables are being
+  # written): that task fails alone, the finish job is cancelled, and rerunning reel 2
+  # alone completes the feature, byte-identical, with no partial file left.
+  local print=$work/cluster/print
+  "$bin" feature slurm "$work/cluster/feature.toml" --submit --quiet >/dev/null
+  local render
+  render=$(sed -n 's/.*"render": "\([0-9]*\)".*/\1/p' "$print/feature/slurm/jobs.json")
+  local caught="" t=0
+  while [ "$t" -lt 6000 ]; do
+    if [ -n "$(find "$print/R2" -maxdepth 1 -name '.*.partial' 2>/dev/null | head -1)" ]; then
+      scancel "${render}_2"
+      caught=$(find "$print/R2" -maxdepth 1 -name '.*.partial' | wc -l)
+      break
+    fi
+    [ -e "$print/feature/render/r2.json" ] && break
+    sleep 0.1
+    t=$((t + 1))
+  done
+  if [ -z "$caught" ]; then
+    say "reel 2's render was not caught mid-render (it finished first, or never started): \
+raise DUBSTAGE_SLURM_MINUTES"
+    return 1
+  fi
+  wait_idle_queue 600
+  "$bin" feature status "$work/cluster/feature.toml" > "$work/status.txt" || true
+  if ! grep -q "reel 2: .*failed" "$work/status.txt" || [ -e "$print/SHA256SUMS" ] \
+    || [ -e "$print/feature/render/r2.json" ]; then
+    say "the killed render was not reported as failed, or the feature finished anyway:"
+    cat "$work/status.txt" >&2
+    return 1
+  fi
+  say "reel 2's render killed mid-render ($caught files being written): $(grep 'reel 2' "$work/status.txt")"
+  "$bin" feature slurm "$work/cluster/feature.toml" --reels 2 --submit --wait 600
   "$bin" feature status "$work/cluster/feature.toml"
+  local left
+  left=$(find "$print" -name '.*' -not -path '*/slurm/*')
+  if [ -n "$left" ]; then
+    say "temporary or lock files were left behind:"
+    echo "$left" >&2
+    return 1
+  fi
   local a b
   a=$(cd "$work/single/print" && find . -type f \( -name '*.wav' -o -name SHA256SUMS \) | sort | xargs sha256sum)
   b=$(cd "$work/cluster/print" && find . -type f \( -name '*.wav' -o -name SHA256SUMS \) | sort | xargs sha256sum)
@@ -197,6 +236,20 @@ feature_test() {
     return 1
   fi
   say "the cluster render is byte-identical to the single-machine render ($(echo "$a" | wc -l) files)"
+  # Every step again, in place: the same bytes (SHA256SUMS covers the plan and the report).
+  local sums
+  sums=$(sha256sum "$print/SHA256SUMS")
+  for step in "measure --reel 1" plan "render --reel 3" finish; do
+    # shellcheck disable=SC2086
+    "$bin" feature $step "$work/cluster/feature.toml" --quiet
+  done
+  if [ "$(sha256sum "$print/SHA256SUMS")" != "$sums" ] \
+    || ! (cd "$print" && sha256sum --quiet -c SHA256SUMS) \
+    || [ -n "$(find "$print" -name '.*' -not -path '*/slurm/*')" ]; then
+    say "running the steps again changed the delivery or left files behind"
+    return 1
+  fi
+  say "measure, plan, render and finish run again: the same bytes, nothing left behind"
   rm -rf "$work"
 }
 

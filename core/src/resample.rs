@@ -18,6 +18,8 @@
 //!
 //! Memory is bounded by the block size, whatever the length of the programme.
 
+pub mod stretch;
+
 use crate::{Error, Result};
 use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
 use rubato::{Fft, FixedSync, Indexing, Resampler as _};

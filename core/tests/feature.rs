@@ -12,13 +12,28 @@ use std::path::{Path, PathBuf};
 
 const SR: u32 = 48_000;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir()
-        .join(format!("dubstage-feature-{}", std::process::id()))
-        .join(name);
+/// A scratch folder removed when the test ends, passed or failed (a drop guard: the
+/// demo features write hundreds of MB of stems and deliverables).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(name: &str) -> Scratch {
+    let d = std::env::temp_dir().join(format!("dubstage-feature-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 fn read_all(path: &Path) -> Vec<Vec<f32>> {
@@ -58,6 +73,19 @@ fn backends() -> Vec<Box<dyn Backend>> {
 /// and on the last sample of its LFOA frame, a tail pop 2 s after the LFOA frame, and
 /// 3 s after the LFOA in all.
 fn marker_reel(dir: &Path, reel: u32, prog_frames: i64) -> (PathBuf, u64) {
+    marker_reel_with(dir, reel, prog_frames, None, "")
+}
+
+/// [`marker_reel`] with, where `tone_at` is given, a 1 kHz tone of amplitude 0.25 over
+/// the programme (continuous across the reels: its phase counts from the feature's first
+/// programme sample `tone_at`) in place of the quiet bed, and `extra` session lines.
+fn marker_reel_with(
+    dir: &Path,
+    reel: u32,
+    prog_frames: i64,
+    tone_at: Option<u64>,
+    extra: &str,
+) -> (PathBuf, u64) {
     let frame = 2000usize;
     let ffoa = 72 * frame;
     let prog = prog_frames as usize * frame;
@@ -70,7 +98,13 @@ fn marker_reel(dir: &Path, reel: u32, prog_frames: i64) -> (PathBuf, u64) {
     let mut s = vec![0f32; len];
     // A quiet bed over the programme, so the join is not a run of zeros.
     for (i, v) in s[ffoa..ffoa + prog].iter_mut().enumerate() {
-        *v = 0.01 * ((i as f64 * 0.05 + reel as f64).sin() as f32);
+        *v = match tone_at {
+            None => 0.01 * ((i as f64 * 0.05 + reel as f64).sin() as f32),
+            Some(at) => {
+                let t = (at + i as u64) as f64 / SR as f64;
+                0.25 * (std::f64::consts::TAU * 1000.0 * t).sin() as f32
+            }
+        };
     }
     s[ffoa] = 0.9;
     s[ffoa + prog - 1] = -0.8;
@@ -92,7 +126,7 @@ fn marker_reel(dir: &Path, reel: u32, prog_frames: i64) -> (PathBuf, u64) {
     let text = format!(
         "[reel]\ntitle = \"Markers\"\nreel = {reel}\nframe_rate = \"24\"\nstart = \"{}\"\n\
          ffoa = \"{}\"\nlfoa = \"{}\"\n\n[[stem]]\nid = \"fx\"\nkind = \"effects\"\n\
-         source = \"fx.wav\"\n\n[[deliverable]]\nkind = \"printmaster\"\nformat = \"float32\"\n",
+         source = \"fx.wav\"\n\n[[deliverable]]\nkind = \"printmaster\"\nformat = \"float32\"\n{extra}",
         tc(0),
         tc(72),
         tc(72 + prog_frames - 1),
@@ -283,7 +317,8 @@ fn demo_feature_one_gain_lands_on_the_target_and_the_lp_nulls_with_the_reels() {
     // Every LP (PM, LoRo, ME, DX, MX, FX) was written, and SHA256SUMS lists every file.
     assert_eq!(s.report.long_plays.len(), 6);
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
-    assert_eq!(sums.lines().count(), 6 * 4);
+    // 6 LPs and 3 reels of 4 deliverable files each; the plan and the report (JSON, HTML).
+    assert_eq!(sums.lines().count(), 6 * 4 + 3);
     for line in sums.lines() {
         let (h, p) = line.split_once("  ").unwrap();
         let bytes = std::fs::read(out.join(p)).unwrap();
@@ -297,10 +332,13 @@ fn merged_histograms_equal_the_joined_long_play() {
     // Measure only: the LP is the reels' programmes as mixed, so the merged reel
     // histograms must read what the joined file reads (but for the blocks across the
     // joins and the hop grid, which the reels start afresh: over three programmes of
-    // 78 s, a few thousandths of an LU).
+    // 48 s, a few thousandths of an LU). Only the printmaster's LP, to keep the data small.
     let dir = tmp("measure-only");
-    let ft = feature::demo::write_demo_feature(&dir, 1.5).unwrap();
-    let text = std::fs::read_to_string(&ft).unwrap() + "measure_only = true\n";
+    let ft = feature::demo::write_demo_feature(&dir, 1.0).unwrap();
+    let text = std::fs::read_to_string(&ft)
+        .unwrap()
+        .replace("[delivery]", "long_plays = [\"PM_5.1\"]\n\n[delivery]")
+        + "measure_only = true\n";
     std::fs::write(&ft, text).unwrap();
     let f = Feature::load(&ft).unwrap();
     let out = dir.join("print");
@@ -380,4 +418,251 @@ fn steps_refuse_missing_or_foreign_inputs() {
     .unwrap();
     let e = Feature::load(&ft).unwrap_err().to_string();
     assert!(e.contains("reason"), "{e}");
+}
+
+/// Frequency of a tone by its upward zero crossings (interpolated) over `x`.
+fn zero_crossing_hz(x: &[f32]) -> f64 {
+    let mut first = None;
+    let mut last = 0.0;
+    let mut count = 0u64;
+    for i in 1..x.len() {
+        if x[i - 1] < 0.0 && x[i] >= 0.0 {
+            let t = (i - 1) as f64 + (-x[i - 1] / (x[i] - x[i - 1])) as f64;
+            match first {
+                None => first = Some(t),
+                Some(_) => count += 1,
+            }
+            last = t;
+        }
+    }
+    count as f64 * SR as f64 / (last - first.expect("a tone"))
+}
+
+/// Every file under `dir` (relative path -> bytes), but the reels' own QC reports.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+const SPEED_VERSIONS: &str = "\n[[speed_version]]\nspeed = \"24/25\"\n\n\
+    [[speed_version]]\nspeed = \"pull-down\"\n\n\
+    [[speed_version]]\nspeed = \"24/25\"\npitch = \"corrected\"\n";
+
+/// Two reels of a 1 kHz tone (continuous across the break) with their markers.
+fn tone_feature(dir: &Path, extra: &str) -> (PathBuf, Vec<u64>) {
+    let mut at = 0u64;
+    let mut lens = Vec::new();
+    for (r, n) in [(1u32, 60i64), (2, 45)] {
+        let (_, l) = marker_reel_with(dir, r, n, Some(at), "");
+        lens.push(l);
+        at += l;
+    }
+    let ft = dir.join("feature.toml");
+    std::fs::write(
+        &ft,
+        format!(
+            "[feature]\ntitle = \"Markers\"\nreels = [\"r1/session.toml\", \"r2/session.toml\"]\n{extra}"
+        ),
+    )
+    .unwrap();
+    (ft, lens)
+}
+
+#[test]
+fn speed_versions_have_the_right_length_pitch_joins_and_timecode() {
+    let dir = tmp("speed");
+    let (ft, lens) = tone_feature(&dir, SPEED_VERSIONS);
+    let f = Feature::load(&ft).unwrap();
+    let out = dir.join("print");
+    let s = feature::render_feature(&f, &mut backends(), &out, 8192, None).unwrap();
+    let lp_len: u64 = lens.iter().sum();
+    assert_eq!(s.report.speed_versions.len(), 3);
+    // (tag, duration factor num/den, the tone's frequency, the timecode rate, its frame
+    // in samples at 48 kHz)
+    for (tag, num, den, hz, rate, frame) in [
+        ("25fps", 24u64, 25u64, 1000.0 * 25.0 / 24.0, "25/1", 1920u64),
+        (
+            "23.976fps",
+            1001,
+            1000,
+            1000.0 * 1000.0 / 1001.0,
+            "24000/1001",
+            2002,
+        ),
+        ("25fps_pc", 24, 25, 1000.0, "25/1", 1920),
+    ] {
+        let path = out
+            .join(format!("LP_{tag}"))
+            .join(format!("Markers_LP_{tag}_PM_2.0.wav"));
+        let x = read_all(&path);
+        // The length: the LP's times the duration factor, to the sample.
+        assert_eq!(x[0].len() as u64, (lp_len * num + den / 2) / den, "{tag}");
+        // The tone in each reel's part, away from the markers at the breaks: 1041.667 Hz
+        // at PAL speed, 999.001 Hz pulled down, 1000 Hz when the pitch is corrected.
+        let tol = if tag.ends_with("_pc") { 0.5 } else { 0.01 };
+        let mut at = 0usize;
+        for l in &lens {
+            let n = (*l * num / den) as usize;
+            let part = &x[0][at + 4800..at + n - 4800];
+            let got = zero_crossing_hz(part);
+            assert!((got - hz).abs() < tol, "{tag}: {got} Hz, want {hz}");
+            at += n;
+        }
+        // The reel breaks moved to the scaled samples, in the report.
+        let v = s
+            .report
+            .speed_versions
+            .iter()
+            .find(|v| v.version.tag == tag)
+            .unwrap();
+        assert_eq!(
+            v.joins.iter().map(|j| j.lp_sample).collect::<Vec<_>>(),
+            vec![0, lens[0] * num / den],
+            "{tag}"
+        );
+        // Pitch following the speed is a resampling: the markers (an impulse on each
+        // reel's first programme sample and on the last of its LFOA frame) are where
+        // their samples went, once each.
+        if !tag.ends_with("_pc") {
+            // (sample, sign: +0.9 at the FFOA, -0.8 at the end of the LFOA frame)
+            let mut want = Vec::new();
+            let mut at = 0u64;
+            for l in &lens {
+                want.push((at, 1.0f32));
+                want.push((at + l - 1, -1.0));
+                at += l;
+            }
+            for (w, sign) in want {
+                let p = ((w * num + den / 2) / den) as usize;
+                let from = p.saturating_sub(4);
+                let win = &x[0][from..(p + 5).min(x[0].len())];
+                let peak = win
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| (a.1 * sign).total_cmp(&(b.1 * sign)))
+                    .unwrap();
+                assert_eq!(from + peak.0, p, "{tag}: marker {w}");
+                assert!(peak.1 * sign > 0.6, "{tag}: marker {w}: {}", peak.1);
+            }
+        }
+        // The LP starts at reel 1's FFOA: 72 frames into hour 1, at the new rate too.
+        let info = WavReader::open(&path).unwrap().info().clone();
+        let hour = if rate == "25/1" {
+            3600 * SR as u64
+        } else {
+            86_400 * 2002
+        };
+        assert_eq!(
+            info.bext.unwrap().time_reference,
+            hour + 72 * frame,
+            "{tag}"
+        );
+        let sp = info.ixml.unwrap().speed.unwrap();
+        assert_eq!(sp.timecode_rate, rate, "{tag}");
+        // The loudness was measured again, on the converted file.
+        let measured = v.loudness.as_ref().unwrap().integrated_lufs.unwrap();
+        let oracle = oracle_integrated(&path).unwrap();
+        assert!(
+            (measured - oracle).abs() < 0.01,
+            "{tag}: {measured} vs {oracle}"
+        );
+    }
+    assert_eq!(s.report.speed_versions[0].start_tc, "01:00:02:22");
+    // Every speed version is in SHA256SUMS.
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    for tag in ["25fps", "23.976fps", "25fps_pc"] {
+        assert!(
+            sums.contains(&format!("LP_{tag}/Markers_LP_{tag}_PM_2.0.wav")),
+            "{sums}"
+        );
+    }
+    // A speed that no timecode rate runs at is refused, naming the table.
+    let bad = "\n[[speed_version]]\nspeed = \"25/24\"\n";
+    std::fs::write(
+        &ft,
+        format!("[feature]\ntitle = \"Markers\"\nreels = [\"r1/session.toml\"]\n{bad}"),
+    )
+    .unwrap();
+    let e = Feature::load(&ft).unwrap_err().to_string();
+    assert!(
+        e.contains("[[speed_version]]") && e.contains("23.040 fps"),
+        "{e}"
+    );
+}
+
+#[test]
+fn finish_is_atomic_idempotent_and_its_sums_cover_the_plan_and_the_report() {
+    let dir = tmp("atomic");
+    let (ft, _) = tone_feature(&dir, "\n[[speed_version]]\nspeed = \"24/25\"\n");
+    let f = Feature::load(&ft).unwrap();
+    let out = dir.join("print");
+    feature::render_feature(&f, &mut backends(), &out, 8192, None).unwrap();
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    for p in [
+        "feature/plan.json",
+        "feature/report.json",
+        "feature/report.html",
+    ] {
+        assert!(sums.lines().any(|l| l.ends_with(&format!("  {p}"))), "{p}");
+    }
+    for line in sums.lines() {
+        let (h, p) = line.split_once("  ").unwrap();
+        let bytes = std::fs::read(out.join(p)).unwrap();
+        assert_eq!(dubstage_core::sha256_hex(&bytes), h, "{p}");
+    }
+    let first = snapshot(&out);
+    // Finishing again writes the same bytes and leaves no temporary.
+    feature::finish(&f, &out, None).unwrap();
+    let again = snapshot(&out);
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        again.keys().collect::<Vec<_>>()
+    );
+    for (p, b) in &first {
+        assert!(again[p] == *b, "{} changed", p.display());
+    }
+    // A finish that fails at its commit (here: a folder where the report's page goes)
+    // leaves the previous delivery: no new LP appears beside the old report.
+    let lp = out.join("LP/Markers_LP_PM_2.0.wav");
+    std::fs::write(&lp, b"the previous long play").unwrap();
+    let page = out.join("feature/report.html");
+    std::fs::remove_file(&page).unwrap();
+    std::fs::create_dir(&page).unwrap();
+    assert!(feature::finish(&f, &out, None).is_err());
+    assert_eq!(std::fs::read(&lp).unwrap(), b"the previous long play");
+    let now = snapshot(&out);
+    assert!(
+        now.keys()
+            .all(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')),
+        "a temporary was left: {:?}",
+        now.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(now[Path::new("SHA256SUMS")], first[Path::new("SHA256SUMS")]);
+    std::fs::remove_dir(&page).unwrap();
+    feature::finish(&f, &out, None).unwrap();
+    assert_eq!(snapshot(&out), first);
+    // The same feature rendered in another folder: the same SHA256SUMS (no path in the
+    // plan, the report or the files depends on where the feature lies).
+    let other = tmp("atomic-copy");
+    let (ft2, _) = tone_feature(&other, "\n[[speed_version]]\nspeed = \"24/25\"\n");
+    let f2 = Feature::load(&ft2).unwrap();
+    feature::render_feature(&f2, &mut backends(), &other.join("out"), 8192, None).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(other.join("out/SHA256SUMS")).unwrap(),
+        sums
+    );
 }

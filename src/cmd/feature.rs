@@ -202,6 +202,28 @@ fn print_report(r: &feature::report::FeatureReport) {
             println!("    sha256 {}", w.sha256);
         }
     }
+    for v in &r.speed_versions {
+        for w in &v.files {
+            println!(
+                "  {}  [{} frames, {}]",
+                w.path.display(),
+                v.frames,
+                v.version.describe()
+            );
+        }
+        if let Some(l) = &v.loudness {
+            println!(
+                "    measured again: {} LUFS, true peak {} dBTP{}",
+                fmt(l.integrated_lufs),
+                fmt(l.true_peak_dbtp),
+                v.compliance.as_ref().map_or(String::new(), |c| format!(
+                    ", {} against {}",
+                    if c.passed { "PASS" } else { "FAIL" },
+                    c.profile
+                ))
+            );
+        }
+    }
     if let Some(d) = &r.delivered {
         println!(
             "  long play as delivered: {} LUFS, dialogue-gated {} LUFS, true peak {} dBTP",

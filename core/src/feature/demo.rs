@@ -38,7 +38,11 @@ pub fn write_demo_feature(dir: &Path, minutes_per_reel: f64) -> Result<PathBuf> 
          gain = \"feature\"         # one gain from the whole feature's loudness\n\n\
          # the whole feature's delivery profile (each reel is rendered to it)\n\
          [delivery]\n\
-         profile = \"netflix\"\n",
+         profile = \"netflix\"\n\n\
+         # International versions: uncomment for the long plays at PAL speed (25 fps, 4 %\n\
+         # faster, the pitch following as in a telecine transfer; pitch = \"corrected\" keeps it)\n\
+         # [[speed_version]]\n\
+         # speed = \"24/25\"\n",
         reels.join(", ")
     );
     std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;

@@ -9,6 +9,7 @@
 
 use super::Feature;
 use crate::backend::{Analyzer, AnalyzerConfig};
+use crate::io::commit::Staged;
 use crate::io::{OutputFormat, Rf64Mode, SampleFormat, WavReader, WavSpec, WavWriter, WrittenFile};
 use crate::loudness::{
     DialogueGate, HopAnalyzer, LoudnessSummary, Meter, default_true_peak_factor,
@@ -55,7 +56,7 @@ pub struct LongPlay {
     pub loudness: Option<LoudnessSummary>,
 }
 
-fn output_format(f: SampleFormat, path: &Path) -> Result<OutputFormat> {
+pub(super) fn output_format(f: SampleFormat, path: &Path) -> Result<OutputFormat> {
     match f {
         SampleFormat::Int(16) => Ok(OutputFormat::Pcm16),
         SampleFormat::Int(24) => Ok(OutputFormat::Pcm24),
@@ -68,7 +69,7 @@ fn output_format(f: SampleFormat, path: &Path) -> Result<OutputFormat> {
 }
 
 /// The reel's deliverable with `label`.
-fn find<'a>(p: &'a Plan, label: &str) -> Result<&'a PlanDeliverable> {
+pub(super) fn find<'a>(p: &'a Plan, label: &str) -> Result<&'a PlanDeliverable> {
     p.deliverables
         .iter()
         .find(|d| super::deliverable_label(p, &d.name) == label)
@@ -85,12 +86,14 @@ pub fn reel_span(f: &Feature, i: usize) -> (u64, u64) {
     }
 }
 
-/// Writes every long play into `out/LP/`, then verifies every join.
+/// Writes every long play for `out/LP/`, staged (complete and hashed at temporary paths,
+/// for the caller to commit with the rest of the delivery), then verifies every join on
+/// the staged files. Returns the long plays (paths: the final ones) and the staged files.
 pub fn write_long_plays(
     f: &Feature,
     out: &Path,
     progress: Option<&(dyn Fn(u64, u64) + Sync)>,
-) -> Result<Vec<LongPlay>> {
+) -> Result<(Vec<LongPlay>, Vec<Staged>)> {
     let dir = out.join("LP");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let r1 = &f.reels[0];
@@ -103,6 +106,7 @@ pub fn write_long_plays(
     let total = lp_len * f.long_plays.len() as u64;
     let mut done = 0u64;
     let mut lps = Vec::new();
+    let mut staged = Vec::new();
     for label in &f.long_plays {
         let d0 = find(r1, label)?;
         let lp_d = PlanDeliverable {
@@ -235,29 +239,47 @@ pub fn write_long_plays(
                 }
                 loudness = Some(s);
             }
-            let written = w.finish()?;
+            let (st, written) = w.finish_unrenamed()?.into_staged();
             if written.frames != lp_len {
                 return Err(Error::Output {
                     path: lp_path,
                     msg: format!("{} frames written, expected {lp_len}", written.frames),
                 });
             }
-            files.push((written, reel_files));
+            files.push((written, reel_files, st.tmp().to_path_buf()));
+            staged.push(st);
         }
-        // The joins, read back from the first file of the LP.
-        let joins = check_joins(f, &files[0].0.path, &files[0].1)?;
+        // The joins, read back from the first file of the LP (still at its temporary path).
+        let joins = check_joins(f, &files[0].2, &files[0].1)?;
         lps.push(LongPlay {
             label: label.clone(),
             kind: d0.kind,
             layout: d0.layout.name().to_string(),
-            files: files.into_iter().map(|(w, _)| w).collect(),
+            // Paths relative to the output folder: the report does not depend on where
+            // the feature was rendered.
+            files: files
+                .into_iter()
+                .map(|(mut w, _, _)| {
+                    w.path = w.path.strip_prefix(out).unwrap_or(&w.path).to_path_buf();
+                    w
+                })
+                .collect(),
             frames: lp_len,
             start_tc: start_tc.to_string(),
             joins,
             loudness,
         });
     }
-    Ok(lps)
+    Ok((lps, staged))
+}
+
+/// The temporary path of the staged file bound for `dest`.
+pub fn staged_tmp<'a>(staged: &'a [Staged], dest: &Path) -> Result<&'a Path> {
+    staged
+        .iter()
+        .find(|s| s.dest() == dest)
+        .map(|s| s.tmp())
+        .ok_or_else(|| Error::Invalid(format!("{} was not staged", dest.display())))
 }
 
 /// Reads `frames` frames at `at` (planar).

@@ -33,6 +33,7 @@
 pub mod demo;
 pub mod join;
 pub mod report;
+pub mod speed;
 
 use crate::backend::Backend;
 use crate::loudness::{DialogueGate, LoudnessSummary, MeterState};
@@ -72,6 +73,8 @@ struct FeatureSpec {
 struct FeatureFile {
     feature: FeatureSpec,
     delivery: Option<DeliverySpec>,
+    #[serde(default)]
+    speed_version: Vec<speed::SpeedSpec>,
 }
 
 /// A loaded feature: its reels resolved to render plans.
@@ -91,6 +94,8 @@ pub struct Feature {
     /// Normalize (false: measure and check only).
     pub normalize: bool,
     pub reels: Vec<Plan>,
+    /// The speed versions of the long plays (`[[speed_version]]`), in the file's order.
+    pub speed_versions: Vec<speed::SpeedVersion>,
 }
 
 /// True when `path` is a feature session (its TOML has a `[feature]` table).
@@ -267,7 +272,22 @@ impl Feature {
                 }
             }
         }
+        let mut speed_versions: Vec<speed::SpeedVersion> = Vec::new();
+        for sv in &f.speed_version {
+            let v = speed::SpeedVersion::resolve(sv, first.frame_rate).map_err(|m| err(None, m))?;
+            if speed_versions.iter().any(|x| x.tag == v.tag) {
+                return Err(err(
+                    None,
+                    format!(
+                        "two [[speed_version]] tables make the same {} version",
+                        v.tag
+                    ),
+                ));
+            }
+            speed_versions.push(v);
+        }
         Ok(Feature {
+            speed_versions,
             path: path.to_path_buf(),
             title: fs.title.clone(),
             sha256: crate::sha256_hex(hash_text.as_bytes()),
@@ -308,6 +328,13 @@ impl Feature {
             })
     }
 
+    /// `path` relative to the feature file's folder (as the feature file names it), so
+    /// that what the steps write does not depend on where the feature lies.
+    pub fn relative(&self, path: &Path) -> PathBuf {
+        let dir = self.path.parent().unwrap_or(Path::new(""));
+        path.strip_prefix(dir).unwrap_or(path).to_path_buf()
+    }
+
     /// Where the reel's deliverables go.
     pub fn reel_dir(&self, out: &Path, i: usize) -> PathBuf {
         out.join(format!("R{}", self.reels[i].reel))
@@ -323,7 +350,7 @@ fn measure_path(out: &Path, reel: u32) -> PathBuf {
     work_dir(out).join("measure").join(format!("r{reel}.json"))
 }
 
-fn plan_path(out: &Path) -> PathBuf {
+pub(crate) fn plan_path(out: &Path) -> PathBuf {
     work_dir(out).join("plan.json")
 }
 
@@ -336,7 +363,12 @@ fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::qc::write_atomic(path, text.as_bytes())
+    // A temporary with this process's id, renamed into place: a killed step leaves no
+    // half-written file, and the next step sweeps its temporary.
+    crate::io::commit::commit(
+        vec![crate::io::commit::Staged::write(path, text.as_bytes())?],
+        &[],
+    )
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, step: &str) -> Result<T> {
@@ -370,6 +402,7 @@ pub fn measure_reel(
     progress: &dyn Fn(u64),
 ) -> Result<ReelMeasurement> {
     let plan = &f.reels[i];
+    crate::io::commit::sweep_stale(&work_dir(out).join("measure"));
     let span = plan.programme();
     let meter = pipeline::measure_mix(plan, backend, block_frames, span, &|p| {
         progress(p);
@@ -474,6 +507,7 @@ pub struct GainPlan {
 /// `feature/plan.json`. Errors when a measurement is missing or from another session,
 /// or when the target cannot be met within the limiter's allowance (`on_failure = "fail"`).
 pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
+    crate::io::commit::sweep_stale(&work_dir(out));
     let gate = DialogueGate::default();
     let mut merged: Option<MeterState> = None;
     let mut reels = Vec::new();
@@ -499,7 +533,7 @@ pub fn plan(f: &Feature, out: &Path) -> Result<GainPlan> {
         }
         reels.push(ReelPlan {
             reel: p.reel,
-            session: p.session_path.clone(),
+            session: f.relative(&p.session_path),
             session_sha256: p.session_sha256.clone(),
             programme: m.programme,
             measured: m.state.summary(&gate),
@@ -598,6 +632,7 @@ pub fn render_reel(
 ) -> Result<RenderSummary> {
     let (gp, plan_sha) = read_plan(f, out)?;
     let plan = &f.reels[i];
+    crate::io::commit::sweep_stale(&work_dir(out).join("render"));
     let rp = gp
         .reels
         .iter()
@@ -790,7 +825,14 @@ pub fn render_feature(
 }
 
 /// Step 4: joins the long plays, checks the joins and the reels' 2-pops, measures the
-/// LP, writes `feature/report.{json,html}` and `SHA256SUMS` over every file.
+/// LP, makes the speed versions, writes `feature/report.{json,html}` and `SHA256SUMS`
+/// over every file (the plan and the report included).
+///
+/// Atomic and idempotent: every file is first written complete at a temporary path,
+/// then all of them (every LP, every speed version, the report and `SHA256SUMS`) are
+/// renamed into place in one commit ([`crate::io::commit::commit`]): either the whole new
+/// set appears, or the previous finish's files stay as they were. Temporaries of a
+/// killed finish are swept by the next; finishing again writes the same bytes.
 pub fn finish(
     f: &Feature,
     out: &Path,
@@ -798,6 +840,30 @@ pub fn finish(
 ) -> Result<report::FeatureReport> {
     let (gp, plan_sha) = read_plan(f, out)?;
     let rendered = read_rendered(f, out, &plan_sha)?;
-    let lps = join::write_long_plays(f, out, progress)?;
-    report::build_and_write(f, out, &gp, &rendered, &lps)
+    let _lock = crate::io::commit::OutputLock::acquire(out)?;
+    sweep(f, out);
+    let (lps, mut staged) = join::write_long_plays(f, out, progress)?;
+    let (speeds, speed_staged) = speed::write_speed_versions(f, out, &lps, &staged, progress)?;
+    staged.extend(speed_staged);
+    let (r, report_staged) = report::build(f, out, &gp, &plan_sha, &rendered, &lps, &speeds)?;
+    staged.extend(report_staged);
+    crate::io::commit::commit(staged, &[])?;
+    Ok(r)
+}
+
+/// Removes the temporaries that killed steps left in the feature's folders.
+fn sweep(f: &Feature, out: &Path) {
+    use crate::io::commit::sweep_stale;
+    for d in [
+        out.to_path_buf(),
+        out.join("LP"),
+        work_dir(out),
+        work_dir(out).join("measure"),
+        work_dir(out).join("render"),
+    ] {
+        sweep_stale(&d);
+    }
+    for v in &f.speed_versions {
+        sweep_stale(&speed::dir_of(out, v));
+    }
 }

@@ -4,7 +4,9 @@
 //! output folder).
 
 use super::join::LongPlay;
+use super::speed::SpeedLongPlay;
 use super::{Feature, GainPlan, ReelRendered};
+use crate::io::commit::Staged;
 use crate::loudness::LoudnessSummary;
 use crate::master::{Compliance, DeliveryProfile};
 use crate::qc::html::escape;
@@ -63,6 +65,10 @@ pub struct FeatureReport {
     pub delivered_dialogue_lufs: Option<f64>,
     pub reels: Vec<ReelRow>,
     pub long_plays: Vec<LongPlay>,
+    /// The long plays at other speeds (PAL, pull-down, pull-up), measured again.
+    pub speed_versions: Vec<SpeedLongPlay>,
+    /// Every delivered file (reels, long plays, speed versions) with its SHA-256; the
+    /// plan and this report are listed in `SHA256SUMS` too.
     pub files: Vec<FileRow>,
     pub status: Status,
     pub notes: Vec<String>,
@@ -72,14 +78,17 @@ fn check_of(s: &LoudnessSummary, p: &DeliveryProfile) -> Compliance {
     crate::master::check(s, p)
 }
 
-/// Builds the report, writes `feature/report.{json,html}` and `SHA256SUMS`.
-pub fn build_and_write(
+/// Builds the report, and stages (for the caller's commit) `feature/report.{json,html}`
+/// and `SHA256SUMS`: every file of the delivery, then the plan and the report.
+pub fn build(
     f: &Feature,
     out: &Path,
     gp: &GainPlan,
+    plan_sha256: &str,
     rendered: &[ReelRendered],
     lps: &[LongPlay],
-) -> Result<FeatureReport> {
+    speeds: &[SpeedLongPlay],
+) -> Result<(FeatureReport, Vec<Staged>)> {
     let mut notes = Vec::new();
     let mut reels = Vec::new();
     for (i, (p, rp)) in f.reels.iter().zip(&gp.reels).enumerate() {
@@ -103,7 +112,7 @@ pub fn build_and_write(
         };
         reels.push(ReelRow {
             reel: p.reel,
-            session: p.session_path.clone(),
+            session: f.relative(&p.session_path),
             programme: rp.programme,
             duration_s: (rp.programme.1 - rp.programme.0) as f64 / p.sample_rate as f64,
             measured: rp.measured.clone(),
@@ -175,13 +184,15 @@ pub fn build_and_write(
             }
         }
     }
-    for l in lps {
-        for w in &l.files {
-            files.push(FileRow {
-                path: w.path.strip_prefix(out).unwrap_or(&w.path).to_path_buf(),
-                sha256: w.sha256.clone(),
-            });
-        }
+    for w in lps
+        .iter()
+        .flat_map(|l| &l.files)
+        .chain(speeds.iter().flat_map(|s| &s.files))
+    {
+        files.push(FileRow {
+            path: w.path.strip_prefix(out).unwrap_or(&w.path).to_path_buf(),
+            sha256: w.sha256.clone(),
+        });
     }
     let status = Status::worst(
         compliance
@@ -194,12 +205,21 @@ pub fn build_and_write(
                 } else {
                     Status::Fail
                 }
-            })),
+            }))
+            .chain(
+                speeds
+                    .iter()
+                    .filter_map(|s| s.compliance.as_ref())
+                    .map(|c| if c.passed { Status::Pass } else { Status::Fail }),
+            ),
     );
     let report = FeatureReport {
         dubstage_version: crate::VERSION.to_string(),
         title: f.title.clone(),
-        feature_file: f.path.clone(),
+        feature_file: f
+            .path
+            .file_name()
+            .map_or_else(|| f.path.clone(), PathBuf::from),
         feature_sha256: f.sha256.clone(),
         profile: gp.profile.clone(),
         gain_mode: f.gain,
@@ -211,6 +231,7 @@ pub fn build_and_write(
         delivered_dialogue_lufs,
         reels,
         long_plays: lps.to_vec(),
+        speed_versions: speeds.to_vec(),
         files,
         status,
         notes,
@@ -218,14 +239,24 @@ pub fn build_and_write(
     let dir = super::work_dir(out);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::qc::write_atomic(&dir.join("report.json"), json.as_bytes())?;
-    crate::qc::write_atomic(&dir.join("report.html"), html(&report).as_bytes())?;
+    let page = html(&report);
     let mut sums = String::new();
     for r in &report.files {
         let _ = writeln!(sums, "{}  {}", r.sha256, r.path.display());
     }
-    crate::qc::write_atomic(&out.join("SHA256SUMS"), sums.as_bytes())?;
-    Ok(report)
+    let rel = |p: &Path| p.strip_prefix(out).unwrap_or(p).display().to_string();
+    let _ = writeln!(sums, "{plan_sha256}  {}", rel(&super::plan_path(out)));
+    let mut staged = Vec::new();
+    for (name, bytes) in [
+        ("report.json", json.as_bytes()),
+        ("report.html", page.as_bytes()),
+    ] {
+        let p = dir.join(name);
+        let _ = writeln!(sums, "{}  {}", crate::sha256_hex(bytes), rel(&p));
+        staged.push(Staged::write(&p, bytes)?);
+    }
+    staged.push(Staged::write(&out.join("SHA256SUMS"), sums.as_bytes())?);
+    Ok((report, staged))
 }
 
 fn fmt(v: Option<f64>, unit: &str) -> String {
@@ -356,6 +387,40 @@ pub fn html(r: &FeatureReport) -> String {
                 escape(&j.reel_lfoa_tc),
                 if j.verified { "pass" } else { "fail" },
                 escape(&j.detail)
+            );
+        }
+        h.push_str("</table>");
+    }
+    if !r.speed_versions.is_empty() {
+        h.push_str(
+            "<h2>Speed versions</h2><table><tr><th>long play</th><th>version</th><th>frames</th>\
+             <th>from</th><th>integrated</th><th>true peak</th><th>reel breaks (LP sample)</th>\
+             <th>against the profile</th></tr>",
+        );
+        for v in &r.speed_versions {
+            let (cls, verdict) = match &v.compliance {
+                Some(c) if c.passed => ("pass", "pass".to_string()),
+                Some(c) => ("fail", c.messages.join("; ")),
+                None => ("", "—".to_string()),
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td class=\"{cls}\">{}</td></tr>",
+                escape(&v.label),
+                escape(&v.version.describe()),
+                v.frames,
+                escape(&v.start_tc),
+                fmt(v.loudness.as_ref().and_then(|l| l.integrated_lufs), "LUFS"),
+                fmt(v.loudness.as_ref().and_then(|l| l.true_peak_dbtp), "dBTP"),
+                escape(
+                    &v.joins
+                        .iter()
+                        .map(|j| format!("R{} {} ({})", j.reel, j.lp_sample, j.lp_tc))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                escape(&verdict)
             );
         }
         h.push_str("</table>");
