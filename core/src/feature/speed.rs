@@ -284,7 +284,7 @@ pub fn write_speed_versions(
                     bw64: r1.bw64,
                     dither_seed: seed_of(&names[k]),
                 };
-                let mut writer = WavWriter::create(&dest, spec)?;
+                let mut builder = WavWriter::builder(&dest, spec);
                 if let Some(mut x) = info.ixml.clone() {
                     x.note = v.describe();
                     if let Some(s) = &mut x.speed {
@@ -294,8 +294,9 @@ pub fn write_speed_versions(
                         s.timecode_flag = if v.to_rate.is_drop() { "DF" } else { "NDF" }.into();
                         s.timestamp_samples_since_midnight = Some(start.max(0) as u64);
                     }
-                    writer = writer.with_ixml(x)?;
+                    builder = builder.ixml(x);
                 }
+                let writer = builder.create()?;
                 let nch = info.channels as usize;
                 let engine = match v.pitch {
                     Pitch::Follow => {
