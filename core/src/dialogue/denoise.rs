@@ -1,6 +1,9 @@
 //! Spectral noise reduction for dialogue: a short-time Fourier transform
-//! (frames of about 21 ms, 75 % overlap, square-root Hann analysis and
-//! synthesis windows), one gain per bin for all channels, overlap-add.
+//! (frames of about 43 ms at 48 kHz, 75 % overlap, square-root Hann analysis
+//! and synthesis windows), one gain per bin for all channels, overlap-add.
+//! (43 ms rather than 21 ms: the finer frequency resolution separates the
+//! voice's harmonics from the noise between them; measured +0.04 to +0.07
+//! PESQ-WB on bench/dialogue.sh.)
 //!
 //! * Noise estimate: a profile learned from room tone ([`NoiseProfile::learn`],
 //!   from a time range or from the quietest passages found by
@@ -10,12 +13,24 @@
 //!   tracking delay", IEEE Trans. ASLP 20(4), 2012 (fixed a-priori SNR under
 //!   speech of 15 dB, smoothing 0.8 and 0.9 per 16 ms, stagnation guard 0.99;
 //!   the constants are rescaled to this hop).
-//! * Gain: the a-priori SNR by the decision-directed rule (α = 0.98) and the
-//!   MMSE log-spectral-amplitude gain, Y. Ephraim and D. Malah, "Speech
-//!   enhancement using a minimum mean-square error log-spectral amplitude
-//!   estimator", IEEE Trans. ASSP 33(2), 1985: `G = ξ/(1+ξ) · exp(½ E1(v))`,
-//!   `v = ξγ/(1+ξ)`. The decision-directed smoothing is what keeps musical
-//!   noise down (O. Cappé, IEEE Trans. SAP 2(2), 1994).
+//! * Gain: the a-priori SNR by the decision-directed rule (α = 0.95 per hop
+//!   of about 11 ms) and the MMSE log-spectral-amplitude gain, Y. Ephraim and
+//!   D. Malah, "Speech enhancement using a minimum mean-square error
+//!   log-spectral amplitude estimator", IEEE Trans. ASSP 33(2), 1985:
+//!   `G_H1 = ξ/(1+ξ) · exp(½ E1(v))`, `v = ξγ/(1+ξ)`. The decision-directed
+//!   smoothing is what keeps musical noise down (O. Cappé, IEEE Trans. SAP
+//!   2(2), 1994).
+//! * Soft decision (OM-LSA): I. Cohen and B. Berdugo, "Speech enhancement for
+//!   non-stationary noise environments", Signal Processing 81(11), 2001. The
+//!   gain is `G_H1^p · G_min^(1−p)`, `p` the speech presence probability
+//!   `1 / (1 + q/(1−q) · (1+ξ) · exp(−v))`, with the a-priori speech absence
+//!   probability `q = 1 − P_local · P_global` from the recursively averaged
+//!   a-priori SNR (β = 0.7) smoothed over 3 and 31 bins (Hann windows),
+//!   each mapped between −10 and −5 dB on a log scale, `q ≤ 0.95` (the paper's
+//!   constants). The paper's third, frame-wide term is left out: it measured
+//!   worse here (dialogue pauses are short). `G_min` is the floor below, so
+//!   bins where speech is absent go down to the maximum reduction and no
+//!   further; this roughly halves the musical noise left by the LSA gain.
 //! * Maximum reduction: the gain never falls below `−reduction_db` (per band if
 //!   asked), so room tone is lowered, never gated.
 //! * Linked channels: the gain is computed from the mean power over the
@@ -112,8 +127,17 @@ impl DenoiseOptions {
     }
 }
 
-/// The frame length used at `sample_rate`: the power of two nearest above 20 ms.
+/// The spectral engine's frame length at `sample_rate`: the power of two
+/// nearest above 40 ms (2048 at 44.1 and 48 kHz).
 pub fn frame_len(sample_rate: u32) -> usize {
+    ((f64::from(sample_rate) * 0.04).ceil() as usize)
+        .next_power_of_two()
+        .max(64)
+}
+
+/// The RNNoise engine's frame length: the power of two nearest above 20 ms
+/// (its mask is taken on shorter frames, as RNNoise's own are 10 ms).
+pub fn rn_frame_len(sample_rate: u32) -> usize {
     ((f64::from(sample_rate) * 0.02).ceil() as usize)
         .next_power_of_two()
         .max(64)
@@ -284,8 +308,17 @@ pub struct Denoiser {
     floor: Vec<f64>,
     /// Previous frame's |Â|² (for the decision-directed rule).
     prev_clean: Vec<f64>,
-    /// Smoothed speech-presence probability per bin.
+    /// Smoothed speech-presence probability per bin (the noise tracker's).
     spp: Vec<f64>,
+    /// The learned profile less [`PROFILE_MARGIN`]: the tracked noise is
+    /// kept above it (adaptive mode with a profile only).
+    noise_min: Option<Vec<f64>>,
+    /// OM-LSA: the previous frame's a-priori SNR, its recursive average ζ,
+    /// and ζ smoothed over frequency (local, global).
+    prev_xi: Vec<f64>,
+    zeta: Vec<f64>,
+    zeta_local: Vec<f64>,
+    zeta_global: Vec<f64>,
     gains: Vec<f32>,
     power: Vec<f64>,
     spec: Vec<Vec<Complex<f32>>>,
@@ -304,8 +337,27 @@ pub struct Denoiser {
     rn_spec: Vec<Complex<f32>>,
 }
 
-/// Decision-directed smoothing (Ephraim & Malah 1984).
-const ALPHA_DD: f64 = 0.98;
+/// Decision-directed smoothing (Ephraim & Malah 1984), per hop of about 11 ms
+/// (0.98 at the former 5.3 ms hop; 0.95 measured better at this hop).
+const ALPHA_DD: f64 = 0.95;
+/// OM-LSA (Cohen & Berdugo 2001): recursive averaging of ξ.
+const BETA_ZETA: f64 = 0.7;
+/// OM-LSA: ζ below ζ_min (−10 dB) means speech absent, above ζ_max (−5 dB)
+/// present, log-linear between.
+const ZETA_MIN: f64 = 0.1;
+const ZETA_MAX: f64 = 0.316_227_766_016_837_94;
+/// OM-LSA: half-widths (bins) of the local and global Hann smoothing windows.
+const W_LOCAL: usize = 1;
+const W_GLOBAL: usize = 15;
+/// OM-LSA: the largest a-priori speech absence probability.
+const Q_MAX: f64 = 0.95;
+/// Adaptive mode with a learned room tone: the tracked noise never falls
+/// below the profile less this factor (−1.5 dB). The tracker's estimate
+/// under noise alone runs about 1 dB below the true level (measured), and
+/// each underestimate lets musical noise through; the room tone the editor
+/// chose is the least noise there is. Measured: residual in the pauses
+/// −19.5 dB instead of −13.5 dB with a 20 dB maximum reduction.
+const PROFILE_MARGIN: f64 = 0.7;
 /// A-priori SNR floor of the decision-directed rule (−25 dB, the usual choice).
 const XI_MIN: f64 = 0.003_162_277_660_168_379_4;
 /// Fixed a-priori SNR under speech presence (15 dB, Gerkmann & Hendriks 2012).
@@ -351,7 +403,11 @@ impl Denoiser {
         if channels == 0 {
             return Err(Error::Invalid("denoise: no channels".into()));
         }
-        let n = frame_len(sample_rate);
+        let n = if rn {
+            rn_frame_len(sample_rate)
+        } else {
+            frame_len(sample_rate)
+        };
         if let Some(p) = profile {
             if p.sample_rate != sample_rate || p.frame_len != n {
                 return Err(Error::Invalid(format!(
@@ -405,6 +461,13 @@ impl Denoiser {
             floor,
             prev_clean: vec![0.0; bins],
             spp: vec![0.0; bins],
+            noise_min: profile
+                .filter(|_| opts.adaptive)
+                .map(|p| p.power.iter().map(|&v| v * PROFILE_MARGIN).collect()),
+            prev_xi: vec![0.0; bins],
+            zeta: vec![0.0; bins],
+            zeta_local: vec![0.0; bins],
+            zeta_global: vec![0.0; bins],
             gains: vec![1.0; bins],
             power: vec![0.0; bins],
             spec: vec![vec![Complex::new(0.0, 0.0); bins]; channels],
@@ -583,31 +646,81 @@ impl Denoiser {
                 let est = (1.0 - ph1) * p + ph1 * *lam;
                 *lam = (self.alpha_noise * *lam + (1.0 - self.alpha_noise) * est).max(1e-30);
             }
+            if let Some(min) = &self.noise_min {
+                for (lam, &m) in noise.iter_mut().zip(min) {
+                    *lam = lam.max(m);
+                }
+            }
         }
+        // OM-LSA: ζ, the recursive average of the previous frame's ξ, and its
+        // local and global averages over frequency
+        for (z, &x) in self.zeta.iter_mut().zip(&self.prev_xi) {
+            *z = BETA_ZETA * *z + (1.0 - BETA_ZETA) * x;
+        }
+        hann_smooth(&self.zeta, W_LOCAL, &mut self.zeta_local);
+        hann_smooth(&self.zeta, W_GLOBAL, &mut self.zeta_global);
+        let presence = |z: f64| -> f64 {
+            if z <= ZETA_MIN {
+                0.0
+            } else if z >= ZETA_MAX {
+                1.0
+            } else {
+                (z / ZETA_MIN).ln() / (ZETA_MAX / ZETA_MIN).ln()
+            }
+        };
         let bins = noise
             .iter()
             .zip(power)
-            .zip(self.prev_clean.iter_mut())
+            .zip(self.prev_clean.iter_mut().zip(self.prev_xi.iter_mut()))
+            .zip(self.zeta_local.iter().zip(&self.zeta_global))
             .zip(self.gains.iter_mut().zip(&self.floor));
-        for (((&lam, &p), prev), (gain, &floor)) in bins {
+        for ((((&lam, &p), (prev, prev_xi)), (&zl, &zg)), (gain, &floor)) in bins {
             let gamma = p / lam;
             let xi =
                 (ALPHA_DD * *prev / lam + (1.0 - ALPHA_DD) * (gamma - 1.0).max(0.0)).max(XI_MIN);
-            let g = lsa_gain(xi, gamma);
-            *prev = g * g * p;
+            let lg_h1 = lsa_log_gain(xi, gamma);
+            let g_h1 = lg_h1.exp();
+            *prev = g_h1 * g_h1 * p;
+            *prev_xi = xi;
+            let q = (1.0 - presence(zl) * presence(zg)).min(Q_MAX);
+            let v = xi * gamma / (1.0 + xi);
+            let spp = 1.0 / (1.0 + q / (1.0 - q) * (1.0 + xi) * (-v).exp());
+            let g = (spp * lg_h1 + (1.0 - spp) * floor.ln()).exp();
             *gain = g.max(floor) as f32;
         }
     }
 }
 
+/// `out[k]`: `z` smoothed over `2w+1` bins by a normalized Hann window, the
+/// edge bins repeated beyond the ends.
+fn hann_smooth(z: &[f64], w: usize, out: &mut [f64]) {
+    let taps: Vec<f64> = (1..=2 * w + 1)
+        .map(|j| 0.5 - 0.5 * (std::f64::consts::PI * j as f64 / (w as f64 + 1.0)).cos())
+        .collect();
+    let sum: f64 = taps.iter().sum();
+    let last = z.len() - 1;
+    for (k, o) in out.iter_mut().enumerate() {
+        let mut acc = 0.0;
+        for (j, &t) in taps.iter().enumerate() {
+            let i = (k + j).saturating_sub(w).min(last);
+            acc += t * z[i];
+        }
+        *o = acc / sum;
+    }
+}
+
 /// The MMSE-LSA gain `ξ/(1+ξ) · exp(½ E1(ξγ/(1+ξ)))`, at most 1.
 pub fn lsa_gain(xi: f64, gamma: f64) -> f64 {
+    lsa_log_gain(xi, gamma).exp()
+}
+
+/// The natural log of [`lsa_gain`] (at most 0; −∞ where the gain is 0).
+pub fn lsa_log_gain(xi: f64, gamma: f64) -> f64 {
     let v = xi * gamma / (1.0 + xi);
     if v.is_nan() || v <= 0.0 {
-        return 0.0;
+        return f64::NEG_INFINITY;
     }
-    let lg = (xi / (1.0 + xi)).ln() + 0.5 * expint_e1(v);
-    lg.exp().min(1.0)
+    ((xi / (1.0 + xi)).ln() + 0.5 * expint_e1(v)).min(0.0)
 }
 
 /// The exponential integral E1(x) for x > 0 (series below 1, continued
@@ -689,6 +802,53 @@ mod tests {
             assert!(
                 (got - want).abs() < 1e-8 * want.max(1.0),
                 "E1({x}) = {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn hann_smoothing_weights() {
+        // w = 1: the Hann taps 0.5, 1, 0.5, normalized: 0.25, 0.5, 0.25
+        let mut z = vec![0.0; 9];
+        z[4] = 1.0;
+        let mut out = vec![0.0; 9];
+        hann_smooth(&z, 1, &mut out);
+        for (got, want) in out[3..6].iter().zip([0.25, 0.5, 0.25]) {
+            assert!((got - want).abs() < 1e-12, "{:?}", &out[3..6]);
+        }
+        assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // a constant stays constant, edges included (the edge bins repeat)
+        let c = vec![2.5; 40];
+        let mut out = vec![0.0; 40];
+        hann_smooth(&c, W_GLOBAL, &mut out);
+        assert!(out.iter().all(|&v| (v - 2.5).abs() < 1e-12), "{out:?}");
+    }
+
+    #[test]
+    fn speech_absent_bins_go_to_the_floor() {
+        // OM-LSA: on stationary noise matching the learned profile, the speech
+        // presence probability is low and the gain sits at the floor: white
+        // noise is reduced by the maximum reduction to within 1 dB (the LSA
+        // gain alone, measured: only 13.3 dB of the 20).
+        let sr = 48000;
+        let x = noise(sr, 5.0, 0.05, 61);
+        let prof = NoiseProfile::learn(&[&x[..sr as usize]], sr).unwrap();
+        for adaptive in [false, true] {
+            let opts = DenoiseOptions {
+                reduction_db: 20.0,
+                adaptive,
+                ..Default::default()
+            };
+            let mut y = vec![x.clone()];
+            denoise_buffer(
+                &mut Denoiser::new(sr, 1, &opts, Some(&prof)).unwrap(),
+                &mut y,
+            );
+            let s = sr as usize;
+            let got = rms_db(&y[0][s..]) - rms_db(&x[s..]);
+            assert!(
+                (-20.01..=-19.0).contains(&got),
+                "adaptive {adaptive}: reduced by {got:.2} dB"
             );
         }
     }
@@ -859,7 +1019,7 @@ mod tests {
             ..Default::default()
         };
         let mut d = rn(2, &opts);
-        assert_eq!(d.latency(), frame_len(sr) - 1 + RN_DELAY);
+        assert_eq!(d.latency(), rn_frame_len(sr) - 1 + RN_DELAY);
         denoise_buffer(&mut d, &mut y);
         let peak = y[0]
             .iter()
