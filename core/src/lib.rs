@@ -29,7 +29,8 @@
 //!
 //! ```text
 //! top     jobs     `demo`, `feature` (reels and long plays), `conform`, `reconform`
-//!         engine   `pipeline`: the mixer, the render's passes, outputs, summary
+//!         engine   `pipeline`: sources, the mixer, levelling, outputs, metering, the
+//!                  render's passes, summary (one module each)
 //!         report   `render_report`: the QC report of a render, the per-deliverable
 //!                  results the engine hands it
 //!         backend  `backend`: the Backend trait, the CPU reference, the sum of sources
@@ -42,6 +43,8 @@
 //!                  denoise, align, takes)
 //!         io       `io` (WAV/RF64/BW64/bext/iXML/FLAC, recorder metadata), `spot`
 //!                  (spotting lists), `editorial` (CMX 3600 EDL, OpenTimelineIO)
+//!         sink     `io::sink`: the writers' platform I/O (hashing thread, background
+//!                  sync, `O_DIRECT`), knowing no file format
 //! bottom  base     `error`, `timecode`, `layout`, `layout_detect`, `text`, and the
 //!                  items of this file
 //! ```

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "base",
         &["", "error", "timecode", "layout", "layout_detect", "text"],
     ),
+    ("sink", &["io::sink"]),
     ("io", &["io", "spot", "editorial"]),
     (
         "dsp",

@@ -17,6 +17,7 @@ pub mod flac;
 pub mod ixml;
 pub mod plausible;
 pub mod recorder;
+mod sink;
 pub mod wav;
 
 pub use flac::FlacFileReader;
