@@ -236,14 +236,34 @@ mod tests {
     fn round_half_away_is_f64_round() {
         let mut r = Rng::for_channel(3, 0);
         let mut cases = vec![
-            0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
-            4503599627370495.5, -4503599627370495.5, 4503599627370496.0, 1e300, -1e300,
-            8388607.5, -8388608.5, 0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4503599627370495.5,
+            -4503599627370495.5,
+            4503599627370496.0,
+            1e300,
+            -1e300,
+            8388607.5,
+            -8388608.5,
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
         ];
         // Halves and their neighbours across the 24-bit range, and random values.
         for k in -2000i64..2000 {
             let h = k as f64 * 4194.0 + 0.5;
-            cases.extend([h, f64::from_bits(h.to_bits() + 1), f64::from_bits(h.to_bits() - 1)]);
+            cases.extend([
+                h,
+                f64::from_bits(h.to_bits() + 1),
+                f64::from_bits(h.to_bits() - 1),
+            ]);
         }
         for _ in 0..100_000 {
             cases.push((r.uniform() - 0.5) * 2.0 * 8388608.0 * 1.5);
@@ -259,7 +279,9 @@ mod tests {
     #[test]
     fn quantize_channel_matches_quantize() {
         let mut g = Rng::for_channel(9, 2);
-        let mut src: Vec<f32> = (0..4099).map(|_| ((g.uniform() - 0.5) * 2.4) as f32).collect();
+        let mut src: Vec<f32> = (0..4099)
+            .map(|_| ((g.uniform() - 0.5) * 2.4) as f32)
+            .collect();
         src[7] = f32::NAN;
         src[8] = 0.0;
         src[9] = f32::NEG_INFINITY;

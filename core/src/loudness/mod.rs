@@ -458,7 +458,10 @@ impl Analyzer for HopAnalyzer {
                 .for_each(group);
             return Ok(());
         }
-        self.chans.chunks_mut(2).zip(planar.chunks(2)).for_each(group);
+        self.chans
+            .chunks_mut(2)
+            .zip(planar.chunks(2))
+            .for_each(group);
         Ok(())
     }
 
@@ -533,7 +536,11 @@ mod tests {
                     assert_eq!(all.len(), alone.len());
                     for (h, (a, b)) in all.iter().zip(&alone).enumerate() {
                         assert_eq!(a.frames, b.frames);
-                        assert_eq!(a.energy[c].to_bits(), b.energy[0].to_bits(), "ch {c} hop {h}");
+                        assert_eq!(
+                            a.energy[c].to_bits(),
+                            b.energy[0].to_bits(),
+                            "ch {c} hop {h}"
+                        );
                         assert_eq!(a.sample_peak[c].to_bits(), b.sample_peak[0].to_bits());
                         assert_eq!(a.true_peak[c].to_bits(), b.true_peak[0].to_bits());
                     }
