@@ -57,24 +57,29 @@ PY
   "${FF[@]}" "${INS[@]}" -filter_complex "$MIX,$LN:$meas:linear=true:print_format=json" \
     -ar 48000 -c:a pcm_s24le "$DATA/ff/pm_ffmpeg.wav" 2> "$DATA/ln2.txt"
 }
-warm() { cat "${STEMS[@]}" > /dev/null; rm -rf "$DATA/pm" "$DATA/ff"; mkdir -p "$DATA/ff"; }
+warm() { cat "${STEMS[@]}" > /dev/null; rm -rf "$DATA/pm" "$DATA/ff"; mkdir -p "$DATA/ff"; sync; }
+# CPU seconds (user + system) of this shell's finished children, for the ffmpeg chain.
+TCK=$(getconf CLK_TCK)
+child_cpu() { awk -v t="$TCK" '{ print ($16 + $17) / t }' "/proc/$$/stat"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-: > "$DATA/pm.txt"; : > "$DATA/ff.txt"
+: > "$DATA/pm.txt"; : > "$DATA/ff.txt"; : > "$DATA/ffcpu.txt"
 for i in $(seq "$RUNS"); do
   warm
-  /usr/bin/time -f '%e %M' -o "$DATA/t" "$BIN" render "$S" --out "$DATA/pm" --quiet --backend cpu \
+  /usr/bin/time -f '%e %M %U %S' -o "$DATA/t" "$BIN" render "$S" --out "$DATA/pm" --quiet --backend cpu \
     || { echo "dubstage render failed"; exit 1; }
   cat "$DATA/t" >> "$DATA/pm.txt"
   warm
-  start=$(date +%s.%N)
+  c0=$(child_cpu); start=$(date +%s.%N)
   ffmpeg_chain
-  end=$(date +%s.%N)
+  end=$(date +%s.%N); c1=$(child_cpu)
   awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f\n", b - a }' >> "$DATA/ff.txt"
+  awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f\n", b - a }' >> "$DATA/ffcpu.txt"
 done
 # Leave the last outputs of both in place for inspection.
 "$BIN" render "$S" --out "$DATA/pm" --quiet --backend cpu --json > "$DATA/pm.json" 2>/dev/null || true
 DS=$(awk '{print $1}' "$DATA/pm.txt" | median); FFT=$(median < "$DATA/ff.txt")
 RSS=$(awk '{print $2}' "$DATA/pm.txt" | sort -n | tail -1)
+DSCPU=$(awk '{print $3 + $4}' "$DATA/pm.txt" | median); FFCPU=$(median < "$DATA/ffcpu.txt")
 python3 - "$DATA/pm.json" "$DATA/ln2.txt" <<'PY'
 import json, re, sys
 s = json.load(open(sys.argv[1]))
@@ -88,3 +93,5 @@ echo "reel: ${REEL_MIN} min, six 5.1 float stems; runs: $RUNS (median); load $(c
 echo "dubstage render (ebu-r128, default deliverables, QC): ${DS} s (peak RSS $((RSS / 1024)) MB)"
 echo "ffmpeg amix + two-pass loudnorm (printmaster only):   ${FFT} s"
 awk -v a="$DS" -v b="$FFT" 'BEGIN { printf "ratio dubstage / ffmpeg: %.3f (goal <= 0.10)\n", a / b }'
+echo "CPU (user + system), medians: dubstage ${DSCPU} s, ffmpeg chain ${FFCPU} s"
+awk -v a="$DSCPU" -v b="$FFCPU" 'BEGIN { printf "CPU-time ratio dubstage / ffmpeg: %.3f\n", a / b }'

@@ -187,6 +187,70 @@ impl KWeightState {
     }
 }
 
+/// `N` channels of K-weighting run in lock step: lane `l` computes exactly what
+/// [`KWeightState::tick`] computes for channel `l` (the same operations in the same
+/// order, no fused multiply-add), so the results are bit-identical. One channel's
+/// recursion is bound by the latency of its feedback path; `N` independent channels side
+/// by side fill the vector lanes (`f64x2` with SSE2) and the pipeline instead.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KWeightLanes<const N: usize> {
+    x1: [f64; N],
+    x2: [f64; N],
+    v1: [f64; N],
+    v2: [f64; N],
+    y1: [f64; N],
+    y2: [f64; N],
+}
+
+impl<const N: usize> KWeightLanes<N> {
+    /// The lanes, from one state per channel.
+    pub fn new(s: [KWeightState; N]) -> Self {
+        KWeightLanes {
+            x1: s.map(|s| s.x1),
+            x2: s.map(|s| s.x2),
+            v1: s.map(|s| s.v1),
+            v2: s.map(|s| s.v2),
+            y1: s.map(|s| s.y1),
+            y2: s.map(|s| s.y2),
+        }
+    }
+
+    /// The state of lane `l`.
+    pub fn lane(&self, l: usize) -> KWeightState {
+        KWeightState {
+            x1: self.x1[l],
+            x2: self.x2[l],
+            v1: self.v1[l],
+            v2: self.v2[l],
+            y1: self.y1[l],
+            y2: self.y2[l],
+        }
+    }
+
+    /// Filters one sample of every lane through both stages.
+    #[inline(always)]
+    pub fn tick(&mut self, c: &[Biquad; 2], x: [f64; N]) -> [f64; N] {
+        let [s, h] = c;
+        let mut v = [0.0; N];
+        let mut y = [0.0; N];
+        for l in 0..N {
+            v[l] = (s.b0 * x[l] + s.b1 * self.x1[l] + s.b2 * self.x2[l] - s.a2 * self.v2[l])
+                - s.a1 * self.v1[l];
+        }
+        for l in 0..N {
+            y[l] = (h.b0 * v[l] + h.b1 * self.v1[l] + h.b2 * self.v2[l] - h.a2 * self.y2[l])
+                - h.a1 * self.y1[l];
+        }
+        self.x2 = self.x1;
+        self.x1 = x;
+        self.v2 = self.v1;
+        self.v1 = v;
+        self.y2 = self.y1;
+        self.y1 = y;
+        y
+    }
+}
+
 /// CPU twin of `shaders/k_weight.wgsl`: K-weights `input` into `output` (same length),
 /// carrying `state` across calls. Arithmetic in f64, per sample exactly
 /// [`KWeightState::tick`].

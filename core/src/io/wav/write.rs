@@ -467,16 +467,15 @@ impl WavWriter {
                     let amount = if self.dither { 1.0 } else { 0.0 };
                     for (c, src) in chans.iter().enumerate() {
                         let rng = &mut self.rngs[c];
-                        let mut peak_code = 0u32;
-                        for (frame, &x) in tile.chunks_exact_mut(stride).zip(&src[at..]) {
-                            let q = dither::quantize(x, bits, amount * rng.tpdf());
-                            non_finite += u64::from(q.non_finite);
-                            clipped += u64::from(q.clipped);
-                            peak_code = peak_code.max(q.code.unsigned_abs());
-                            let b = q.code.to_le_bytes();
-                            frame[c * width..c * width + width].copy_from_slice(&b[..width]);
-                        }
-                        self.peak[c] = self.peak[c].max(peak_code as f32 * inv);
+                        let (src, o) = (&src[at..], c * width);
+                        let q = if width == 3 {
+                            dither::quantize_channel::<3>(src, rng, bits, amount, tile, stride, o)
+                        } else {
+                            dither::quantize_channel::<2>(src, rng, bits, amount, tile, stride, o)
+                        };
+                        non_finite += q.non_finite;
+                        clipped += q.clipped;
+                        self.peak[c] = self.peak[c].max(q.peak_code as f32 * inv);
                     }
                 }
             }
