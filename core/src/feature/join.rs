@@ -228,13 +228,7 @@ pub fn write_long_plays(
                 m.push_hops(&an.finish()?)?;
                 let s = m.summary(&DialogueGate::default(), true);
                 if let Some(mut b) = w.bext().cloned() {
-                    b.loudness = crate::io::BextLoudness {
-                        integrated_lufs: s.integrated_lufs,
-                        range_lu: s.loudness_range_lu,
-                        max_true_peak_dbtp: s.true_peak_dbtp,
-                        max_momentary_lufs: s.max_momentary_lufs,
-                        max_short_term_lufs: s.max_short_term_lufs,
-                    };
+                    b.loudness = s.bext();
                     w.set_bext(b)?;
                 }
                 loudness = Some(s);

@@ -24,7 +24,7 @@ use super::Feature;
 use super::join::{Join, LongPlay, find, output_format, staged_tmp};
 use crate::backend::{Analyzer, AnalyzerConfig};
 use crate::io::commit::Staged;
-use crate::io::{BextLoudness, Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
+use crate::io::{Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
 use crate::loudness::{
     DialogueGate, HopAnalyzer, LoudnessSummary, Meter, default_true_peak_factor,
 };
@@ -426,13 +426,7 @@ pub fn write_speed_versions(
             let s = m.summary(&DialogueGate::default(), true);
             let w = &mut convs[pm.expect("metered")].writer;
             if let Some(mut b) = w.bext().cloned() {
-                b.loudness = BextLoudness {
-                    integrated_lufs: s.integrated_lufs,
-                    range_lu: s.loudness_range_lu,
-                    max_true_peak_dbtp: s.true_peak_dbtp,
-                    max_momentary_lufs: s.max_momentary_lufs,
-                    max_short_term_lufs: s.max_short_term_lufs,
-                };
+                b.loudness = s.bext();
                 w.set_bext(b)?;
             }
             loudness = Some(s);

@@ -183,6 +183,19 @@ pub struct LoudnessSummary {
     pub timeline: Option<Timeline>,
 }
 
+impl LoudnessSummary {
+    /// The bext v2 loudness fields (EBU Tech 3285 v2) these figures fill.
+    pub fn bext(&self) -> crate::io::BextLoudness {
+        crate::io::BextLoudness {
+            integrated_lufs: self.integrated_lufs,
+            range_lu: self.loudness_range_lu,
+            max_true_peak_dbtp: self.true_peak_dbtp,
+            max_momentary_lufs: self.max_momentary_lufs,
+            max_short_term_lufs: self.max_short_term_lufs,
+        }
+    }
+}
+
 /// A BS.1770-4 / EBU R128 meter fed with [`Hop`]s.
 ///
 /// Its memory does not grow with the programme: the gating blocks and short-term windows

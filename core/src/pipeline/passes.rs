@@ -290,13 +290,7 @@ fn render_on_this_thread(
         let Some(s) = s else { continue };
         for w in &mut o.writers {
             if let Some(mut b) = w.bext().cloned() {
-                b.loudness = crate::io::BextLoudness {
-                    integrated_lufs: s.integrated_lufs,
-                    range_lu: s.loudness_range_lu,
-                    max_true_peak_dbtp: s.true_peak_dbtp,
-                    max_momentary_lufs: s.max_momentary_lufs,
-                    max_short_term_lufs: s.max_short_term_lufs,
-                };
+                b.loudness = s.bext();
                 w.set_bext(b)?;
             }
         }
