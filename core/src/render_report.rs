@@ -59,6 +59,22 @@ impl From<&LoudnessSummary> for LoudnessBrief {
     }
 }
 
+/// A speed version of a render's deliverables (`[[speed_version]]`), as the engine
+/// wrote it in `<out>/<tag>/`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpeedVersionResult {
+    /// What the version is: speed, pitch, the rates, the tag.
+    pub version: crate::resample::version::SpeedVersion,
+    /// Its start, a timecode of the new rate (frames keep their numbers).
+    pub start_tc: String,
+    /// The converted deliverables (named `<name>_<tag>`).
+    pub deliverables: Vec<DeliverableResult>,
+    /// The converted printmaster's index in `deliverables` and its loudness as
+    /// written (QC renders).
+    #[serde(skip)]
+    pub printmaster: Option<(usize, LoudnessSummary)>,
+}
+
 /// Everything the report is made from.
 pub struct ReportInputs<'a> {
     pub plan: &'a Plan,
@@ -74,6 +90,8 @@ pub struct ReportInputs<'a> {
     pub limiter: Option<LimiterStats>,
     /// The spotting list's cues.
     pub cues: Vec<crate::qc::CueRow>,
+    /// The speed versions of the deliverables.
+    pub speeds: &'a [SpeedVersionResult],
 }
 
 // The report model (qc) sits below the backend layer, so the conversion lives here.
@@ -248,9 +266,86 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
         .two_pop_sample()
         .filter(|_| !i.pops.is_empty())
         .map(|at| sync_report(&i.pops, &time, at, &plan.qc));
+    // The speed versions: their files (with SHA-256), the converted printmaster judged
+    // against the profile; the detectors ran on the originals.
+    for sv in i.speeds {
+        for (k, r) in sv.deliverables.iter().enumerate() {
+            let pm = sv
+                .printmaster
+                .as_ref()
+                .filter(|(p, _)| *p == k)
+                .map(|(_, s)| s);
+            let loud = pm.map(LoudnessFigures::from).unwrap_or_default();
+            let mut checks = vec![Check::new(
+                "Speed version",
+                Status::Info,
+                format!(
+                    "{}, starting {}; {} frames; the defect detectors ran on the original",
+                    sv.version.describe(),
+                    sv.start_tc,
+                    r.frames
+                ),
+            )];
+            match pm {
+                Some(_) if plan.profile.is_some() => {
+                    let mut l = loudness_checks(&loud, &profile);
+                    l.append(&mut checks);
+                    checks = l;
+                }
+                Some(s) => checks.insert(
+                    0,
+                    Check::new(
+                        "Loudness",
+                        Status::Info,
+                        format!(
+                            "integrated {}, LRA {}, true peak {} (measured as converted; no \
+                             delivery profile)",
+                            fmt(s.integrated_lufs, "LUFS"),
+                            fmt(s.loudness_range_lu, "LU"),
+                            fmt(loud.true_peak_max_dbtp, "dBTP"),
+                        ),
+                    ),
+                ),
+                None => {}
+            }
+            let clipped: u64 = r.files.iter().map(|f| f.clipped).sum();
+            if clipped > 0 {
+                checks.push(Check::new(
+                    "Clipping at quantization",
+                    Status::Fail,
+                    format!("{clipped} samples exceeded full scale and were clipped when written"),
+                ));
+            }
+            deliverables.push(DeliverableQc {
+                name: r.name.clone(),
+                path: r.files[0].path.display().to_string(),
+                layout: r.layout.clone(),
+                channels: r.channels.clone(),
+                format: format!("{:?}", r.format),
+                frames: r.frames,
+                duration_s: r.duration_s,
+                sha256: r
+                    .files
+                    .iter()
+                    .map(|f| f.sha256.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                loudness: loud,
+                timelines: pm
+                    .and_then(|s| s.timeline.as_ref())
+                    .map(Timelines::from)
+                    .unwrap_or_default(),
+                checks,
+                findings: Vec::new(),
+                matrix: None,
+                status: Status::Pass,
+            });
+        }
+    }
     let manifest = i
         .results
         .iter()
+        .chain(i.speeds.iter().flat_map(|s| &s.deliverables))
         .flat_map(|r| &r.files)
         .map(|f| ManifestEntry {
             path: f.path.display().to_string(),

@@ -19,6 +19,7 @@
 //! Memory is bounded by the block size, whatever the length of the programme.
 
 pub mod stretch;
+pub mod version;
 
 use crate::{Error, Result};
 use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;

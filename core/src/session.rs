@@ -61,6 +61,9 @@ pub struct SessionFile {
     pub delivery: Option<DeliverySpec>,
     /// QC thresholds (every field optional; see `qc::QcConfig`).
     pub qc: Option<crate::qc::QcConfig>,
+    /// Speed versions of the deliverables (PAL, pull-down, pull-up).
+    #[serde(default)]
+    pub speed_version: Vec<SpeedSpec>,
 }
 
 /// `[delivery]`: a named profile (`netflix`, `ebu-r128`, `atsc-a85`, `aes-streaming`) or
@@ -311,6 +314,60 @@ pub struct DeliverableSpec {
     /// Layout override: a fold-down of the mix (e.g. a 5.1 printmaster of a 7.1 mix,
     /// a stereo M&E). `loro` is always stereo.
     pub layout: Option<Spanned<String>>,
+}
+
+/// `[[speed_version]]` (of a session's deliverables, or of a feature's long plays): the
+/// deliverables again at another speed, in a folder of their own (see
+/// [`crate::resample::version`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeedSpec {
+    /// `"24/25"`, `"25/24"`, `"pull-down"`, `"pull-up"` (see [`crate::resample::Speed::parse`]).
+    pub speed: String,
+    #[serde(default)]
+    pub pitch: crate::resample::version::Pitch,
+    /// The deliverable kinds converted (`["printmaster", "me"]`); all when absent.
+    #[serde(default)]
+    pub kinds: Vec<DeliverableKind>,
+}
+
+/// A `[[speed_version]]` resolved against the programme's frame rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanSpeedVersion {
+    #[serde(flatten)]
+    pub version: crate::resample::version::SpeedVersion,
+    /// The deliverable kinds it converts (empty: all).
+    pub kinds: Vec<DeliverableKind>,
+}
+
+impl PlanSpeedVersion {
+    /// True when deliverables of `kind` get this version.
+    pub fn covers(&self, kind: DeliverableKind) -> bool {
+        self.kinds.is_empty() || self.kinds.contains(&kind)
+    }
+
+    /// Resolves every table in order; two tables making the same version are refused.
+    /// The error is one sentence.
+    pub fn resolve_all(
+        specs: &[SpeedSpec],
+        rate: FrameRate,
+    ) -> std::result::Result<Vec<PlanSpeedVersion>, String> {
+        let mut out: Vec<PlanSpeedVersion> = Vec::new();
+        for sp in specs {
+            let v = crate::resample::version::SpeedVersion::resolve(&sp.speed, sp.pitch, rate)?;
+            if out.iter().any(|x| x.version.tag == v.tag) {
+                return Err(format!(
+                    "two [[speed_version]] tables make the same {} version",
+                    v.tag
+                ));
+            }
+            out.push(PlanSpeedVersion {
+                version: v,
+                kinds: sp.kinds.clone(),
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// A parsed, checked session file.
@@ -936,6 +993,23 @@ impl Session {
             buses,
             stems,
             returns,
+            speed_versions: {
+                let v = PlanSpeedVersion::resolve_all(&f.speed_version, rate)
+                    .map_err(|e| self.err(e))?;
+                for pv in &v {
+                    for k in &pv.kinds {
+                        if !deliverables.iter().any(|d| d.kind == *k) {
+                            return Err(self.err(format!(
+                                "[[speed_version]] speed \"{}\" names the kind \"{}\", which \
+                                 no [[deliverable]] of the session has",
+                                pv.version.speed,
+                                format!("{k:?}").to_lowercase()
+                            )));
+                        }
+                    }
+                }
+                v
+            },
             deliverables,
             base_dir: self.dir.clone(),
             rf64_threshold: f
@@ -1345,6 +1419,8 @@ pub struct Plan {
     pub stems: Vec<PlanStem>,
     pub returns: Vec<PlanReturn>,
     pub deliverables: Vec<PlanDeliverable>,
+    /// Speed versions of the deliverables (`[[speed_version]]`), in the file's order.
+    pub speed_versions: Vec<PlanSpeedVersion>,
     /// The folder that insert paths (IRs) are relative to.
     pub base_dir: PathBuf,
     pub rf64_threshold: u64,
@@ -1579,6 +1655,17 @@ pub struct PlanDeliverable {
 }
 
 impl PlanDeliverable {
+    /// True for an interleaved dialogue-bus stem in the mix layout: the files summed as a
+    /// printmaster's dialogue bus when it is measured again (speed versions, long plays).
+    pub fn is_dialogue_stem(&self, plan: &Plan) -> bool {
+        self.kind == DeliverableKind::Stems
+            && !self.multi_mono
+            && self.layout == plan.layout
+            && self
+                .bus
+                .is_some_and(|b| plan.buses.get(b).is_some_and(|x| x.dialogue))
+    }
+
     /// File names of the deliverable: one, or one per channel for multi-mono
     /// (`<name>_<label>.wav`).
     pub fn files(&self) -> Vec<String> {

@@ -666,3 +666,120 @@ fn finish_is_atomic_idempotent_and_its_sums_cover_the_plan_and_the_report() {
         sums
     );
 }
+
+/// A reel session's own `[[speed_version]]`: the render delivers its deliverables again
+/// in `25fps/`, 24/25 as long to the sample, the tone at 1041.667 Hz, the FFOA marker
+/// where its sample went, bext and iXML at the new rate, the converted printmaster
+/// measured again (block-list oracle) and judged in the QC report, every file in
+/// SHA256SUMS with its real hash; a `kinds` filter that names no deliverable of the
+/// session is refused.
+#[test]
+fn a_session_delivers_its_own_speed_versions() {
+    use dubstage_core::pipeline::{RenderOptions, render};
+    use dubstage_core::session::Session;
+    let dir = tmp("session-speed");
+    let extra = "\n[[deliverable]]\nkind = \"me\"\nformat = \"pcm24\"\n\n\
+                 [[speed_version]]\nspeed = \"24/25\"\nkinds = [\"printmaster\"]\n\n\
+                 [[speed_version]]\nspeed = \"pull-down\"\npitch = \"corrected\"\n";
+    let (path, prog) = marker_reel_with(&dir, 1, 60, Some(0), extra);
+    let plan = Session::load(&path).unwrap().resolve().unwrap();
+    let out = dir.join("print");
+    let s = render(
+        &plan,
+        &mut CpuBackend::new(),
+        &RenderOptions::new(&out),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.speed_versions.len(), 2);
+    let pal = &s.speed_versions[0];
+    assert_eq!(pal.version.tag, "25fps");
+    // Only the printmaster at PAL speed (kinds), both deliverables pulled down.
+    assert_eq!(pal.deliverables.len(), 1);
+    assert_eq!(s.speed_versions[1].deliverables.len(), 2);
+    let pm = &pal.deliverables[0].files[0].path;
+    assert_eq!(pm.parent().unwrap(), out.join("25fps"));
+    let pm_name = pm.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        pm_name,
+        format!("{}_25fps.wav", s.deliverables[0].name),
+        "the original's name and the tag"
+    );
+    let x = read_all(pm);
+    let ffoa = 72 * 2000u64;
+    assert_eq!(x[0].len() as u64, (plan.length * 24 + 12) / 25);
+    let (a, b) = (
+        (ffoa * 24 / 25) as usize + 4800,
+        ((ffoa + prog) * 24 / 25) as usize - 4800,
+    );
+    let hz = zero_crossing_hz(&x[0][a..b]);
+    assert!((hz - 1000.0 * 25.0 / 24.0).abs() < 0.01, "{hz} Hz");
+    let p = ((ffoa * 24 + 12) / 25) as usize;
+    let peak = (p - 4..p + 5)
+        .max_by(|&i, &j| x[0][i].total_cmp(&x[0][j]))
+        .unwrap();
+    assert_eq!(peak, p, "the FFOA marker");
+    // bext and iXML: the reel starts on the hour, which keeps its place in the day.
+    let info = WavReader::open(pm).unwrap().info().clone();
+    assert_eq!(info.bext.unwrap().time_reference, 3600 * SR as u64);
+    assert_eq!(info.ixml.unwrap().speed.unwrap().timecode_rate, "25/1");
+    // Pitch corrected: the pulled-down M&E is 1001/1000 as long, the tone stays.
+    let pd = &s.speed_versions[1];
+    assert_eq!(pd.version.tag, "23.976fps_pc");
+    let me = read_all(&pd.deliverables[1].files[0].path);
+    assert_eq!(me[0].len() as u64, (plan.length * 1001 + 500) / 1000);
+    let (a, b) = (ffoa as usize + 9600, (ffoa + prog) as usize - 9600);
+    let hz = zero_crossing_hz(&me[0][a..b]);
+    assert!((hz - 1000.0).abs() < 0.5, "{hz} Hz");
+    // SHA256SUMS: every file, by its path under the output folder, with its real hash.
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    for v in &s.speed_versions {
+        for d in &v.deliverables {
+            for f in &d.files {
+                let rel = f
+                    .path
+                    .strip_prefix(&out)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let sha = dubstage_core::sha256_hex(&std::fs::read(&f.path).unwrap());
+                assert!(sums.contains(&format!("{sha}  {rel}\n")), "{rel}: {sums}");
+            }
+        }
+    }
+    // The QC report lists the versions; the converted printmaster measured again.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("qc/report.json")).unwrap())
+            .unwrap();
+    let entry = report["deliverables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().ends_with(&pm_name))
+        .expect("the PAL printmaster in the QC report");
+    let measured = entry["loudness"]["integrated_lufs"].as_f64().unwrap();
+    let oracle = oracle_integrated(pm).unwrap();
+    assert!((measured - oracle).abs() < 0.01, "{measured} vs {oracle}");
+    assert!(
+        entry["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "Speed version")
+    );
+    let manifest = report["manifest"].as_array().unwrap();
+    assert!(
+        manifest
+            .iter()
+            .any(|m| m["path"].as_str().unwrap().ends_with(&pm_name))
+    );
+    // A kind the session does not deliver is refused, naming the table.
+    let bad = "\n[[speed_version]]\nspeed = \"24/25\"\nkinds = [\"ltrt\"]\n";
+    let (path, _) = marker_reel_with(&dir, 2, 10, None, bad);
+    let e = Session::load(&path)
+        .unwrap()
+        .resolve()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("[[speed_version]]") && e.contains("ltrt"), "{e}");
+}

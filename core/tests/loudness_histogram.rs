@@ -446,3 +446,93 @@ fn meter_memory_on_20_and_120_minutes_differs_by_under_5_mb() {
         "with timeline: 20 min {a} B, 120 min {b} B"
     );
 }
+
+/// The child of [`meter_peak_rss_on_20_and_120_minutes_differs_by_under_5_mb`]: meters
+/// `minutes` of a stereo programme (a wandering-level tone, generated block by block)
+/// through the render's own analyzer (K-weighting, 4x true peak) and meter (histograms,
+/// dialogue gate, the 100 ms plot timeline), then prints its peak RSS (`VmHWM`).
+#[cfg(target_os = "linux")]
+fn meter_rss_child(minutes: u64) {
+    let ch = Layout::Stereo.channels();
+    let mut a = HopAnalyzer::new(&AnalyzerConfig {
+        channels: 2,
+        sample_rate: SR,
+        true_peak_oversample: 4,
+    })
+    .unwrap()
+    .with_running_true_peak();
+    let mut m = Meter::new(SR, ch).unwrap().with_dialogue(ch);
+    let block = 1 << 15;
+    let total = minutes * 60 * SR as u64;
+    // One second of 440 Hz is a whole number of periods: the tone is that second again
+    // and again, at a level that changes block by block.
+    let second: Vec<f32> = (0..SR)
+        .map(|i| (std::f64::consts::TAU * 440.0 * i as f64 / SR as f64).sin() as f32)
+        .collect();
+    let mut x = vec![vec![0f32; block]; 2];
+    let mut t = 0u64;
+    while t < total {
+        let n = (total - t).min(block as u64) as usize;
+        let level = (0.1 + 0.08 * (t as f64 / SR as f64 * 0.05).sin()) as f32;
+        for (i, v) in x[0][..n].iter_mut().enumerate() {
+            *v = level * second[((t + i as u64) % SR as u64) as usize];
+        }
+        let (l, r) = x.split_at_mut(1);
+        r[0][..n].copy_from_slice(&l[0][..n]);
+        a.push(&[&x[0][..n], &x[1][..n]]).unwrap();
+        let hops = a.take_hops().unwrap();
+        m.push_hops(&hops).unwrap();
+        m.push_dialogue_hops(&hops).unwrap();
+        t += n as u64;
+    }
+    m.push_hops(&a.finish().unwrap()).unwrap();
+    let s = m.summary(&DialogueGate::default(), true);
+    assert!(s.integrated_lufs.is_some() && s.timeline.is_some());
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .to_string();
+    println!("METER_RSS_KB={hwm}");
+}
+
+/// The meter's peak RSS, measured by the kernel in a fresh process for each length (the
+/// test binary runs itself with `DUBSTAGE_METER_RSS_MINUTES`): 20 and 120 minutes of
+/// programme differ by less than 5 MB (issue 16: the histograms do not grow; the 100 ms
+/// plot timeline grows by 8 bytes a hop).
+#[cfg(target_os = "linux")]
+#[test]
+fn meter_peak_rss_on_20_and_120_minutes_differs_by_under_5_mb() {
+    const NAME: &str = "meter_peak_rss_on_20_and_120_minutes_differs_by_under_5_mb";
+    if let Ok(m) = std::env::var("DUBSTAGE_METER_RSS_MINUTES") {
+        meter_rss_child(m.parse().unwrap());
+        return;
+    }
+    let rss = |minutes: u64| -> u64 {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env("DUBSTAGE_METER_RSS_MINUTES", minutes.to_string())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{minutes} min: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // (the harness may print the test's name on the same line)
+        text.split("METER_RSS_KB=")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no figure from the child: {text}"))
+            .parse()
+            .unwrap()
+    };
+    let (a, b) = (rss(20), rss(120));
+    eprintln!("meter peak RSS: 20 min {a} kB, 120 min {b} kB");
+    assert!(b.abs_diff(a) < 5 * 1024, "20 min {a} kB, 120 min {b} kB");
+}

@@ -148,6 +148,26 @@ pub fn print_summary(s: &RenderSummary) {
             .collect();
         println!("    peak dBFS: {}", peaks.join(", "));
     }
+    for v in &s.speed_versions {
+        println!(
+            "  speed version {}: {}, from {}",
+            v.version.tag,
+            v.version.describe(),
+            v.start_tc
+        );
+        for d in &v.deliverables {
+            for f in &d.files {
+                println!("    {}  [{} frames]", f.path.display(), f.frames);
+                println!("      sha256 {}", f.sha256);
+            }
+            if let Some(l) = d.loudness.integrated_lufs {
+                println!(
+                    "      measured as converted: {l:.1} LUFS, true peak {}",
+                    fmt_db(d.loudness.true_peak_dbtp)
+                );
+            }
+        }
+    }
     println!(
         "backend {} ({}), CPU {}; wall {:.2} s, {:.1}x realtime",
         s.backend.kind,

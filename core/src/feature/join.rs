@@ -10,11 +10,13 @@
 use super::Feature;
 use crate::backend::{Analyzer, AnalyzerConfig};
 use crate::io::commit::Staged;
-use crate::io::{OutputFormat, Rf64Mode, SampleFormat, WavReader, WavSpec, WavWriter, WrittenFile};
+pub use crate::io::commit::staged_tmp;
+use crate::io::{Rf64Mode, WavReader, WavSpec, WavWriter, WrittenFile};
 use crate::loudness::{
     DialogueGate, HopAnalyzer, LoudnessSummary, Meter, default_true_peak_factor,
 };
 use crate::pipeline::deliverable_files;
+use crate::pipeline::speed::output_format;
 use crate::session::{DeliverableKind, Plan, PlanDeliverable};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -54,18 +56,6 @@ pub struct LongPlay {
     pub joins: Vec<Join>,
     /// The LP as written, measured (interleaved LPs; 100 ms timeline included).
     pub loudness: Option<LoudnessSummary>,
-}
-
-pub(super) fn output_format(f: SampleFormat, path: &Path) -> Result<OutputFormat> {
-    match f {
-        SampleFormat::Int(16) => Ok(OutputFormat::Pcm16),
-        SampleFormat::Int(24) => Ok(OutputFormat::Pcm24),
-        SampleFormat::Float(32) => Ok(OutputFormat::Float32),
-        other => Err(Error::format(
-            path,
-            format!("{other:?} is not a deliverable format"),
-        )),
-    }
 }
 
 /// The reel's deliverable with `label`.
@@ -265,15 +255,6 @@ pub fn write_long_plays(
         });
     }
     Ok((lps, staged))
-}
-
-/// The temporary path of the staged file bound for `dest`.
-pub fn staged_tmp<'a>(staged: &'a [Staged], dest: &Path) -> Result<&'a Path> {
-    staged
-        .iter()
-        .find(|s| s.dest() == dest)
-        .map(|s| s.tmp())
-        .ok_or_else(|| Error::Invalid(format!("{} was not staged", dest.display())))
 }
 
 /// Reads `frames` frames at `at` (planar).

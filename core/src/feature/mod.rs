@@ -74,7 +74,7 @@ struct FeatureFile {
     feature: FeatureSpec,
     delivery: Option<DeliverySpec>,
     #[serde(default)]
-    speed_version: Vec<speed::SpeedSpec>,
+    speed_version: Vec<crate::session::SpeedSpec>,
 }
 
 /// A loaded feature: its reels resolved to render plans.
@@ -95,7 +95,7 @@ pub struct Feature {
     pub normalize: bool,
     pub reels: Vec<Plan>,
     /// The speed versions of the long plays (`[[speed_version]]`), in the file's order.
-    pub speed_versions: Vec<speed::SpeedVersion>,
+    pub speed_versions: Vec<crate::session::PlanSpeedVersion>,
 }
 
 /// True when `path` is a feature session (its TOML has a `[feature]` table).
@@ -272,20 +272,9 @@ impl Feature {
                 }
             }
         }
-        let mut speed_versions: Vec<speed::SpeedVersion> = Vec::new();
-        for sv in &f.speed_version {
-            let v = speed::SpeedVersion::resolve(sv, first.frame_rate).map_err(|m| err(None, m))?;
-            if speed_versions.iter().any(|x| x.tag == v.tag) {
-                return Err(err(
-                    None,
-                    format!(
-                        "two [[speed_version]] tables make the same {} version",
-                        v.tag
-                    ),
-                ));
-            }
-            speed_versions.push(v);
-        }
+        let speed_versions =
+            crate::session::PlanSpeedVersion::resolve_all(&f.speed_version, first.frame_rate)
+                .map_err(|m| err(None, m))?;
         Ok(Feature {
             speed_versions,
             path: path.to_path_buf(),
@@ -667,9 +656,11 @@ pub fn render_reel(
         reel: plan.reel,
         qc_status: summary.qc_status.clone(),
         qc_problems: summary.qc_problems.clone(),
+        // the reel's own speed versions (its session's [[speed_version]]) too
         files: summary
             .deliverables
             .iter()
+            .chain(summary.speed_versions.iter().flat_map(|v| &v.deliverables))
             .map(|d| {
                 (
                     d.name.clone(),
@@ -864,6 +855,6 @@ fn sweep(f: &Feature, out: &Path) {
         sweep_stale(&d);
     }
     for v in &f.speed_versions {
-        sweep_stale(&speed::dir_of(out, v));
+        sweep_stale(&speed::dir_of(out, &v.version));
     }
 }

@@ -130,6 +130,16 @@ pub struct Staged {
     dest: PathBuf,
 }
 
+/// The temporary path of the staged file bound for `dest` (to read a file back before
+/// it is committed: the long plays from the reels, the speed versions).
+pub fn staged_tmp<'a>(staged: &'a [Staged], dest: &Path) -> Result<&'a Path> {
+    staged
+        .iter()
+        .find(|s| s.dest() == dest)
+        .map(|s| s.tmp())
+        .ok_or_else(|| Error::Invalid(format!("{} was not staged", dest.display())))
+}
+
 impl Staged {
     /// Takes ownership of the temporary file `tmp`, to become `dest`.
     pub fn new(tmp: PathBuf, dest: PathBuf) -> Staged {

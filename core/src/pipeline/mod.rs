@@ -19,7 +19,8 @@
 //! `mixer` (the mix graph: inserts, sends and returns, buses, dialogue/M&E/printmaster),
 //! `level` (gain and limiter: the producer half of pass 2), `output` (the deliverables'
 //! writers: the consumer half), `measure` (meters and detectors, the measuring pass, the
-//! 2-pop check), `passes` (the render from start to commit), `summary` (what it did).
+//! 2-pop check), `passes` (the render from start to commit), `speed` (speed versions of written
+//! files), `summary` (what it did).
 
 mod level;
 mod measure;
@@ -27,6 +28,7 @@ mod mixer;
 mod output;
 mod passes;
 mod sources;
+pub mod speed;
 mod summary;
 
 pub use measure::measure_mix;
@@ -37,7 +39,7 @@ pub use sources::StemReader;
 pub use summary::{MANIFEST, NormalizationResult, RenderSummary, peak_db};
 
 // The results the report reads are defined in the report layer, below the engine.
-pub use crate::render_report::{DeliverableResult, LoudnessBrief};
+pub use crate::render_report::{DeliverableResult, LoudnessBrief, SpeedVersionResult};
 use std::path::PathBuf;
 
 /// Frames per block unless the caller asks otherwise: the CPU backend's

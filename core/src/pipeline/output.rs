@@ -33,8 +33,19 @@ pub(super) fn check_outputs(plan: &Plan, out_dir: &Path) -> Result<()> {
         .flat_map(|s| s.paths.iter().map(|p| canon(p)))
         .chain(std::iter::once(canon(&plan.session_path)))
         .collect();
-    for d in &plan.deliverables {
-        for f in deliverable_files(d) {
+    let speed_files = plan.speed_versions.iter().flat_map(|pv| {
+        let sub = super::speed::version_dir(&dir, &pv.version);
+        super::speed::version_deliverables(plan, pv)
+            .into_iter()
+            .map(move |(_, d)| (sub.clone(), d))
+    });
+    let all = plan
+        .deliverables
+        .iter()
+        .map(|d| (dir.clone(), d.clone()))
+        .chain(speed_files);
+    for (dir, d) in all {
+        for f in deliverable_files(&d) {
             let p = dir.join(&f);
             if inputs.contains(&p) {
                 return Err(Error::Output {

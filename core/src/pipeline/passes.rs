@@ -86,6 +86,9 @@ fn render_on_this_thread(
     let _lock = crate::io::commit::OutputLock::acquire(&opts.out_dir)?;
     crate::io::commit::sweep_stale(&opts.out_dir);
     crate::io::commit::sweep_stale(&opts.out_dir.join("qc"));
+    for pv in &plan.speed_versions {
+        crate::io::commit::sweep_stale(&super::speed::version_dir(&opts.out_dir, &pv.version));
+    }
     let cancelled = || -> Result<()> {
         match &opts.cancel {
             Some(c) if c.load(std::sync::atomic::Ordering::Relaxed) => {
@@ -102,11 +105,13 @@ fn render_on_this_thread(
     let bf = opts.block_frames.max(1);
     let total = plan.length;
     let judged_here = preset.is_none();
-    let passes = if plan.profile.is_some() && plan.normalize && preset.is_none() {
+    let mix_passes = if plan.profile.is_some() && plan.normalize && preset.is_none() {
         2
     } else {
         1
     };
+    // then one pass over the written files per speed version
+    let passes = mix_passes + plan.speed_versions.len() as u64;
     let report = |pass: u64, pos: u64| -> Result<()> {
         if let Some(p) = progress {
             p(pass * total + pos, passes * total);
@@ -235,7 +240,7 @@ fn render_on_this_thread(
         cur = made?;
         std::mem::swap(&mut ready, &mut next);
         written += k as u64;
-        report(passes - 1, written)?;
+        report(mix_passes - 1, written)?;
     }
     if written != total {
         return Err(Error::Backend(format!(
@@ -350,10 +355,44 @@ fn render_on_this_thread(
             loudness: s.as_ref().map(LoudnessBrief::from).unwrap_or_default(),
         });
     }
+    // The speed versions, converted from the staged files and staged beside them.
+    let made_dirs: Vec<PathBuf> = plan
+        .speed_versions
+        .iter()
+        .map(|pv| super::speed::version_dir(&opts.out_dir, &pv.version))
+        .filter(|d| !d.is_dir())
+        .collect();
+    let remove_made_dirs = || {
+        for d in &made_dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    };
+    let (speeds, speed_staged) = match super::speed::render_versions(
+        plan,
+        &opts.out_dir,
+        &results,
+        &staged,
+        opts.qc,
+        &|v, pos| report(mix_passes + v as u64, pos),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            drop(std::mem::take(&mut staged));
+            remove_made_dirs();
+            return Err(e);
+        }
+    };
+    staged.extend(speed_staged);
     let manifest = opts.out_dir.join(MANIFEST);
     staged.push(crate::io::commit::Staged::write(
         &manifest,
-        manifest_text(&results).as_bytes(),
+        manifest_text(
+            &opts.out_dir,
+            results
+                .iter()
+                .chain(speeds.iter().flat_map(|s| &s.deliverables)),
+        )
+        .as_bytes(),
     )?);
     let info = backend.info();
     let cpu = crate::backend::CpuInfo::detect();
@@ -378,6 +417,7 @@ fn render_on_this_thread(
                 normalization: norm.as_ref(),
                 limiter: lim_stats,
                 cues,
+                speeds: &speeds,
             });
         qc_report.backend.cpu = Some(cpu.clone());
         verdict = crate::render_report::verdict_lines(&qc_report);
@@ -401,10 +441,11 @@ fn render_on_this_thread(
             Ok(r) => staged.extend(r),
             Err(e) => {
                 // The staged files are removed as `staged` drops.
+                drop(std::mem::take(&mut staged));
                 if made_qc_dir {
-                    drop(std::mem::take(&mut staged));
                     let _ = std::fs::remove_dir(&qc_dir);
                 }
+                remove_made_dirs();
                 return Err(e);
             }
         }
@@ -422,6 +463,7 @@ fn render_on_this_thread(
         if made_qc_dir {
             let _ = std::fs::remove_dir(&qc_dir);
         }
+        remove_made_dirs();
         return Err(e);
     }
     let (qc_issues, qc_loudness) = verdict;
@@ -440,6 +482,7 @@ fn render_on_this_thread(
         duration_s: dur,
         backend: info,
         deliverables: results,
+        speed_versions: speeds,
         manifest,
         qc_report,
         qc_status,

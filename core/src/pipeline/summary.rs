@@ -20,6 +20,8 @@ pub struct RenderSummary {
     pub duration_s: f64,
     pub backend: BackendInfo,
     pub deliverables: Vec<DeliverableResult>,
+    /// The speed versions of the deliverables (`[[speed_version]]`), in `<out>/<tag>/`.
+    pub speed_versions: Vec<crate::render_report::SpeedVersionResult>,
     /// The checksum file (`sha256sum -c` format) beside the deliverables.
     pub manifest: PathBuf,
     /// `qc/report.html` (with `qc/report.json` beside it); `None` when QC was off.
@@ -59,15 +61,22 @@ pub struct NormalizationResult {
 /// Name of the checksum manifest written beside the deliverables.
 pub const MANIFEST: &str = "SHA256SUMS";
 
-/// The text of `SHA256SUMS` (the `sha256sum -c` format: hash, two spaces, file name).
-pub(super) fn manifest_text(results: &[DeliverableResult]) -> String {
+/// The text of `SHA256SUMS` (the `sha256sum -c` format: hash, two spaces, the file's
+/// path relative to the output folder: `25fps/..._25fps.wav` for a speed version).
+pub(super) fn manifest_text<'a>(
+    out_dir: &std::path::Path,
+    results: impl IntoIterator<Item = &'a DeliverableResult>,
+) -> String {
     let mut text = String::new();
-    for f in results.iter().flat_map(|d| &d.files) {
-        let name = f
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for f in results.into_iter().flat_map(|d| &d.files) {
+        let name = match f.path.strip_prefix(out_dir) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => f
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
         text.push_str(&format!("{}  {}\n", f.sha256, name));
     }
     text
