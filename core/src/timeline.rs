@@ -998,6 +998,23 @@ mod tests {
     }
 
     #[test]
+    fn a_source_position_lands_on_the_reel_exactly() {
+        // 01:00:00:00 of a 44.1 kHz file is 01:00:00:00 of a 48 kHz reel
+        let r = clip_ratio(44_100, 48_000, Speed::UNITY).unwrap();
+        assert_eq!(source_to_reel(3600 * 44_100, r), 3600 * 48_000);
+        // 01:00:10:00 at 24 fps, pulled down: the same frame count at 23.976
+        let r = clip_ratio(48_000, 48_000, Speed::PULL_DOWN).unwrap();
+        let tr = 3610 * 24 * 2000;
+        assert_eq!(source_to_reel(tr, r), 3610 * 24 * 2002);
+        // rounded to the nearest reel frame, halves away from zero
+        assert_eq!(source_to_reel(1, (147, 160)), 1);
+        assert_eq!(source_to_reel(3, (2, 1)), 2);
+        assert_eq!(source_to_reel(1, (2, 1)), 1);
+        assert_eq!(source_to_reel(-1, (2, 1)), -1);
+        assert_eq!(source_to_reel(i64::MAX, (1, 2)), i64::MAX);
+    }
+
+    #[test]
     fn crossfade_gains_sum_to_one_or_keep_power() {
         for shape in [FadeShape::Linear, FadeShape::SCurve, FadeShape::EqualPower] {
             let l = 480u64;
