@@ -447,6 +447,132 @@ fn a_stem_at_another_sample_rate_is_converted() {
     );
 }
 
+/// A 48 kHz mono float WAV of `x` whose bext TimeReference is `tr` samples since midnight.
+fn write_with_time_reference(path: &Path, x: &[f32], tr: u64) {
+    use dubstage_core::io::{Bext, OutputFormat, Rf64Mode, WavSpec, WavWriter};
+    let spec = WavSpec {
+        channels: 1,
+        sample_rate: SR,
+        format: OutputFormat::Float32,
+        channel_mask: 0,
+        bext: Some(Bext {
+            time_reference: tr,
+            version: 2,
+            ..Default::default()
+        }),
+        rf64: Rf64Mode::AUTO,
+        bw64: false,
+        dither_seed: 1,
+    };
+    let mut w = WavWriter::create(path, spec).unwrap();
+    w.write_planar(&[x]).unwrap();
+    w.finish().unwrap();
+}
+
+/// The session of the converted-stem tests: a 23.976 reel from 01:00:00:00, 20 s.
+const SPEED_SESSION: &str = r#"
+[reel]
+title = "Speed"
+frame_rate = "23.976"
+start = "01:00:00:00"
+length = "00:00:20:00"
+
+[output]
+format = "float32"
+
+[[stem]]
+id = "fx"
+kind = "effects"
+source = "fx.wav"
+speed = "pull-down"
+"#;
+
+/// A pulled-down stem placed by its TimeReference keeps its frame numbers (a telecine
+/// transfer): recorded at 24 fps from 01:00:10:00 (TimeReference 173 280 000), it lands
+/// at 01:00:10:00 on the 23.976 reel, 480 480 samples after the reel's start (10 s ×
+/// 1001/1000), and a click 24 000 samples into the file sounds 24 024 samples later.
+#[test]
+fn a_pulled_down_stem_placed_by_its_time_reference_lands_at_its_timecode() {
+    let dir = tmpdir("speed-tr");
+    let mut x = vec![0.0f32; 48_000];
+    x[24_000] = 0.5;
+    let tr = (3600 + 10) * 24 * 2000; // 01:00:10:00 at 24 fps, 48 kHz
+    write_with_time_reference(&dir.join("fx.wav"), &x, tr);
+    std::fs::write(dir.join("session.toml"), SPEED_SESSION).unwrap();
+    render_ok(&dir.join("session.toml"), &dir.join("o"), &["--quiet"]);
+    let (_, pm) = read(&dir.join("o/Speed_R1_PM_2.0.wav"));
+    let (mut at, mut peak) = (0, 0.0f32);
+    for c in &pm {
+        for (i, &v) in c.iter().enumerate() {
+            if v.abs() > peak {
+                (at, peak) = (i, v.abs());
+            }
+        }
+    }
+    assert!(peak > 0.1, "the click is missing (peak {peak})");
+    assert_eq!(at, 480_480 + 24_024, "the click is at reel sample {at}");
+}
+
+/// The render says what it converted: the summary (text and `--json`) and the QC report
+/// (JSON and HTML) list the pulled-down stem and a 44.1 kHz stem, each with its file, both
+/// rates, its speed and the resampler; a stem at the reel's rate and speed is not listed.
+#[test]
+fn the_render_lists_every_converted_source() {
+    let dir = tmpdir("speed-list");
+    write_with_time_reference(&dir.join("fx.wav"), &vec![0.01; 48_000], 172_972_800);
+    write_f32(&dir.join("mx.wav"), 44_100, &[vec![0.01; 44_100]]);
+    write_f32(&dir.join("dx.wav"), SR, &[vec![0.01; 48_000]]);
+    let session = format!(
+        "{SPEED_SESSION}\n[[stem]]\nid = \"mx\"\nkind = \"music\"\nsource = \"mx.wav\"\nstart = \"01:00:01:00\"\n\n\
+         [[stem]]\nid = \"dx\"\nkind = \"dialogue\"\nsource = \"dx.wav\"\nstart = \"01:00:01:00\"\n"
+    );
+    std::fs::write(dir.join("session.toml"), session).unwrap();
+    let out = render_ok(&dir.join("session.toml"), &dir.join("o"), &["--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("o/qc/report.json")).unwrap())
+            .unwrap();
+    for (name, conv) in [
+        ("summary", &summary["conversions"]),
+        ("QC report", &report["conversions"]),
+    ] {
+        let conv = conv.as_array().unwrap_or_else(|| panic!("{name}: {conv}"));
+        assert_eq!(conv.len(), 2, "{name}: {conv:?}");
+        let (fx, mx) = (&conv[0], &conv[1]);
+        assert_eq!(fx["what"], "stem 'fx'", "{name}");
+        assert!(fx["file"].as_str().unwrap().ends_with("fx.wav"), "{name}");
+        assert_eq!(
+            (&fx["from_hz"], &fx["to_hz"]),
+            (&48_000.into(), &48_000.into())
+        );
+        assert_eq!(fx["speed"], "pull-down", "{name}");
+        assert_eq!(mx["what"], "stem 'mx'", "{name}");
+        assert!(mx["file"].as_str().unwrap().ends_with("mx.wav"), "{name}");
+        assert_eq!(
+            (&mx["from_hz"], &mx["to_hz"]),
+            (&44_100.into(), &48_000.into())
+        );
+        assert!(mx["speed"].is_null(), "{name}");
+        for c in conv {
+            assert!(
+                c["resampler"].as_str().unwrap().starts_with("rubato"),
+                "{name}"
+            );
+        }
+    }
+    let html = std::fs::read_to_string(dir.join("o/qc/report.html")).unwrap();
+    assert!(html.contains("<h2>Converted sources (2)</h2>"));
+    let text = render_ok(&dir.join("session.toml"), &dir.join("o2"), &[]);
+    assert!(
+        text.contains("converted stem 'fx' (")
+            && text.contains("fx.wav): 48000 Hz -> 48000 Hz, speed pull-down\n")
+            && text.contains("mx.wav): 44100 Hz -> 48000 Hz\n")
+            && text.contains("resampler: rubato"),
+        "{text}"
+    );
+    assert!(!text.contains("'dx'"), "{text}");
+}
+
 #[test]
 fn channel_count_must_match_layout() {
     bad(

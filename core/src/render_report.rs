@@ -373,11 +373,40 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
         cues: i.cues,
         manifest,
         folds: fold_reports(plan),
+        conversions: conversions(plan),
         thresholds: plan.qc.clone(),
         status: Status::Pass,
     };
     report.finalize();
     report
+}
+
+/// Every source the render converts as it plays: each converted clip of a track,
+/// each stem at another sample rate or speed (played as one converted clip), in
+/// session order.
+pub fn conversions(plan: &Plan) -> Vec<crate::qc::Conversion> {
+    plan.stems
+        .iter()
+        .flat_map(|s| &s.clips)
+        .filter(|c| c.ratio != (1, 1))
+        .map(|c| {
+            let mut files: Vec<String> = Vec::new();
+            for ch in &c.channels {
+                let f = ch.path.display().to_string();
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+            crate::qc::Conversion {
+                what: c.label.clone(),
+                file: files.join(", "),
+                from_hz: c.source_rate,
+                to_hz: plan.sample_rate,
+                speed: (!c.speed.is_unity()).then(|| c.speed.label()),
+                resampler: crate::resample::RESAMPLER.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// The folds of the render: every stem whose layout has channels the mix lacks, and

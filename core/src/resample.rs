@@ -25,6 +25,9 @@ use crate::{Error, Result};
 use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
 use rubato::{Fft, FixedSync, Indexing, Resampler as _};
 
+/// The resampler as the reports name it (`render`'s summary, the QC report).
+pub const RESAMPLER: &str = "rubato synchronous FFT resampler (rubato::Fft, Blackman-Harris window, blocks of 8192 input frames or more): an exact rational ratio, an exact length, deterministic";
+
 /// Input frames per FFT block. Larger blocks give a sharper anti-aliasing
 /// filter (the filter spans the block); 8192 keeps the pass-band residual of a
 /// 44.1 → 48 kHz conversion far below −100 dB (see the tests).

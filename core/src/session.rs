@@ -1306,20 +1306,34 @@ impl Session {
             None => (0..channels).collect(),
         };
 
+        // another sample rate or a speed change: the stem plays as one converted clip
+        let speed = match &s.speed {
+            Some(t) => {
+                crate::resample::Speed::parse(t).map_err(|e| Error::stem(&s.id, e.to_string()))?
+            }
+            None => crate::resample::Speed::UNITY,
+        };
+        let file_rate = infos[0].sample_rate;
+        let ratio = crate::timeline::clip_ratio(file_rate, sr, speed)
+            .map_err(|e| Error::stem(&s.id, e.to_string()))?;
         let offset = match &s.start {
             Some(t) => self.timecode(t)?.to_samples(sr) - start_abs,
             None => match infos[0].bext.as_ref().filter(|b| b.time_reference > 0) {
                 Some(b) => {
-                    // Samples since midnight: more than a day of them is a damaged or
-                    // hostile header, not a place on any reel.
-                    let day = self.frame_rate.day_samples(sr);
+                    // Samples since midnight, counted in the file's own samples: more
+                    // than a day of them is a damaged or hostile header, not a place on
+                    // any reel.
+                    let day = self.frame_rate.day_samples(file_rate);
                     match i64::try_from(b.time_reference) {
-                        Ok(t) if t <= day => t - start_abs,
+                        // A converted file keeps its frame numbers (a speed change is a
+                        // transfer, see `feature::speed`): its TimeReference lands at
+                        // TR × the conversion's ratio on the reel, exactly.
+                        Ok(t) if t <= day => crate::timeline::source_to_reel(t, ratio) - start_abs,
                         _ => {
                             return Err(Error::stem(
                                 &s.id,
                                 format!(
-                                    "{}: bext TimeReference {} samples is beyond one day ({day} samples at {sr} Hz, {}): the header is damaged; give the stem a `start`",
+                                    "{}: bext TimeReference {} samples is beyond one day ({day} samples at {file_rate} Hz, {}): the header is damaged; give the stem a `start`",
                                     infos[0].path.display(),
                                     b.time_reference,
                                     self.frame_rate
@@ -1331,20 +1345,6 @@ impl Session {
                 None => 0,
             },
         };
-        // another sample rate or a speed change: the stem plays as one converted clip
-        let speed = match &s.speed {
-            Some(t) => {
-                crate::resample::Speed::parse(t).map_err(|e| Error::stem(&s.id, e.to_string()))?
-            }
-            None => crate::resample::Speed::UNITY,
-        };
-        let ratio = crate::timeline::clip_ratio(infos[0].sample_rate, sr, speed)
-            .map_err(|e| Error::stem(&s.id, e.to_string()))?;
-        let mut offset = offset;
-        if ratio != (1, 1) && s.start.is_none() {
-            // a TimeReference counts the file's own samples
-            offset = (offset + start_abs) * sr as i64 / infos[0].sample_rate as i64 - start_abs;
-        }
         if i64::try_from(frames).is_err() {
             return Err(Error::stem(
                 &s.id,
@@ -1366,6 +1366,8 @@ impl Session {
                 layout.len(),
                 frames,
                 offset,
+                file_rate,
+                speed,
                 ratio,
             )]
         };

@@ -189,6 +189,10 @@ pub struct PlanClip {
     /// the source as it is; anything else converts it (another sample rate, a
     /// speed change, or both).
     pub ratio: (u32, u32),
+    /// The source's sample rate (Hz) and its speed change: what `ratio` is
+    /// made of, for the reports that say what was converted.
+    pub source_rate: u32,
+    pub speed: Speed,
 }
 
 /// The reduced ratio of source frames to reel frames for a source at
@@ -216,6 +220,21 @@ pub fn clip_ratio(source_rate: u32, reel_rate: u32, speed: Speed) -> Result<(u32
         )));
     }
     Ok((src as u32, reel as u32))
+}
+
+/// The reel frame that source frame `source` lands on at `ratio` (source
+/// frames per reel frame): `source × reel / src`, exact in `i128` and rounded
+/// to the nearest frame (halves away from zero). A converted file keeps its
+/// frame numbers: its bext TimeReference, in its own samples, lands here.
+pub fn source_to_reel(source: i64, ratio: (u32, u32)) -> i64 {
+    let n = source as i128 * ratio.1 as i128;
+    let d = ratio.0 as i128;
+    let q = if n >= 0 {
+        (n + d / 2) / d
+    } else {
+        -((-n + d / 2) / d)
+    };
+    q.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// Source frames a clip of `length` reel frames plays at `ratio` (rounded up).
@@ -607,6 +626,8 @@ pub fn resolve_track(
             fade_out: fade(&c.fade_out),
             handles: c.handles_samples.unwrap_or([0, 0]),
             ratio,
+            source_rate: first.sample_rate,
+            speed,
         });
     }
     // overlapping clips crossfade over the overlap unless they give their own fades
@@ -657,7 +678,13 @@ pub fn resolve_track(
 /// A whole-file stem at another sample rate or speed, as one converted clip:
 /// `paths` are its files (one interleaved, or multi-mono), `map` takes file
 /// channel `i` (across the files) to layout index `map[i]`; `frames` are the
-/// source's, `record_start` is the reel sample of its first sample.
+/// source's, `record_start` is the reel sample of its first sample; the
+/// source plays at `speed` from `source_rate` Hz, `ratio` being the two
+/// together ([`clip_ratio`]).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the stem's resolved fields, each a plain value; one call site"
+)]
 pub fn whole_file_clip(
     id: &str,
     paths: &[PathBuf],
@@ -665,6 +692,8 @@ pub fn whole_file_clip(
     channels: usize,
     frames: u64,
     record_start: i64,
+    source_rate: u32,
+    speed: Speed,
     ratio: (u32, u32),
 ) -> PlanClip {
     let mut per_layout = vec![
@@ -695,6 +724,8 @@ pub fn whole_file_clip(
         fade_out: (0, FadeShape::Linear),
         handles: [0, 0],
         ratio,
+        source_rate,
+        speed,
     }
 }
 
@@ -961,7 +992,26 @@ mod tests {
             fade_out: fo,
             handles: [0, 0],
             ratio: (1, 1),
+            source_rate: 48_000,
+            speed: Speed::UNITY,
         }
+    }
+
+    #[test]
+    fn a_source_position_lands_on_the_reel_exactly() {
+        // 01:00:00:00 of a 44.1 kHz file is 01:00:00:00 of a 48 kHz reel
+        let r = clip_ratio(44_100, 48_000, Speed::UNITY).unwrap();
+        assert_eq!(source_to_reel(3600 * 44_100, r), 3600 * 48_000);
+        // 01:00:10:00 at 24 fps, pulled down: the same frame count at 23.976
+        let r = clip_ratio(48_000, 48_000, Speed::PULL_DOWN).unwrap();
+        let tr = 3610 * 24 * 2000;
+        assert_eq!(source_to_reel(tr, r), 3610 * 24 * 2002);
+        // rounded to the nearest reel frame, halves away from zero
+        assert_eq!(source_to_reel(1, (147, 160)), 1);
+        assert_eq!(source_to_reel(3, (2, 1)), 2);
+        assert_eq!(source_to_reel(1, (2, 1)), 1);
+        assert_eq!(source_to_reel(-1, (2, 1)), -1);
+        assert_eq!(source_to_reel(i64::MAX, (1, 2)), i64::MAX);
     }
 
     #[test]

@@ -7,9 +7,11 @@
 
 use dubstage_core::FrameRate;
 use dubstage_core::editorial::{self, EditList, ListTimecode};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "editorial/reference.rs"]
+mod reference;
+use reference::python;
 
 fn real() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -66,47 +68,6 @@ fn rate_of(p: &Path) -> FrameRate {
 
 fn frames(tc: ListTimecode, r: FrameRate) -> i64 {
     tc.frames_at(r).unwrap()
-}
-
-/// The Python with pycmx and opentimelineio: `DUBSTAGE_PYTHON`, else the virtual
-/// environment `scripts/test-deps.sh` makes where the system's pip refuses (PEP 668),
-/// else `python3`.
-fn python3() -> std::path::PathBuf {
-    if let Some(p) = std::env::var_os("DUBSTAGE_PYTHON") {
-        return p.into();
-    }
-    let venv = std::env::var_os("DUBSTAGE_PYREF")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/dubstage/pyref")))
-        .map(|d| d.join("bin/python3"));
-    let has = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import pycmx, opentimelineio"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    match venv {
-        Some(v) if !has(Path::new("python3")) && has(&v) => v,
-        _ => "python3".into(),
-    }
-}
-
-/// Runs a reference script; fails (never skips) when Python or the package is missing.
-fn python(script: &str, args: &[String]) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/editorial")
-        .join(script);
-    let out = Command::new(python3())
-        .arg(&path)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("python3 is needed for this test: {e}"));
-    assert!(
-        out.status.success(),
-        "{script} failed (bash scripts/test-deps.sh installs pycmx and opentimelineio): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("reference JSON")
 }
 
 #[test]

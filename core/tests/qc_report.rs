@@ -3,9 +3,9 @@
 //! real detector runs on synthetic audio (written to the temp dir for a look).
 
 use dubstage_core::qc::{
-    self, BackendReport, Check, CueRow, DeliverableQc, Finding, FindingKind, LoudnessFigures,
-    ManifestEntry, Normalization, NullTest, PopDetector, ProfileInfo, QcConfig, QcDetectors,
-    QcReport, SessionInfo, Status, TimeBase, Timelines, loudness_checks, sync_report,
+    self, BackendReport, Check, Conversion, CueRow, DeliverableQc, Finding, FindingKind,
+    LoudnessFigures, ManifestEntry, Normalization, NullTest, PopDetector, ProfileInfo, QcConfig,
+    QcDetectors, QcReport, SessionInfo, Status, TimeBase, Timelines, loudness_checks, sync_report,
 };
 use dubstage_core::{FrameRate, Layout, Timecode};
 use std::f64::consts::PI;
@@ -348,6 +348,14 @@ fn sample_report() -> QcReport {
         cues,
         manifest,
         folds: vec![],
+        conversions: vec![Conversion {
+            what: "track 'MX' clip 1 ('cue 1M1')".into(),
+            file: "media/1M1 & 1M2.wav".into(),
+            from_hz: 44_100,
+            to_hz: 48_000,
+            speed: Some("pull-down".into()),
+            resampler: "rubato".into(),
+        }],
         thresholds: cfg,
         status: Status::Pass,
     };
@@ -376,6 +384,22 @@ fn sample_report_has_the_planted_defects_and_renders() {
     let html = qc::html::render(&rep);
     assert!(html.contains("FX +2002 samples"));
     assert!(html.contains("03:00:00:00") || html.contains("02:59:52:00"));
+    // the converted source: what, file (escaped), both rates and the speed
+    let conv = html
+        .split("<h2>Converted sources (1)</h2>")
+        .nth(1)
+        .expect("a converted-sources section");
+    let conv = &conv[..conv.find("</section>").unwrap()];
+    for want in [
+        "track &#39;MX&#39; clip 1 (&#39;cue 1M1&#39;)",
+        "media/1M1 &amp; 1M2.wav",
+        "44100 Hz",
+        "48000 Hz",
+        "pull-down",
+        "by rubato.",
+    ] {
+        assert!(conv.contains(want), "{want} missing from {conv}");
+    }
     let dir = std::env::temp_dir().join("dubstage-qc-sample");
     qc::write_report(&dir, &rep).unwrap();
     eprintln!("sample report: {}", dir.join("report.html").display());

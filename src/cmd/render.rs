@@ -168,6 +168,22 @@ pub fn print_summary(s: &RenderSummary) {
             }
         }
     }
+    for c in &s.conversions {
+        println!(
+            "converted {} ({}): {} Hz -> {} Hz{}",
+            c.what,
+            c.file,
+            c.from_hz,
+            c.to_hz,
+            c.speed
+                .as_ref()
+                .map(|sp| format!(", speed {sp}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(c) = s.conversions.first() {
+        println!("  resampler: {}", c.resampler);
+    }
     println!(
         "backend {} ({}), CPU {}; wall {:.2} s, {:.1}x realtime",
         s.backend.kind,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end tests of the preview page: builds the CLI, writes the demo reel and
-# its preview package, serves it on loopback, and runs specs/ with node's test
-# runner against Debian's Chromium through playwright-core. Exits non-zero on failure.
+# End-to-end tests of the preview page: builds the CLI, writes the demo reel and the
+# timeline demo (`demo --timeline`) and their preview packages, serves each on loopback,
+# and runs specs/ with node's test runner against Debian's Chromium through
+# playwright-core. Exits non-zero on failure.
 #
 #   tests/e2e/run.sh            (SHOTS=DIR keeps the screenshots there)
 #
@@ -15,12 +16,12 @@ cd "$root"
 work="$(mktemp -d "${TMPDIR:-/tmp}/dubstage-e2e.XXXXXX")"
 shots="${SHOTS:-$work/shots}"
 mkdir -p "$shots"
-server=""
+servers=()
 t0=$(date +%s)
 step() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
 cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  if [ -z "${KEEP:-}" ]; then rm -rf "$work/demo" "$work/pkg"; fi
+  for s in "${servers[@]}"; do kill "$s" 2>/dev/null || true; wait "$s" 2>/dev/null || true; done
+  if [ -z "${KEEP:-}" ]; then rm -rf "$work/demo" "$work/pkg" "$work/timeline" "$work/tlpkg"; fi
 }
 trap cleanup EXIT
 
@@ -55,18 +56,29 @@ else
 fi
 "$bin" preview "$work/demo/session.toml" --out "$work/pkg" "${video[@]}"
 
+step "timeline demo + preview package"
+"$bin" demo --timeline --out "$work/timeline" --quiet
+"$bin" preview "$work/timeline/session.toml" --out "$work/tlpkg"
+
+# serve SESSION PKG NAME: serves PKG on loopback (a random free port, a random token in the
+# URL: the default) and sets $url to its address
+serve() {
+  local log="$work/serve-$3.log"
+  "$bin" preview "$1" --out "$2" --no-write --serve >"$log" 2>&1 &
+  servers+=($!)
+  url=""
+  for _ in $(seq 1 100); do
+    url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/[0-9a-f]*/' "$log" || true)"
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+  echo "   $url"
+}
 step "serve"
-# loopback, a random free port, a random token in the URL (the default)
-"$bin" preview "$work/demo/session.toml" --out "$work/pkg" --no-write --serve >"$work/serve.log" 2>&1 &
-server=$!
-url=""
-for _ in $(seq 1 100); do
-  url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/[0-9a-f]*/' "$work/serve.log" || true)"
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "server did not start:"; cat "$work/serve.log"; exit 1; }
-echo "   $url"
+serve "$work/timeline/session.toml" "$work/tlpkg" timeline
+tl_url="$url"
+serve "$work/demo/session.toml" "$work/pkg" demo
 
 step "npm"
 cd "$root/tests/e2e"
@@ -75,5 +87,6 @@ if [ ! -d node_modules/playwright-core ]; then npm ci --no-audit --no-fund; fi
 step "specs"
 DUBSTAGE_URL="$url" DUBSTAGE_PKG="$work/pkg" DUBSTAGE_BIN="$bin" DUBSTAGE_SHOTS="$shots" \
   DUBSTAGE_SESSION="$work/demo/session.toml" \
+  DUBSTAGE_TL_URL="$tl_url" DUBSTAGE_TL_PKG="$work/tlpkg" DUBSTAGE_TL_SESSION="$work/timeline/session.toml" \
   node --test --test-concurrency=1 specs/
 step "done; screenshots: $shots"

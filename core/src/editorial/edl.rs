@@ -408,6 +408,7 @@ fn event_line(line: &str, n: usize, rate: FrameRate, fcm_drop: bool) -> Result<E
         motion: None,
         split: None,
         comments: Vec::new(),
+        from_transition: false,
     })
 }
 

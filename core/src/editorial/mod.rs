@@ -225,6 +225,10 @@ pub struct Edit {
     pub split: Option<Split>,
     /// Other comment lines of the event, as written (without the `*`).
     pub comments: Vec<String>,
+    /// Made by the OTIO reader from an audio track's `Transition` (the
+    /// outgoing side of a crossfade or of a fade to black, or the black of a
+    /// fade from black), not a clip of the list: see [`otio`].
+    pub from_transition: bool,
 }
 
 impl Edit {
@@ -317,7 +321,9 @@ impl EditList {
         let events = self
             .edits
             .iter()
-            .filter(|e| self.kind == ListKind::Cmx3600 || !e.tracks.is_empty())
+            .filter(|e| {
+                self.kind == ListKind::Cmx3600 || (!e.tracks.is_empty() && !e.from_transition)
+            })
             .map(|e| DryRunEvent {
                 number: e.number,
                 reel: e.reel.clone(),

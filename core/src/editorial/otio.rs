@@ -16,6 +16,23 @@
 //! export keeps every field this reader does not use. OpenTimelineIO writes
 //! `Inf`, `-Infinity` and `NaN` for non-finite floats (not JSON); they are
 //! read as the strings `"Inf"`, `"-Infinity"`, `"NaN"`.
+//!
+//! ## Transitions on audio tracks
+//!
+//! An OTIO `Transition` takes no room on its track: it spans `in_offset`
+//! before the cut and `out_offset` after it, the outgoing item continuing
+//! under the incoming one. On an audio track it is read as a CMX 3600
+//! dissolve, so that conform makes the same crossfades and fades from it as
+//! from an EDL: the outgoing clip ends `in_offset` before the cut and its
+//! continuation (a zero-length edit of the incoming clip's event, as an
+//! EDL's) plays on under the incoming clip, which starts `in_offset` before
+//! the cut (with `in_offset` more of its source) and dissolves in over
+//! `in_offset + out_offset`. A `Gap`, the start or the end of the track on
+//! either side is black (`BL`): a transition from a gap (or at the track's
+//! start) is a fade in of the clip after it, one to a gap (or at the track's
+//! end) a fade out of the clip before it, over the same length. The edits
+//! made for this are marked [`Edit::from_transition`]. Video tracks keep their
+//! clips as the file places them (the incoming clip marked a dissolve).
 
 use super::{Edit, EditList, ListKind, ListTimecode, MotionEffect, Transition};
 use crate::timecode::{FrameRate, Timecode};
@@ -75,8 +92,20 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, String> {
         }
         let track_name = track["name"].as_str().unwrap_or_default();
         let mut pos = start;
+        // a video track: the dissolve length of the next clip
         let mut pending_transition: Option<u32> = None;
+        // an audio track: the transition waiting for the item after it, and
+        // the clip just before (its index, its record in and source out, in
+        // frames)
+        let mut pending: Option<Pending> = None;
+        let mut last_clip: Option<(usize, i64, i64)> = None;
         for (ci, item) in children(track).iter().enumerate() {
+            if audio && !matches!(schema(item), "Clip" | "Transition") {
+                if let Some(p) = pending.take() {
+                    fade_to_black(&mut list.edits, p, audio_index, rate);
+                }
+                last_clip = None;
+            }
             match schema(item) {
                 "Clip" => {
                     number += 1;
@@ -112,7 +141,7 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, String> {
                         line: ci + 1,
                     });
                     let frames = pending_transition.take().unwrap_or(0);
-                    list.edits.push(Edit {
+                    let mut e = Edit {
                         number,
                         line: ci + 1,
                         reel,
@@ -140,7 +169,43 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, String> {
                         motion,
                         split: None,
                         comments: Vec::new(),
-                    });
+                        from_transition: false,
+                    };
+                    if let Some(p) = pending.take() {
+                        // a crossfade, or a fade in from black: the outgoing side
+                        // first (same event), then this clip from `in_offset`
+                        // before the cut, dissolving in
+                        // (no earlier than midnight, nor than the clip's source)
+                        let a = p.a.min(p.cut.max(0));
+                        let early = if src_in < a {
+                            list.warnings.push(format!(
+                                "track {} ('{track_name}'), item {}: clip '{}' has {src_in} frames of source before its range, fewer than the transition's in_offset ({a}): its fade starts {src_in} frames before the cut",
+                                ti + 1,
+                                ci + 1,
+                                e.clip_name.as_deref().unwrap_or_default(),
+                            ));
+                            src_in
+                        } else {
+                            a
+                        };
+                        let out = p.outgoing.unwrap_or_else(|| {
+                            black(
+                                number,
+                                ci + 1,
+                                audio_index,
+                                p.cut - early,
+                                p.cut - early,
+                                rate,
+                            )
+                        });
+                        list.edits.push(Edit { number, ..out });
+                        e.record_in = tc(p.cut - early, rate);
+                        e.source_in = tc(src_in - early, rate);
+                        e.transition = Transition::Dissolve;
+                        e.transition_frames = (early + p.b).max(0) as u32;
+                    }
+                    list.edits.push(e);
+                    last_clip = audio.then(|| (list.edits.len() - 1, pos, src_in + dur));
                     pos += dur;
                 }
                 "Gap" => {
@@ -151,12 +216,46 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, String> {
                     let a = item
                         .get("in_offset")
                         .and_then(|t| rational(t, rate))
-                        .unwrap_or(0);
+                        .unwrap_or(0)
+                        .max(0);
                     let b = item
                         .get("out_offset")
                         .and_then(|t| rational(t, rate))
-                        .unwrap_or(0);
-                    pending_transition = Some((a + b).max(0) as u32);
+                        .unwrap_or(0)
+                        .max(0);
+                    if !audio {
+                        pending_transition = Some((a + b) as u32);
+                        continue;
+                    }
+                    if let Some(p) = pending.take() {
+                        // two transitions in a row: the first ends in black
+                        fade_to_black(&mut list.edits, p, audio_index, rate);
+                    }
+                    // the clip before ends `in_offset` before the cut (no
+                    // earlier than its start); its continuation is kept for the
+                    // item after
+                    let mut a = a;
+                    let outgoing = last_clip.take().map(|(k, rec_in, src_out)| {
+                        let e = &mut list.edits[k];
+                        a = a.min((pos - rec_in).max(0));
+                        e.record_out = tc(pos - a, rate);
+                        e.source_out = tc(src_out - a, rate);
+                        Edit {
+                            source_in: e.source_out,
+                            record_in: e.record_out,
+                            transition: Transition::Cut,
+                            transition_frames: 0,
+                            from_transition: true,
+                            ..e.clone()
+                        }
+                    });
+                    pending = Some(Pending {
+                        cut: pos,
+                        a,
+                        b,
+                        outgoing,
+                        line: ci + 1,
+                    });
                 }
                 "Stack" | "Track" | "Sequence" => {
                     let d = item_duration(item, rate);
@@ -176,9 +275,67 @@ pub fn parse(text: &str, rate: FrameRate) -> Result<EditList, String> {
                 )),
             }
         }
+        if let Some(p) = pending.take() {
+            fade_to_black(&mut list.edits, p, audio_index, rate);
+        }
     }
     list.otio_document = Some(doc);
     Ok(list)
+}
+
+/// An audio track's transition waiting for the item after it.
+struct Pending {
+    /// Where the cut is (record frames).
+    cut: i64,
+    /// `in_offset` and `out_offset` (frames).
+    a: i64,
+    b: i64,
+    /// The zero-length continuation of the clip before, `None` for black.
+    outgoing: Option<Edit>,
+    /// The transition's index in its track (1-based).
+    line: usize,
+}
+
+/// A `BL` (silence) edit of audio track `track` over record frames `from .. to`.
+fn black(number: u32, line: usize, track: u32, from: i64, to: i64, rate: FrameRate) -> Edit {
+    Edit {
+        number,
+        line,
+        reel: "BL".into(),
+        channels: format!("A{track}"),
+        video: false,
+        tracks: vec![track],
+        transition: Transition::Cut,
+        transition_frames: 0,
+        source_in: tc(0, rate),
+        source_out: tc(to - from, rate),
+        record_in: tc(from, rate),
+        record_out: tc(to, rate),
+        clip_name: None,
+        source_file: None,
+        source_path: None,
+        patch: Vec::new(),
+        motion: None,
+        split: None,
+        comments: Vec::new(),
+        from_transition: true,
+    }
+}
+
+/// A transition with black after it: the clip before (if any) fades out, as an
+/// EDL's dissolve to `BL` (its continuation, then black dissolving in, in one
+/// event); black to black is nothing.
+fn fade_to_black(edits: &mut Vec<Edit>, p: Pending, track: u32, rate: FrameRate) {
+    let Some(out) = p.outgoing else {
+        return;
+    };
+    let number = out.number;
+    edits.push(out);
+    edits.push(Edit {
+        transition: Transition::Dissolve,
+        transition_frames: (p.a + p.b) as u32,
+        ..black(number, p.line, track, p.cut - p.a, p.cut + p.b, rate)
+    });
 }
 
 /// The schema name without its version: `"Clip.2"` -> `"Clip"`.
@@ -378,12 +535,12 @@ mod tests {
                     {"OTIO_SCHEMA": "Clip.1", "name": "b", "source_range": range(0, 24),
                      "effects": [{"OTIO_SCHEMA": "LinearTimeWarp.1", "time_scalar": 2.0}]},
                     {"OTIO_SCHEMA": "Transition.1", "in_offset": rt(6), "out_offset": rt(6)},
-                    {"OTIO_SCHEMA": "Clip.1", "name": "c", "source_range": range(0, 24)}
+                    {"OTIO_SCHEMA": "Clip.1", "name": "c", "source_range": range(10, 24)}
                 ]}
             ]}
         });
         let l = parse(&doc.to_string(), FrameRate::Fps24).unwrap();
-        assert_eq!(l.edits.len(), 3);
+        assert_eq!(l.edits.len(), 4);
         let a = &l.edits[0];
         assert_eq!(a.tracks, vec![1]);
         assert_eq!(a.record_in.to_string(), "01:00:00:00");
@@ -392,8 +549,92 @@ mod tests {
         assert_eq!(a.source_file.as_deref(), Some("file:///a.wav"));
         assert_eq!(l.edits[1].record_in.to_string(), "01:00:03:00");
         assert_eq!(l.edits[1].speed(FrameRate::Fps24), Some(2.0));
-        assert_eq!(l.edits[2].transition, Transition::Dissolve);
-        assert_eq!(l.edits[2].transition_frames, 12);
+        // the crossfade, as an EDL's dissolve: b ends 6 frames before the cut
+        // (01:00:04:00), its continuation opens c's event, and c starts there
+        // with 6 more frames of its source, dissolving in over 12
+        let (b, out, c) = (&l.edits[1], &l.edits[2], &l.edits[3]);
+        assert_eq!(b.record_out.to_string(), "01:00:03:18");
+        assert_eq!(b.source_out.to_string(), "00:00:00:18");
+        assert!(!b.from_transition);
+        assert_eq!((out.number, out.reel.as_str()), (c.number, "b"));
+        assert!(out.from_transition);
+        assert_eq!(out.record_in, out.record_out);
+        assert_eq!(out.record_in.to_string(), "01:00:03:18");
+        assert_eq!(out.source_in.to_string(), "00:00:00:18");
+        assert_eq!(c.transition, Transition::Dissolve);
+        assert_eq!(c.transition_frames, 12);
+        assert_eq!(c.record_in.to_string(), "01:00:03:18");
+        assert_eq!(c.source_in.to_string(), "00:00:00:04");
+        assert_eq!(c.record_out.to_string(), "01:00:05:00");
+        // the dry run lists the clips only
+        let names: Vec<_> = l.dry_run().events.into_iter().map(|e| e.reel).collect();
+        assert_eq!(names, ["a", "b", "c"]);
         assert_eq!(l.otio_document.unwrap()["future_field"]["kept"], true);
+    }
+
+    #[test]
+    fn transitions_from_and_to_gaps_and_track_ends_are_fades() {
+        let rt =
+            |v: i64| serde_json::json!({"OTIO_SCHEMA": "RationalTime.1", "value": v, "rate": 25});
+        let range = |s: i64, d: i64| serde_json::json!({"OTIO_SCHEMA": "TimeRange.1", "start_time": rt(s), "duration": rt(d)});
+        let tr = |a: i64, b: i64| serde_json::json!({"OTIO_SCHEMA": "Transition.1", "in_offset": rt(a), "out_offset": rt(b)});
+        let doc = serde_json::json!({
+            "OTIO_SCHEMA": "Timeline.1", "name": "fades",
+            "tracks": {"OTIO_SCHEMA": "Stack.1", "children": [
+                {"OTIO_SCHEMA": "Track.1", "kind": "Audio", "children": [
+                    tr(0, 10),
+                    {"OTIO_SCHEMA": "Clip.1", "name": "one", "source_range": range(25, 50)},
+                    tr(5, 5),
+                    {"OTIO_SCHEMA": "Gap.1", "source_range": range(0, 25)},
+                    tr(4, 6),
+                    {"OTIO_SCHEMA": "Clip.1", "name": "two", "source_range": range(100, 50)},
+                    tr(3, 0)
+                ]}
+            ]}
+        });
+        let l = parse(&doc.to_string(), FrameRate::Fps25).unwrap();
+        let f = |t: ListTimecode| t.frames_at(FrameRate::Fps25).unwrap();
+        let got: Vec<_> = l
+            .edits
+            .iter()
+            .map(|e| {
+                (
+                    e.number,
+                    e.reel.as_str(),
+                    e.transition_frames,
+                    f(e.record_in),
+                    f(e.record_out),
+                    f(e.source_in),
+                    e.from_transition,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // a fade in from black at the track's start: 0 + 10 frames
+                (1, "BL", 0, 0, 0, 0, true),
+                (1, "one", 10, 0, 45, 25, false),
+                // a fade out to the gap: "one" ends 5 before the cut at 50 and
+                // goes on under black dissolving in over 10
+                (1, "one", 0, 45, 45, 70, true),
+                (1, "BL", 10, 45, 55, 0, true),
+                // a fade in from the gap: "two" starts 4 before the cut at 75
+                (2, "BL", 0, 71, 71, 0, true),
+                (2, "two", 10, 71, 122, 96, false),
+                // a fade out at the track's end, 3 + 0 frames
+                (2, "two", 0, 122, 122, 147, true),
+                (2, "BL", 3, 122, 125, 0, true),
+            ]
+        );
+        assert!(l.edits.iter().all(|e| e.tracks == [1]));
+        assert!(
+            l.edits
+                .iter()
+                .filter(|e| e.transition_frames > 0)
+                .all(|e| e.transition == Transition::Dissolve)
+        );
+        assert_eq!(l.dry_run().events.len(), 2);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
     }
 }

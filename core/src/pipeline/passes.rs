@@ -493,6 +493,7 @@ fn render_on_this_thread(
         }),
         qc_issues,
         qc_loudness,
+        conversions: crate::render_report::conversions(plan),
         cpu,
         wall_s: wall,
         x_realtime: if wall > 0.0 {

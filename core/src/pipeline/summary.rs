@@ -37,6 +37,9 @@ pub struct RenderSummary {
     /// The printmaster's loudness checks against the delivery profile (pass or not),
     /// or its figures when there is no profile.
     pub qc_loudness: Vec<crate::render_report::QcLine>,
+    /// Every source converted as it played (another sample rate, a speed change):
+    /// what, file, from and to rate, speed, resampler.
+    pub conversions: Vec<crate::qc::Conversion>,
     /// The CPU the render ran on (its features can change float results on some
     /// backends; the CPU reference gives the same bytes everywhere).
     pub cpu: crate::backend::CpuInfo,

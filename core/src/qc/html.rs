@@ -116,6 +116,7 @@ pub fn render(r: &QcReport) -> String {
     }
     sync_section(&mut h, r);
     folds_section(&mut h, r);
+    conversions_section(&mut h, r);
     null_section(&mut h, r);
     cues_section(&mut h, r);
     manifest_section(&mut h, r);
@@ -1079,6 +1080,35 @@ fn folds_section(h: &mut String, r: &QcReport) {
         h.push_str("</tbody></table></div>");
     }
     h.push_str("</section>\n");
+}
+
+fn conversions_section(h: &mut String, r: &QcReport) {
+    if r.conversions.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<section class=\"card\"><h2>Converted sources ({})</h2><p class=\"note\">Sources at \
+         another sample rate than the reel's, or played at another speed (the pitch follows \
+         the speed, as in a film transfer), converted as they played by {}.</p>\
+         <div class=\"tw\"><table><thead><tr><th>What</th><th>File</th><th class=\"num\">From</th>\
+         <th class=\"num\">To</th><th>Speed</th></tr></thead><tbody>",
+        r.conversions.len(),
+        escape(&r.conversions[0].resampler)
+    );
+    for c in &r.conversions {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{} Hz</td>\
+             <td class=\"num\">{} Hz</td><td>{}</td></tr>",
+            escape(&c.what),
+            escape(&c.file),
+            c.from_hz,
+            c.to_hz,
+            escape(c.speed.as_deref().unwrap_or("unchanged"))
+        );
+    }
+    h.push_str("</tbody></table></div></section>\n");
 }
 
 fn null_section(h: &mut String, r: &QcReport) {

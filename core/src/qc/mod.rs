@@ -31,7 +31,7 @@ pub use detect::{QcDetectors, TimeBase};
 pub use matrix::{MatrixFigures, MatrixFoldBack, MatrixResult};
 pub use null::{NullResult, NullTest};
 pub use report::{
-    BackendReport, Check, CueRow, DeliverableQc, Finding, FindingKind, LoudnessFigures,
+    BackendReport, Check, Conversion, CueRow, DeliverableQc, Finding, FindingKind, LoudnessFigures,
     ManifestEntry, Normalization, ProfileInfo, QcReport, SessionInfo, Status, SyncReport, SyncRow,
     Timelines, loudness_checks,
 };

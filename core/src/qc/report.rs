@@ -470,6 +470,26 @@ pub struct FoldReport {
     pub rows: Vec<FoldRow>,
 }
 
+/// A source converted as it played: recorded at another sample rate than the
+/// reel's, or played at another speed (a pull-up, a pull-down, a PAL speed
+/// change), or both.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Conversion {
+    /// `stem 'id'` or `track 'id' clip n ('name')`.
+    pub what: String,
+    /// The source file (the files of a family of mono files, `, `-separated).
+    pub file: String,
+    /// The source's sample rate, Hz.
+    pub from_hz: u32,
+    /// The reel's sample rate, Hz.
+    pub to_hz: u32,
+    /// The speed change as a session writes it (`pull-down`, `pull-up`,
+    /// `24/25`), `None` when the speed is unchanged.
+    pub speed: Option<String>,
+    /// The resampler that converted it.
+    pub resampler: String,
+}
+
 /// The whole QC report of a render.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QcReport {
@@ -496,6 +516,9 @@ pub struct QcReport {
     /// Stems and deliverables folded into a narrower layout, with their matrices.
     #[serde(default)]
     pub folds: Vec<FoldReport>,
+    /// Every source converted as it played (another sample rate, a speed change).
+    #[serde(default)]
+    pub conversions: Vec<Conversion>,
     /// The detector thresholds used.
     #[serde(default)]
     pub thresholds: crate::qc::QcConfig,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
+import * as lib from '../lib/preview.mjs';
 
 const URL_ = process.env.DUBSTAGE_URL;
 const PKG = process.env.DUBSTAGE_PKG;
@@ -19,41 +19,15 @@ const BIN = process.env.DUBSTAGE_BIN;
 const SHOTS = process.env.DUBSTAGE_SHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 'dubstage-shots-'));
 assert.ok(URL_ && PKG && BIN, 'run through tests/e2e/run.sh (DUBSTAGE_URL, DUBSTAGE_PKG, DUBSTAGE_BIN)');
 
-const manifest = JSON.parse(fs.readFileSync(path.join(PKG, 'manifest.json'), 'utf8'));
-const SR = manifest.sample_rate;
-const HOP = SR / 10;
-
-/** The CLI's loudness timeline `name` from the package: {m: [], s: []} in LUFS (NaN = none). */
-function cliSeries(name) {
-  const meta = JSON.parse(fs.readFileSync(path.join(PKG, 'loudness/loudness.json'), 'utf8'));
-  const ser = meta.series.find((x) => x.name === name);
-  assert.ok(ser, `series ${name} in loudness.json`);
-  const b = fs.readFileSync(path.join(PKG, ser.file));
-  const a = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
-  const n = ser.hops;
-  const conv = (v) => (v === -32768 ? NaN : v / 100);
-  return { m: Array.from(a.subarray(0, n), conv), s: Array.from(a.subarray(n), conv) };
-}
-
-/** `dubstage measure FILE --json --timeline`: {m: [], s: []} in LUFS (NaN = none). */
-function measureTimeline(file) {
-  const out = JSON.parse(execFileSync(BIN, ['measure', file, '--json', '--timeline'], { encoding: 'utf8' }));
-  const t = out[0].timeline;
-  const f = (v) => (v === null ? NaN : v);
-  return { m: t.momentary_lufs.map(f), s: t.short_term_lufs.map(f) };
-}
+const pkg = lib.previewPackage(PKG);
+const { manifest, SR, HOP } = pkg;
+const cliSeries = (name) => pkg.cliSeries(name);
+const measureTimeline = (file) => lib.measureTimeline(BIN, file);
 
 const DEMO = process.env.DUBSTAGE_SESSION ? path.dirname(process.env.DUBSTAGE_SESSION) : null;
 
-let browser, context, page;
-const dialogs = [];
-const errors = [];
-
-async function shot(name) {
-  const p = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: p, fullPage: true });
-  return p;
-}
+let browser, page, dialogs, errors;
+const shot = (name) => lib.screenshot(page, SHOTS, name);
 
 /** Waits for the timecode display to read `tc` (it is redrawn on the next animation frame). */
 async function expectTc(tc) {
@@ -63,22 +37,10 @@ async function expectTc(tc) {
   assert.equal(await page.textContent('#tc'), tc);
 }
 
-async function open() {
-  await page.goto(URL_);
-  await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
-}
+const open = () => lib.openPage(page, URL_);
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-  });
-  context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
-  page = await context.newPage();
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
-  page.on('pageerror', (e) => { errors.push(e.message); console.error('pageerror', e.message); });
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
+  ({ browser, page, dialogs, errors } = await lib.launch());
   await open();
 });
 
@@ -121,14 +83,7 @@ test('frame stepping and timecode entry follow the frame rate', async () => {
   assert.ok(Math.abs(ph - Math.round((10 * 24 - 1) * frame)) <= 1, `playhead ${ph}`);
 });
 
-async function playAndMeter(fromSample, seconds) {
-  await page.evaluate((s) => window.dubstage.seek(s), fromSample);
-  await page.click('#b-play');
-  await page.waitForFunction((s) => window.dubstage.S.meterShown.sample >= s,
-    fromSample + seconds * SR, { timeout: (seconds + 10) * 1000 });
-  const r = await page.evaluate(() => ({ ...window.dubstage.S.meterShown, ph: window.dubstage.playhead() }));
-  return r;
-}
+const playAndMeter = (fromSample, seconds) => lib.playAndMeter(page, fromSample, seconds, SR);
 
 test('plays, and the meter reads the CLI figures for the printmaster and for solo dialogue', async () => {
   // Start on a 100 ms hop boundary so that the page's hops line up with the CLI's.
@@ -144,8 +99,7 @@ test('plays, and the meter reads the CLI figures for the printmaster and for sol
   assert.ok(Math.abs(r.s - pm.s[k]) < 0.5, `printmaster short-term ${r.s} vs CLI ${pm.s[k]}`);
   // ... and the render's own printmaster deliverable, measured by `dubstage measure`
   if (DEMO) {
-    const pmFile = fs.readdirSync(path.join(DEMO, 'print')).find((f) => /_PM_.*\.wav$/.test(f));
-    const ref = measureTimeline(path.join(DEMO, 'print', pmFile));
+    const ref = measureTimeline(lib.printFile(DEMO, /_PM_.*\.wav$/));
     console.log(`printmaster deliverable (dubstage measure) at hop ${k}: M ${ref.m[k]} S ${ref.s[k]}`);
     assert.ok(Math.abs(r.m - ref.m[k]) < 0.5, `printmaster momentary ${r.m} vs dubstage measure ${ref.m[k]}`);
     assert.ok(Math.abs(r.s - ref.s[k]) < 0.5, `printmaster short-term ${r.s} vs dubstage measure ${ref.s[k]}`);
