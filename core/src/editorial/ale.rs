@@ -16,7 +16,8 @@
 //! ```
 //!
 //! What conform takes from it ([`apply`]): for an edit whose reel, clip name
-//! or source file names a row's `Name` or `Tape` (case-insensitive), the
+//! or source file names a row's `Name` (or its `Tape`, where the row's camera
+//! `Start`..`End` holds the edit's source in; case-insensitive), the
 //! row's sound roll (`Soundroll` or `Sound Roll`) becomes the edit's reel and
 //! its source timecodes move by the row's sound timecode (`Sound TC` or
 //! `Auxiliary TC1`) minus its camera `Start`, both at the ALE's `FPS`; the
@@ -38,6 +39,8 @@ pub struct AleRow {
     pub tape: Option<String>,
     /// `Start`: the camera timecode of the clip's first frame.
     pub start: Option<ListTimecode>,
+    /// `End`: the camera timecode after its last frame.
+    pub end: Option<ListTimecode>,
     /// `Soundroll` / `Sound Roll`.
     pub sound_roll: Option<String>,
     /// `Sound TC` / `Auxiliary TC1`: the sound timecode at the clip's first frame.
@@ -189,6 +192,7 @@ pub fn parse(text: &str) -> Result<Ale, (Option<usize>, String)> {
         ));
     }
     let c_start = find(&["Start"]);
+    let c_end = find(&["End"]);
     let c_roll = find(&["Soundroll", "Sound Roll"]);
     let c_stc = find(&["Sound TC", "Auxiliary TC1"]);
     let tracks: Vec<(usize, usize)> = columns
@@ -239,6 +243,7 @@ pub fn parse(text: &str) -> Result<Ale, (Option<usize>, String)> {
             name: field(c_name).map(str::to_string),
             tape: field(c_tape).map(str::to_string),
             start: tc(c_start)?,
+            end: tc(c_end)?,
             sound_roll: field(c_roll).map(str::to_string),
             sound_tc: tc(c_stc)?,
             track_names,
@@ -268,14 +273,22 @@ pub struct AleLink {
 }
 
 impl AleRow {
-    /// Does this row describe the clip or reel `s`?
-    fn names(&self, s: &str) -> bool {
-        let s = s.trim();
-        !s.is_empty()
-            && [&self.name, &self.tape]
-                .into_iter()
-                .flatten()
-                .any(|x| x.eq_ignore_ascii_case(s))
+    /// The first of `keys` that this row's `Name` (or `Tape`) is.
+    fn named<'k>(&self, keys: &'k [String], tape: bool) -> Option<&'k String> {
+        let field = if tape { &self.tape } else { &self.name };
+        let f = field.as_deref()?;
+        keys.iter().find(|k| k.trim().eq_ignore_ascii_case(f))
+    }
+
+    /// Does the camera range `Start..End` hold source timecode `src`? (No
+    /// `End`: from `Start` on.)
+    fn covers(&self, src: ListTimecode, rate: FrameRate) -> bool {
+        let f = |t: ListTimecode| t.frames_at(t.rate_in(rate, false)).ok();
+        match (self.start.and_then(f), self.end.and_then(f), f(src)) {
+            (Some(a), Some(b), Some(x)) => a <= x && x < b,
+            (Some(a), None, Some(x)) => a <= x,
+            _ => false,
+        }
     }
 
     /// Sound timecode minus camera start, in frames at `rate`.
@@ -302,13 +315,22 @@ pub fn apply(list: &mut EditList, ales: &[Ale]) -> (Vec<AleLink>, Vec<String>) {
             .flatten()
             .cloned()
             .collect();
+        // a row of the clip's name; else, of its tape, the clip whose camera
+        // range holds the edit's source in
         let hit = ales.iter().enumerate().find_map(|(fi, a)| {
-            a.rows
-                .iter()
-                .find(|r| r.sound_roll.is_some() && keys.iter().any(|k| r.names(k)))
-                .map(|r| (fi, a, r))
+            let rolls = || a.rows.iter().filter(|r| r.sound_roll.is_some());
+            rolls()
+                .find_map(|r| r.named(&keys, false).map(|k| (r, k)))
+                .or_else(|| {
+                    rolls()
+                        .filter(|r| r.covers(e.source_in, a.rate))
+                        .find_map(|r| r.named(&keys, true).map(|k| (r, k)))
+                })
+                .map(|(r, k)| (fi, a, r, k.clone()))
         });
-        let Some((fi, a, row)) = hit else { continue };
+        let Some((fi, a, row, clip)) = hit else {
+            continue;
+        };
         let Some(shift) = row.shift(a.rate) else {
             warnings.push(format!(
                 "event {}: ALE row at line {} names '{}' but gives no Sound TC or Start; left on reel '{}'",
@@ -341,11 +363,7 @@ pub fn apply(list: &mut EditList, ales: &[Ale]) -> (Vec<AleLink>, Vec<String>) {
         let roll = row.sound_roll.clone().unwrap_or_default();
         links.push(AleLink {
             number: e.number,
-            clip: keys
-                .iter()
-                .find(|k| row.names(k))
-                .cloned()
-                .unwrap_or_default(),
+            clip,
             sound_roll: roll.clone(),
             shift_frames: shift,
             file: fi,
