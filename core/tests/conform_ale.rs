@@ -195,7 +195,8 @@ fn a_list_of_camera_clips_conforms_through_the_ale() {
     assert_eq!(list.edits[2].reel, "B002C001");
 
     // the recorder files name no tracks: the ALE's names choose the lav
-    let (mut takes, scan_warnings) = conform::scan(&[media.clone()], list.rate).unwrap();
+    let (mut takes, scan_warnings) =
+        conform::scan(std::slice::from_ref(&media), list.rate).unwrap();
     for t in &mut takes {
         if let Some(n) = t.roll.as_deref().and_then(|r| ale::track_names(&ales, r)) {
             t.name_channels(n);

@@ -24,7 +24,8 @@ pub struct ApplyOptions<'a> {
     /// never heard) holding the removed pieces at their old place on the reel,
     /// with their handles, ready to be dragged back (Pro Tools' convention:
     /// trims on an inactive track). The reel's `length` is then set to the new
-    /// cut's end, so trims past it do not lengthen the print.
+    /// cut's end (as it is where the old session gave one), so trims past it do
+    /// not lengthen the print.
     pub trims: bool,
 }
 
@@ -372,10 +373,11 @@ pub fn apply_with(
     if !new_tracks.is_empty() {
         doc.insert("track".into(), toml::Value::Array(new_tracks));
     }
-    // the reel's length follows the new cut: from its content, or, where trims
-    // lie past the new cut's end, its end in the list
+    // the reel's length follows the new cut: its end in the new list where the
+    // old session gave a length or trims may lie past that end, else from its
+    // content
     if let Some(reel) = doc.get_mut("reel").and_then(|r| r.as_table_mut()) {
-        reel.remove("length");
+        let had_length = reel.remove("length").is_some();
         let end = changes
             .moves
             .iter()
@@ -383,7 +385,7 @@ pub fn apply_with(
             .chain(changes.inserted.iter().map(|r| r.1))
             .max();
         let start = Timecode::from_samples(plan.start_samples, plan.frame_rate, sr).to_frames();
-        if let Some(end) = end.filter(|&e| trimmed && e > start) {
+        if let Some(end) = end.filter(|&e| (trimmed || had_length) && e > start) {
             let len = Timecode::from_frames(end - start, plan.frame_rate);
             reel.insert("length".into(), toml::Value::String(len.to_string()));
         }

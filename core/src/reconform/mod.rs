@@ -12,7 +12,8 @@
 //! [`apply`] then rewrites a session: every clip of every track is cut at
 //! the change boundaries and its pieces moved; a whole-reel stem becomes a
 //! track of such pieces; breakpoints of automation move with the audio (and
-//! are dropped where their audio was removed); at each new edit point the
+//! are dropped where their audio was removed), and each piece gets breakpoints
+//! at its edges holding the old level there; at each new edit point the
 //! outgoing piece continues for [`NEW_EDIT_XFADE_S`] into its handle and
 //! crossfades with the incoming one. New material may be conformed fresh
 //! from the recorder's files ([`fill`], by the conform's relinker), and the
