@@ -369,3 +369,155 @@ fn reconform_writes_the_change_list_and_a_session_that_renders() {
     render_ok(&dir.join("s2.toml"), &print, &["--no-qc", "--quiet"]);
     assert!(files_in(&print).iter().any(|f| f.contains("_PM_")));
 }
+
+#[test]
+fn conform_through_an_ale_relinks_camera_clips_and_refuses_a_malformed_ale() {
+    let sd = real().join("recorders/sounddevices");
+    let dir = tmpdir("conform-ale");
+    // the list names the camera clip only; the ALE gives its sound roll and
+    // the sound timecode of its first frame (the 702T's roll, 23.976)
+    let edl = dir.join("cam.edl");
+    std::fs::write(
+        &edl,
+        "TITLE: CAM\r\nFCM: NON-DROP FRAME\r\n\
+001  A005C001 A     C        10:00:00:06 10:00:02:06 01:00:01:00 01:00:03:00 \r\n",
+    )
+    .unwrap();
+    let ale = dir.join("day1.ale");
+    let good = "Heading\r\nFIELD_DELIM\tTABS\r\nFPS\t23.976\r\n\r\nColumn\r\nName\tTape\tStart\tEnd\tSoundroll\tSound TC\r\n\r\nData\r\n\
+A005C001\tA005\t10:00:00:00\t10:00:10:00\t18Y12M31\t12:39:59:00\r\n";
+    std::fs::write(&ale, good).unwrap();
+    let session = dir.join("cam.toml");
+    let args = |ale: &Path| -> Vec<String> {
+        [
+            "conform",
+            edl.to_str().unwrap(),
+            "--media",
+            sd.to_str().unwrap(),
+            "--fps",
+            "23.976",
+            "--ale",
+            ale.to_str().unwrap(),
+            "--out",
+            session.to_str().unwrap(),
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let bad = dir.join("bad.ale");
+    std::fs::write(&bad, good.replace("\t12:39:59:00", "\t12:39:59:24")).unwrap();
+    let a: Vec<String> = args(&bad);
+    let o = dubstage(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("bad.ale:9") && e.contains("Sound TC"), "{e}");
+    assert!(!session.exists());
+
+    let a = args(&ale);
+    let v: Value =
+        serde_json::from_str(&ok(&a.iter().map(String::as_str).collect::<Vec<_>>())).unwrap();
+    assert_eq!(v["ale"][0]["clip"], "A005C001", "{v}");
+    assert_eq!(v["ale"][0]["sound_roll"], "18Y12M31");
+    let e1 = &v["events"][0];
+    assert_eq!(e1["status"], "matched", "{e1}");
+    // 12:39:59:06 in take 1 (from 12:39:59:00 + 1 sample), as in the EDL of this file
+    assert!(e1["file"].as_str().unwrap().ends_with("A101_1.WAV"), "{e1}");
+    assert_eq!(e1["offset"], 6 * 2002 - 1);
+    let a1 = hound_read(&sd.join("A101_1.WAV"));
+    let track = stem_audio(&session, "A1");
+    let sec = 24 * 2002;
+    for i in 0..2 * sec {
+        assert_eq!(
+            track[sec + i],
+            a1[0][6 * 2002 - 1 + i],
+            "reel sample {}",
+            sec + i
+        );
+    }
+}
+
+#[test]
+fn reconform_fills_new_material_from_media_and_its_trims_are_not_heard() {
+    let dir = tmpdir("reconform-media");
+    write_f32_mono(&dir.join("roll.wav"), &noise(3, 20 * 48_000, 0.25));
+    let media = dir.join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    write_f32_mono(&media.join("NEWROLL.wav"), &noise(4, 10 * 48_000, 0.25));
+    let old = "TITLE: OLD\n\
+001  ROLL     A     C        00:00:01:00 00:00:03:00 01:00:00:00 01:00:02:00\n\
+002  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:02:00 01:00:04:00\n";
+    // scene 1 trimmed by a second, new material after it
+    let new = "TITLE: NEW\n\
+001  ROLL     A     C        00:00:01:00 00:00:02:00 01:00:00:00 01:00:01:00\n\
+002  NEWROLL  A     C        00:00:03:00 00:00:04:00 01:00:01:00 01:00:02:00\n\
+003  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:02:00 01:00:04:00\n";
+    std::fs::write(dir.join("old.edl"), old).unwrap();
+    std::fs::write(dir.join("new.edl"), new).unwrap();
+    let mut s = String::from(
+        "[reel]\ntitle = \"r\"\nframe_rate = \"25\"\nstart = \"01:00:00:00\"\nlength = \"00:00:04:00\"\n\n[[track]]\nid = \"A1\"\nkind = \"dialogue\"\n",
+    );
+    for (src, rec) in [(1, 0), (10, 2)] {
+        s.push_str(&format!(
+            "\n[[track.clip]]\nsource = \"roll.wav\"\nsource_in_samples = {}\nrecord_in = \"01:00:{rec:02}:00\"\nlength_samples = 96000\nhandles_samples = [48000, 48000]\n",
+            src * 48_000
+        ));
+    }
+    std::fs::write(dir.join("s.toml"), s).unwrap();
+    let p = |f: &str| dir.join(f).display().to_string();
+    let run = |out: &str, extra: &[&str]| -> Value {
+        let mut a = vec![
+            "reconform".to_string(),
+            p("old.edl"),
+            p("new.edl"),
+            p("s.toml"),
+            "--fps".into(),
+            "25".into(),
+            "--media".into(),
+            media.display().to_string(),
+            "--out".into(),
+            p(out),
+            "--json".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        serde_json::from_str(&ok(&a.iter().map(String::as_str).collect::<Vec<_>>())).unwrap()
+    };
+    let v = run("s2.toml", &[]);
+    let f = &v["filled"][0];
+    assert_eq!(
+        (
+            f["record_in"].as_str(),
+            f["record_out"].as_str(),
+            f["status"].as_str()
+        ),
+        (Some("01:00:01:00"), Some("01:00:02:00"), Some("filled")),
+        "{v}"
+    );
+    let e = &f["events"][0];
+    assert!(e["file"].as_str().unwrap().ends_with("NEWROLL.wav"), "{e}");
+    assert_eq!(
+        (e["channel"].as_u64(), e["offset"].as_u64()),
+        (Some(1), Some(3 * 48_000))
+    );
+    let v3 = run("s3.toml", &["--trims"]);
+    assert_eq!(v3["trims"], true);
+    let s3 = std::fs::read_to_string(dir.join("s3.toml")).unwrap();
+    assert!(
+        s3.contains("id = \"trims_A1\"") && s3.contains("mute = true"),
+        "{s3}"
+    );
+    // the printmaster with the trims track is the printmaster without it
+    let pm = |session: &str, out: &str| {
+        render_ok(&dir.join(session), &dir.join(out), &["--no-qc", "--quiet"]);
+        let f = files_in(&dir.join(out))
+            .into_iter()
+            .find(|f| f.contains("_PM_") && f.ends_with(".wav"))
+            .unwrap();
+        read(&dir.join(out).join(f)).1
+    };
+    let (a, b) = (pm("s2.toml", "print2"), pm("s3.toml", "print3"));
+    assert!(a[0].iter().any(|&x| x != 0.0));
+    assert_eq!(a[0].len(), 4 * 48_000, "the reel ends with the new cut");
+    assert!(a == b, "the trims track is heard in the printmaster");
+}

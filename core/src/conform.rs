@@ -103,6 +103,16 @@ impl Take {
             .join(" + ")
     }
 
+    /// Names the channels the recorder left unnamed from `names` (by channel,
+    /// as an ALE row gives them).
+    pub fn name_channels(&mut self, names: &[String]) {
+        for (c, n) in self.channels.iter_mut().zip(names) {
+            if c.name.is_empty() {
+                c.name = n.clone();
+            }
+        }
+    }
+
     fn same_take(&self, o: &Take) -> bool {
         let family = self.family_uid.is_some() && self.family_uid == o.family_uid;
         (self.start == o.start && self.sample_rate == o.sample_rate && family)
@@ -528,15 +538,28 @@ pub fn edit_speed(e: &Edit, rate: FrameRate) -> std::result::Result<Speed, Strin
 
 /// Conforms `list` with the takes found in `opts.media`.
 pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
-    let (takes, mut warnings) = scan(&opts.media, list.rate)?;
+    let (takes, warnings) = scan(&opts.media, list.rate)?;
+    conform_takes(list, opts, &takes, warnings, None)
+}
+
+/// [`conform`] over takes already [`scan`]ned (with the scan's `warnings`),
+/// at `sample_rate` (`None`: the most common rate among the takes). The
+/// re-conform fills new material with it, at its session's rate.
+pub fn conform_takes(
+    list: &EditList,
+    opts: &ConformOptions,
+    takes: &[Take],
+    mut warnings: Vec<String>,
+    sample_rate: Option<u32>,
+) -> Result<Conformed> {
     if takes.is_empty() {
         warnings.push("no recorder files were found in the media folders".into());
     }
     // the most common sample rate among the takes (the first of equals); the
     // others are converted as they play
-    let sr = {
+    let sr = sample_rate.unwrap_or_else(|| {
         let mut counts: Vec<(u32, usize)> = Vec::new();
-        for t in &takes {
+        for t in takes {
             match counts.iter_mut().find(|(r, _)| *r == t.sample_rate) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((t.sample_rate, 1)),
@@ -549,7 +572,7 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                 _ => Some((r, n)),
             })
             .map_or(48_000, |(r, _)| r)
-    };
+    });
     let rate = list.rate;
     let rec = |tc: ListTimecode| -> Result<i64> {
         tc.frames_at(tc.rate_in(rate, list.drop_frame))
@@ -622,7 +645,7 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                     if f.is_black() {
                         fade_in = trans_len;
                     } else {
-                        match relink(&takes, f, trans_len, sr, track_no, name, rate) {
+                        match relink(takes, f, trans_len, sr, track_no, name, rate) {
                             Ok((t, off, ch)) => {
                                 push_clip(
                                     &mut tracks,
@@ -673,7 +696,7 @@ pub fn conform(list: &EditList, opts: &ConformOptions) -> Result<Conformed> {
                     events.push(rep);
                     continue;
                 }
-                match relink(&takes, e, len, sr, track_no, name, rate) {
+                match relink(takes, e, len, sr, track_no, name, rate) {
                     Ok((take, offset, ch)) => {
                         rep.file = Some(ch.file.clone());
                         rep.channel = Some(ch.channel + 1);

@@ -10,10 +10,13 @@
 //! to the resampler's precision.
 
 use dubstage_core::FrameRate;
+use dubstage_core::conform::ConformOptions;
 use dubstage_core::editorial::edl;
 use dubstage_core::pipeline::StemReader;
-use dubstage_core::reconform::{self, Move};
+use dubstage_core::reconform::{self, ApplyOptions, Move};
 use dubstage_core::session::Session;
+use dubstage_core::stem::Envelope;
+use dubstage_core::stem::automation::db_to_lin;
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
@@ -190,13 +193,98 @@ fn insert_removal_trim_and_moved_scene() {
             );
         }
     }
-    // the automation moved with scene 4 (01:00:12:12 -> 01:00:03:12)
+    // the automation moved with scene 4 (01:00:12:12 -> 01:00:03:12), and the
+    // ramp from 01:00:10:00 (removed) to 01:00:12:12 keeps its level where scene
+    // 4 starts
+    assert_gain_follows(&old_path, &new_path, "A1", &c.moves);
     let plan = Session::load(&new_path).unwrap().resolve().unwrap();
     let a1 = plan.stems.iter().find(|s| s.id == "A1").unwrap();
-    assert_eq!(
-        a1.automation,
-        vec![((3 * 25 + 12) * fps, 0.0), (4 * 25 * fps, -6.0)]
+    assert!(a1.automation.contains(&((3 * 25 + 12) * fps, 0.0)));
+    assert!(a1.automation.contains(&(4 * 25 * fps, -6.0)));
+}
+
+/// The gain the mixer gives stem `id` at reel sample `t` (its automation as
+/// the mixer's envelope, linear).
+fn gain(session: &Path, id: &str) -> impl Fn(i64) -> f64 {
+    let plan = Session::load(session).unwrap().resolve().unwrap();
+    let st = plan.stems.iter().find(|s| s.id == id).unwrap();
+    let env = Envelope {
+        points: st.automation.clone(),
+        ..Default::default()
+    };
+    move |t| db_to_lin(env.db_at(t))
+}
+
+/// At every sample of every moved piece, the new gain equals the old gain at
+/// the piece's old sample (to 1e-6).
+fn assert_gain_follows(old: &Path, new: &Path, id: &str, moves: &[Move]) {
+    let (g_old, g_new) = (gain(old, id), gain(new, id));
+    let h = 90_000; // 01:00:00:00 at 25 fps
+    let fps = 1920i64;
+    for m in moves {
+        let d = m.shift * fps;
+        for t in (m.old_in - h) * fps..(m.old_out - h) * fps {
+            let (want, got) = (g_old(t), g_new(t + d));
+            assert!(
+                (want - got).abs() < 1e-6,
+                "{id}: old sample {t} moved by {d}: gain {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_ramp_across_removed_and_moved_material_keeps_its_gains() {
+    let r = FrameRate::Fps25;
+    let c = reconform::compare(&edl::parse(OLD, r).unwrap(), &edl::parse(NEW, r).unwrap()).unwrap();
+    let dir = tmpdir("ramp");
+    write_f32(&dir.join("roll.wav"), &noise(1, 40 * 48_000));
+    // one ramp over scenes 2, 3 (removed) and 4 (moved up), another over the
+    // cut between scenes 1 and 2, and a bus ramp over the whole reel
+    let mut s = String::from(
+        "[reel]\ntitle = \"r\"\nframe_rate = \"25\"\nstart = \"01:00:00:00\"\n\n\
+         [[bus]]\nid = \"DX\"\ndialogue = true\n\
+         automation = [ { at = \"01:00:00:00\", db = 0.0 }, { at = \"01:00:16:00\", db = -12.0 } ]\n\n\
+         [[track]]\nid = \"A1\"\nkind = \"dialogue\"\nbus = \"DX\"\n\
+         automation = [ { at = \"01:00:02:00\", db = 0.0 }, { at = \"01:00:05:07\", db = -9.0 }, { at = \"01:00:06:00\", db = -3.0 }, { at = \"01:00:15:13\", db = -30.0 } ]\n",
     );
+    for (src, rec) in [(1, 0), (10, 4), (20, 8), (30, 12)] {
+        s.push_str(&format!(
+            "\n[[track.clip]]\nsource = \"roll.wav\"\nsource_in_samples = {}\nrecord_in = \"01:00:{rec:02}:00\"\nlength_samples = {}\nhandles_samples = [48000, 48000]\n",
+            src * 48_000,
+            4 * 48_000
+        ));
+    }
+    let old_path = dir.join("old.toml");
+    std::fs::write(&old_path, &s).unwrap();
+    let (text, _) = reconform::apply(&Session::load(&old_path).unwrap(), &c).unwrap();
+    let new_path = dir.join("new.toml");
+    std::fs::write(&new_path, &text).unwrap();
+    assert_gain_follows(&old_path, &new_path, "A1", &c.moves);
+    // the bus hears every track: its automation follows the same pieces
+    let bus = |p: &Path| {
+        let plan = Session::load(p).unwrap().resolve().unwrap();
+        let b = plan.buses.iter().find(|b| b.id == "DX").unwrap();
+        Envelope {
+            points: b.automation.clone(),
+            ..Default::default()
+        }
+    };
+    let (bo, bn) = (bus(&old_path), bus(&new_path));
+    let h = 90_000;
+    for m in &c.moves {
+        for t in (m.old_in - h) * 1920..(m.old_out - h) * 1920 {
+            let (want, got) = (
+                db_to_lin(bo.db_at(t)),
+                db_to_lin(bn.db_at(t + m.shift * 1920)),
+            );
+            assert!(
+                (want - got).abs() < 1e-6,
+                "bus at old sample {t}: {got} vs {want}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -254,6 +342,173 @@ fn converted_clips_and_stems_follow_the_cut() {
             b[g0 + x..g1].iter().all(|&v| v == 0.0),
             "{id}: gap not silent"
         );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The old session of the insert/removal/trim/move case: the old list
+/// conformed by hand (A1, from `roll.wav`) and a whole-reel stem `fx`.
+fn old_session(dir: &Path) -> PathBuf {
+    write_f32(&dir.join("roll.wav"), &noise(1, 40 * 48_000));
+    write_f32(&dir.join("fx.wav"), &noise(2, 16 * 48_000));
+    let mut s = String::from(
+        "[reel]\ntitle = \"r\"\nframe_rate = \"25\"\nstart = \"01:00:00:00\"\nlength = \"00:00:16:00\"\n\n\
+         [[stem]]\nid = \"fx\"\nkind = \"effects\"\nsource = \"fx.wav\"\nstart = \"01:00:00:00\"\n\n\
+         [[track]]\nid = \"A1\"\nkind = \"dialogue\"\n",
+    );
+    for (src, rec) in [(1, 0), (10, 4), (20, 8), (30, 12)] {
+        s.push_str(&format!(
+            "\n[[track.clip]]\nsource = \"roll.wav\"\nsource_in_samples = {}\nrecord_in = \"01:00:{rec:02}:00\"\nlength_samples = {}\nhandles_samples = [48000, 48000]\n",
+            src * 48_000,
+            4 * 48_000
+        ));
+    }
+    let p = dir.join("old.toml");
+    std::fs::write(&p, &s).unwrap();
+    p
+}
+
+#[test]
+fn new_material_is_conformed_from_the_media_with_crossfades() {
+    let r = FrameRate::Fps25;
+    // NEW, and new material on a reel no file has
+    let new_text = format!(
+        "{NEW}005  MISSING  A     C        00:00:00:00 00:00:01:00 01:00:13:00 01:00:14:00\n"
+    );
+    let new = edl::parse(&new_text, r).unwrap();
+    let c = reconform::compare(&edl::parse(OLD, r).unwrap(), &new).unwrap();
+    let h = 90_000;
+    assert_eq!(c.inserted, vec![(h + 175, h + 225), (h + 325, h + 350)]);
+    let dir = tmpdir("fill");
+    let old_path = old_session(&dir);
+    let media = dir.join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    // the new roll: a file named by its reel, no TimeReference (starts at 00:00:00:00)
+    let newroll = noise(9, 10 * 48_000);
+    write_f32(&media.join("NEWROLL.wav"), &newroll);
+    let opts = ConformOptions {
+        media: vec![media.clone()],
+        handles_s: 8.0,
+        channel_names: Vec::new(),
+        session_dir: dir.clone(),
+    };
+    let fill = reconform::fill(&new, &c, 48_000, &opts).unwrap();
+    assert_eq!(fill.ranges.len(), 2);
+    let (f0, f1) = (&fill.ranges[0], &fill.ranges[1]);
+    assert_eq!(
+        (f0.record_in.as_str(), f0.status, f0.events.len()),
+        ("01:00:07:00", "filled", 1)
+    );
+    let e = &f0.events[0];
+    assert_eq!((e.status, e.number, e.track.as_str()), ("matched", 3, "A1"));
+    assert!(e.file.as_ref().unwrap().ends_with("NEWROLL.wav"), "{e:?}");
+    assert_eq!((e.channel, e.offset), (Some(1), Some(0)));
+    assert_eq!((f1.status, f1.events[0].status), ("gap", "unmatched"));
+    assert_eq!(
+        f1.events[0].reason.as_deref(),
+        Some("no file for reel 'MISSING'")
+    );
+
+    let session = Session::load(&old_path).unwrap();
+    let (text, _) = reconform::apply_with(
+        &session,
+        &c,
+        ApplyOptions {
+            fill: Some(&fill),
+            trims: false,
+        },
+    )
+    .unwrap();
+    let new_path = dir.join("new.toml");
+    std::fs::write(&new_path, &text).unwrap();
+    assert!(text.contains("media/NEWROLL.wav"), "{text}");
+    let roll = noise(1, 40 * 48_000);
+    let b = audio(&new_path, "A1");
+    let fps = 1920usize;
+    let x = 480usize;
+    let (g0, g1) = (175 * fps, 225 * fps);
+    let lin = |i: usize| (i as f64 + 0.5) / x as f64;
+    for i in 0..g1 - g0 + x {
+        let want = if i < x {
+            // scene 4 (source 30 s, 4 s long) continues into its handle, fading
+            // out, as the new material fades in
+            (1.0 - lin(i)) * roll[34 * 48_000 + i] as f64 + lin(i) * newroll[i] as f64
+        } else if i < g1 - g0 {
+            newroll[i] as f64
+        } else {
+            // the new material continues into its handle, fading out, as scene 2
+            // (source 10 s) fades in
+            let k = i - (g1 - g0);
+            (1.0 - lin(k)) * newroll[i] as f64 + lin(k) * roll[10 * 48_000 + k] as f64
+        };
+        let got = b[g0 + i] as f64;
+        assert!(
+            (got - want).abs() < 1e-6,
+            "A1 at reel sample {}: {got} vs {want}",
+            g0 + i
+        );
+    }
+    // the unmatched range stays a gap (after scene 2's fade into its handle)
+    assert!(b[325 * fps + x..].iter().all(|&v| v == 0.0));
+    // the whole-reel stem has no new material
+    let fx = audio(&new_path, "fx");
+    assert!(fx[g0 + x..g1].iter().all(|&v| v == 0.0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn trims_are_kept_muted_at_their_old_place() {
+    let r = FrameRate::Fps25;
+    let c = reconform::compare(&edl::parse(OLD, r).unwrap(), &edl::parse(NEW, r).unwrap()).unwrap();
+    let dir = tmpdir("trims");
+    let old_path = old_session(&dir);
+    let session = Session::load(&old_path).unwrap();
+    let (text, _) = reconform::apply_with(
+        &session,
+        &c,
+        ApplyOptions {
+            fill: None,
+            trims: true,
+        },
+    )
+    .unwrap();
+    let new_path = dir.join("new.toml");
+    std::fs::write(&new_path, &text).unwrap();
+    let plan = Session::load(&new_path).unwrap().resolve().unwrap();
+    // the reel ends where the new cut does (01:00:13:00), though trims lie later
+    assert_eq!(plan.length, 13 * 25 * 1920);
+    let fps = 1920usize;
+    let removed =
+        |t: usize| (75 * fps..100 * fps).contains(&t) || (200 * fps..300 * fps).contains(&t);
+    for id in ["A1", "fx"] {
+        let st = plan
+            .stems
+            .iter()
+            .find(|s| s.id == format!("trims_{id}"))
+            .unwrap();
+        assert!(st.mute, "trims_{id} is muted");
+        let old = audio(&old_path, id);
+        let trims = audio(&new_path, &format!("trims_{id}"));
+        let mut n = 0;
+        for (t, &v) in trims.iter().enumerate() {
+            if removed(t) {
+                assert_eq!(v, old[t], "trims_{id} at {t}");
+                n += (v != 0.0) as usize;
+            } else {
+                assert_eq!(v, 0.0, "trims_{id} at {t}: only removed material");
+            }
+        }
+        assert!(n > 100 * fps, "{n}");
+    }
+    // the trims keep their handles, to be dragged back
+    // (scene 1's trim, source 4..5 s of a clip from 1 s with 1 s handles:
+    // 4 s of source before it, 1 s after; scene 3's, the whole clip)
+    let trims_a1 = text.split("id = \"trims_A1\"").nth(1).unwrap();
+    for want in [
+        "handles_samples = [192000, 48000]\nlength_samples = 48000\nrecord_in = \"01:00:03:00\"\nsource = \"roll.wav\"\nsource_in_samples = 192000\n",
+        "handles_samples = [48000, 48000]\nlength_samples = 192000\nrecord_in = \"01:00:08:00\"\nsource = \"roll.wav\"\nsource_in_samples = 960000\n",
+    ] {
+        assert!(trims_a1.contains(want), "{want} in {trims_a1}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

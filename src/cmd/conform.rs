@@ -3,7 +3,7 @@
 //! recorder's files and writes a session of tracks of clips; `--dry-run`
 //! prints the list as parsed.
 
-use dubstage_core::conform::{ConformOptions, conform as relink};
+use dubstage_core::conform::{ConformOptions, conform_takes, scan};
 use dubstage_core::editorial::{self, DryRun};
 use dubstage_core::{Error, FrameRate, Result};
 use std::path::PathBuf;
@@ -34,6 +34,10 @@ pub struct Args {
     /// Also write the conformed timeline as OpenTimelineIO JSON.
     #[arg(long)]
     pub otio: Option<PathBuf>,
+    /// Avid Log Exchange files (repeat for several): edits naming a camera
+    /// clip or tape of a row go to its sound roll at its sound timecode.
+    #[arg(long)]
+    pub ale: Vec<PathBuf>,
     /// Print the list as parsed, without media.
     #[arg(long)]
     pub dry_run: bool,
@@ -51,10 +55,17 @@ pub fn run(a: &Args) -> Result<()> {
 
 fn conform(a: &Args) -> Result<()> {
     let rate: FrameRate = a.fps.parse().map_err(Error::Invalid)?;
-    let list = editorial::read_list(&a.list, rate)?;
+    let mut list = editorial::read_list(&a.list, rate)?;
+    let ales = a
+        .ale
+        .iter()
+        .map(|p| editorial::ale::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let (links, ale_warnings) = editorial::ale::apply(&mut list, &ales);
     if !a.dry_run {
-        return conform_media(a, &list);
+        return conform_media(a, &list, &ales, (&links, &ale_warnings));
     }
+    list.warnings.extend(ale_warnings);
     let d = list.dry_run();
     if a.json {
         println!(
@@ -121,7 +132,27 @@ fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
-fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
+fn check_handles(h: f64) -> Result<()> {
+    if !h.is_finite() || h < 0.0 {
+        return Err(Error::Invalid(format!("--handles {h}: give seconds >= 0")));
+    }
+    Ok(())
+}
+
+/// Channel names as given to `--channels` (trimmed, empty ones dropped).
+fn channel_names(v: &[String]) -> Vec<String> {
+    v.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn conform_media(
+    a: &Args,
+    list: &editorial::EditList,
+    ales: &[editorial::ale::Ale],
+    (links, ale_warnings): (&[editorial::ale::AleLink], &[String]),
+) -> Result<()> {
     let out = a.out.as_ref().ok_or_else(|| {
         Error::Invalid("give --out SESSION.toml (or --dry-run to print the list)".into())
     })?;
@@ -130,12 +161,7 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
             "give --media DIR (the recorder's files)".into(),
         ));
     }
-    if !a.handles.is_finite() || a.handles < 0.0 {
-        return Err(Error::Invalid(format!(
-            "--handles {}: give seconds >= 0",
-            a.handles
-        )));
-    }
+    check_handles(a.handles)?;
     for p in [Some(out), a.otio.as_ref()].into_iter().flatten() {
         if p.canonicalize().ok() == a.list.canonicalize().ok() {
             return Err(Error::Invalid(format!(
@@ -152,15 +178,21 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
     let opts = ConformOptions {
         media: a.media.clone(),
         handles_s: a.handles,
-        channel_names: a
-            .channels
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        channel_names: channel_names(&a.channels),
         session_dir: dir.clone(),
     };
-    let c = relink(list, &opts)?;
+    let (mut takes, scan_warnings) = scan(&opts.media, list.rate)?;
+    for t in &mut takes {
+        if let Some(names) = t
+            .roll
+            .as_deref()
+            .and_then(|r| editorial::ale::track_names(ales, r))
+        {
+            t.name_channels(names);
+        }
+    }
+    let mut c = conform_takes(list, &opts, &takes, scan_warnings, None)?;
+    c.warnings.extend(ale_warnings.iter().cloned());
     if a.strict && c.unmatched + c.ambiguous > 0 {
         if !a.json {
             eprint!("{}", c.report_text());
@@ -185,6 +217,7 @@ fn conform_media(a: &Args, list: &editorial::EditList) -> Result<()> {
             m.remove("tracks");
             m.insert("session".into(), serde_json::json!(out));
             m.insert("otio".into(), serde_json::json!(a.otio));
+            m.insert("ale".into(), serde_json::json!(links));
         }
         println!(
             "{}",
@@ -212,6 +245,19 @@ pub struct ReconformArgs {
     /// The new session (written beside SESSION; with NEW_SESSION.changes.edl and .changes.json).
     #[arg(long)]
     pub out: PathBuf,
+    /// Folders of recorder files: new material is conformed from them, as
+    /// `conform` does (repeat for several); without, it is left as a gap.
+    #[arg(long)]
+    pub media: Vec<PathBuf>,
+    /// Seconds of source kept either side of each filled clip (not heard).
+    #[arg(long, default_value_t = 8.0)]
+    pub handles: f64,
+    /// Take the filled channels by recorder track name, one track per name.
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Vec<String>,
+    /// Keep removed material on muted `trims_<track>` tracks at its old place.
+    #[arg(long)]
+    pub trims: bool,
     /// Print the change list as JSON (also on failure: {"error": ...}).
     #[arg(long)]
     pub json: bool,
@@ -251,13 +297,40 @@ fn reconform(a: &ReconformArgs) -> Result<()> {
             )));
         }
     }
+    check_handles(a.handles)?;
     let changes = reconform::compare(&old, &new)?;
-    let (text, mut warnings) = reconform::apply(&session, &changes)?;
+    let fill = if a.media.is_empty() {
+        None
+    } else {
+        let opts = ConformOptions {
+            media: a.media.clone(),
+            handles_s: a.handles,
+            channel_names: channel_names(&a.channels),
+            session_dir: dir(&a.session),
+        };
+        Some(reconform::fill(
+            &new,
+            &changes,
+            session.file.reel.sample_rate,
+            &opts,
+        )?)
+    };
+    let (text, mut warnings) = reconform::apply_with(
+        &session,
+        &changes,
+        reconform::ApplyOptions {
+            fill: fill.as_ref(),
+            trims: a.trims,
+        },
+    )?;
     // the written session must load and resolve before anything is written
     dubstage_core::session::Session::parse(&a.out, &text)?.resolve()?;
     let edl_path = a.out.with_extension("changes.edl");
     let json_path = a.out.with_extension("changes.json");
     warnings.extend(changes.warnings.iter().cloned());
+    if let Some(f) = &fill {
+        warnings.extend(f.warnings.iter().cloned());
+    }
     let doc = serde_json::json!({
         "session": a.out,
         "change_edl": edl_path,
@@ -265,6 +338,8 @@ fn reconform(a: &ReconformArgs) -> Result<()> {
         "moves": changes.moves,
         "inserted": changes.inserted,
         "removed": changes.removed,
+        "filled": fill.as_ref().map(|f| &f.ranges),
+        "trims": a.trims,
         "warnings": warnings,
     });
     let json = serde_json::to_string_pretty(&doc).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -281,6 +356,19 @@ fn reconform(a: &ReconformArgs) -> Result<()> {
             changes.removed.len(),
             a.out.display()
         );
+        for r in fill.iter().flat_map(|f| &f.ranges) {
+            println!(
+                "new material {} - {}: {}",
+                r.record_in, r.record_out, r.status
+            );
+            for e in &r.events {
+                let what = match (&e.file, e.channel, e.offset) {
+                    (Some(f), Some(c), Some(o)) => format!("{} ch {c} +{o}", f.display()),
+                    _ => e.reason.clone().unwrap_or_else(|| e.candidates.join(", ")),
+                };
+                println!("  event {} {} {}: {what}", e.number, e.track, e.status);
+            }
+        }
         for w in &warnings {
             println!("warning: {w}");
         }

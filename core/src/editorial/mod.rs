@@ -10,6 +10,8 @@
 //!   `Gap`, `Transition`, `ExternalReference`; schema versions 1 and 2 of
 //!   `Clip`, `Sequence.1`), keeping the whole document so that nothing the
 //!   file holds is lost.
+//! - [`ale`]: Avid Log Exchange clip logs, which send edits that name camera
+//!   clips to their sound rolls and sound timecode.
 //!
 //! Timecodes in a list are kept as written ([`ListTimecode`]) and read at a
 //! frame rate only where one is known: the record side at the list's rate
@@ -17,6 +19,7 @@
 //! of the source itself (a sound roll is often recorded at another rate than
 //! the picture, so its frame numbers may pass the list's rate).
 
+pub mod ale;
 pub mod edl;
 pub mod otio;
 
