@@ -231,36 +231,10 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
                 ),
             );
         }
-        let clipped: u64 = r.files.iter().map(|f| f.clipped).sum();
-        if clipped > 0 {
-            checks.push(Check::new(
-                "Clipping at quantization",
-                Status::Fail,
-                format!("{clipped} samples exceeded full scale and were clipped when written"),
-            ));
-        }
-        let f0 = &r.files[0];
-        deliverables.push(DeliverableQc {
-            name: r.name.clone(),
-            path: f0.path.display().to_string(),
-            layout: r.layout.clone(),
-            channels: r.channels.clone(),
-            format: format!("{:?}", r.format),
-            frames: r.frames,
-            duration_s: r.duration_s,
-            sha256: r
-                .files
-                .iter()
-                .map(|f| f.sha256.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            loudness: loud,
-            timelines: s.timeline.as_ref().map(Timelines::from).unwrap_or_default(),
-            checks,
-            findings,
-            matrix: matrix.map(|m| m.figures),
-            status: Status::Pass,
-        });
+        let mut d = deliverable_qc(r, loud, s.timeline.as_ref(), checks);
+        d.findings = findings;
+        d.matrix = matrix.map(|m| m.figures);
+        deliverables.push(d);
     }
     let sync = plan
         .two_pop_sample()
@@ -308,38 +282,12 @@ pub fn build_report(i: ReportInputs<'_>) -> QcReport {
                 ),
                 None => {}
             }
-            let clipped: u64 = r.files.iter().map(|f| f.clipped).sum();
-            if clipped > 0 {
-                checks.push(Check::new(
-                    "Clipping at quantization",
-                    Status::Fail,
-                    format!("{clipped} samples exceeded full scale and were clipped when written"),
-                ));
-            }
-            deliverables.push(DeliverableQc {
-                name: r.name.clone(),
-                path: r.files[0].path.display().to_string(),
-                layout: r.layout.clone(),
-                channels: r.channels.clone(),
-                format: format!("{:?}", r.format),
-                frames: r.frames,
-                duration_s: r.duration_s,
-                sha256: r
-                    .files
-                    .iter()
-                    .map(|f| f.sha256.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                loudness: loud,
-                timelines: pm
-                    .and_then(|s| s.timeline.as_ref())
-                    .map(Timelines::from)
-                    .unwrap_or_default(),
+            deliverables.push(deliverable_qc(
+                r,
+                loud,
+                pm.and_then(|s| s.timeline.as_ref()),
                 checks,
-                findings: Vec::new(),
-                matrix: None,
-                status: Status::Pass,
-            });
+            ));
         }
     }
     let manifest = i
@@ -407,6 +355,45 @@ pub fn conversions(plan: &Plan) -> Vec<crate::qc::Conversion> {
             }
         })
         .collect()
+}
+
+/// A deliverable's entry in the report: its files, figures and `checks` (a clipping
+/// check added when the writer had to clip); no findings, no matrix figures.
+fn deliverable_qc(
+    r: &DeliverableResult,
+    loudness: LoudnessFigures,
+    timeline: Option<&crate::loudness::Timeline>,
+    mut checks: Vec<Check>,
+) -> DeliverableQc {
+    let clipped: u64 = r.files.iter().map(|f| f.clipped).sum();
+    if clipped > 0 {
+        checks.push(Check::new(
+            "Clipping at quantization",
+            Status::Fail,
+            format!("{clipped} samples exceeded full scale and were clipped when written"),
+        ));
+    }
+    DeliverableQc {
+        name: r.name.clone(),
+        path: r.files[0].path.display().to_string(),
+        layout: r.layout.clone(),
+        channels: r.channels.clone(),
+        format: format!("{:?}", r.format),
+        frames: r.frames,
+        duration_s: r.duration_s,
+        sha256: r
+            .files
+            .iter()
+            .map(|f| f.sha256.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        loudness,
+        timelines: timeline.map(Timelines::from).unwrap_or_default(),
+        checks,
+        findings: Vec::new(),
+        matrix: None,
+        status: Status::Pass,
+    }
 }
 
 /// The folds of the render: every stem whose layout has channels the mix lacks, and
