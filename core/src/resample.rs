@@ -145,6 +145,9 @@ pub struct StreamResampler {
     scratch: Vec<Vec<f32>>,
     /// Output frames still to drop to remove the resampler's delay.
     delay_left: usize,
+    /// The resampler's delay in output frames, and its input block.
+    delay: usize,
+    chunk: usize,
     taken: u64,
     emitted: u64,
 }
@@ -185,8 +188,11 @@ impl StreamResampler {
         .map_err(|e| Error::Invalid(format!("resampler {rate_in} → {rate_out} Hz: {e}")))?;
         let scratch = vec![vec![0.0; inner.output_frames_max()]; channels];
         let delay_left = inner.output_delay();
+        let chunk = inner.input_frames_next();
         Ok(StreamResampler {
             inner,
+            delay: delay_left,
+            chunk,
             channels,
             inp,
             out,
@@ -219,6 +225,19 @@ impl StreamResampler {
     pub fn block_frames(&self) -> (usize, usize) {
         let i = self.inner.input_frames_next();
         (i, i / self.inp as usize * self.out as usize)
+    }
+
+    /// How far the output may trail the input while streaming, in input
+    /// frames: once `p + max_lag()` input frames have been pushed, every output
+    /// frame at input position `p` or earlier (output frame `j` sits at
+    /// `j · rate_in / rate_out`) has been appended. The resampler gives its
+    /// output a block at a time, less its filter's delay; a caller that needs
+    /// the converted signal at a fixed lag (a look-ahead) delays by this much.
+    pub fn max_lag(&self) -> u64 {
+        // Output frame j is out once floor(n / C)·C' − D ≥ j + 1, which holds
+        // when n ≥ (j + 1 + D)·inp/out + C.
+        let d = (1 + self.delay as u64) * u64::from(self.inp);
+        self.chunk as u64 + d.div_ceil(u64::from(self.out))
     }
 
     /// The number of channels.
@@ -384,6 +403,39 @@ mod tests {
         assert_eq!(y.len(), 48_096);
         let db = residual_db(&y, 48_000.0, 1000.0 * 1000.0 / 1001.0, 4800);
         assert!(db < -100.0, "residual {db:.1} dB");
+    }
+
+    #[test]
+    fn max_lag_bounds_the_streaming_output() {
+        // pushed a frame at a time, the output never trails by more than
+        // max_lag(), and does trail by close to it (the bound is not loose)
+        for (a, b) in [
+            (44_100, 48_000),
+            (48_000, 44_100),
+            (96_000, 48_000),
+            (48_000, 96_000),
+        ] {
+            let mut r = StreamResampler::new(1, a, b).unwrap();
+            let lag = r.max_lag();
+            let mut out = vec![Vec::new()];
+            let mut tightest = u64::MAX;
+            for n in 1..=(4 * lag) {
+                r.push(&[&[0.25]], &mut out).unwrap();
+                let have = out[0].len() as u64;
+                if n >= lag {
+                    // output frames at input positions up to n − lag are out
+                    let need = ((n - lag) * u64::from(b)) / u64::from(a) + 1;
+                    assert!(have >= need, "{a} → {b}: {n} in, {have} out, {need} due");
+                }
+                // how many more input frames this output would have allowed
+                let slack = (have * u64::from(a)).div_ceil(u64::from(b)) + lag - n;
+                tightest = tightest.min(slack);
+            }
+            assert!(
+                tightest <= 2 * u64::from(a / b.min(a)) + 2,
+                "{a} → {b}: slack {tightest}"
+            );
+        }
     }
 
     #[test]

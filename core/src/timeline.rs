@@ -156,6 +156,8 @@ pub struct ClipSpec {
     /// A speed change: `"pull-down"`, `"pull-up"` or a duration ratio such as
     /// `"24/25"` (see [`Speed::parse`]); the pitch follows the speed.
     pub speed: Option<String>,
+    /// ADR alignment: the guide the dub is warped to ([`crate::dialogue::clip`]).
+    pub align: Option<crate::dialogue::clip::ClipAlignSpec>,
 }
 
 /// One source channel of a clip: the file and its channel (0-based).
@@ -193,6 +195,8 @@ pub struct PlanClip {
     /// made of, for the reports that say what was converted.
     pub source_rate: u32,
     pub speed: Speed,
+    /// ADR alignment to a guide ([`crate::dialogue::clip`]).
+    pub align: Option<crate::dialogue::clip::ClipAlign>,
 }
 
 /// The reduced ratio of source frames to reel frames for a source at
@@ -570,8 +574,24 @@ pub fn resolve_track(
         if length == 0 {
             return Err(err(i, c, "length is zero".into()));
         }
+        let align = c
+            .align
+            .as_ref()
+            .map(|a| {
+                crate::dialogue::clip::ClipAlign::resolve(
+                    a,
+                    |p| s.resolve_path(p),
+                    sr,
+                    length,
+                    chosen.len(),
+                    ratio != (1, 1),
+                    file_frames.saturating_sub(file_start),
+                )
+            })
+            .transpose()
+            .map_err(|m| err(i, c, m))?;
         let played = source_frames(length, ratio);
-        if file_start + played > file_frames {
+        if align.is_none() && file_start + played > file_frames {
             return Err(err(
                 i,
                 c,
@@ -628,6 +648,7 @@ pub fn resolve_track(
             ratio,
             source_rate: first.sample_rate,
             speed,
+            align,
         });
     }
     // overlapping clips crossfade over the overlap unless they give their own fades
@@ -726,6 +747,7 @@ pub fn whole_file_clip(
         ratio,
         source_rate,
         speed,
+        align: None,
     }
 }
 
@@ -739,6 +761,8 @@ pub struct TrackReader {
     scratch: Vec<Vec<f32>>,
     /// The converter of each converted clip now playing (by clip index).
     streams: Vec<Option<ClipStream>>,
+    /// Each aligned clip now playing, warped to its guide (by clip index).
+    aligned: Vec<Option<Vec<f32>>>,
 }
 
 /// A converted clip's resampler and the output it has made but not yet given.
@@ -846,6 +870,7 @@ impl TrackReader {
             readers,
             scratch: Vec::new(),
             streams: (0..stem.clips.len()).map(|_| None).collect(),
+            aligned: vec![None; stem.clips.len()],
         })
     }
 
@@ -866,8 +891,9 @@ impl TrackReader {
             let a = c.record_start.max(t0);
             let b = c.record_end().min(t1);
             if b <= a {
-                // a converted clip that has ended frees its converter
+                // a converted or aligned clip that has ended frees its state
                 self.streams[k] = None;
+                self.aligned[k] = None;
                 continue;
             }
             let want = (b - a) as usize;
@@ -877,6 +903,21 @@ impl TrackReader {
                 .map(|j| c.gain_at(local + j) as f32)
                 .collect();
             let fail = |m: String| Error::stem(&self.id, format!("{}: {m}", c.label));
+            if let Some(al) = &c.align {
+                if self.aligned[k].is_none() {
+                    let cc = &c.channels[0];
+                    let warped = al
+                        .render(&cc.path, cc.channel, c.file_start, c.length)
+                        .map_err(fail)?;
+                    self.aligned[k] = Some(warped);
+                }
+                let src = &self.aligned[k].as_ref().expect("just set")[local as usize..];
+                let o = &mut out[0][dst..dst + want];
+                for ((y, &x), &g) in o.iter_mut().zip(&src[..want]).zip(&gains) {
+                    *y += g * x;
+                }
+                continue;
+            }
             if c.ratio != (1, 1) {
                 let conv = converted(
                     c,
@@ -994,6 +1035,7 @@ mod tests {
             ratio: (1, 1),
             source_rate: 48_000,
             speed: Speed::UNITY,
+            align: None,
         }
     }
 

@@ -383,3 +383,73 @@ fn the_search_window_alone_finds_what_the_whole_stream_finds() {
         .to_string();
     assert!(err.contains("dx") && err.contains("2-pop"), "{err}");
 }
+
+/// A stem whose pop (one frame of 1 kHz from sample `e`) is delayed by `d`
+/// samples, a fraction included, with a band-limited delay (a Hann-windowed
+/// sinc, 64 taps a side: what a resampler or a sub-sample slide does), over
+/// silence. A pop gated at a fractional time and sampled would hold no timing
+/// finer than a sample: its samples are those of a pop gated on the next
+/// sample at another phase.
+fn stem_delayed(rate: FrameRate, e: u64, d: f64, phase: f64) -> Vec<f32> {
+    let n = e as usize + 3 * FS as usize;
+    let frame = (FS as f64 / rate.fps()).round() as usize;
+    let pop: Vec<f64> = (0..frame)
+        .map(|k| 0.1 * (2.0 * PI * 1000.0 * k as f64 / FS as f64 + phase).sin())
+        .collect();
+    let mut x = vec![0.0f32; n];
+    let lo = (e as f64 + d).floor() as i64 - 64;
+    for (i, o) in x
+        .iter_mut()
+        .enumerate()
+        .skip(lo.max(0) as usize)
+        .take(frame + 130)
+    {
+        let t = i as f64 - e as f64 - d; // position in the pop
+        let c = t.floor() as i64;
+        let mut acc = 0.0;
+        for k in (c - 63).max(0)..=(c + 64).min(frame as i64 - 1) {
+            let u = t - k as f64;
+            let pu = PI * u;
+            let sinc = if u.abs() < 1e-12 { 1.0 } else { pu.sin() / pu };
+            acc += pop[k as usize] * sinc * (0.5 + 0.5 * (pu / 64.0).cos());
+        }
+        *o = acc as f32;
+    }
+    x
+}
+
+#[test]
+fn a_pop_late_by_a_fraction_is_measured_and_the_slide_given() {
+    let cfg = QcConfig::default();
+    let rate = FrameRate::Fps24;
+    let e = expected(rate);
+    for phase in [0.0, 0.9, 2.2] {
+        // on the sample: the fine offset is 0
+        let r = detect("MX", rate, &[stem_delayed(rate, e, 0.0, phase)], &cfg);
+        let f = r.fine_offset.expect("measured");
+        assert!(f.abs() < 0.05, "phase {phase}: {f}");
+        // 37.25 samples late
+        let r = detect("DX", rate, &[stem_delayed(rate, e, 37.25, phase)], &cfg);
+        let f = r.fine_offset.expect("measured");
+        assert!((f - 37.25).abs() < 0.05, "phase {phase}: {f}");
+        let rep = sync_report(&[r], &tb(rate), e, &cfg);
+        assert_eq!(rep.check.status, Status::Fail);
+        let row = &rep.stems[0];
+        assert_eq!(row.offset_fine_samples, Some(f));
+        assert!(
+            row.detail.contains("slide the stem 37.2") && row.detail.contains("earlier"),
+            "{}",
+            row.detail
+        );
+    }
+    // early by 12.5: slide later
+    let r = detect("FX", rate, &[stem_delayed(rate, e, -12.5, 0.3)], &cfg);
+    let f = r.fine_offset.expect("measured");
+    assert!((f + 12.5).abs() < 0.05, "{f}");
+    let rep = sync_report(&[r], &tb(rate), e, &cfg);
+    assert!(
+        rep.stems[0].detail.contains("slide the stem 12.") && rep.stems[0].detail.contains("later"),
+        "{}",
+        rep.stems[0].detail
+    );
+}

@@ -106,7 +106,7 @@ pub struct DenoiseArgs {
     /// Per-band maximum reduction, e.g. `0-150:24` (repeatable; later ones win).
     #[arg(long, value_name = "LO-HI:DB")]
     pub band: Vec<String>,
-    /// spectral (written here) or rnnoise (RNNoise, 48 kHz only).
+    /// spectral (written here) or rnnoise (RNNoise; other rates than 48 kHz are converted to it and back).
     #[arg(long, default_value = "spectral")]
     pub engine: String,
     /// Keep the learned profile fixed instead of tracking the noise as it changes.

@@ -7,6 +7,7 @@
 //! `denoise` insert runs [`denoise::Denoiser`] inside the stem insert chain.
 
 pub mod align;
+pub mod clip;
 pub mod denoise;
 pub mod rnnoise;
 pub mod sync;

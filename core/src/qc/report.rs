@@ -382,6 +382,10 @@ pub struct SyncRow {
     pub pop_tc: Option<String>,
     /// `pop_sample - expected_sample`.
     pub offset_samples: Option<i64>,
+    /// The same to a fraction of a sample (GCC-PHAT of the pop's envelope):
+    /// slide the stem earlier by this much to put the pop on its sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_fine_samples: Option<f64>,
     /// The same in milliseconds.
     pub offset_ms: Option<f64>,
     /// Length of the tone burst (samples).

@@ -35,7 +35,8 @@
 //!   `{ type = "denoise", reduction_db = 12, engine = "spectral", wet = 1.0,
 //!   noise_only = false, bands = [ { low_hz = 0, high_hz = 150, reduction_db = 24 } ] }`:
 //!   the noise is tracked as it changes (adaptive), one gain for all the
-//!   stem's channels; `engine = "rnnoise"` runs RNNoise instead (48 kHz). Its
+//!   stem's channels; `engine = "rnnoise"` runs RNNoise instead (at 48 kHz: other rates are
+//!   converted to it and back). Its
 //!   latency is reported by [`InsertChain::latency`] and the render reads the
 //!   stem that far ahead, so the stem stays in sync.
 
