@@ -229,3 +229,60 @@ fn damaged_flac_never_panics() {
         probe(&bytes[..len]);
     }
 }
+
+/// A seek table out of order (points by sample not ascending, byte offsets going back
+/// and past the end: what the fuzzer found, `fuzz/regressions/flac/`) is not trusted:
+/// seeks decode from the start and stay sample accurate, instead of the demuxer's binary
+/// search underflowing between the points.
+#[test]
+fn flac_with_a_disordered_seek_table_still_seeks_sample_accurately() {
+    assert!(
+        have("ffmpeg"),
+        "ffmpeg is needed (scripts/test-deps.sh installs it)"
+    );
+    let d = scratch("flac_bad_seektable");
+    let n = 100_000;
+    let wav = source(&d, "s.wav", 2, OutputFormat::Pcm16, 0x3, n);
+    let flac = d.join("s.flac");
+    ffmpeg_flac(&wav, &flac);
+    // ffmpeg leaves a PADDING block: make its first 36 bytes a SEEKTABLE of two points
+    // in the wrong order, and the rest padding again.
+    let mut bytes = std::fs::read(&flac).unwrap();
+    let mut i = 4;
+    let pad = loop {
+        let n = u32::from_be_bytes([0, bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+        if bytes[i] & 0x7f == 1 {
+            break (i, n);
+        }
+        assert_eq!(bytes[i] & 0x80, 0, "ffmpeg wrote no PADDING block");
+        i += 4 + n;
+    };
+    let (at, len) = pad;
+    assert!(len >= 40);
+    let last = bytes[at] & 0x80;
+    bytes[at] = 3;
+    bytes[at + 1..at + 4].copy_from_slice(&36u32.to_be_bytes()[1..]);
+    let mut points = Vec::new();
+    for (sample, offset) in [(90_000u64, 4_000u64), (10, 1 << 40)] {
+        points.extend_from_slice(&sample.to_be_bytes());
+        points.extend_from_slice(&offset.to_be_bytes());
+        points.extend_from_slice(&4096u16.to_be_bytes());
+    }
+    bytes[at + 4..at + 40].copy_from_slice(&points);
+    let rest = (len - 40) as u32;
+    bytes[at + 40] = 1 | last;
+    bytes[at + 41..at + 44].copy_from_slice(&rest.to_be_bytes()[1..]);
+    std::fs::write(&flac, &bytes).unwrap();
+    let want = read_all(&wav, n);
+    let mut r = AudioReader::open(&flac).unwrap();
+    let mut buf = vec![Vec::new(); 2];
+    for at in [50_000u64, 17, 99_990, 4095, 0, 77_777] {
+        r.seek(at).unwrap();
+        let k = r.read_planar(&mut buf, 300).unwrap();
+        let end = (at as usize + 300).min(n);
+        assert_eq!(k, end - at as usize);
+        for c in 0..2 {
+            assert_eq!(buf[c], want[c][at as usize..end], "seek to {at}");
+        }
+    }
+}

@@ -40,6 +40,57 @@ pub struct FlacFileReader {
     /// First frame of the next packet expected from the demuxer; a packet
     /// starting elsewhere means frames were lost to corruption.
     next_ts: u64,
+    /// The file's SEEKTABLE cannot be trusted ([`seek_table_is_sane`]): seeks decode
+    /// from the start instead of asking the demuxer.
+    seek_by_decoding: bool,
+}
+
+/// False when the file's SEEKTABLE (RFC 9639 section 8.5) is not one the demuxer's seek
+/// can trust: seek points (placeholders aside) not in increasing sample order, byte
+/// offsets going backwards, or offsets past the file's end. Symphonia 0.6 binary-searches
+/// the bytes between two seek points and underflows on such a table (found by fuzzing:
+/// `fuzz/regressions/flac/`). Anything else odd in the metadata is left to the demuxer.
+fn seek_table_is_sane(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let check = || -> std::io::Result<bool> {
+        let mut f = File::open(path)?;
+        let len = f.metadata()?.len();
+        let mut magic = [0u8; 4];
+        f.read_exact(&mut magic)?;
+        if &magic != b"fLaC" {
+            return Ok(true);
+        }
+        // (a FLAC has at most a few metadata blocks; 1024 is far past any real file)
+        for _ in 0..1024 {
+            let mut h = [0u8; 4];
+            f.read_exact(&mut h)?;
+            let n = u32::from_be_bytes([0, h[1], h[2], h[3]]) as u64;
+            if h[0] & 0x7f == 3 {
+                let mut table = vec![0u8; n as usize];
+                f.read_exact(&mut table)?;
+                let mut prev: Option<(u64, u64)> = None;
+                for p in table.chunks_exact(18) {
+                    let sample = u64::from_be_bytes(p[..8].try_into().expect("8 bytes"));
+                    let offset = u64::from_be_bytes(p[8..16].try_into().expect("8 bytes"));
+                    if sample == u64::MAX {
+                        continue; // a placeholder point
+                    }
+                    if offset >= len || prev.is_some_and(|(s, o)| sample <= s || offset < o) {
+                        return Ok(false);
+                    }
+                    prev = Some((sample, offset));
+                }
+            } else {
+                f.seek(SeekFrom::Current(n as i64))?;
+            }
+            if h[0] & 0x80 != 0 {
+                break;
+            }
+        }
+        Ok(true)
+    };
+    // a file too short to read is the demuxer's to refuse
+    check().unwrap_or(true)
 }
 
 impl std::fmt::Debug for FlacFileReader {
@@ -121,6 +172,7 @@ impl FlacFileReader {
             verify: true,
             done: false,
             next_ts: 0,
+            seek_by_decoding: !seek_table_is_sane(path),
         })
     }
 
@@ -151,6 +203,15 @@ impl FlacFileReader {
             return Ok(());
         }
         self.done = false;
+        if self.seek_by_decoding {
+            // from the start again, the frames before `frame` decoded and dropped
+            let fresh = FlacFileReader::open(&self.info.path)?;
+            self.format = fresh.format;
+            self.decoder = fresh.decoder;
+            self.skip = frame;
+            self.next_ts = 0;
+            return Ok(());
+        }
         let to = SeekTo::Timestamp {
             ts: Timestamp::new(frame as i64),
             track_id: self.track_id,
