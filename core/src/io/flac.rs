@@ -47,9 +47,10 @@ pub struct FlacFileReader {
 
 /// False when the file's SEEKTABLE (RFC 9639 section 8.5) is not one the demuxer's seek
 /// can trust: seek points (placeholders aside) not in increasing sample order, byte
-/// offsets going backwards, or offsets past the file's end. Symphonia 0.6 binary-searches
-/// the bytes between two seek points and underflows on such a table (found by fuzzing:
-/// `fuzz/regressions/flac/`). Anything else odd in the metadata is left to the demuxer.
+/// offsets going backwards, or offsets (counted from the first frame) past the file's
+/// end. Symphonia 0.6 binary-searches the bytes between two seek points and underflows
+/// on such a table (found by fuzzing: `fuzz/regressions/flac/`). Anything else odd in
+/// the metadata is left to the demuxer.
 fn seek_table_is_sane(path: &Path) -> bool {
     use std::io::{Read, Seek, SeekFrom};
     let check = || -> std::io::Result<bool> {
@@ -60,6 +61,7 @@ fn seek_table_is_sane(path: &Path) -> bool {
         if &magic != b"fLaC" {
             return Ok(true);
         }
+        let mut points: Vec<(u64, u64)> = Vec::new();
         // (a FLAC has at most a few metadata blocks; 1024 is far past any real file)
         for _ in 0..1024 {
             let mut h = [0u8; 4];
@@ -68,17 +70,12 @@ fn seek_table_is_sane(path: &Path) -> bool {
             if h[0] & 0x7f == 3 {
                 let mut table = vec![0u8; n as usize];
                 f.read_exact(&mut table)?;
-                let mut prev: Option<(u64, u64)> = None;
                 for p in table.chunks_exact(18) {
                     let sample = u64::from_be_bytes(p[..8].try_into().expect("8 bytes"));
                     let offset = u64::from_be_bytes(p[8..16].try_into().expect("8 bytes"));
-                    if sample == u64::MAX {
-                        continue; // a placeholder point
+                    if sample != u64::MAX {
+                        points.push((sample, offset)); // (u64::MAX: a placeholder point)
                     }
-                    if offset >= len || prev.is_some_and(|(s, o)| sample <= s || offset < o) {
-                        return Ok(false);
-                    }
-                    prev = Some((sample, offset));
                 }
             } else {
                 f.seek(SeekFrom::Current(n as i64))?;
@@ -86,6 +83,16 @@ fn seek_table_is_sane(path: &Path) -> bool {
             if h[0] & 0x80 != 0 {
                 break;
             }
+        }
+        // The offsets count from the first frame, which follows the last metadata block.
+        let first_frame = f.stream_position()?;
+        let mut prev: Option<(u64, u64)> = None;
+        for &(sample, offset) in &points {
+            let inside = first_frame.checked_add(offset).is_some_and(|at| at < len);
+            if !inside || prev.is_some_and(|(s, o)| sample <= s || offset < o) {
+                return Ok(false);
+            }
+            prev = Some((sample, offset));
         }
         Ok(true)
     };
