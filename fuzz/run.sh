@@ -5,7 +5,9 @@
 # fuzz/corpus-work/<target>/ from the seeds (python3 fuzz/make_seeds.py) and the
 # committed corpus. Logs (executions, coverage, CPU time) go to fuzz/logs/<target>.log;
 # crashes to fuzz/artifacts/<target>/. `bash fuzz/run.sh cmin` minimizes corpus-work
-# into the committed fuzz/corpus/<target>/ (libFuzzer's -merge=1).
+# into the committed fuzz/corpus/<target>/ (libFuzzer's -merge=1 on edge coverage,
+# -use_counters=0: every edge reached is kept, not every hit count, so a target keeps
+# about a thousand small files instead of several thousand).
 #   bash fuzz/run.sh [CPU_SECONDS] [TARGET...]
 #   bash fuzz/run.sh cmin [TARGET...]
 # FUZZ_NICE (default 19) is the priority it runs at.
@@ -35,7 +37,7 @@ for t in "${targets[@]}"; do
   if [ "$mode" = cmin ]; then
     echo "== cmin $t $(date +%T): $(ls "fuzz/corpus/$t" | wc -l) committed, $(ls "fuzz/corpus-work/$t" | wc -l) found"
     rm -rf "fuzz/corpus-min/$t"; mkdir -p "fuzz/corpus-min/$t"
-    nice -n "${FUZZ_NICE:-19}" "$bin/$t" -merge=1 -max_len="$len" -timeout=10 -rss_limit_mb=2048 \
+    nice -n "${FUZZ_NICE:-19}" "$bin/$t" -merge=1 -use_counters=0 -max_len="$len" -timeout=10 -rss_limit_mb=2048 \
       "fuzz/corpus-min/$t" "fuzz/corpus/$t" "fuzz/corpus-work/$t" "fuzz/seeds/$t" >"fuzz/logs/$t.cmin.log" 2>&1 || {
       echo "   cmin failed: fuzz/logs/$t.cmin.log"; continue; }
     rm -rf "fuzz/corpus/$t" && mv "fuzz/corpus-min/$t" "fuzz/corpus/$t"
