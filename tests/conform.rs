@@ -310,20 +310,18 @@ fn write_f32_mono(path: &Path, x: &[f32]) {
     w.finalize().unwrap();
 }
 
-#[test]
-fn reconform_writes_the_change_list_and_a_session_that_renders() {
-    let dir = tmpdir("reconform");
+/// A re-conform's inputs in `dir`: a 20 s roll (`roll.wav`), the old cut `old.edl` (two
+/// 2 s scenes of it at 25 fps), the new cut `new.edl`, and `s.toml`, a session of one
+/// dialogue track conformed to the old cut (1 s handles; `reel_extra` goes in `[reel]`).
+fn two_scenes_to_reconform(dir: &Path, new_edl: &str, reel_extra: &str) {
     write_f32_mono(&dir.join("roll.wav"), &noise(3, 20 * 48_000, 0.25));
     let old = "TITLE: OLD\n\
 001  ROLL     A     C        00:00:01:00 00:00:03:00 01:00:00:00 01:00:02:00\n\
 002  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:02:00 01:00:04:00\n";
-    let new = "TITLE: NEW\n\
-001  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:00:00 01:00:02:00\n\
-002  ROLL     A     C        00:00:01:00 00:00:02:00 01:00:02:00 01:00:03:00\n";
     std::fs::write(dir.join("old.edl"), old).unwrap();
-    std::fs::write(dir.join("new.edl"), new).unwrap();
-    let mut s = String::from(
-        "[reel]\ntitle = \"r\"\nframe_rate = \"25\"\nstart = \"01:00:00:00\"\n\n[[track]]\nid = \"A1\"\nkind = \"dialogue\"\n",
+    std::fs::write(dir.join("new.edl"), new_edl).unwrap();
+    let mut s = format!(
+        "[reel]\ntitle = \"r\"\nframe_rate = \"25\"\nstart = \"01:00:00:00\"\n{reel_extra}\n[[track]]\nid = \"A1\"\nkind = \"dialogue\"\n",
     );
     for (src, rec) in [(1, 0), (10, 2)] {
         s.push_str(&format!(
@@ -332,6 +330,15 @@ fn reconform_writes_the_change_list_and_a_session_that_renders() {
         ));
     }
     std::fs::write(dir.join("s.toml"), s).unwrap();
+}
+
+#[test]
+fn reconform_writes_the_change_list_and_a_session_that_renders() {
+    let dir = tmpdir("reconform");
+    let new = "TITLE: NEW\n\
+001  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:00:00 01:00:02:00\n\
+002  ROLL     A     C        00:00:01:00 00:00:02:00 01:00:02:00 01:00:03:00\n";
+    two_scenes_to_reconform(&dir, new, "");
     let p = |f: &str| dir.join(f).display().to_string();
     // the new session must sit beside the old one
     let other = tmpdir("reconform-elsewhere");
@@ -441,30 +448,15 @@ A005C001\tA005\t10:00:00:00\t10:00:10:00\t18Y12M31\t12:39:59:00\r\n";
 #[test]
 fn reconform_fills_new_material_from_media_and_its_trims_are_not_heard() {
     let dir = tmpdir("reconform-media");
-    write_f32_mono(&dir.join("roll.wav"), &noise(3, 20 * 48_000, 0.25));
     let media = dir.join("media");
     std::fs::create_dir_all(&media).unwrap();
     write_f32_mono(&media.join("NEWROLL.wav"), &noise(4, 10 * 48_000, 0.25));
-    let old = "TITLE: OLD\n\
-001  ROLL     A     C        00:00:01:00 00:00:03:00 01:00:00:00 01:00:02:00\n\
-002  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:02:00 01:00:04:00\n";
     // scene 1 trimmed by a second, new material after it
     let new = "TITLE: NEW\n\
 001  ROLL     A     C        00:00:01:00 00:00:02:00 01:00:00:00 01:00:01:00\n\
 002  NEWROLL  A     C        00:00:03:00 00:00:04:00 01:00:01:00 01:00:02:00\n\
 003  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:02:00 01:00:04:00\n";
-    std::fs::write(dir.join("old.edl"), old).unwrap();
-    std::fs::write(dir.join("new.edl"), new).unwrap();
-    let mut s = String::from(
-        "[reel]\ntitle = \"r\"\nframe_rate = \"25\"\nstart = \"01:00:00:00\"\nlength = \"00:00:04:00\"\n\n[[track]]\nid = \"A1\"\nkind = \"dialogue\"\n",
-    );
-    for (src, rec) in [(1, 0), (10, 2)] {
-        s.push_str(&format!(
-            "\n[[track.clip]]\nsource = \"roll.wav\"\nsource_in_samples = {}\nrecord_in = \"01:00:{rec:02}:00\"\nlength_samples = 96000\nhandles_samples = [48000, 48000]\n",
-            src * 48_000
-        ));
-    }
-    std::fs::write(dir.join("s.toml"), s).unwrap();
+    two_scenes_to_reconform(&dir, new, "length = \"00:00:04:00\"\n");
     let p = |f: &str| dir.join(f).display().to_string();
     let run = |out: &str, extra: &[&str]| -> Value {
         let mut a = vec![
