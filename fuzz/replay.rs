@@ -138,10 +138,10 @@ pub fn spot_json(data: &[u8]) {
 }
 
 /// The preview manifest: parse and check; what passes builds the page's
-/// mixer and meter (`Preview::from_manifest`) and the reel `dubstage spot`
-/// checks against, and survives a JSON round trip.
+/// mixer and meter (`dubstage_core::preview`, which the page runs as WebAssembly)
+/// and the reel `dubstage spot` checks against, and survives a JSON round trip.
 pub fn manifest(data: &[u8]) {
-    use dubstage_wasm::manifest::Manifest;
+    use dubstage_core::preview::{Manifest, Meter, Mixer};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -151,8 +151,22 @@ pub fn manifest(data: &[u8]) {
     assert!(m.length > 0 && m.audio.chunks >= 1);
     let again = serde_json::to_string(&m).expect("serializes");
     assert_eq!(Manifest::from_json(&again).expect("re-parses"), m);
-    if let Ok(p) = dubstage_wasm::Preview::from_manifest(m) {
-        let reel = p.spot_reel();
+    if let Ok(mx) = Mixer::new(&m) {
+        let _ = Meter::new(mx.layout(), m.sample_rate);
+    }
+    let rate = m.frame_rate.parse::<dubstage_core::FrameRate>();
+    if let Ok(start) = rate
+        .clone()
+        .map_err(dubstage_core::Error::Invalid)
+        .and_then(|r| dubstage_core::Timecode::parse(&m.start, r))
+    {
+        let reel = dubstage_core::spot::SpotReel {
+            reel: m.reel_number,
+            rate: rate.expect("parsed above"),
+            sample_rate: m.sample_rate,
+            start,
+            length: m.length,
+        };
         let _ = reel.end();
     }
 }

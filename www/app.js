@@ -29,6 +29,7 @@ const S = {
   loud: null,                   // printmaster loudness {m: Float32Array, s: Float32Array}
   primeFrames: 0,               // audio the inserts/returns need before a block after a jump
   primes: [],                   // per stem: does it take part in priming (inserts or sends)?
+  leads: [],                    // per stem: frames its input is read ahead (its inserts' latency)
   primeMs: [],                  // recent priming times (ms), for the console and the benchmark
   view: { start: 0, spp: 1 },
   markers: [], editing: -1,
@@ -56,6 +57,7 @@ async function loadIrs() {
     S.p.load_ir(ir.file, new Float32Array(await r.arrayBuffer()));
   }));
   S.primeFrames = S.p.prime_frames();
+  S.leads = S.m.stems.map((_, i) => S.p.stem_lead(i));
 }
 
 function chunkUrl(stem, n) { return `audio/${encodeURIComponent(stem)}/${String(n).padStart(6, '0')}.pcm`; }
@@ -88,12 +90,14 @@ function prefetch(sample, dir) {
   for (let i = 0; i < S.m.stems.length; i++) {
     // the audio that primes the inserts and returns after a jump comes first
     if (S.primes[i]) for (let k = p; k < n; k++) getChunk(i, k);
-    for (const k of dir ? [n, n + dir] : [n]) if (k >= 0 && k < S.m.audio.chunks) getChunk(i, k);
+    const m = chunkOf(sample + (S.leads[i] || 0));
+    for (const k of dir ? [n, m, m + dir] : [n, m]) if (k >= 0 && k < S.m.audio.chunks) getChunk(i, k);
   }
 }
 
 // The planar input block for the mixer: every stem's channels, `frames` frames from
-// `start` (only the stems for which only(i) is true; the others stay silent).
+// `start` (stem i from `start + S.leads[i]`, as the render reads a stem whose inserts
+// have latency; only the stems for which only(i) is true; the others stay silent).
 async function inputBlock(start, frames = BLOCK, only = null, into = null) {
   const total = S.p.input_channels();
   const buf = into || new Float32Array(total * frames);
@@ -104,7 +108,7 @@ async function inputBlock(start, frames = BLOCK, only = null, into = null) {
     let t = only && !only(i) ? frames : 0;
     if (into && t === 0) buf.fill(0, c0 * frames, (c0 + ch) * frames);   // a reused buffer
     while (t < frames) {
-      const s = start + t;
+      const s = start + (S.leads[i] || 0) + t;
       if (s < 0 || s >= S.length) { t++; continue; }
       const n = chunkOf(s);
       const data = await getChunk(i, n);
@@ -123,12 +127,13 @@ async function inputBlock(start, frames = BLOCK, only = null, into = null) {
 }
 
 // After a jump, runs the inserts, sends and returns over the audio just before
-// `start` (S.primeFrames: the longest insert + reverb tail) so that the block at
-// `start` sounds as the render makes it. Only stems with inserts or sends are read.
+// `start` (S.primeFrames: the longest insert + reverb tail; from before the reel for a
+// stem whose inserts have latency) so that the block at `start` sounds as the render
+// makes it. Only stems with inserts or sends are read.
 // Returns false when the transport moved on meanwhile.
 async function primeBefore(start, gen) {
   const t0 = performance.now();
-  let s = Math.max(0, start - S.primeFrames);
+  let s = S.p.prime_start(start);   // before the reel for a stem read ahead
   while (s < start) {
     const n = Math.min(BLOCK, start - s);
     // one buffer per piece size, reused: the stems that do not prime stay silent

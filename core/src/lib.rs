@@ -28,9 +28,11 @@
 //! a lower layer that needs behaviour from a higher one takes a value or a closure.
 //!
 //! ```text
-//! top     jobs     `demo`, `feature` (reels and long plays), `conform`, `reconform`
-//!         engine   `pipeline`: sources, the mixer, levelling, outputs, metering, the
-//!                  render's passes, summary (one module each)
+//! top     jobs     `demo`, `feature` (reels and long plays), `conform`, `reconform`,
+//!                  `preview` (the browser preview's manifest, mixer and meter)
+//!         engine   `pipeline`: the mix graph (the one mixer: render and preview), sources,
+//!                  the render's mixer, levelling, outputs, metering, the render's passes,
+//!                  summary (one module each)
 //!         report   `render_report`: the QC report of a render, the per-deliverable
 //!                  results the engine hands it
 //!         backend  `backend`: the Backend trait, the CPU reference, the sum of sources
@@ -63,6 +65,7 @@ pub mod loudness;
 pub mod master;
 pub mod mix;
 pub mod pipeline;
+pub mod preview;
 pub mod qc;
 pub mod reconform;
 pub mod render_report;

@@ -27,7 +27,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("backend", &["backend"]),
     ("report", &["render_report"]),
     ("engine", &["pipeline"]),
-    ("jobs", &["demo", "feature", "conform", "reconform"]),
+    (
+        "jobs",
+        &["demo", "feature", "conform", "reconform", "preview"],
+    ),
 ];
 
 /// Imports against the order that stay for now: (importing module, imported module,

@@ -3,22 +3,21 @@
 //! waveform peaks at several zooms, loudness timelines, a manifest) and
 //! optionally serves it on loopback.
 //!
-//! The package layout is documented in `dubstage_wasm::manifest`. Figures in
-//! `loudness/` are computed here with the same mixer and meter code the page
-//! runs (crate `dubstage-wasm`, natively), on the same 16-bit audio the page
-//! plays, so the page's meter can be checked against them.
+//! The package layout is documented in `dubstage_core::preview::manifest`. Figures
+//! in `loudness/` are computed here with the same mixer and meter code the page
+//! runs (`dubstage_core::preview`, which the page runs as WebAssembly), on the same
+//! 16-bit audio the page plays, so the page's meter can be checked against them.
 
 use dubstage_core::mix::downmix_matrix;
+use dubstage_core::preview::manifest::{
+    self, AudioInfo, BusInfo, IrInfo, Loudness, LoudnessSeries, Manifest, Processing, ReturnInfo,
+    SendInfo, StemInfo, VideoInfo,
+};
+use dubstage_core::preview::{Meter, Mixer, Monitor};
 use dubstage_core::session::PanSpec;
 use dubstage_core::stem::chain::InsertSpec;
 use dubstage_core::stem::convolve::Ir;
 use dubstage_core::{Error, FrameRate, Layout, Result, Timecode};
-use dubstage_wasm::manifest::{
-    self, AudioInfo, BusInfo, IrInfo, Loudness, LoudnessSeries, Manifest, Processing, ReturnInfo,
-    SendInfo, StemInfo, VideoInfo,
-};
-use dubstage_wasm::meter::Meter;
-use dubstage_wasm::mix::{Mixer, Monitor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -346,6 +345,20 @@ pub fn write_package(
     let mut src: Vec<Vec<f32>> = Vec::new();
     let mut peaks: Vec<Vec<i8>> = vec![Vec::new(); stems.len()];
     let mut decoded: Vec<Vec<f32>> = vec![Vec::new(); first];
+    // The series are mixed as the page mixes: a stem whose inserts have latency is read
+    // that far ahead (`Mixer::stem_lead`), so they run behind the decoding by up to the
+    // longest lead. `hist` holds each input channel's 16-bit audio from reel sample `base`.
+    let leads = (0..stems.len())
+        .map(|i| series[0].mixer.stem_lead(i))
+        .collect::<Result<Vec<usize>>>()?;
+    let widths = infos
+        .iter()
+        .map(|s| s.preview_layout().map(|l| l.len()))
+        .collect::<Result<Vec<usize>>>()?;
+    let max_lead = leads.iter().copied().max().unwrap_or(0) as u64;
+    let mut hist: Vec<Vec<f32>> = vec![Vec::new(); first];
+    let mut block: Vec<Vec<f32>> = vec![Vec::new(); first];
+    let (mut base, mut next) = (0u64, 0u64);
     let mut pcm: Vec<u8> = Vec::with_capacity(cf * 4);
     for n in 0..chunks {
         let start = n as u64 * cf as u64;
@@ -406,14 +419,54 @@ pub fn write_package(
             manifest::peaks_i8(&refs, PEAK_LEVELS[0] as usize, &mut peaks[i]);
             c0 += pch;
         }
-        for s in series.iter_mut() {
-            let ins: Vec<&[f32]> = decoded[s.inputs.clone()]
-                .iter()
-                .map(|v| &v[..frames])
-                .collect();
-            let out = s.mixer.process(start as i64, &ins, frames)?;
-            let refs: Vec<&[f32]> = out.iter().map(|c| &c[..frames]).collect();
-            s.meter.push_hops(&refs, Some(&mut s.readings))?;
+        for (h, d) in hist.iter_mut().zip(&decoded) {
+            h.extend_from_slice(&d[..frames]);
+        }
+        let decoded_to = start + frames as u64;
+        let last = n + 1 == chunks;
+        while next < reel.length && (last || decoded_to >= next + cf as u64 + max_lead) {
+            let frames = (reel.length - next).min(cf as u64) as usize;
+            // The reel's first block: stems read ahead start from their first samples, as
+            // in the render (the page primes the same way).
+            let first = (next == 0 && max_lead > 0).then_some(max_lead as usize);
+            for (at, frames, prime) in first.map(|l| (-(l as i64), l, true)).into_iter().chain([(
+                next as i64,
+                frames,
+                false,
+            )]) {
+                let mut c0 = 0;
+                for (&w, &lead) in widths.iter().zip(&leads) {
+                    let from = at + lead as i64 - base as i64;
+                    for c in c0..c0 + w {
+                        let h = &hist[c];
+                        let b = &mut block[c];
+                        b.clear();
+                        b.resize(frames, 0.0);
+                        for (k, v) in b.iter_mut().enumerate() {
+                            let i = from + k as i64;
+                            if i >= 0 && (i as usize) < h.len() {
+                                *v = h[i as usize];
+                            }
+                        }
+                    }
+                    c0 += w;
+                }
+                for s in series.iter_mut() {
+                    let ins: Vec<&[f32]> = block[s.inputs.clone()].iter().map(|v| &v[..]).collect();
+                    if prime {
+                        s.mixer.prime(at, &ins, frames)?;
+                        continue;
+                    }
+                    let out = s.mixer.process(at, &ins, frames)?;
+                    let refs: Vec<&[f32]> = out.iter().map(|c| &c[..frames]).collect();
+                    s.meter.push_hops(&refs, Some(&mut s.readings))?;
+                }
+            }
+            next += frames as u64;
+            let used = (next - base) as usize;
+            hist.iter_mut()
+                .for_each(|h| drop(h.drain(..used.min(h.len()))));
+            base = next;
         }
     }
 
@@ -548,7 +601,7 @@ fn processing_note(
         let secs = p as f64 / m.sample_rate as f64;
         t.push_str(&format!(
             "; after a jump they are primed over the {secs:.2} s before the playhead{}",
-            if secs >= dubstage_wasm::mix::MAX_PRIME_SECONDS - 1e-9 {
+            if secs >= dubstage_core::preview::MAX_PRIME_SECONDS - 1e-9 {
                 " (longer tails are cut there)"
             } else {
                 " (long enough for the whole tail)"

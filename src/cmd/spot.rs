@@ -27,7 +27,7 @@ pub fn reel_of(path: &Path) -> Result<(SpotReel, String)> {
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
     {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let m = dubstage_wasm::manifest::Manifest::from_json(&text)
+        let m = dubstage_core::preview::Manifest::from_json(&text)
             .map_err(|e| Error::format(path, e.to_string()))?;
         let rate: FrameRate = m
             .frame_rate

@@ -9,12 +9,12 @@
 //! `manifest.json`, and a few free functions (peaks, spotting-list parsing and
 //! writing). Errors become JavaScript exceptions carrying the core's message.
 //!
-//! The modules are plain Rust; the CLI uses [`manifest`] and [`mix`] natively to
-//! write packages and compute the figures the page is checked against.
+//! The engine is the core's ([`dubstage_core::preview`]: the manifest, the mixer on
+//! the render's mix graph, the meter); this crate only binds it for JavaScript. The
+//! CLI uses the same core modules natively to write packages and compute the figures
+//! the page is checked against.
 
-pub mod manifest;
-pub mod meter;
-pub mod mix;
+pub use dubstage_core::preview::{manifest, meter, mixer as mix};
 
 use dubstage_core::spot::{self, Marker, SpotReel};
 use dubstage_core::{FrameRate, Timecode};
@@ -173,8 +173,8 @@ impl Preview {
     }
 
     /// Mixes `frames` frames from reel sample `start`. `input` holds
-    /// `input_channels()` planar channels of `frames` samples one after the other.
-    /// Returns the stereo mix, planar (`[L.., R..]`), and feeds the loudness meter.
+    /// `input_channels()` planar channels of `frames` samples one after the other
+    /// (stem `i`'s from `start + stem_lead(i)`). Returns the stereo mix, planar (`[L.., R..]`), and feeds the loudness meter.
     /// When `needs_prime(start)` is true, call `prime` first (see there).
     pub fn process(
         &mut self,
@@ -226,10 +226,29 @@ impl Preview {
         self.mixer.needs_prime(start.floor() as i64).map_err(js)
     }
 
+    /// Where priming for the block at `start` begins (`prime_frames()` before it, but
+    /// not before the reel less the longest `stem_lead`: a stem read ahead starts
+    /// from its first sample there, as in the render). Throws if an impulse response
+    /// is missing.
+    pub fn prime_start(&mut self, start: f64) -> Result<f64, JsError> {
+        self.mixer
+            .prime_start(start.floor() as i64)
+            .map(|s| s as f64)
+            .map_err(js)
+    }
+
     /// Does stem `i` take part in priming (it has inserts or sends)? Others may
     /// be given as silence to `prime`.
     pub fn stem_primes(&self, i: usize) -> bool {
         self.mixer.stem_primes(i)
+    }
+
+    /// How far ahead of a block stem `i`'s input is read, in frames (its inserts'
+    /// latency, as the render reads it; 0 for most stems): the input of stem `i` for
+    /// the block at `start` is its audio from `start + stem_lead(i)`. Throws if an
+    /// impulse response is missing.
+    pub fn stem_lead(&mut self, i: usize) -> Result<usize, JsError> {
+        self.mixer.stem_lead(i).map_err(js)
     }
 
     /// Runs the inserts, sends and returns over `frames` frames from `start`

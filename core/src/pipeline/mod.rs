@@ -22,6 +22,7 @@
 //! 2-pop check), `passes` (the render from start to commit), `speed` (speed versions of written
 //! files), `summary` (what it did).
 
+mod graph;
 mod level;
 mod measure;
 mod mixer;
@@ -31,8 +32,9 @@ mod sources;
 pub mod speed;
 mod summary;
 
+pub use graph::{BusNode, Controls, Graph, GraphSpec, MixBlock, ReturnNode, SendNode, StemNode};
 pub use measure::measure_mix;
-pub use mixer::{MixBlock, Mixer};
+pub use mixer::Mixer;
 pub use output::deliverable_files;
 pub use passes::{render, render_with_normalization};
 pub use sources::StemReader;

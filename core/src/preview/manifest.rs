@@ -1,5 +1,5 @@
 //! The preview package's manifest (`manifest.json`), written by `dubstage preview`
-//! and read by the page and by [`crate::mix::Mixer`].
+//! and read by the page and by [`super::Mixer`].
 //!
 //! A package is a folder that any static web server can serve:
 //!
@@ -13,9 +13,9 @@
 //! video/<file>                                         optional picture proxy
 //! ```
 
-use dubstage_core::stem::chain::InsertSpec;
-use dubstage_core::stem::convolve::Ir;
-use dubstage_core::{Error, Layout, Result};
+use crate::stem::chain::InsertSpec;
+use crate::stem::convolve::Ir;
+use crate::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
 
 /// The manifest's format tag.
@@ -155,7 +155,7 @@ pub struct StemInfo {
     pub storage_gain: f64,
     /// The stem's insert chain as the session writes it (EQ, convolution, trim,
     /// futz), with every `ir` naming a package file of [`Manifest::irs`]; run
-    /// by the core's [`dubstage_core::stem::chain::InsertChain`] on the stored
+    /// by the core's [`crate::stem::chain::InsertChain`] on the stored
     /// channels ([`StemInfo::layout`]).
     #[serde(default)]
     pub inserts: Vec<InsertSpec>,
@@ -289,8 +289,8 @@ pub struct BusInfo {
     pub automation: Vec<(i64, f64)>,
 }
 
-impl From<&dubstage_core::session::PlanBus> for BusInfo {
-    fn from(b: &dubstage_core::session::PlanBus) -> Self {
+impl From<&crate::session::PlanBus> for BusInfo {
+    fn from(b: &crate::session::PlanBus) -> Self {
         BusInfo {
             id: b.id.clone(),
             dialogue: b.dialogue,
@@ -352,7 +352,7 @@ pub struct Processing {
 impl Processing {
     /// From a resolved session: the impulse responses are read as the render
     /// reads them (`load_ir` at the session's rate; same errors).
-    pub fn of_plan(plan: &dubstage_core::session::Plan) -> Result<Processing> {
+    pub fn of_plan(plan: &crate::session::Plan) -> Result<Processing> {
         let mut irs: Vec<(IrInfo, Ir)> = Vec::new();
         let mut seen: Vec<(std::path::PathBuf, String)> = Vec::new();
         let mut rewrite = |specs: &[InsertSpec], owner: &str| -> Result<Vec<InsertSpec>> {
@@ -368,9 +368,8 @@ impl Processing {
                 let file = match seen.iter().find(|(k, _)| *k == key) {
                     Some((_, f)) => f.clone(),
                     None => {
-                        let loaded =
-                            dubstage_core::stem::convolve::load_ir(&path, plan.sample_rate)
-                                .map_err(|e| Error::Invalid(format!("{owner}: {e}")))?;
+                        let loaded = crate::stem::convolve::load_ir(&path, plan.sample_rate)
+                            .map_err(|e| Error::Invalid(format!("{owner}: {e}")))?;
                         let name: String = path
                             .file_stem()
                             .map(|n| n.to_string_lossy().into_owned())

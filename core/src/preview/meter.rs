@@ -7,10 +7,10 @@
 //! window has filled, the missing time counts as silence (the live readings of
 //! [`CoreMeter::live_momentary`]); the integrated loudness is the core's BS.1770 gate.
 
-use dubstage_core::backend::cpu::CpuBackend;
-use dubstage_core::backend::{Analyzer, AnalyzerConfig, Backend};
-use dubstage_core::loudness::Meter as CoreMeter;
-use dubstage_core::{Layout, Result};
+use crate::backend::cpu::CpuBackend;
+use crate::backend::{Analyzer, AnalyzerConfig, Backend};
+use crate::loudness::Meter as CoreMeter;
+use crate::{Layout, Result};
 
 /// See the module doc.
 pub struct Meter {
