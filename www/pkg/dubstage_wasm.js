@@ -244,9 +244,24 @@ export class Preview {
         return ret[0] >>> 0;
     }
     /**
+     * Where priming for the block at `start` begins (`prime_frames()` before it, but
+     * not before the reel less the longest `stem_lead`: a stem read ahead starts
+     * from its first sample there, as in the render). Throws if an impulse response
+     * is missing.
+     * @param {number} start
+     * @returns {number}
+     */
+    prime_start(start) {
+        const ret = wasm.preview_prime_start(this.__wbg_ptr, start);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return ret[0];
+    }
+    /**
      * Mixes `frames` frames from reel sample `start`. `input` holds
-     * `input_channels()` planar channels of `frames` samples one after the other.
-     * Returns the stereo mix, planar (`[L.., R..]`), and feeds the loudness meter.
+     * `input_channels()` planar channels of `frames` samples one after the other
+     * (stem `i`'s from `start + stem_lead(i)`). Returns the stereo mix, planar (`[L.., R..]`), and feeds the loudness meter.
      * When `needs_prime(start)` is true, call `prime` first (see there).
      * @param {number} start
      * @param {Float32Array | number[]} input
@@ -368,6 +383,21 @@ export class Preview {
     stem_count() {
         const ret = wasm.preview_stem_count(this.__wbg_ptr);
         return ret >>> 0;
+    }
+    /**
+     * How far ahead of a block stem `i`'s input is read, in frames (its inserts'
+     * latency, as the render reads it; 0 for most stems): the input of stem `i` for
+     * the block at `start` is its audio from `start + stem_lead(i)`. Throws if an
+     * impulse response is missing.
+     * @param {number} i
+     * @returns {number}
+     */
+    stem_lead(i) {
+        const ret = wasm.preview_stem_lead(this.__wbg_ptr, i);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return ret[0] >>> 0;
     }
     /**
      * Does stem `i` take part in priming (it has inserts or sends)? Others may
