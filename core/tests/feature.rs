@@ -673,6 +673,70 @@ fn finish_is_atomic_idempotent_and_its_sums_cover_the_plan_and_the_report() {
 /// measured again (block-list oracle) and judged in the QC report, every file in
 /// SHA256SUMS with its real hash; a `kinds` filter that names no deliverable of the
 /// session is refused.
+/// A stop asked while a speed version is being converted is seen within a block
+/// (not when the version is done): the render ends `Cancelled`, with nothing at a
+/// final path and no temporary file left.
+#[test]
+fn a_stop_during_a_speed_version_stops_it_within_a_block() {
+    use dubstage_core::pipeline::{RenderOptions, render};
+    use dubstage_core::session::Session;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let dir = tmp("session-speed-stop");
+    let extra = "\n[[speed_version]]\nspeed = \"24/25\"\n\n\
+                 [[speed_version]]\nspeed = \"pull-down\"\n";
+    let (path, _) = marker_reel_with(&dir, 1, 60, Some(0), extra);
+    let plan = Session::load(&path).unwrap().resolve().unwrap();
+    let len = plan.length;
+    let out = dir.join("print");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (after, total) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut opts = RenderOptions::new(&out);
+    opts.cancel = Some(stop.clone());
+    let (s2, a2, t2) = (stop.clone(), after.clone(), total.clone());
+    // The two versions are the last two passes: stop a quarter into the first.
+    let progress = move |done: u64, all: u64| {
+        t2.store(all, Ordering::SeqCst);
+        let first_version = all - 2 * len;
+        if s2.load(Ordering::SeqCst) {
+            a2.fetch_max(done, Ordering::SeqCst);
+        } else if done >= first_version + len / 4 && done < first_version + len / 2 {
+            s2.store(true, Ordering::SeqCst);
+        }
+    };
+    let err = render(&plan, &mut CpuBackend::new(), &opts, Some(&progress)).unwrap_err();
+    assert!(
+        matches!(err, dubstage_core::Error::Cancelled(_)),
+        "cancelled: {err}"
+    );
+    assert!(
+        stop.load(Ordering::SeqCst),
+        "the stop was asked in a version"
+    );
+    // Before the mend the version ran on to its end (and reported it) after the stop.
+    let first_version_end = total.load(Ordering::SeqCst) - len;
+    let seen = after.load(Ordering::SeqCst);
+    assert!(
+        seen < first_version_end - len / 4,
+        "progress after the stop reached {seen} (the version ends at {first_version_end})"
+    );
+    let mut left = Vec::new();
+    let mut dirs = vec![out.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                dirs.push(e.path());
+            } else {
+                left.push(e.path());
+            }
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "nothing left in the output folder: {left:?}"
+    );
+}
+
 #[test]
 fn a_session_delivers_its_own_speed_versions() {
     use dubstage_core::pipeline::{RenderOptions, render};

@@ -112,6 +112,7 @@ pub fn write_speed_versions(
             if let Some(p) = progress {
                 p(done_before + d, total);
             }
+            Ok(())
         })?;
         done_before += lp_frames;
         let loudness = converted.loudness;

@@ -113,8 +113,12 @@ fn seed_of(name: &Path) -> u64 {
     u64::from_str_radix(&h[..16], 16).unwrap_or(0)
 }
 
-/// Converts every file of `set`; `progress` gets the source frames done after each block.
-pub fn convert(set: &SpeedSet<'_>, progress: &mut dyn FnMut(u64)) -> Result<Converted> {
+/// Converts every file of `set`; `progress` gets the source frames done after each block
+/// and may stop the work with an error (a stop asked): the temporary files are removed.
+pub fn convert(
+    set: &SpeedSet<'_>,
+    progress: &mut dyn FnMut(u64) -> Result<()>,
+) -> Result<Converted> {
     let v = set.version;
     let sr = set.sample_rate;
     let mut convs: Vec<Conv> = Vec::with_capacity(set.files.len());
@@ -245,7 +249,7 @@ pub fn convert(set: &SpeedSet<'_>, progress: &mut dyn FnMut(u64)) -> Result<Conv
         left -= n as u64;
         done = n == 0;
         done_frames += n as u64;
-        progress(done_frames);
+        progress(done_frames)?;
     }
     let mut loudness = None;
     if let (Some((mut a, da, mut m)), Some(p)) = (meter, set.printmaster) {
@@ -348,10 +352,7 @@ pub(super) fn render_versions(
             }
             taken.push((d, r, first..set.files.len()));
         }
-        let converted = convert(&set, &mut |d| {
-            // the error (a stop asked) is seen at the next check
-            let _ = progress(vi, d);
-        })?;
+        let converted = convert(&set, &mut |d| progress(vi, d))?;
         progress(vi, plan.length)?;
         let frames = v.samples(plan.length);
         let mut written = Vec::new();

@@ -5,6 +5,9 @@
 //! silence, phase correlation and LFE bandwidth only inside the programme
 //! range ([`QcDetectors::with_programme`]), so the 2-pop and the silent
 //! leader do not trip them.
+//!
+//! One concern in one file (over 800 lines): the streaming detectors share one block loop,
+//! one programme range and one finding model; each detector keeps its state in a struct here.
 
 use super::report::{Check, Finding, FindingKind, Status};
 use super::{QcConfig, dbfs, from_dbfs};

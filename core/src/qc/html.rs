@@ -6,6 +6,9 @@
 //! Every piece of text from the report goes through [`escape`]. Loudness
 //! timelines are reduced to one min/max pair per plot column, so a two-hour
 //! reel gives a page of a few hundred kilobytes.
+//!
+//! One concern in one file (over 800 lines): the page, its sections as functions in the
+//! order they appear, and the one escaping rule they all share.
 
 use super::report::{
     Check, DeliverableQc, Finding, LoudnessFigures, ProfileInfo, QcReport, Status, Timelines,

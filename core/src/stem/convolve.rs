@@ -86,6 +86,9 @@
 //! channel that has had no nonzero sample yet outputs exact zeros, as alone. Each channel's arithmetic is the same
 //! whatever the thread count (deterministic: the same bytes for 1 or N
 //! threads).
+//!
+//! One concern in one file (over 800 lines): the convolution engine, whose paths (diagonal,
+//! routed, true stereo, paired channels) share one partition geometry and state layout.
 
 use crate::io::WavReader;
 use crate::{Error, Result};
