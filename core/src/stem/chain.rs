@@ -34,7 +34,10 @@
 //! * `denoise`: dialogue noise reduction ([`crate::dialogue::denoise`]), e.g.
 //!   `{ type = "denoise", reduction_db = 12, engine = "spectral", wet = 1.0,
 //!   noise_only = false, bands = [ { low_hz = 0, high_hz = 150, reduction_db = 24 } ] }`:
-//!   the noise is tracked as it changes (adaptive), one gain for all the
+//!   the noise is tracked as it changes (adaptive), from the room tone of
+//!   `room_tone = "FILE"` and/or `learn = "START-END"` (a reel range of the
+//!   stem) when given (`fixed = true` keeps it; learned by
+//!   `pipeline::room_tone::learn` into `profile`), one gain for all the
 //!   stem's channels; `engine = "rnnoise"` runs RNNoise instead (at 48 kHz: other rates are
 //!   converted to it and back). Its
 //!   latency is reported by [`InsertChain::latency`] and the render reads the
