@@ -731,3 +731,57 @@ fn denoise_insert_refuses_bad_room_tone_naming_the_stem_and_insert() {
         "{e}"
     );
 }
+
+/// The preview package carries each stem's inserts as JSON to the browser's
+/// mixer: the learned room tone survives that trip exactly, so the browser's
+/// denoise starts from the same numbers and gives the same bytes.
+#[test]
+fn learned_room_tone_travels_to_the_browser_mixer_exactly() {
+    use dubstage_core::stem::chain::{InsertChain, InsertSpec};
+    let d = tmpdir("dialogue-room-tone-json");
+    std::fs::create_dir_all(d.join("stems")).unwrap();
+    let (_, x) = noisy_speech(1000);
+    write_f32(&d.join("stems/dx.wav"), SR, std::slice::from_ref(&x));
+    write_f32(&d.join("rt.wav"), SR, &[noise(21, SR as usize, 0.03)]);
+    let sp = denoise_session(
+        &d,
+        6,
+        r#", room_tone = "rt.wav", learn = "10:00:00:05-10:00:00:20""#,
+    );
+    let mut plan = dubstage_core::session::Session::load(&sp)
+        .unwrap()
+        .resolve()
+        .unwrap();
+    dubstage_core::pipeline::room_tone::learn(&mut plan).unwrap();
+    let ins = plan.stems[0].inserts.clone();
+    let InsertSpec::Denoise {
+        profile: Some(p), ..
+    } = &ins[0]
+    else {
+        panic!("no profile learned: {ins:?}");
+    };
+    assert_eq!(p.len(), 1025);
+    let back: Vec<InsertSpec> =
+        serde_json::from_str(&serde_json::to_string(&ins).unwrap()).unwrap();
+    assert_eq!(back, ins);
+    let run = |specs: &[InsertSpec]| {
+        let mut c = InsertChain::build(specs, SR, 1, Path::new(""), "dx").unwrap();
+        let mut b = vec![x.clone()];
+        c.process(&mut b, x.len()).unwrap();
+        b.swap_remove(0)
+    };
+    let (a, b) = (run(&ins), run(&back));
+    assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+    // and the profile is used: without it the chain's output differs
+    let mut plain = ins.clone();
+    if let InsertSpec::Denoise {
+        profile,
+        room_tone,
+        learn,
+        ..
+    } = &mut plain[0]
+    {
+        (*profile, *room_tone, *learn) = (None, None, None);
+    }
+    assert_ne!(run(&plain), a);
+}
