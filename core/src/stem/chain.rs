@@ -147,7 +147,7 @@ pub enum InsertSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         learn: Option<String>,
         /// Keep the learned noise fixed instead of tracking it from there.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         fixed: bool,
         /// The learned noise power per bin, filled in by
         /// `pipeline::room_tone::learn` from `room_tone`/`learn` when the
