@@ -10,7 +10,8 @@ against noise RMS over the same part).
 Contenders, all given the same first second as the noise sample where they take
 one: the noisy input, ffmpeg afftdn (noise profile sampled from the first
 second with asendcmd), PyPI noisereduce (stationary, y_noise = first second),
-dubstage spectral, dubstage rnnoise.
+the same capped at the maximum reduction (prop_decrease), dubstage spectral,
+dubstage rnnoise.
 
 Metrics (on the speech part, after the lead-in): wide-band PESQ (ITU-T P.862.2,
 PyPI `pesq`) at 16 kHz, STOI (PyPI `pystoi`), residual noise in the pauses
@@ -115,10 +116,15 @@ def run_afftdn(inp, outp, reduction):
                     "-c:a", "pcm_f32le", outp], check=True)
 
 
-def run_noisereduce(inp, outp):
+def run_noisereduce(inp, outp, reduction=None):
+    """noisereduce, stationary, noise clip = the first second. Its default
+    (prop_decrease 1) gates as deep as its smoothed mask goes (about -28 dB
+    here); with `reduction`, prop_decrease = 1 - 10^(-reduction/20) caps the
+    mask at -reduction dB, the maximum the other tools are given."""
     import noisereduce as nr
     x, sr = sf.read(inp, dtype="float32")
-    y = nr.reduce_noise(y=x, sr=sr, y_noise=x[:sr], stationary=True)
+    prop = 1.0 if reduction is None else 1.0 - 10 ** (-reduction / 20)
+    y = nr.reduce_noise(y=x, sr=sr, y_noise=x[:sr], stationary=True, prop_decrease=prop)
     sf.write(outp, y, sr, subtype="FLOAT")
 
 
@@ -178,7 +184,8 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     items = make(a.out, VOICES[:a.voices])
-    methods = ["noisy", "afftdn", "noisereduce", "dubstage-spectral", "dubstage-rnnoise"]
+    methods = ["noisy", "afftdn", "noisereduce", "noisereduce-capped", "dubstage-spectral",
+               "dubstage-rnnoise"]
     rows = []
     times = {m: 0.0 for m in methods}
     for it in items:
@@ -195,6 +202,8 @@ def main():
                 run_afftdn(base + "_noisy.wav", outp, a.reduction)
             elif m == "noisereduce":
                 run_noisereduce(base + "_noisy.wav", outp)
+            elif m == "noisereduce-capped":
+                run_noisereduce(base + "_noisy.wav", outp, a.reduction)
             else:
                 run_dubstage(a.bin, base + "_noisy.wav", outp, m.split("-")[1], a.reduction)
             times[m] += time.perf_counter() - t

@@ -513,3 +513,138 @@ fn reconform_fills_new_material_from_media_and_its_trims_are_not_heard() {
     assert_eq!(a[0].len(), 4 * 48_000, "the reel ends with the new cut");
     assert!(a == b, "the trims track is heard in the printmaster");
 }
+
+/// A roll of white noise and a 3-event cut of it at 25 fps; the guide (the
+/// cut's audio at reel position, from 01:00:00:00) holds event 1 placed 37
+/// samples earlier than the list says (so the conformed clip is heard 37
+/// samples late), event 2 inverted, and unrelated noise over event 3; all
+/// under a quieter noise of another room.
+fn sync_check_inputs(dir: &Path) -> (Vec<f32>, Vec<f32>) {
+    let roll = noise(11, 20 * 48_000, 0.25);
+    write_f32_mono(&dir.join("roll.wav"), &roll);
+    let edl = "TITLE: SYNC\n\
+001  ROLL     A     C        00:00:01:00 00:00:03:00 01:00:00:00 01:00:02:00\n\
+002  ROLL     A     C        00:00:10:00 00:00:12:00 01:00:02:00 01:00:04:00\n\
+003  ROLL     A     C        00:00:15:00 00:00:17:00 01:00:04:00 01:00:06:00\n";
+    std::fs::write(dir.join("cut.edl"), edl).unwrap();
+    let room = noise(12, 6 * 48_000, 0.02);
+    let other = noise(13, 2 * 48_000, 0.25);
+    let mut guide = vec![0.0f32; 6 * 48_000];
+    for i in 0..96_000 {
+        guide[i] = roll[48_000 + 37 + i];
+        guide[96_000 + i] = -roll[480_000 + i];
+        guide[192_000 + i] = other[i];
+    }
+    let clean = guide.clone();
+    for (g, r) in guide.iter_mut().zip(&room) {
+        *g += r;
+    }
+    write_f32_mono(&dir.join("guide.wav"), &guide);
+    (roll, clean)
+}
+
+#[test]
+fn conform_checks_each_event_against_the_guide_and_fixes_sync_and_polarity() {
+    let dir = tmpdir("conform-sync");
+    let (roll, clean) = sync_check_inputs(&dir);
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let conform = |extra: &[&str]| -> String {
+        let mut a = vec![
+            "conform".to_string(),
+            p("cut.edl"),
+            "--media".into(),
+            dir.to_str().unwrap().into(),
+            "--fps".into(),
+            "25".into(),
+            "--out".into(),
+            p("s.toml"),
+            "--guide".into(),
+            p("guide.wav"),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // checked only: the offsets are reported, nothing moves
+    let v: Value = serde_json::from_str(&conform(&["--json"])).unwrap();
+    let s = &v["sync"];
+    assert_eq!(s["guide_start_from"], "the reel start", "{s}");
+    let c = s["clips"].as_array().unwrap();
+    assert_eq!(c.len(), 3, "{s}");
+    let d1 = c[0]["offset_samples"].as_f64().unwrap();
+    assert!((d1 - 37.0).abs() < 0.05, "event 1 is 37 samples late: {d1}");
+    assert_eq!(
+        (c[0]["polarity"].as_i64(), c[0]["status"].as_str()),
+        (Some(1), Some("off"))
+    );
+    assert!(c[0]["confidence"].as_f64().unwrap() > 0.5, "{s}");
+    let d2 = c[1]["offset_samples"].as_f64().unwrap();
+    assert!(d2.abs() < 0.05, "event 2 is in place: {d2}");
+    assert_eq!(
+        (c[1]["polarity"].as_i64(), c[1]["status"].as_str()),
+        (Some(-1), Some("off"))
+    );
+    // event 3: the guide holds other audio there: not verified, no guess
+    assert_eq!(c[2]["status"], "not verified", "{s}");
+    assert!(
+        c[2]["offset_samples"].is_null() && c[2]["polarity"].is_null(),
+        "{s}"
+    );
+    assert!(
+        c[2]["reason"].as_str().unwrap().contains("confidence"),
+        "{s}"
+    );
+    let text = std::fs::read_to_string(dir.join("s.toml")).unwrap();
+    assert!(text.contains("source_in_samples = 48000\n"), "{text}");
+    assert!(!text.contains("invert_polarity"), "{text}");
+
+    // fixed: event 1 slides 37 samples, event 2 plays inverted, event 3 stays
+    let out = conform(&["--fix-sync"]);
+    assert!(
+        out.contains("fixed") && out.contains("+37.00 samples"),
+        "{out}"
+    );
+    // the conform report's offset follows the slide
+    assert!(out.contains("ch 1 +48037\n"), "{out}");
+    assert!(
+        out.contains("slid +37 samples") && out.contains("inverted"),
+        "{out}"
+    );
+    assert!(out.contains("not verified"), "{out}");
+    let text = std::fs::read_to_string(dir.join("s.toml")).unwrap();
+    assert!(text.contains("source_in_samples = 48037\n"), "{text}");
+    assert_eq!(text.matches("invert_polarity = true").count(), 1, "{text}");
+    // the session as the render reads it now matches the guide's cut, sample for sample
+    let a1 = stem_audio(&dir.join("s.toml"), "A1");
+    assert_eq!(&a1[..192_000], &clean[..192_000]);
+    assert_eq!(&a1[192_000..288_000], &roll[15 * 48_000..17 * 48_000]);
+
+    // --fix-sync needs a guide; a guide at another rate is refused, naming it
+    let e = fails(&[
+        "conform",
+        &p("cut.edl"),
+        "--media",
+        dir.to_str().unwrap(),
+        "--fps",
+        "25",
+        "--out",
+        &p("t.toml"),
+        "--fix-sync",
+    ]);
+    assert!(e.contains("--guide"), "{e}");
+    assert!(!dir.join("t.toml").exists());
+    write_f32(&dir.join("g44.wav"), 44_100, &[vec![0.1; 44_100]]);
+    let e = fails(&[
+        "conform",
+        &p("cut.edl"),
+        "--media",
+        dir.to_str().unwrap(),
+        "--fps",
+        "25",
+        "--out",
+        &p("t.toml"),
+        "--guide",
+        &p("g44.wav"),
+    ]);
+    assert!(e.contains("g44.wav") && e.contains("44100 Hz"), "{e}");
+    assert!(!dir.join("t.toml").exists());
+}

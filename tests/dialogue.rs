@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use dubstage_core::dialogue::Engine;
-use dubstage_core::dialogue::denoise::{DenoiseOptions, Denoiser, denoise_buffer};
+use dubstage_core::dialogue::denoise::{DenoiseOptions, Denoiser, NoiseProfile, denoise_buffer};
 use std::path::Path;
 
 const SR: u32 = 48_000;
@@ -555,4 +555,233 @@ kind = "printmaster"
         e.contains("clip 1") && e.contains("channel 3") && e.contains("prod.wav"),
         "{e}"
     );
+}
+
+/// A session of one dialogue stem (hard left) with one `denoise` insert
+/// with the extra fields `insert` (`", key = value"`), at 25 fps from 10:00:00:00.
+fn denoise_session(d: &Path, len_s: u64, insert: &str) -> std::path::PathBuf {
+    let session = format!(
+        r#"
+[reel]
+title = "Rt"
+frame_rate = "25"
+start = "10:00:00:00"
+ffoa = "10:00:00:00"
+length = "00:00:{len_s:02}:00"
+layout = "stereo"
+
+[output]
+format = "float32"
+
+[[stem]]
+id = "dx"
+kind = "dialogue"
+source = "stems/dx.wav"
+pan = {{ position = -1.0 }}
+inserts = [ {{ type = "denoise", reduction_db = 14{insert} }} ]
+
+[[deliverable]]
+kind = "printmaster"
+"#
+    );
+    let sp = d.join("s.toml");
+    std::fs::write(&sp, session).unwrap();
+    sp
+}
+
+fn printmaster_left(out: &Path) -> Vec<f32> {
+    let pm = files_in(out)
+        .into_iter()
+        .find(|f| f.contains("_PM_"))
+        .unwrap();
+    read(&out.join(pm)).1.swap_remove(0)
+}
+
+fn energy_db(x: &[f32]) -> f64 {
+    10.0 * (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() + 1e-30).log10()
+}
+
+#[test]
+fn denoise_insert_learns_its_room_tone_from_a_file_or_a_range_of_the_stem() {
+    let d = tmpdir("dialogue-room-tone");
+    std::fs::create_dir_all(d.join("stems")).unwrap();
+    // the line starts at once (no room tone before it), then 2 s of room tone
+    let v = voice("Front_Right.wav");
+    let mut clean = v.clone();
+    clean.resize(v.len() + 2 * SR as usize, 0.0);
+    let nz = noise(5, clean.len(), 0.03);
+    let x: Vec<f32> = clean.iter().zip(&nz).map(|(a, b)| a + b).collect();
+    write_f32(&d.join("stems/dx.wav"), SR, std::slice::from_ref(&x));
+    // room tone recorded apart: the same noise, another stretch of it
+    let rt = noise(6, 2 * SR as usize, 0.03);
+    write_f32(&d.join("rt.wav"), SR, std::slice::from_ref(&rt));
+    let len_s = (x.len() as f64 / f64::from(SR)).ceil() as u64 + 1;
+    let tail = v.len() as f64 / f64::from(SR);
+    // a range of the stem's own room tone, after the line: 10:00:0S:FF, 1 s
+    let from = (tail * 25.0).ceil() as u64 + 2;
+    let tc = |f: u64| format!("10:00:{:02}:{:02}", f / 25, f % 25);
+    let range = format!("{}-{}", tc(from), tc(from + 25));
+
+    let opts = DenoiseOptions {
+        reduction_db: 14.0,
+        ..Default::default()
+    };
+    let core = |profile: Option<&[f32]>| -> Vec<f32> {
+        let p = profile.map(|s| NoiseProfile::learn(&[s], SR).unwrap());
+        let mut den = Denoiser::new(SR, 1, &opts, p.as_ref()).unwrap();
+        let mut w = vec![x.clone()];
+        denoise_buffer(&mut den, &mut w);
+        w.swap_remove(0)
+    };
+    let mut outs = Vec::new();
+    for (name, insert, profile) in [
+        (
+            "file",
+            r#", room_tone = "rt.wav""#.to_string(),
+            Some(&rt[..]),
+        ),
+        ("range", format!(r#", learn = "{range}""#), {
+            let a = (from * SR as u64 / 25) as usize;
+            Some(&x[a..a + SR as usize])
+        }),
+        ("tracking", String::new(), None),
+    ] {
+        let sp = denoise_session(&d, len_s, &insert);
+        let out = d.join(format!("print-{name}"));
+        render_ok(&sp, &out, &["--no-qc", "--quiet"]);
+        let y = printmaster_left(&out);
+        // the render starts from the profile learned from that audio alone
+        let want = core(profile);
+        let diff = y[..x.len()]
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-6, "{name}: max |render - core| = {diff:e}");
+        outs.push(y);
+    }
+    // the first half second (the line, under noise): the learned room tone
+    // leaves the voice closer to the clean line than tracking alone, which
+    // takes its first frame (voice and noise) for noise
+    let n = SR as usize / 2;
+    let err = |y: &[f32]| {
+        let e: Vec<f32> = y[..n].iter().zip(&clean[..n]).map(|(a, b)| a - b).collect();
+        energy_db(&e)
+    };
+    let (e_file, e_range, e_track) = (err(&outs[0]), err(&outs[1]), err(&outs[2]));
+    eprintln!(
+        "first 0.5 s error: file {e_file:.1} dB, range {e_range:.1} dB, tracking {e_track:.1} dB"
+    );
+    assert!(
+        e_file < e_track - 3.0 && e_range < e_track - 3.0,
+        "error in the first 0.5 s: file {e_file:.1} dB, range {e_range:.1} dB, tracking {e_track:.1} dB"
+    );
+}
+
+#[test]
+fn denoise_insert_refuses_bad_room_tone_naming_the_stem_and_insert() {
+    let d = tmpdir("dialogue-room-tone-bad");
+    std::fs::create_dir_all(d.join("stems")).unwrap();
+    write_f32(
+        &d.join("stems/dx.wav"),
+        SR,
+        &[noise(8, 3 * SR as usize, 0.03)],
+    );
+    write_f32(&d.join("rt44.wav"), 44_100, &[noise(9, 44_100, 0.03)]);
+    write_f32(&d.join("short.wav"), SR, &[noise(9, 1000, 0.03)]);
+    write_f32(&d.join("zero.wav"), SR, &[vec![0.0; SR as usize]]);
+    for (insert, want) in [
+        (r#", room_tone = "nope.wav""#, "nope.wav"),
+        (r#", room_tone = "rt44.wav""#, "44100 Hz"),
+        (r#", room_tone = "short.wav""#, "too short"),
+        (r#", room_tone = "zero.wav""#, "silent"),
+        (
+            r#", learn = "10:00:02:00-10:00:01:00""#,
+            "not after the start",
+        ),
+        (r#", learn = "10:00:02:00-10:00:09:00""#, "outside the reel"),
+        (r#", learn = "09:59:59:00-10:00:01:00""#, "outside the reel"),
+        (r#", learn = "10:00:01:00""#, "START-END"),
+        (r#", learn = "10:00:01:00-10:00:01:99""#, "learn = "),
+        (r#", fixed = true"#, "needs a room tone"),
+        (
+            r#", engine = "rnnoise", room_tone = "short.wav""#,
+            "too short",
+        ),
+    ] {
+        let sp = denoise_session(&d, 3, insert);
+        let out = d.join("print");
+        let e = render_fails(&sp, &out, &["--no-qc", "--quiet"]);
+        assert!(
+            e.contains("dx") && e.contains("insert 1 (denoise)") && e.contains(want),
+            "{insert}: {e}"
+        );
+        assert!(
+            !out.exists() || files_in(&out).is_empty(),
+            "{insert}: wrote {:?}",
+            files_in(&out)
+        );
+    }
+    // RNNoise learns nothing: a room tone for it is refused
+    write_f32(&d.join("rt.wav"), SR, &[noise(10, SR as usize, 0.03)]);
+    let sp = denoise_session(&d, 3, r#", engine = "rnnoise", room_tone = "rt.wav""#);
+    let e = render_fails(&sp, &d.join("print"), &["--no-qc", "--quiet"]);
+    assert!(
+        e.contains("insert 1 (denoise)") && e.contains("rnnoise"),
+        "{e}"
+    );
+}
+
+/// The preview package carries each stem's inserts as JSON to the browser's
+/// mixer: the learned room tone survives that trip exactly, so the browser's
+/// denoise starts from the same numbers and gives the same bytes.
+#[test]
+fn learned_room_tone_travels_to_the_browser_mixer_exactly() {
+    use dubstage_core::stem::chain::{InsertChain, InsertSpec};
+    let d = tmpdir("dialogue-room-tone-json");
+    std::fs::create_dir_all(d.join("stems")).unwrap();
+    let (_, x) = noisy_speech(1000);
+    write_f32(&d.join("stems/dx.wav"), SR, std::slice::from_ref(&x));
+    write_f32(&d.join("rt.wav"), SR, &[noise(21, SR as usize, 0.03)]);
+    let sp = denoise_session(
+        &d,
+        6,
+        r#", room_tone = "rt.wav", learn = "10:00:00:05-10:00:00:20""#,
+    );
+    let mut plan = dubstage_core::session::Session::load(&sp)
+        .unwrap()
+        .resolve()
+        .unwrap();
+    dubstage_core::pipeline::room_tone::learn(&mut plan).unwrap();
+    let ins = plan.stems[0].inserts.clone();
+    let InsertSpec::Denoise {
+        profile: Some(p), ..
+    } = &ins[0]
+    else {
+        panic!("no profile learned: {ins:?}");
+    };
+    assert_eq!(p.len(), 1025);
+    let back: Vec<InsertSpec> =
+        serde_json::from_str(&serde_json::to_string(&ins).unwrap()).unwrap();
+    assert_eq!(back, ins);
+    let run = |specs: &[InsertSpec]| {
+        let mut c = InsertChain::build(specs, SR, 1, Path::new(""), "dx").unwrap();
+        let mut b = vec![x.clone()];
+        c.process(&mut b, x.len()).unwrap();
+        b.swap_remove(0)
+    };
+    let (a, b) = (run(&ins), run(&back));
+    assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+    // and the profile is used: without it the chain's output differs
+    let mut plain = ins.clone();
+    if let InsertSpec::Denoise {
+        profile,
+        room_tone,
+        learn,
+        ..
+    } = &mut plain[0]
+    {
+        (*profile, *room_tone, *learn) = (None, None, None);
+    }
+    assert_ne!(run(&plain), a);
 }

@@ -38,6 +38,8 @@
 //! missing, a speed that cannot be played) are reported and left out; they
 //! stop the conform only with `strict`.
 
+pub mod verify;
+
 use crate::editorial::{Edit, EditList, ListTimecode, Transition};
 use crate::io::{WavInfo, read_info, recorder};
 use crate::resample::Speed;
@@ -177,6 +179,8 @@ pub struct ConformClip {
     pub speed: Option<Speed>,
     /// The file's sample rate (`offset` and `handles` count its frames).
     pub source_rate: u32,
+    /// Played inverted (set by the sync check, [`verify`]).
+    pub invert_polarity: bool,
 }
 
 fn speed_label<S: serde::Serializer>(
@@ -663,6 +667,7 @@ pub fn conform_takes(
                                         handles: handles_for(t, f, off, trans_len),
                                         speed: speed_of(f),
                                         source_rate: t.sample_rate,
+                                        invert_polarity: false,
                                     },
                                 );
                                 fade_in = trans_len;
@@ -719,6 +724,7 @@ pub fn conform_takes(
                                 handles: handles_for(take, e, offset, len),
                                 speed: speed_of(e),
                                 source_rate: take.sample_rate,
+                                invert_polarity: false,
                             },
                         );
                     }
@@ -781,11 +787,9 @@ fn rel(p: &Path, dir: &Path) -> String {
 }
 
 impl Conformed {
-    /// The session file text: `[reel]` and one `[[track]]` of clips per record
-    /// track (dialogue, mono), starting at the hour of the first edit.
-    pub fn session_toml(&self, dir: &Path) -> Result<String> {
+    /// The reel's start: the hour of the first clip (errors when nothing was matched).
+    pub fn reel_start(&self) -> Result<Timecode> {
         let rate: FrameRate = self.frame_rate.parse().map_err(Error::Invalid)?;
-        let sr = self.sample_rate;
         let first = self
             .tracks
             .iter()
@@ -794,14 +798,22 @@ impl Conformed {
             .ok_or_else(|| {
                 Error::Invalid("no edit was matched: there is nothing to write".into())
             })?;
+        let tc = Timecode::from_samples(first, rate, self.sample_rate);
+        Timecode::parse(&format!("{:02}:00:00:00", tc.hours), rate)
+    }
+
+    /// The session file text: `[reel]` and one `[[track]]` of clips per record
+    /// track (dialogue, mono), starting at the hour of the first edit.
+    pub fn session_toml(&self, dir: &Path) -> Result<String> {
+        let rate: FrameRate = self.frame_rate.parse().map_err(Error::Invalid)?;
+        let sr = self.sample_rate;
+        let start = self.reel_start()?;
         let last = self
             .tracks
             .iter()
             .flat_map(|(_, c)| c.iter().map(|c| c.record + c.length as i64))
             .max()
-            .unwrap_or(first);
-        let tc = Timecode::from_samples(first, rate, sr);
-        let start = Timecode::parse(&format!("{:02}:00:00:00", tc.hours), rate)?;
+            .unwrap_or(0);
         let len_frames = rate.samples_to_frames(
             last - start.to_samples(sr) + rate.frames_to_samples(1, sr) - 1,
             sr,
@@ -853,6 +865,9 @@ impl Conformed {
                 }
                 if let Some(sp) = c.speed {
                     o.push_str(&format!("speed = {}\n", q(&sp.label())));
+                }
+                if c.invert_polarity {
+                    o.push_str("invert_polarity = true\n");
                 }
             }
         }

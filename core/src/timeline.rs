@@ -14,6 +14,7 @@
 //! record_in = "01:00:10:00"    # where it lands on the reel (the session's rate)
 //! length = "00:00:02:00"       # or length_samples
 //! gain_db = 0.0
+//! invert_polarity = false      # true: the clip plays inverted
 //! fade_in = { frames = 2, shape = "equal-power" }   # linear (default), equal-power, s-curve; or samples = N
 //! fade_out = { samples = 480 }
 //! handles_samples = [384000, 384000]  # source material kept before and after (not heard)
@@ -148,6 +149,9 @@ pub struct ClipSpec {
     pub length_samples: Option<u64>,
     #[serde(default)]
     pub gain_db: f64,
+    /// Plays the clip inverted (a take recorded out of polarity).
+    #[serde(default)]
+    pub invert_polarity: bool,
     pub fade_in: Option<FadeSpec>,
     pub fade_out: Option<FadeSpec>,
     /// Source material kept before and after the clip for trims and
@@ -641,7 +645,7 @@ pub fn resolve_track(
             file_start,
             record_start,
             length,
-            gain: 10f64.powf(c.gain_db / 20.0),
+            gain: if c.invert_polarity { -1.0 } else { 1.0 } * 10f64.powf(c.gain_db / 20.0),
             fade_in: fade(&c.fade_in),
             fade_out: fade(&c.fade_out),
             handles: c.handles_samples.unwrap_or([0, 0]),

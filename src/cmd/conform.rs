@@ -3,6 +3,7 @@
 //! recorder's files and writes a session of tracks of clips; `--dry-run`
 //! prints the list as parsed.
 
+use dubstage_core::conform::verify::{VerifyOptions, verify};
 use dubstage_core::conform::{ConformOptions, conform_takes, scan};
 use dubstage_core::editorial::{self, DryRun};
 use dubstage_core::{Error, FrameRate, Result};
@@ -38,6 +39,14 @@ pub struct Args {
     /// clip or tape of a row go to its sound roll at its sound timecode.
     #[arg(long)]
     pub ale: Vec<PathBuf>,
+    /// The picture editor's guide track (the cut's audio at reel position):
+    /// each conformed clip's placement is checked against it (GCC-PHAT).
+    #[arg(long)]
+    pub guide: Option<PathBuf>,
+    /// With --guide: slide clips found off by more than half a sample, and
+    /// invert clips found inverted.
+    #[arg(long)]
+    pub fix_sync: bool,
     /// Print the list as parsed, without media.
     #[arg(long)]
     pub dry_run: bool,
@@ -204,6 +213,22 @@ fn conform_media(
             c.ambiguous
         )));
     }
+    let check = match &a.guide {
+        Some(g) => Some(verify(
+            &mut c,
+            g,
+            &VerifyOptions {
+                fix: a.fix_sync,
+                ..VerifyOptions::default()
+            },
+        )?),
+        None if a.fix_sync => {
+            return Err(Error::Invalid(
+                "--fix-sync needs --guide GUIDE.wav (the cut's audio to sync to)".into(),
+            ));
+        }
+        None => None,
+    };
     let toml = c.session_toml(&dir)?;
     write_atomic(out, &toml)?;
     if let Some(o) = &a.otio {
@@ -218,6 +243,9 @@ fn conform_media(
             m.insert("session".into(), serde_json::json!(out));
             m.insert("otio".into(), serde_json::json!(a.otio));
             m.insert("ale".into(), serde_json::json!(links));
+            if let Some(ch) = &check {
+                m.insert("sync".into(), serde_json::json!(ch));
+            }
         }
         println!(
             "{}",
@@ -225,6 +253,9 @@ fn conform_media(
         );
     } else {
         print!("{}", c.report_text());
+        if let Some(ch) = &check {
+            print!("{}", ch.report_text());
+        }
         println!("session written to {}", out.display());
     }
     Ok(())

@@ -71,9 +71,12 @@ pub fn session_inputs(plan: &Plan) -> Vec<PathBuf> {
     let irs = |specs: &[InsertSpec], v: &mut Vec<PathBuf>| {
         for spec in specs {
             match spec {
-                InsertSpec::Convolve { ir, .. } | InsertSpec::Futz { ir: Some(ir), .. } => {
-                    v.push(plan.base_dir.join(ir))
-                }
+                InsertSpec::Convolve { ir, .. }
+                | InsertSpec::Futz { ir: Some(ir), .. }
+                | InsertSpec::Denoise {
+                    room_tone: Some(ir),
+                    ..
+                } => v.push(plan.base_dir.join(ir)),
                 _ => {}
             }
         }

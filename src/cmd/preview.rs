@@ -703,7 +703,8 @@ impl StemSource for PlanSource {
 /// Builds the preview inputs from a session file (its resolved render plan).
 fn load_session(path: &Path) -> Result<(PreviewReel, Vec<PreviewStem>)> {
     let session = dubstage_core::session::Session::load(path)?;
-    let plan = session.resolve()?;
+    let mut plan = session.resolve()?;
+    dubstage_core::pipeline::room_tone::learn(&mut plan)?;
     if let Some((v, _)) = &plan.video {
         super::outdir::check_session_video(&plan, v)?;
         super::outdir::check_video(v, &format!("{}: [reel] video", path.display()))?;

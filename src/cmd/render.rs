@@ -82,7 +82,8 @@ pub fn render_session(
         }
         None => None,
     };
-    let plan = s.resolve()?;
+    let mut plan = s.resolve()?;
+    dubstage_core::pipeline::room_tone::learn(&mut plan)?;
     let mut backend = backend.open_for(asked.as_deref(), quiet || json)?;
     set_threads(threads)?;
     let bar = Progress::new(plan.length, "rendering", quiet || json);

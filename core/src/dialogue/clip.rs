@@ -204,9 +204,21 @@ fn read_channel(
     start: u64,
     frames: u64,
 ) -> std::result::Result<Vec<f32>, String> {
+    read_frames(path, Some(ch), start, frames)
+}
+
+/// `frames` samples of channel `ch` of `path` from `start` (`None`: the mean
+/// of the channels), all inside the file; refuses non-finite samples.
+pub(crate) fn read_frames(
+    path: &Path,
+    ch: Option<usize>,
+    start: u64,
+    frames: u64,
+) -> std::result::Result<Vec<f32>, String> {
     let mut r = AudioReader::open(path).map_err(|e| e.to_string())?;
     r.seek(start).map_err(|e| e.to_string())?;
-    let mut buf = vec![Vec::new(); usize::from(r.info().channels)];
+    let nch = usize::from(r.info().channels);
+    let mut buf = vec![Vec::new(); nch];
     let mut out = Vec::with_capacity(frames as usize);
     while (out.len() as u64) < frames {
         let want = ((frames - out.len() as u64) as usize).min(1 << 16);
@@ -214,7 +226,13 @@ fn read_channel(
         if got == 0 {
             return Err(format!("{} ended early (truncated?)", path.display()));
         }
-        out.extend_from_slice(&buf[ch][..got]);
+        match ch {
+            Some(c) => out.extend_from_slice(&buf[c][..got]),
+            None => {
+                let inv = 1.0 / nch as f32;
+                out.extend((0..got).map(|i| buf.iter().map(|b| b[i]).sum::<f32>() * inv));
+            }
+        }
     }
     if let Some(j) = out.iter().position(|x| !x.is_finite()) {
         return Err(format!(

@@ -194,6 +194,31 @@ impl Stft {
 }
 
 impl NoiseProfile {
+    /// A profile from its power spectrum (as [`NoiseProfile::power`], for the
+    /// spectral engine at `sample_rate`): checks the bin count and that the
+    /// values are finite, non-negative and not all zero.
+    pub fn from_power(power: Vec<f64>, sample_rate: u32) -> Result<NoiseProfile> {
+        let n = frame_len(sample_rate);
+        if power.len() != n / 2 + 1 {
+            return Err(Error::Invalid(format!(
+                "the noise profile has {} bins, {} are needed at {sample_rate} Hz",
+                power.len(),
+                n / 2 + 1
+            )));
+        }
+        if power.iter().any(|v| !v.is_finite() || *v < 0.0) || power.iter().all(|&v| v <= 0.0) {
+            return Err(Error::Invalid(
+                "the noise profile holds a negative or non-finite value, or only zeros".into(),
+            ));
+        }
+        Ok(NoiseProfile {
+            sample_rate,
+            frame_len: n,
+            power,
+            frames: 0,
+        })
+    }
+
     /// Learns the profile from room tone (planar, equal lengths): the mean
     /// power over every frame (hop of half a frame) and channel. Errors when
     /// there is less than one frame or only digital silence.
@@ -250,6 +275,11 @@ impl NoiseAccumulator {
             self.frames += 1;
             s += n / 2;
         }
+    }
+
+    /// Frames pushed so far.
+    pub fn frames(&self) -> usize {
+        self.frames
     }
 
     /// The mean. Errors when nothing (or only digital silence) was pushed.
@@ -389,7 +419,7 @@ impl Denoiser {
         let rn = engine == Engine::Rnnoise;
         if rn && profile.is_some() {
             return Err(Error::Invalid(
-                "the rnnoise engine learns no noise profile (drop --learn, or use engine spectral)"
+                "the rnnoise engine learns no noise profile (drop --learn, room_tone or learn, or use the spectral engine)"
                     .into(),
             ));
         }

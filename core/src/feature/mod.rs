@@ -171,6 +171,7 @@ impl Feature {
             let rp = dir.join(r);
             let s = Session::load(&rp)?;
             let mut plan = s.resolve()?;
+            crate::pipeline::room_tone::learn(&mut plan)?;
             hash_text.push_str(&plan.session_sha256);
             if f.delivery.is_some() {
                 plan.profile = profile.clone();

@@ -28,6 +28,7 @@ mod measure;
 mod mixer;
 mod output;
 mod passes;
+pub mod room_tone;
 mod sources;
 pub mod speed;
 mod summary;

@@ -34,7 +34,10 @@
 //! * `denoise`: dialogue noise reduction ([`crate::dialogue::denoise`]), e.g.
 //!   `{ type = "denoise", reduction_db = 12, engine = "spectral", wet = 1.0,
 //!   noise_only = false, bands = [ { low_hz = 0, high_hz = 150, reduction_db = 24 } ] }`:
-//!   the noise is tracked as it changes (adaptive), one gain for all the
+//!   the noise is tracked as it changes (adaptive), from the room tone of
+//!   `room_tone = "FILE"` and/or `learn = "START-END"` (a reel range of the
+//!   stem) when given (`fixed = true` keeps it; learned by
+//!   `pipeline::room_tone::learn` into `profile`), one gain for all the
 //!   stem's channels; `engine = "rnnoise"` runs RNNoise instead (at 48 kHz: other rates are
 //!   converted to it and back). Its
 //!   latency is reported by [`InsertChain::latency`] and the render reads the
@@ -43,7 +46,7 @@
 use super::convolve::{ConvolveEngine, Convolver, ConvolverOptions, Ir, IrMap, Normalize, load_ir};
 use super::eq::{Band, Eq, Slope, ring_frames};
 use crate::dialogue::Engine;
-use crate::dialogue::denoise::{BandReduction, DenoiseOptions, Denoiser};
+use crate::dialogue::denoise::{BandReduction, DenoiseOptions, Denoiser, NoiseProfile};
 use crate::{Error, Layout, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -135,6 +138,22 @@ pub enum InsertSpec {
         /// Per-band maximum reductions.
         #[serde(default)]
         bands: Vec<BandReduction>,
+        /// A room-tone file (relative to the session's folder; its first
+        /// 60 s) to learn the noise from before the stem starts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_tone: Option<PathBuf>,
+        /// A reel range of the stem's own audio to learn the noise from,
+        /// `"START-END"` in the session's timecode (at most 60 s).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        learn: Option<String>,
+        /// Keep the learned noise fixed instead of tracking it from there.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fixed: bool,
+        /// The learned noise power per bin, filled in by
+        /// `pipeline::room_tone::learn` from `room_tone`/`learn` when the
+        /// render or the preview starts (carried to the browser's mixer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        profile: Option<Vec<f64>>,
     },
 }
 
@@ -384,11 +403,31 @@ fn build_one(
             wet,
             noise_only,
             bands,
+            room_tone,
+            learn,
+            fixed,
+            profile,
         } => {
+            let learned = match profile {
+                Some(p) => Some(NoiseProfile::from_power(p.clone(), sample_rate)?),
+                None if room_tone.is_some() || learn.is_some() => {
+                    return Err(Error::Invalid(
+                        "the room tone was not learned before the chain was built \
+                         (pipeline::room_tone::learn)"
+                            .into(),
+                    ));
+                }
+                None if *fixed => {
+                    return Err(Error::Invalid(
+                        "fixed = true needs a room tone to keep (room_tone or learn)".into(),
+                    ));
+                }
+                None => None,
+            };
             let opts = DenoiseOptions {
                 reduction_db: *reduction_db,
                 bands: bands.clone(),
-                adaptive: true,
+                adaptive: !*fixed,
                 wet: *wet,
                 noise_only: *noise_only,
             };
@@ -397,7 +436,7 @@ fn build_one(
                 sample_rate,
                 channels,
                 &opts,
-                None,
+                learned.as_ref(),
             )?))]
         }
         InsertSpec::Convolve {
