@@ -785,3 +785,69 @@ fn learned_room_tone_travels_to_the_browser_mixer_exactly() {
     }
     assert_ne!(run(&plain), a);
 }
+
+/// A return's denoise insert learns its room tone from a file (the render runs it);
+/// `learn`, a range of a stem's own audio, is refused on a return, naming it.
+#[test]
+fn a_returns_denoise_learns_from_a_room_tone_file_and_refuses_a_range() {
+    let d = tmpdir("dialogue-room-tone-return");
+    std::fs::create_dir_all(d.join("stems")).unwrap();
+    write_f32(
+        &d.join("stems/dx.wav"),
+        SR,
+        &[noise(11, 3 * SR as usize, 0.03)],
+    );
+    write_f32(&d.join("rt.wav"), SR, &[noise(12, SR as usize, 0.03)]);
+    let session = |extra: &str| {
+        let text = format!(
+            r#"
+[reel]
+title = "Rt"
+frame_rate = "25"
+start = "10:00:00:00"
+ffoa = "10:00:00:00"
+length = "00:00:03:00"
+layout = "stereo"
+
+[output]
+format = "float32"
+
+[[stem]]
+id = "dx"
+kind = "dialogue"
+source = "stems/dx.wav"
+sends = [ {{ to = "room", db = -6.0 }} ]
+
+[[return]]
+id = "room"
+bus = "DX"
+layout = "stereo"
+inserts = [ {{ type = "denoise", reduction_db = 12{extra} }} ]
+
+[[deliverable]]
+kind = "printmaster"
+"#
+        );
+        let sp = d.join("s.toml");
+        std::fs::write(&sp, text).unwrap();
+        sp
+    };
+    let out = d.join("print");
+    render_ok(
+        &session(r#", room_tone = "rt.wav""#),
+        &out,
+        &["--no-qc", "--quiet"],
+    );
+    assert!(!files_in(&out).is_empty());
+    let out2 = d.join("print2");
+    let e = render_fails(
+        &session(r#", learn = "10:00:00:00-10:00:01:00""#),
+        &out2,
+        &["--no-qc", "--quiet"],
+    );
+    assert!(
+        e.contains("return 'room'") && e.contains("insert 1 (denoise)") && e.contains("room_tone"),
+        "{e}"
+    );
+    assert!(!out2.exists() || files_in(&out2).is_empty());
+}

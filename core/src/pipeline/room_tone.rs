@@ -55,6 +55,40 @@ pub fn learn(plan: &mut Plan) -> Result<()> {
             }
         }
     }
+    // A return's denoise learns from a room-tone file only: a return has no audio of
+    // its own before the mix to take a range of.
+    for ri in 0..plan.returns.len() {
+        for ii in 0..plan.returns[ri].inserts.len() {
+            let InsertSpec::Denoise {
+                room_tone,
+                learn,
+                profile: None,
+                ..
+            } = &plan.returns[ri].inserts[ii]
+            else {
+                continue;
+            };
+            let id = &plan.returns[ri].id;
+            let at = |m: String| {
+                Error::Invalid(format!("return '{id}': insert {} (denoise): {m}", ii + 1))
+            };
+            if learn.is_some() {
+                return Err(at(
+                    "`learn` takes a range of a stem's own audio, and a return has none before                      the mix: give a `room_tone` file"
+                        .into(),
+                ));
+            }
+            let Some(f) = room_tone.clone() else {
+                continue;
+            };
+            let mut acc = NoiseAccumulator::new(plan.sample_rate);
+            from_file(&plan.base_dir.join(&f), plan.sample_rate, &mut acc).map_err(at)?;
+            let p: NoiseProfile = acc.finish().map_err(|e| at(e.to_string()))?;
+            if let InsertSpec::Denoise { profile, .. } = &mut plan.returns[ri].inserts[ii] {
+                *profile = Some(p.power);
+            }
+        }
+    }
     Ok(())
 }
 
