@@ -180,7 +180,8 @@ fn quantize_drawn(x: f32, sa: u64, sb: u64, amount: f64, scale: f64) -> (i32, u3
 /// sample: sample `i` of `src` goes to `out[i * stride + offset..][..W]`, with the
 /// dither `amount * rng.tpdf()` drawn for every sample in order (exactly
 /// [`quantize`] sample by sample). Groups of [`GROUP`] samples are quantized without a
-/// branch (see [`quantize_drawn`]), then stored with fixed-size moves.
+/// branch (see [`quantize_drawn`]), then stored with fixed-size moves; a group of
+/// digital silence needs no draw.
 pub fn quantize_channel<const W: usize>(
     src: &[f32],
     rng: &mut Rng,
@@ -201,7 +202,11 @@ pub fn quantize_channel<const W: usize>(
             quantize_drawn(x, sa, sa.wrapping_add(GAMMA), amount, scale)
         };
         let (mut clipped, mut non_finite, mut peak) = (0u32, 0u32, 0u32);
-        if let Ok(src) = <&[f32; GROUP]>::try_from(src) {
+        if src.iter().all(|&x| x == 0.0) {
+            // Digital silence: every code is 0 whatever the dither (whose draws are
+            // skipped; the stream still moves past them below).
+            codes.fill(0);
+        } else if let Ok(src) = <&[f32; GROUP]>::try_from(src) {
             for j in 0..GROUP {
                 let (code, clip, nf) = draw(j, src[j]);
                 codes[j] = code;
@@ -353,6 +358,9 @@ mod tests {
         src[8] = 0.0;
         src[9] = f32::NEG_INFINITY;
         src[10] = 1.0;
+        // Digital silence over whole groups and parts of groups (the draws still move).
+        src[100..125].fill(0.0);
+        src[110] = -0.0;
         // Ties (exact halves of an LSB, which the undithered pass meets as they are),
         // signed zeros, tiny and huge values.
         let tail = [
