@@ -3,7 +3,6 @@
 //! Nothing here knows a file format.
 
 use sha2::{Digest, Sha256};
-#[cfg(not(target_arch = "wasm32"))]
 use std::fs::File;
 #[cfg(target_os = "linux")]
 use std::fs::OpenOptions;

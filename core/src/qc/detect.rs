@@ -11,6 +11,7 @@ use super::{QcConfig, dbfs, from_dbfs};
 use crate::layout::{Channel, Layout};
 use crate::timecode::{FrameRate, Timecode};
 use crate::{Error, Result};
+use std::cmp::Ordering::{Equal, Less};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 
@@ -584,7 +585,7 @@ impl QcDetectors {
         while i < x.len() {
             // Fast path: ordinary samples with no run open (NaN fails `a < level`).
             if self.clip[ch].run_start.is_none() && self.nan[ch].run_start.is_none() {
-                i = first_where(x, i, |v| !(v.abs() < level));
+                i = first_where(x, i, |v| v.abs().partial_cmp(&level) != Some(Less));
                 if i == x.len() {
                     break;
                 }
@@ -681,7 +682,9 @@ impl QcDetectors {
                         i = first_where(x, i, |v| v.abs() <= level);
                         self.any_signal[from..i].fill(true);
                     } else {
-                        i = first_where(x, i, |v| !(v.abs() <= level));
+                        i = first_where(x, i, |v| {
+                            !matches!(v.abs().partial_cmp(&level), Some(Less | Equal))
+                        });
                     }
                     if i == x.len() {
                         break;
