@@ -137,11 +137,51 @@ pub struct QuantizeCounts {
     pub peak_code: u32,
 }
 
+/// Samples quantized together by [`quantize_channel`]: the dither draws of a group are
+/// independent of each other (SplitMix64's state only adds [`GAMMA`]), so the group's
+/// arithmetic has no chain from sample to sample and runs in vector lanes.
+const GROUP: usize = 8;
+
+/// 1.5 * 2^52: added to an `f64` of magnitude up to 2^51, it leaves the integer nearest
+/// to it (ties to even) in the low bits of the mantissa.
+const MAGIC: f64 = 6_755_399_441_055_744.0;
+
+/// [`quantize`] with the dither drawn from SplitMix64 states `sa` and `sb` (the two
+/// uniforms of [`Rng::tpdf`]), without a branch or a float-to-integer conversion:
+/// the code, whether the input was clipped, whether it was not finite. Equal to
+/// `quantize(x, bits, amount * tpdf)` bit for bit:
+/// - the two uniforms are integers below 2^53 times 2^-53, so their difference is exact
+///   and equals the difference of the integers (exact in `f64`) times 2^-53;
+/// - `y = v + d` is first limited to ±2^31 (beyond every code, so the final clamp gives
+///   the same code); `MAGIC` rounds it to the nearest integer `t`, ties to even, and
+///   the exact remainder `y - t` of ±0.5 moves a tie away from zero
+///   ([`round_half_away`]); the clamped code is read from `MAGIC`'s mantissa.
+#[inline(always)]
+fn quantize_drawn(x: f32, sa: u64, sb: u64, amount: f64, scale: f64) -> (i32, u32, u32) {
+    const LIMIT: f64 = (1u64 << 31) as f64;
+    let ua = (mix64(sa) >> 11) as i64;
+    let ub = (mix64(sb) >> 11) as i64;
+    let d = amount * ((ua - ub) as f64 * (1.0 / (1u64 << 53) as f64));
+    let (max, min) = (scale - 1.0, -scale);
+    let finite = x.is_finite();
+    let v = f64::from(if finite { x } else { 0.0 }) * scale;
+    let y = (v + d).clamp(-LIMIT, LIMIT);
+    let t = (y + MAGIC) - MAGIC;
+    let f = y - t;
+    let up = f64::from(u8::from(f == 0.5 && y > 0.0));
+    let down = f64::from(u8::from(f == -0.5 && y < 0.0));
+    let code = ((t + up - down).clamp(min, max) + MAGIC).to_bits() as u32 as i32;
+    let code = if finite && x != 0.0 { code } else { 0 };
+    let clipped = v > max + 0.5 || v < min - 0.5;
+    (code, u32::from(clipped), u32::from(!finite))
+}
+
 /// Quantizes one channel of a tile into interleaved little-endian PCM of `W` bytes a
 /// sample: sample `i` of `src` goes to `out[i * stride + offset..][..W]`, with the
 /// dither `amount * rng.tpdf()` drawn for every sample in order (exactly
-/// [`quantize`] sample by sample). The sample width is a constant, so each store is
-/// a fixed-size move rather than a `memcpy` call.
+/// [`quantize`] sample by sample). Groups of [`GROUP`] samples are quantized without a
+/// branch (see [`quantize_drawn`]), then stored with fixed-size moves; a group of
+/// digital silence needs no draw.
 pub fn quantize_channel<const W: usize>(
     src: &[f32],
     rng: &mut Rng,
@@ -151,17 +191,49 @@ pub fn quantize_channel<const W: usize>(
     stride: usize,
     offset: usize,
 ) -> QuantizeCounts {
+    let scale = (1u64 << (bits - 1)) as f64;
+    let n = src.len().min(out.len() / stride);
     let mut c = QuantizeCounts::default();
-    for (frame, &x) in out.chunks_exact_mut(stride).zip(src) {
-        let q = quantize(x, bits, amount * rng.tpdf());
-        c.non_finite += u64::from(q.non_finite);
-        c.clipped += u64::from(q.clipped);
-        c.peak_code = c.peak_code.max(q.code.unsigned_abs());
-        let b = q.code.to_le_bytes();
-        let dst: &mut [u8; W] = (&mut frame[offset..offset + W])
-            .try_into()
-            .expect("W bytes");
-        dst.copy_from_slice(&b[..W]);
+    let mut codes = [0i32; GROUP];
+    for (src, out) in src[..n].chunks(GROUP).zip(out.chunks_mut(stride * GROUP)) {
+        let s = rng.state;
+        let draw = |j: usize, x: f32| {
+            let sa = s.wrapping_add(GAMMA.wrapping_mul(2 * j as u64 + 1));
+            quantize_drawn(x, sa, sa.wrapping_add(GAMMA), amount, scale)
+        };
+        let (mut clipped, mut non_finite, mut peak) = (0u32, 0u32, 0u32);
+        if src.iter().all(|&x| x == 0.0) {
+            // Digital silence: every code is 0 whatever the dither (whose draws are
+            // skipped; the stream still moves past them below).
+            codes.fill(0);
+        } else if let Ok(src) = <&[f32; GROUP]>::try_from(src) {
+            for j in 0..GROUP {
+                let (code, clip, nf) = draw(j, src[j]);
+                codes[j] = code;
+                clipped += clip;
+                non_finite += nf;
+                peak = peak.max(code.unsigned_abs());
+            }
+        } else {
+            for (j, &x) in src.iter().enumerate() {
+                let (code, clip, nf) = draw(j, x);
+                codes[j] = code;
+                clipped += clip;
+                non_finite += nf;
+                peak = peak.max(code.unsigned_abs());
+            }
+        }
+        rng.state = s.wrapping_add(GAMMA.wrapping_mul(2 * src.len() as u64));
+        c.clipped += u64::from(clipped);
+        c.non_finite += u64::from(non_finite);
+        c.peak_code = c.peak_code.max(peak);
+        for (frame, &code) in out.chunks_exact_mut(stride).zip(&codes[..src.len()]) {
+            let b = code.to_le_bytes();
+            let dst: &mut [u8; W] = (&mut frame[offset..offset + W])
+                .try_into()
+                .expect("W bytes");
+            dst.copy_from_slice(&b[..W]);
+        }
     }
     c
 }
@@ -286,10 +358,38 @@ mod tests {
         src[8] = 0.0;
         src[9] = f32::NEG_INFINITY;
         src[10] = 1.0;
-        for (bits, amount) in [(24u32, 1.0), (16, 1.0), (24, 0.0)] {
+        // Digital silence over whole groups and parts of groups (the draws still move).
+        src[100..125].fill(0.0);
+        src[110] = -0.0;
+        // Ties (exact halves of an LSB, which the undithered pass meets as they are),
+        // signed zeros, tiny and huge values.
+        let tail = [
+            0.5 / 8_388_608.0,
+            -0.5 / 8_388_608.0,
+            1.5 / 8_388_608.0,
+            -1.5 / 8_388_608.0,
+            2.5 / 8_388_608.0,
+            -4_194_302.5 / 8_388_608.0,
+            0.5 / 32_768.0,
+            -0.5 / 32_768.0,
+            -2.5 / 32_768.0,
+            -0.0,
+            f32::MIN_POSITIVE,
+            -1e-40,
+            1e30,
+            -1e30,
+            f32::MAX,
+            f32::MIN,
+            -1.0,
+            32_767.5 / 32_768.0,
+            8_388_607.5 / 8_388_608.0,
+        ];
+        src.extend(tail);
+        for (bits, amount) in [(24u32, 1.0), (16, 1.0), (24, 0.0), (16, 0.0)] {
             let w = (bits / 8) as usize;
             let (stride, offset) = (3 * w, w);
-            let mut out = vec![0xAAu8; src.len() * stride];
+            // One frame more than the samples: that frame stays untouched.
+            let mut out = vec![0xAAu8; (src.len() + 1) * stride];
             let mut ra = Rng::for_channel(5, 1);
             let c = match w {
                 3 => quantize_channel::<3>(&src, &mut ra, bits, amount, &mut out, stride, offset),
@@ -307,6 +407,7 @@ mod tests {
                 // The neighbours' bytes are untouched.
                 assert_eq!(out[i * stride], 0xAA);
             }
+            assert!(out[src.len() * stride..].iter().all(|&b| b == 0xAA));
             assert_eq!(c, want);
             assert_eq!(c.non_finite, 2);
             assert!(c.clipped > 0);

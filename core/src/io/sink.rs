@@ -3,7 +3,6 @@
 //! Nothing here knows a file format.
 
 use sha2::{Digest, Sha256};
-#[cfg(not(target_arch = "wasm32"))]
 use std::fs::File;
 #[cfg(target_os = "linux")]
 use std::fs::OpenOptions;
@@ -92,6 +91,53 @@ impl RunningHash {
             return w.thread.join().ok();
         }
         None
+    }
+}
+
+/// Syncs `file` to disk and hashes it from its first byte, read back in large blocks
+/// (through the page cache, where the bytes just written still are): the sync runs on a
+/// second handle on a thread of its own while this one reads and hashes, so the disk and
+/// the CPU work at once. Returns the hasher and the bytes read, once both are done.
+pub(crate) fn sync_and_hash_back(file: &mut File) -> std::io::Result<(Sha256, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let hash_back = |file: &mut File| -> std::io::Result<(Sha256, u64)> {
+        file.seek(SeekFrom::Start(0))?;
+        let mut hasher = Sha256::new();
+        let mut block = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let k = file.read(&mut block)?;
+            if k == 0 {
+                return Ok((hasher, total));
+            }
+            hasher.update(&block[..k]);
+            total += k as u64;
+        }
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let other = file.try_clone()?;
+        let (synced, hashed) = std::thread::scope(|s| {
+            let syncing = std::thread::Builder::new()
+                .name("dubstage-sync".into())
+                .spawn_scoped(s, move || other.sync_all());
+            let hashed = hash_back(file);
+            let synced = match syncing {
+                Ok(t) => t
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("sync thread panicked"))),
+                // No thread: sync here, after the hash.
+                Err(_) => file.sync_all(),
+            };
+            (synced, hashed)
+        });
+        synced?;
+        hashed
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        file.sync_all()?;
+        hash_back(file)
     }
 }
 

@@ -14,6 +14,7 @@ use super::{QcConfig, dbfs, from_dbfs};
 use crate::layout::{Channel, Layout};
 use crate::timecode::{FrameRate, Timecode};
 use crate::{Error, Result};
+use std::cmp::Ordering::{Equal, Less};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 
@@ -223,6 +224,23 @@ fn edge_peaks(tail: &[f32], x: &[f32], i: usize, edge: usize, context: usize) ->
             .fold(0.0f32, f32::max)
     };
     (peak(1, edge + 1), peak(edge + 1, edge + context + 1))
+}
+
+/// The index of the first sample of `x` from `from` on for which `hit` holds, or
+/// `x.len()`: tested in groups without an early exit (so the test runs in vector lanes),
+/// then sample by sample inside the group that hits. The detectors skip with it the
+/// stretches where a sample changes no state.
+#[inline]
+fn first_where(x: &[f32], from: usize, hit: impl Fn(f32) -> bool) -> usize {
+    const GROUP: usize = 32;
+    let mut at = from;
+    for g in x[from..].chunks(GROUP) {
+        if g.iter().fold(false, |any, &v| any | hit(v)) {
+            return at + g.iter().position(|&v| hit(v)).unwrap_or(g.len());
+        }
+        at += g.len();
+    }
+    x.len()
 }
 
 impl DropoutState {
@@ -566,13 +584,19 @@ impl QcDetectors {
         let level = self.cfg.clip_level;
         let min_run = self.cfg.clip_min_run as u64;
         let label = self.channels[ch].label();
-        for (i, &v) in x.iter().enumerate() {
-            let a = v.abs();
-            // Fast path: an ordinary sample with no run open (NaN fails `a < level`).
-            if a < level && self.clip[ch].run_start.is_none() && self.nan[ch].run_start.is_none() {
-                continue;
+        let mut i = 0;
+        while i < x.len() {
+            // Fast path: ordinary samples with no run open (NaN fails `a < level`).
+            if self.clip[ch].run_start.is_none() && self.nan[ch].run_start.is_none() {
+                i = first_where(x, i, |v| v.abs().partial_cmp(&level) != Some(Less));
+                if i == x.len() {
+                    break;
+                }
             }
+            let v = x[i];
+            let a = v.abs();
             let pos = base + i as u64;
+            i += 1;
             // Clip runs (finite samples only; NaN/Inf have their own check).
             // A run is a flat top: same sign, every sample at full scale.
             let c = &mut self.clip[ch];
@@ -616,30 +640,65 @@ impl QcDetectors {
         let level = self.cfg.silence_level;
         self.any_signal.clear();
         self.any_signal.resize(n, false);
-        for (ch, x) in planar.iter().enumerate() {
-            // DC: programme mean of the finite samples.
-            // Summed sample by sample onto the running total, so the figure does
-            // not depend on the block size.
-            let (mut sum, mut cnt) = (self.dc_sum[ch], self.dc_n[ch]);
-            for &v in x.iter() {
-                if v.is_finite() {
-                    sum += v as f64;
-                    cnt += 1;
-                }
+        // DC: programme mean of the finite samples. Summed sample by sample onto the
+        // running total, so the figure does not depend on the block size; two channels
+        // at a time (two independent chains of additions). A non-finite sample adds
+        // +0.0, which leaves the sum as it is (the sum starts at +0.0 and never becomes
+        // -0.0), and is not counted.
+        let finite = |v: f32| if v.is_finite() { f64::from(v) } else { 0.0 };
+        let mut pairs = planar.chunks_exact(2);
+        for (p, pair) in pairs.by_ref().enumerate() {
+            let (a, b) = (2 * p, 2 * p + 1);
+            let (mut sa, mut sb) = (self.dc_sum[a], self.dc_sum[b]);
+            let (mut na, mut nb) = (0u64, 0u64);
+            for (&u, &v) in pair[0].iter().zip(pair[1]) {
+                sa += finite(u);
+                sb += finite(v);
+                na += u64::from(u.is_finite());
+                nb += u64::from(v.is_finite());
             }
-            (self.dc_sum[ch], self.dc_n[ch]) = (sum, cnt);
+            (self.dc_sum[a], self.dc_sum[b]) = (sa, sb);
+            self.dc_n[a] += na;
+            self.dc_n[b] += nb;
+        }
+        if let [x] = pairs.remainder() {
+            let ch = planar.len() - 1;
+            let mut sum = self.dc_sum[ch];
+            for &v in x.iter() {
+                sum += finite(v);
+            }
+            self.dc_sum[ch] = sum;
+            self.dc_n[ch] += x.iter().filter(|v| v.is_finite()).count() as u64;
+        }
+        for (ch, x) in planar.iter().enumerate() {
             // Drop-outs.
             let st = &mut self.silence[ch];
             let (edge_level, edge, context) = (self.edge_level, self.edge_len, self.context_len);
-            for (i, &v) in x.iter().enumerate() {
+            let mut i = 0;
+            while i < x.len() {
+                // Fast paths, once the programme's sound has started: sound that goes
+                // on with no silence open, and silence that goes on, change nothing
+                // but the samples' `any_signal`.
+                if st.first_signal.is_some() {
+                    let from = i;
+                    if st.zero.is_none() {
+                        i = first_where(x, i, |v| v.abs() <= level);
+                        self.any_signal[from..i].fill(true);
+                    } else {
+                        i = first_where(x, i, |v| {
+                            !matches!(v.abs().partial_cmp(&level), Some(Less | Equal))
+                        });
+                    }
+                    if i == x.len() {
+                        break;
+                    }
+                }
+                let v = x[i];
                 let silent = v.abs() <= level;
                 let pos = base + i as u64;
+                i += 1;
                 if !silent {
-                    self.any_signal[i] = true;
-                    // Fast path: sound continues, no silence open.
-                    if st.zero.is_none() && st.first_signal.is_some() {
-                        continue;
-                    }
+                    self.any_signal[i - 1] = true;
                     if st.first_signal.is_none() {
                         st.first_signal = Some(pos);
                     }
@@ -665,17 +724,33 @@ impl QcDetectors {
                     }
                 } else if st.zero.is_none() && st.first_signal.is_some() {
                     // A silence starts: was the sound cut off (no fade)?
-                    let (last, before) = edge_peaks(&st.tail, x, i, edge, context);
+                    let (last, before) = edge_peaks(&st.tail, x, i - 1, edge, context);
                     let abrupt = last >= edge_level && last >= 0.5 * before;
                     st.zero = Some((pos, abrupt.then_some(last)));
                 }
             }
             st.remember(x, edge + context);
         }
-        for (i, &sig) in self.any_signal.iter().enumerate() {
+        let mut i = 0;
+        while i < n {
+            // Fast paths once the sound has started: sound that goes on with no silence
+            // open, and silence that goes on, change nothing.
+            let all = &mut self.all_silence;
+            if all.first_signal.is_some() {
+                let open = all.zero_start.is_some();
+                i += self.any_signal[i..]
+                    .iter()
+                    .position(|&sig| sig == open)
+                    .unwrap_or(n - i);
+                if i == n {
+                    break;
+                }
+            }
+            let sig = self.any_signal[i];
+            i += 1;
             if let Some((s, e)) =
                 self.all_silence
-                    .step(base + i as u64, !sig, self.prog_silence_min)
+                    .step(base + i as u64 - 1, !sig, self.prog_silence_min)
             {
                 self.sink.push(Finding {
                     kind: FindingKind::ProgrammeSilence,

@@ -8,15 +8,15 @@ use super::{Bext, Container};
 use crate::io::bext as bext_chunk;
 use crate::io::dither::{self, Rng};
 use crate::io::ixml::{self, IXml};
-use crate::io::sink::RunningHash;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::io::sink::{FLUSH_EVERY, Flusher};
+use crate::io::sink::{RunningHash, sync_and_hash_back};
 #[cfg(target_os = "linux")]
 use crate::io::sink::{UNBUFFERED_MIN_BYTES, Unbuffered};
 use crate::{Error, Result};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Room left after the initial coding history so that [`WavWriter::set_bext`]
@@ -572,21 +572,8 @@ impl WavWriter {
             }
             file.seek(SeekFrom::Start(0)).map_err(ioe)?;
             file.write_all(&header).map_err(ioe)?;
-            file.sync_all().map_err(ioe)?;
-            // Hash what lies on disk, read back in large blocks.
-            file.seek(SeekFrom::Start(0)).map_err(ioe)?;
-            let mut hasher = Sha256::new();
-            let mut block = vec![0u8; 1 << 20];
-            let mut total = 0u64;
-            loop {
-                let k = file.read(&mut block).map_err(ioe)?;
-                if k == 0 {
-                    break;
-                }
-                hasher.update(&block[..k]);
-                total += k as u64;
-            }
-            (hasher, total)
+            // Sync, and hash the file as it now is, read back, at the same time.
+            sync_and_hash_back(&mut file).map_err(ioe)?
         }; // the file is closed here, before the rename
         if total != file_len {
             return Err(Error::Output {
