@@ -322,27 +322,15 @@ impl Graph {
     ) -> Result<()> {
         let active = |i: usize| ctl.is_none_or(|c| c.active[i]);
         // Inserts, stem by stem (in parallel; tails ring on through the silence after a stem).
-        {
-            let work = self
-                .chains
+        run_chains(
+            self.chains
                 .iter_mut()
                 .zip(self.stem_bufs.iter_mut())
                 .enumerate()
                 .filter(|(i, (c, _))| !c.is_empty() && active(*i))
-                .map(|(_, w)| w);
-            #[cfg(not(target_arch = "wasm32"))]
-            {
-                use rayon::prelude::*;
-                let v: Vec<_> = work.collect();
-                v.into_par_iter()
-                    .map(|(c, b)| c.process(b, n))
-                    .collect::<Result<Vec<()>>>()?;
-            }
-            #[cfg(target_arch = "wasm32")]
-            for (c, b) in work {
-                c.process(b, n)?;
-            }
-        }
+                .map(|(_, w)| w),
+            n,
+        )?;
         if self.spec.returns.is_empty() {
             return Ok(());
         }
@@ -393,20 +381,7 @@ impl Graph {
             }
         }
         // The returns' inserts (reverbs), in parallel: each return is independent.
-        let work = self.ret_chains.iter_mut().zip(self.ret_bufs.iter_mut());
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            use rayon::prelude::*;
-            let v: Vec<_> = work.collect();
-            v.into_par_iter()
-                .map(|(c, b)| c.process(b, n))
-                .collect::<Result<Vec<()>>>()?;
-        }
-        #[cfg(target_arch = "wasm32")]
-        for (c, b) in work {
-            c.process(b, n)?;
-        }
-        Ok(())
+        run_chains(self.ret_chains.iter_mut().zip(self.ret_bufs.iter_mut()), n)
     }
 
     /// Sums the block `[t0, t0 + n)` (after [`Graph::process`]) into the bus outputs
@@ -477,6 +452,27 @@ impl Graph {
         derive_mixes(&self.spec.buses, nch, n, out);
         Ok(())
     }
+}
+
+/// Runs each chain over its buffers' first `n` frames: in parallel on native targets
+/// (each chain is independent; the bytes do not depend on the thread count).
+fn run_chains<'a>(
+    work: impl Iterator<Item = (&'a mut InsertChain, &'a mut Vec<Vec<f32>>)>,
+    n: usize,
+) -> Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        let v: Vec<_> = work.collect();
+        v.into_par_iter()
+            .map(|(c, b)| c.process(b, n))
+            .collect::<Result<Vec<()>>>()?;
+    }
+    #[cfg(target_arch = "wasm32")]
+    for (c, b) in work {
+        c.process(b, n)?;
+    }
+    Ok(())
 }
 
 /// Dialogue = Σ dialogue buses, M&E = Σ other buses (in bus order),

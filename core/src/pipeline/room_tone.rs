@@ -25,33 +25,14 @@ pub const MAX_ROOM_TONE_S: f64 = 60.0;
 /// another sample rate, a range that is malformed, reversed, too long,
 /// outside the reel, or silent).
 pub fn learn(plan: &mut Plan) -> Result<()> {
+    let sr = plan.sample_rate;
     for si in 0..plan.stems.len() {
         for ii in 0..plan.stems[si].inserts.len() {
-            let InsertSpec::Denoise {
-                room_tone,
-                learn,
-                profile: None,
-                ..
-            } = &plan.stems[si].inserts[ii]
-            else {
-                continue;
-            };
-            if room_tone.is_none() && learn.is_none() {
-                continue;
-            }
-            let (room_tone, learn) = (room_tone.clone(), learn.clone());
             let stem = &plan.stems[si];
             let at = |m: String| Error::stem(&stem.id, format!("insert {} (denoise): {m}", ii + 1));
-            let mut acc = NoiseAccumulator::new(plan.sample_rate);
-            if let Some(f) = &room_tone {
-                from_file(&plan.base_dir.join(f), plan.sample_rate, &mut acc).map_err(at)?;
-            }
-            if let Some(r) = &learn {
-                from_stem(stem, plan, r, &mut acc).map_err(at)?;
-            }
-            let p: NoiseProfile = acc.finish().map_err(|e| at(e.to_string()))?;
-            if let InsertSpec::Denoise { profile, .. } = &mut plan.stems[si].inserts[ii] {
-                *profile = Some(p.power);
+            let from_range = |r: &str, acc: &mut NoiseAccumulator| from_stem(stem, plan, r, acc);
+            if let Some(p) = learn_one(&stem.inserts[ii], &plan.base_dir, sr, &at, from_range)? {
+                set_profile(&mut plan.stems[si].inserts[ii], p);
             }
         }
     }
@@ -59,37 +40,60 @@ pub fn learn(plan: &mut Plan) -> Result<()> {
     // its own before the mix to take a range of.
     for ri in 0..plan.returns.len() {
         for ii in 0..plan.returns[ri].inserts.len() {
-            let InsertSpec::Denoise {
-                room_tone,
-                learn,
-                profile: None,
-                ..
-            } = &plan.returns[ri].inserts[ii]
-            else {
-                continue;
-            };
             let id = &plan.returns[ri].id;
             let at = |m: String| {
                 Error::Invalid(format!("return '{id}': insert {} (denoise): {m}", ii + 1))
             };
-            if learn.is_some() {
-                return Err(at(
-                    "`learn` takes a range of a stem's own audio, and a return has none before                      the mix: give a `room_tone` file"
-                        .into(),
-                ));
-            }
-            let Some(f) = room_tone.clone() else {
-                continue;
-            };
-            let mut acc = NoiseAccumulator::new(plan.sample_rate);
-            from_file(&plan.base_dir.join(&f), plan.sample_rate, &mut acc).map_err(at)?;
-            let p: NoiseProfile = acc.finish().map_err(|e| at(e.to_string()))?;
-            if let InsertSpec::Denoise { profile, .. } = &mut plan.returns[ri].inserts[ii] {
-                *profile = Some(p.power);
+            let from_range =
+                |_: &str, _: &mut NoiseAccumulator| {
+                    Err("`learn` takes a range of a stem's own audio, and a return has none before \
+                     the mix: give a `room_tone` file"
+                    .to_string())
+                };
+            let spec = &plan.returns[ri].inserts[ii];
+            if let Some(p) = learn_one(spec, &plan.base_dir, sr, &at, from_range)? {
+                set_profile(&mut plan.returns[ri].inserts[ii], p);
             }
         }
     }
     Ok(())
+}
+
+/// The profile of one insert: `None` unless it is a `denoise` naming a room tone or a
+/// range and not learned yet. `from_range` reads a `learn` range into the accumulator.
+fn learn_one(
+    spec: &InsertSpec,
+    base_dir: &Path,
+    sample_rate: u32,
+    at: &dyn Fn(String) -> Error,
+    from_range: impl Fn(&str, &mut NoiseAccumulator) -> std::result::Result<(), String>,
+) -> Result<Option<NoiseProfile>> {
+    let InsertSpec::Denoise {
+        room_tone,
+        learn,
+        profile: None,
+        ..
+    } = spec
+    else {
+        return Ok(None);
+    };
+    if room_tone.is_none() && learn.is_none() {
+        return Ok(None);
+    }
+    let mut acc = NoiseAccumulator::new(sample_rate);
+    if let Some(f) = room_tone {
+        from_file(&base_dir.join(f), sample_rate, &mut acc).map_err(at)?;
+    }
+    if let Some(r) = learn {
+        from_range(r, &mut acc).map_err(at)?;
+    }
+    acc.finish().map(Some).map_err(|e| at(e.to_string()))
+}
+
+fn set_profile(spec: &mut InsertSpec, p: NoiseProfile) {
+    if let InsertSpec::Denoise { profile, .. } = spec {
+        *profile = Some(p.power);
+    }
 }
 
 fn from_file(
