@@ -84,6 +84,14 @@ pub use timecode::{FrameRate, Timecode};
 /// The version recorded in reports and in bext coding history.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Whether `x` is digital silence (every sample ±0.0), tested in vector-wide groups.
+/// The DSP that is at rest skips such stretches where processing them would change
+/// nothing (K-weighting, the QC detectors' sums and high-pass, the dither draws).
+pub fn is_digital_silence(x: &[f32]) -> bool {
+    x.chunks(32)
+        .all(|g| g.iter().fold(true, |all, &v| all & (v == 0.0)))
+}
+
 /// Lower-case hex SHA-256 of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

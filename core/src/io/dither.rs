@@ -49,10 +49,32 @@ impl Rng {
         ((self.next_u64() >> 11) as i64) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// TPDF on (-1, 1) (in LSB units): difference of two uniforms.
+    /// TPDF on (-1, 1) (in LSB units): the difference of two uniforms on [0, 1), the
+    /// two 32-bit halves of one draw (see [`dither_of`]).
     pub fn tpdf(&mut self) -> f64 {
-        self.uniform() - self.uniform()
+        dither_of(self.next_u64()) as f64 * (1.0 / ONE as f64)
     }
+
+    /// The next draw's TPDF dither in units of 2^-32 LSB (see [`dither_of`]).
+    pub fn dither(&mut self) -> i64 {
+        dither_of(self.next_u64())
+    }
+}
+
+/// Fraction bits of the fixed-point quantizer: sample values and dither are integers in
+/// units of 2^-32 LSB.
+const FRAC: u32 = 32;
+/// One LSB in those units.
+const ONE: i64 = 1 << FRAC;
+
+/// The TPDF dither of one 64-bit draw `z`, in units of 2^-32 LSB: its high and low
+/// 32-bit halves are two independent uniforms on [0, 1) LSB, and their difference is
+/// triangular on (-1, 1) LSB. A resolution of 2^-32 LSB is far below the LSB scale at
+/// which the dither decorrelates the error; one draw a sample is half the generator's
+/// work of two full-width uniforms.
+#[inline(always)]
+fn dither_of(z: u64) -> i64 {
+    (z >> 32) as i64 - (z & 0xFFFF_FFFF) as i64
 }
 
 /// The outcome of quantizing one sample.
@@ -66,9 +88,13 @@ pub struct Quantized {
     pub non_finite: bool,
 }
 
-/// Quantizes `x` (full scale = ±1.0) to a `bits`-bit code with TPDF dither
-/// `d` (LSB units). A sample is counted as clipped only when the signal
-/// itself exceeds what the format can hold; excursions caused by the dither
+/// Quantizes `x` (full scale = ±1.0) to a `bits`-bit code (16 or 24) with TPDF dither
+/// `d` in units of 2^-32 LSB ([`Rng::dither`]; 0 for none), exactly in integers:
+/// the sample becomes `X = trunc(x * 2^(bits - 1 + 32))` (exact for every `|x| >=
+/// 2^-32`, which is every sample that is not already far below the LSB), the code is
+/// `X + d` rounded to the nearest multiple of 2^32, halves away from zero, then clamped
+/// to the format. A sample is counted as clipped only when the signal itself exceeds
+/// what the format can hold (by more than half an LSB); excursions caused by the dither
 /// alone are clamped silently.
 ///
 /// Exact digital silence (`x == 0.0`) stays 0 without dither ("auto-blanking"),
@@ -76,55 +102,22 @@ pub struct Quantized {
 /// is delivered as digital silence rather than as ±1 LSB noise that QC would
 /// flag. The caller draws `d` regardless, so the dither streams, and thus the
 /// output, do not depend on where the silence lies.
-#[inline]
-pub fn quantize(x: f32, bits: u32, d: f64) -> Quantized {
-    let scale = (1u64 << (bits - 1)) as f64;
-    let max = scale - 1.0;
-    let min = -scale;
-    if !x.is_finite() {
-        return Quantized {
-            code: 0,
-            clipped: false,
-            non_finite: true,
-        };
-    }
-    if x == 0.0 {
-        return Quantized {
-            code: 0,
-            clipped: false,
-            non_finite: false,
-        };
-    }
-    let v = f64::from(x) * scale;
-    let clipped = v > max + 0.5 || v < min - 0.5;
-    let code = round_half_away(v + d).clamp(min, max) as i32;
-    Quantized {
-        code,
-        clipped,
-        non_finite: false,
-    }
-}
-
-/// `y.round()` (halves away from zero) without the libm call that `f64::round` is on
-/// x86-64 without SSE4.1: truncation by the one-instruction conversion to i64, then the
-/// exact remainder `y - trunc(y)` decides. Equal to `y.round()` for every finite `y`
-/// (up to the sign of a zero result, which the integer code does not have); `|y| >= 2^52`
-/// is already an integer and NaN passes through.
 #[inline(always)]
-pub fn round_half_away(y: f64) -> f64 {
-    const EXACT: f64 = (1u64 << 52) as f64;
-    let fraction_bits = y.abs() < EXACT;
-    if !fraction_bits {
-        return y;
-    }
-    let t = y as i64 as f64;
-    let f = y - t;
-    if f >= 0.5 {
-        t + 1.0
-    } else if f <= -0.5 {
-        t - 1.0
-    } else {
-        t
+pub fn quantize(x: f32, bits: u32, d: i64) -> Quantized {
+    let finite = x.is_finite();
+    // Beyond ±2 every sample clips to the same code; the limit keeps `X` in an i64.
+    let xc = if finite { x.clamp(-2.0, 2.0) } else { 0.0 };
+    let scale = (1u64 << (bits - 1 + FRAC)) as f64;
+    let v = (f64::from(xc) * scale) as i64;
+    let (max, min) = ((1i64 << (bits - 1)) - 1, -(1i64 << (bits - 1)));
+    let y = v + d;
+    // Halves away from zero: floor((y + 1/2) / ONE), less one unit for negative `y`.
+    let code = ((y + ONE / 2 + (y >> 63)) >> FRAC).clamp(min, max) as i32;
+    let clipped = v > max * ONE + ONE / 2 || v < min * ONE - ONE / 2;
+    Quantized {
+        code: if finite && x != 0.0 { code } else { 0 },
+        clipped,
+        non_finite: !finite,
     }
 }
 
@@ -137,104 +130,56 @@ pub struct QuantizeCounts {
     pub peak_code: u32,
 }
 
-/// Samples quantized together by [`quantize_channel`]: the dither draws of a group are
-/// independent of each other (SplitMix64's state only adds [`GAMMA`]), so the group's
-/// arithmetic has no chain from sample to sample and runs in vector lanes.
+/// Samples checked together for digital silence by [`quantize_channel`]: a silent group
+/// needs no draw (SplitMix64's state only adds [`GAMMA`], so the stream skips past it).
 const GROUP: usize = 8;
 
-/// 1.5 * 2^52: added to an `f64` of magnitude up to 2^51, it leaves the integer nearest
-/// to it (ties to even) in the low bits of the mantissa.
-const MAGIC: f64 = 6_755_399_441_055_744.0;
-
-/// [`quantize`] with the dither drawn from SplitMix64 states `sa` and `sb` (the two
-/// uniforms of [`Rng::tpdf`]), without a branch or a float-to-integer conversion:
-/// the code, whether the input was clipped, whether it was not finite. Equal to
-/// `quantize(x, bits, amount * tpdf)` bit for bit:
-/// - the two uniforms are integers below 2^53 times 2^-53, so their difference is exact
-///   and equals the difference of the integers (exact in `f64`) times 2^-53;
-/// - `y = v + d` is first limited to ±2^31 (beyond every code, so the final clamp gives
-///   the same code); `MAGIC` rounds it to the nearest integer `t`, ties to even, and
-///   the exact remainder `y - t` of ±0.5 moves a tie away from zero
-///   ([`round_half_away`]); the clamped code is read from `MAGIC`'s mantissa.
-#[inline(always)]
-fn quantize_drawn(x: f32, sa: u64, sb: u64, amount: f64, scale: f64) -> (i32, u32, u32) {
-    const LIMIT: f64 = (1u64 << 31) as f64;
-    let ua = (mix64(sa) >> 11) as i64;
-    let ub = (mix64(sb) >> 11) as i64;
-    let d = amount * ((ua - ub) as f64 * (1.0 / (1u64 << 53) as f64));
-    let (max, min) = (scale - 1.0, -scale);
-    let finite = x.is_finite();
-    let v = f64::from(if finite { x } else { 0.0 }) * scale;
-    let y = (v + d).clamp(-LIMIT, LIMIT);
-    let t = (y + MAGIC) - MAGIC;
-    let f = y - t;
-    let up = f64::from(u8::from(f == 0.5 && y > 0.0));
-    let down = f64::from(u8::from(f == -0.5 && y < 0.0));
-    let code = ((t + up - down).clamp(min, max) + MAGIC).to_bits() as u32 as i32;
-    let code = if finite && x != 0.0 { code } else { 0 };
-    let clipped = v > max + 0.5 || v < min - 0.5;
-    (code, u32::from(clipped), u32::from(!finite))
-}
-
-/// Quantizes one channel of a tile into interleaved little-endian PCM of `W` bytes a
-/// sample: sample `i` of `src` goes to `out[i * stride + offset..][..W]`, with the
-/// dither `amount * rng.tpdf()` drawn for every sample in order (exactly
-/// [`quantize`] sample by sample). Groups of [`GROUP`] samples are quantized without a
-/// branch (see [`quantize_drawn`]), then stored with fixed-size moves; a group of
-/// digital silence needs no draw.
+/// Quantizes one channel of a tile into interleaved little-endian PCM of `W` bytes (16
+/// or 24 bits) a sample: sample `i` of `src` goes to `out[i * stride + offset..][..W]`, with the
+/// dither drawn for every sample in order when `dither` is on: exactly [`quantize`]
+/// with [`Rng::dither`], sample by sample. The samples go in groups of [`GROUP`],
+/// stored with fixed-size moves; a group of digital silence needs no draw.
 pub fn quantize_channel<const W: usize>(
     src: &[f32],
     rng: &mut Rng,
-    bits: u32,
-    amount: f64,
+    dither: bool,
     out: &mut [u8],
     stride: usize,
     offset: usize,
 ) -> QuantizeCounts {
-    let scale = (1u64 << (bits - 1)) as f64;
+    let bits = 8 * W as u32;
     let n = src.len().min(out.len() / stride);
     let mut c = QuantizeCounts::default();
-    let mut codes = [0i32; GROUP];
+    let dmask = if dither { u64::MAX } else { 0 };
+    let (mut clipped, mut non_finite, mut peak) = (0u32, 0u32, 0u32);
+    let mut s = rng.state;
     for (src, out) in src[..n].chunks(GROUP).zip(out.chunks_mut(stride * GROUP)) {
-        let s = rng.state;
-        let draw = |j: usize, x: f32| {
-            let sa = s.wrapping_add(GAMMA.wrapping_mul(2 * j as u64 + 1));
-            quantize_drawn(x, sa, sa.wrapping_add(GAMMA), amount, scale)
-        };
-        let (mut clipped, mut non_finite, mut peak) = (0u32, 0u32, 0u32);
-        if src.iter().all(|&x| x == 0.0) {
-            // Digital silence: every code is 0 whatever the dither (whose draws are
-            // skipped; the stream still moves past them below).
-            codes.fill(0);
-        } else if let Ok(src) = <&[f32; GROUP]>::try_from(src) {
-            for j in 0..GROUP {
-                let (code, clip, nf) = draw(j, src[j]);
-                codes[j] = code;
-                clipped += clip;
-                non_finite += nf;
-                peak = peak.max(code.unsigned_abs());
+        let frames = out.chunks_exact_mut(stride).zip(src);
+        if crate::is_digital_silence(src) {
+            // Digital silence: every code is 0 whatever the dither, whose draws are
+            // skipped (the stream moves past them).
+            for (frame, _) in frames {
+                frame[offset..offset + W].fill(0);
             }
-        } else {
-            for (j, &x) in src.iter().enumerate() {
-                let (code, clip, nf) = draw(j, x);
-                codes[j] = code;
-                clipped += clip;
-                non_finite += nf;
-                peak = peak.max(code.unsigned_abs());
-            }
+            s = s.wrapping_add(GAMMA.wrapping_mul(src.len() as u64));
+            continue;
         }
-        rng.state = s.wrapping_add(GAMMA.wrapping_mul(2 * src.len() as u64));
-        c.clipped += u64::from(clipped);
-        c.non_finite += u64::from(non_finite);
-        c.peak_code = c.peak_code.max(peak);
-        for (frame, &code) in out.chunks_exact_mut(stride).zip(&codes[..src.len()]) {
-            let b = code.to_le_bytes();
+        for (frame, &x) in frames {
+            s = s.wrapping_add(GAMMA);
+            let q = quantize(x, bits, dither_of(mix64(s) & dmask));
             let dst: &mut [u8; W] = (&mut frame[offset..offset + W])
                 .try_into()
                 .expect("W bytes");
-            dst.copy_from_slice(&b[..W]);
+            dst.copy_from_slice(&q.code.to_le_bytes()[..W]);
+            clipped += u32::from(q.clipped);
+            non_finite += u32::from(q.non_finite);
+            peak = peak.max(q.code.unsigned_abs());
         }
     }
+    rng.state = s;
+    c.clipped = u64::from(clipped);
+    c.non_finite = u64::from(non_finite);
+    c.peak_code = peak;
     c
 }
 
@@ -287,63 +232,55 @@ mod tests {
 
     #[test]
     fn quantize_clips_counts_and_zeroes_non_finite() {
-        assert_eq!(quantize(1.0, 16, 0.0).code, 32767);
-        assert!(quantize(1.0, 16, 0.0).clipped);
-        assert!(!quantize(32767.0 / 32768.0, 16, 0.9).clipped);
-        assert_eq!(quantize(32767.0 / 32768.0, 16, 0.9).code, 32767);
-        assert_eq!(quantize(-1.0, 16, -0.9).code, -32768);
-        assert!(!quantize(-1.0, 16, -0.9).clipped);
-        assert!(quantize(-1.1, 24, 0.0).clipped);
-        let q = quantize(f32::NAN, 24, 0.3);
+        // A dither of `d` LSB in the quantizer's units.
+        let lsb = |d: f64| (d * ONE as f64) as i64;
+        assert_eq!(quantize(1.0, 16, 0).code, 32767);
+        assert!(quantize(1.0, 16, 0).clipped);
+        assert!(!quantize(32767.0 / 32768.0, 16, lsb(0.9)).clipped);
+        assert_eq!(quantize(32767.0 / 32768.0, 16, lsb(0.9)).code, 32767);
+        assert_eq!(quantize(-1.0, 16, lsb(-0.9)).code, -32768);
+        assert!(!quantize(-1.0, 16, lsb(-0.9)).clipped);
+        assert!(quantize(-1.1, 24, 0).clipped);
+        // Half an LSB beyond full scale is the edge of clipping.
+        assert!(!quantize(32767.5 / 32768.0, 16, 0).clipped);
+        assert!(quantize(32767.5 / 32768.0 + 1e-7, 16, 0).clipped);
+        assert!(quantize(-32768.5 / 32768.0 - 1e-7, 16, 0).clipped);
+        assert!(quantize(1e30, 24, 0).clipped && quantize(-f32::MAX, 24, 0).clipped);
+        let q = quantize(f32::NAN, 24, lsb(0.3));
         assert_eq!((q.code, q.non_finite), (0, true));
-        assert!(quantize(f32::INFINITY, 16, 0.0).non_finite);
-        assert_eq!(quantize(0.25, 16, 0.0).code, 8192);
+        assert!(quantize(f32::INFINITY, 16, 0).non_finite);
+        assert_eq!(quantize(0.25, 16, 0).code, 8192);
         // Digital silence is kept whatever the dither.
-        assert_eq!(quantize(0.0, 16, 0.9).code, 0);
-        assert_eq!(quantize(-0.0, 24, -0.9).code, 0);
-        assert_eq!(quantize(1.0 / 65536.0, 16, 0.9).code, 1);
+        assert_eq!(quantize(0.0, 16, lsb(0.9)).code, 0);
+        assert_eq!(quantize(-0.0, 24, lsb(-0.9)).code, 0);
+        assert_eq!(quantize(1.0 / 65536.0, 16, lsb(0.9)).code, 1);
+        // Halves of an LSB round away from zero; the dither moves the decision.
+        assert_eq!(quantize(0.5 / 32768.0, 16, 0).code, 1);
+        assert_eq!(quantize(-0.5 / 32768.0, 16, 0).code, -1);
+        assert_eq!(quantize(2.5 / 8_388_608.0, 24, 0).code, 3);
+        assert_eq!(quantize(-2.5 / 8_388_608.0, 24, 0).code, -3);
+        assert_eq!(quantize(2.5 / 8_388_608.0, 24, -1).code, 2);
+        assert_eq!(quantize(-2.5 / 8_388_608.0, 24, 1).code, -2);
+        assert_eq!(quantize(0.3 / 32768.0, 16, lsb(0.25)).code, 1);
+        assert_eq!(quantize(0.3 / 32768.0, 16, lsb(0.15)).code, 0);
     }
 
+    /// The integer quantizer against an f64 reference of the same definition: the
+    /// sample plus the dither, rounded halves away from zero with `f64::round`, then
+    /// clamped (exact in f64 for these values: 16-bit codes plus a dither with few
+    /// significant bits).
     #[test]
-    fn round_half_away_is_f64_round() {
+    fn quantize_is_the_rounded_sum() {
         let mut r = Rng::for_channel(3, 0);
-        let mut cases = vec![
-            0.5,
-            -0.5,
-            1.5,
-            -1.5,
-            2.5,
-            -2.5,
-            0.49999999999999994,
-            -0.49999999999999994,
-            4503599627370495.5,
-            -4503599627370495.5,
-            4503599627370496.0,
-            1e300,
-            -1e300,
-            8388607.5,
-            -8388608.5,
-            0.0,
-            -0.0,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        // Halves and their neighbours across the 24-bit range, and random values.
-        for k in -2000i64..2000 {
-            let h = k as f64 * 4194.0 + 0.5;
-            cases.extend([
-                h,
-                f64::from_bits(h.to_bits() + 1),
-                f64::from_bits(h.to_bits() - 1),
-            ]);
+        for _ in 0..200_000 {
+            let x = ((r.uniform() - 0.5) * 2.5) as f32;
+            let d = (r.dither() >> 16) << 16;
+            let want = (f64::from(x) * 32768.0 + d as f64 / ONE as f64)
+                .round()
+                .clamp(-32768.0, 32767.0) as i32;
+            let want = if x == 0.0 { 0 } else { want };
+            assert_eq!(quantize(x, 16, d).code, want, "x {x:e} d {d}");
         }
-        for _ in 0..100_000 {
-            cases.push((r.uniform() - 0.5) * 2.0 * 8388608.0 * 1.5);
-        }
-        for y in cases {
-            assert_eq!(round_half_away(y), y.round(), "{y:e}");
-        }
-        assert!(round_half_away(f64::NAN).is_nan());
     }
 
     /// The tile kernel against `quantize` sample by sample (the reference), for 16 and
@@ -385,20 +322,21 @@ mod tests {
             8_388_607.5 / 8_388_608.0,
         ];
         src.extend(tail);
-        for (bits, amount) in [(24u32, 1.0), (16, 1.0), (24, 0.0), (16, 0.0)] {
+        for (bits, dither) in [(24u32, true), (16, true), (24, false), (16, false)] {
             let w = (bits / 8) as usize;
             let (stride, offset) = (3 * w, w);
             // One frame more than the samples: that frame stays untouched.
             let mut out = vec![0xAAu8; (src.len() + 1) * stride];
             let mut ra = Rng::for_channel(5, 1);
             let c = match w {
-                3 => quantize_channel::<3>(&src, &mut ra, bits, amount, &mut out, stride, offset),
-                _ => quantize_channel::<2>(&src, &mut ra, bits, amount, &mut out, stride, offset),
+                3 => quantize_channel::<3>(&src, &mut ra, dither, &mut out, stride, offset),
+                _ => quantize_channel::<2>(&src, &mut ra, dither, &mut out, stride, offset),
             };
             let mut rb = Rng::for_channel(5, 1);
             let mut want = QuantizeCounts::default();
             for (i, &x) in src.iter().enumerate() {
-                let q = quantize(x, bits, amount * rb.tpdf());
+                let d = rb.dither();
+                let q = quantize(x, bits, if dither { d } else { 0 });
                 want.non_finite += u64::from(q.non_finite);
                 want.clipped += u64::from(q.clipped);
                 want.peak_code = want.peak_code.max(q.code.unsigned_abs());

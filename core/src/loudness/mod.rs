@@ -166,6 +166,15 @@ impl ChannelState {
         while !x.is_empty() {
             let take = (self.hop - self.cur_frames).min(x.len());
             let (seg, rest) = x.split_at(take);
+            if self.silent_through(seg) {
+                // As in `energy_pass_pair`: nothing to filter.
+                self.cur_frames += take;
+                if self.cur_frames == self.hop {
+                    self.close_energy_hop();
+                }
+                x = rest;
+                continue;
+            }
             let mut st = self.kstate;
             let mut e = self.cur_energy;
             for &v in seg {
@@ -200,6 +209,17 @@ impl ChannelState {
         while at < xa.len() {
             let take = (a.hop - a.cur_frames).min(xa.len() - at);
             let (sa, sb) = (&xa[at..at + take], &xb[at..at + take]);
+            if a.silent_through(sa) && b.silent_through(sb) {
+                // Filtering changes nothing: the energy and the peaks gain zeros.
+                for ch in [&mut *a, &mut *b] {
+                    ch.cur_frames += take;
+                    if ch.cur_frames == ch.hop {
+                        ch.close_energy_hop();
+                    }
+                }
+                at += take;
+                continue;
+            }
             let mut st = KWeightLanes::new([a.kstate, b.kstate]);
             let mut e = [a.cur_energy, b.cur_energy];
             for (&u, &v) in sa.iter().zip(sb) {
@@ -234,6 +254,15 @@ impl ChannelState {
                 ch.tp_pass(x, emitted);
             }
         }
+    }
+
+    /// Whether K-weighting `seg` would leave everything as it is: the filter is at rest
+    /// (its state exactly zero, as before any sound or after the flush below 1e-30) and
+    /// `seg` is digital silence. The filter's output is then exactly zero, so the hop's
+    /// energy and sample peak do not change (an unused channel of a deliverable, the
+    /// five empty channels of a dialogue stem).
+    fn silent_through(&self, seg: &[f32]) -> bool {
+        self.kstate == KWeightState::default() && crate::is_digital_silence(seg)
     }
 
     fn close_energy_hop(&mut self) {

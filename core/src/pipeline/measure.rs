@@ -115,19 +115,17 @@ pub fn measure_mix(
         .with_dialogue(chans)
         .without_timeline();
     let mut mixer = Mixer::new(plan, backend)?;
-    let mut block = MixBlock::default();
     let end = span.1.min(plan.length);
-    while mixer.pos < end {
-        let at = mixer.pos;
-        let n = ((end - at) as usize).min(block_frames);
-        mixer.next_block(backend, n, &mut block)?;
+    // Block `k` is measured while block `k + 1` is mixed (as pass 2 writes one block
+    // while it mixes the next); each side keeps its own order, so the figures do not
+    // depend on it.
+    let mut measure = |block: &MixBlock, at: u64, n: usize| -> Result<()> {
         let (a, b) = (
             (span.0.max(at) - at) as usize,
             (end.min(at + n as u64) - at) as usize,
         );
         if a >= b {
-            progress(mixer.pos)?;
-            continue;
+            return Ok(());
         }
         let p: Vec<&[f32]> = block.printmaster.iter().map(|v| &v[a..b]).collect();
         let d: Vec<&[f32]> = block.dialogue.iter().map(|v| &v[a..b]).collect();
@@ -137,7 +135,28 @@ pub fn measure_mix(
             dx.push(&d)?;
             meter.push_dialogue_hops(&dx.take_hops()?)?;
         }
-        progress(mixer.pos)?;
+        Ok(())
+    };
+    let (mut ready, mut next) = (MixBlock::default(), MixBlock::default());
+    let mut mix = |mixer: &mut Mixer<'_>, block: &mut MixBlock| -> Result<Option<(u64, usize)>> {
+        let at = mixer.pos;
+        if at >= end {
+            return Ok(None);
+        }
+        let n = ((end - at) as usize).min(block_frames);
+        mixer.next_block(&mut *backend, n, block)?;
+        Ok(Some((at, n)))
+    };
+    let mut cur = mix(&mut mixer, &mut ready)?;
+    while let Some((at, n)) = cur {
+        #[cfg(not(target_arch = "wasm32"))]
+        let (made, used) = rayon::join(|| mix(&mut mixer, &mut next), || measure(&ready, at, n));
+        #[cfg(target_arch = "wasm32")]
+        let (used, made) = (measure(&ready, at, n), mix(&mut mixer, &mut next));
+        used?;
+        cur = made?;
+        std::mem::swap(&mut ready, &mut next);
+        progress(at + n as u64)?;
     }
     meter.push_hops(&pm.finish()?)?;
     if let Some(dx) = &mut dx {

@@ -651,6 +651,12 @@ impl QcDetectors {
             let (a, b) = (2 * p, 2 * p + 1);
             let (mut sa, mut sb) = (self.dc_sum[a], self.dc_sum[b]);
             let (mut na, mut nb) = (0u64, 0u64);
+            if crate::is_digital_silence(pair[0]) && crate::is_digital_silence(pair[1]) {
+                // Zeros are finite and add +0.0: only the counts move.
+                self.dc_n[a] += n as u64;
+                self.dc_n[b] += n as u64;
+                continue;
+            }
             for (&u, &v) in pair[0].iter().zip(pair[1]) {
                 sa += finite(u);
                 sb += finite(v);
@@ -787,12 +793,16 @@ impl QcDetectors {
             // Accumulate up to the end of the current hop (in registers).
             let take = ((st.hop_len - st.cur_n) as usize).min(x.len() - i);
             let mut c = st.cur;
-            for (&a, &b) in x[i..i + take].iter().zip(&y[i..i + take]) {
-                let (a, b) = (a as f64, b as f64);
-                if a.is_finite() && b.is_finite() {
-                    c[0] += a * a;
-                    c[1] += b * b;
-                    c[2] += a * b;
+            let (sx, sy) = (&x[i..i + take], &y[i..i + take]);
+            // Digital silence on both channels adds +0.0 to every sum: skipped.
+            if !(crate::is_digital_silence(sx) && crate::is_digital_silence(sy)) {
+                for (&a, &b) in sx.iter().zip(sy) {
+                    let (a, b) = (a as f64, b as f64);
+                    if a.is_finite() && b.is_finite() {
+                        c[0] += a * a;
+                        c[1] += b * b;
+                        c[2] += a * b;
+                    }
                 }
             }
             st.cur = c;
@@ -869,14 +879,20 @@ impl QcDetectors {
             let take = ((st.win_len - st.win_n) as usize).min(x.len() - i);
             let mut hp = st.hp;
             let (mut tot, mut hpe) = (st.win_tot, st.win_hp);
-            for &v in &x[i..i + take] {
-                let v = if v.is_finite() { v as f64 } else { 0.0 };
-                let mut y = v;
-                for s in hp.iter_mut() {
-                    y = s.run(y);
+            // Digital silence into a high-pass at rest (every state exactly zero: an
+            // unused LFE) leaves the filter and both sums as they are: skipped.
+            let seg = &x[i..i + take];
+            let at_rest = hp.iter().all(|s| s.z == [0.0; 2]) && crate::is_digital_silence(seg);
+            if !at_rest {
+                for &v in seg {
+                    let v = if v.is_finite() { v as f64 } else { 0.0 };
+                    let mut y = v;
+                    for s in hp.iter_mut() {
+                        y = s.run(y);
+                    }
+                    tot += v * v;
+                    hpe += y * y;
                 }
-                tot += v * v;
-                hpe += y * y;
             }
             (st.hp, st.win_tot, st.win_hp) = (hp, tot, hpe);
             st.win_n += take as u64;

@@ -464,14 +464,14 @@ impl WavWriter {
                     }
                 }
                 OutputFormat::Pcm16 | OutputFormat::Pcm24 => {
-                    let amount = if self.dither { 1.0 } else { 0.0 };
+                    let dither = self.dither;
                     for (c, src) in chans.iter().enumerate() {
                         let rng = &mut self.rngs[c];
                         let (src, o) = (&src[at..], c * width);
                         let q = if width == 3 {
-                            dither::quantize_channel::<3>(src, rng, bits, amount, tile, stride, o)
+                            dither::quantize_channel::<3>(src, rng, dither, tile, stride, o)
                         } else {
-                            dither::quantize_channel::<2>(src, rng, bits, amount, tile, stride, o)
+                            dither::quantize_channel::<2>(src, rng, dither, tile, stride, o)
                         };
                         non_finite += q.non_finite;
                         clipped += q.clipped;
