@@ -46,13 +46,34 @@ impl Watch {
         })
     }
 
+    /// Meters and checks a block: the loudness side and the detectors side by side on
+    /// native targets (each keeps its own order, so the figures do not depend on it).
     pub(super) fn push(&mut self, chans: &[&[f32]], dx_hops: &[Hop]) -> Result<()> {
-        self.analyzer.push(chans)?;
-        self.meter.push_hops(&self.analyzer.take_hops()?)?;
-        if self.dialogue {
-            self.meter.push_dialogue_hops(dx_hops)?;
+        let Watch {
+            analyzer,
+            meter,
+            detectors,
+            dialogue,
+        } = self;
+        let loudness = || -> Result<()> {
+            analyzer.push(chans)?;
+            meter.push_hops(&analyzer.take_hops()?)?;
+            if *dialogue {
+                meter.push_dialogue_hops(dx_hops)?;
+            }
+            Ok(())
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let (a, b) = rayon::join(loudness, || detectors.push(chans));
+            a.and(b)
         }
-        self.detectors.push(chans)
+        #[cfg(target_arch = "wasm32")]
+        {
+            let mut loudness = loudness;
+            loudness()?;
+            detectors.push(chans)
+        }
     }
 
     pub(super) fn finish(&mut self, dx_hops: &[Hop]) -> Result<()> {
