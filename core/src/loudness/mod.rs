@@ -578,6 +578,68 @@ mod tests {
         }
     }
 
+    /// The analyzer skips K-weighting digital silence while the filter is at rest (before
+    /// any sound, in an unused channel, after the flush); every hop's energy still equals
+    /// bit for bit the f64 reference that filters every sample (`KWeightState::tick`,
+    /// the same flush at the end of each hop), alone and in pairs.
+    #[test]
+    fn silence_at_rest_is_skipped_without_changing_a_hop() {
+        let (sr, hop) = (48_000usize, 4_800usize);
+        let n = 3 * sr + 123;
+        let noise = |i: usize, c: usize| {
+            (((i * 7919 + c * 104_729) % 1000) as f64 / 1000.0 - 0.5) as f32 * 0.5
+        };
+        let sig: Vec<Vec<f32>> = vec![
+            // silent at first, sound, silence long enough to flush, sound again
+            (0..n)
+                .map(|i| match i {
+                    _ if i < 57_600 || (86_400..129_600).contains(&i) => 0.0,
+                    _ => noise(i, 0),
+                })
+                .collect(),
+            vec![0.0; n],
+            (0..n).map(|i| noise(i, 2)).collect(),
+        ];
+        let reference = |x: &[f32]| -> Vec<f64> {
+            let c = k_weighting(sr as u32);
+            let (mut st, mut e, mut out) = (KWeightState::default(), 0.0, Vec::new());
+            for (i, &v) in x.iter().enumerate() {
+                let y = st.tick(&c, v as f64);
+                e += y * y;
+                if (i + 1) % hop == 0 || i + 1 == x.len() {
+                    out.push(e);
+                    e = 0.0;
+                    if st.magnitude() < 1e-30 {
+                        st = KWeightState::default();
+                    }
+                }
+            }
+            out
+        };
+        for channels in [1usize, 2, 3] {
+            let mut a = HopAnalyzer::new(&AnalyzerConfig {
+                channels,
+                sample_rate: sr as u32,
+                true_peak_oversample: 0,
+            })
+            .unwrap();
+            let v: Vec<&[f32]> = sig[..channels].iter().map(|c| c.as_slice()).collect();
+            a.push(&v).unwrap();
+            let mut got = a.take_hops().unwrap();
+            got.extend(a.finish().unwrap());
+            for (c, x) in sig[..channels].iter().enumerate() {
+                let want = reference(x);
+                assert_eq!(got.len(), want.len());
+                for (h, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(g.energy[c].to_bits(), w.to_bits(), "ch {c} hop {h}");
+                }
+            }
+        }
+        // The flush happened: the first channel's silent hops after the sound are 0.
+        assert_eq!(reference(&sig[0])[25], 0.0);
+        assert!(reference(&sig[0])[15] > 0.0);
+    }
+
     #[test]
     fn silence_flushes_the_filter_state_before_it_goes_subnormal() {
         let cfg = AnalyzerConfig {
