@@ -468,10 +468,20 @@ impl WavWriter {
                     for (c, src) in chans.iter().enumerate() {
                         let rng = &mut self.rngs[c];
                         let (src, o) = (&src[at..], c * width);
-                        let q = if width == 3 {
-                            dither::quantize_channel::<3>(src, rng, dither, tile, stride, o)
-                        } else {
-                            dither::quantize_channel::<2>(src, rng, dither, tile, stride, o)
+                        // Mono, stereo, 5.1 and 7.1 get a loop specialized for their
+                        // frame size (a constant stride); other layouts the general one.
+                        use dither::quantize_channel as q;
+                        let q = match (width, stride) {
+                            (3, 3) => q::<3>(src, rng, dither, tile, 3, o),
+                            (3, 6) => q::<3>(src, rng, dither, tile, 6, o),
+                            (3, 18) => q::<3>(src, rng, dither, tile, 18, o),
+                            (3, 24) => q::<3>(src, rng, dither, tile, 24, o),
+                            (3, _) => q::<3>(src, rng, dither, tile, stride, o),
+                            (_, 2) => q::<2>(src, rng, dither, tile, 2, o),
+                            (_, 4) => q::<2>(src, rng, dither, tile, 4, o),
+                            (_, 12) => q::<2>(src, rng, dither, tile, 12, o),
+                            (_, 16) => q::<2>(src, rng, dither, tile, 16, o),
+                            _ => q::<2>(src, rng, dither, tile, stride, o),
                         };
                         non_finite += q.non_finite;
                         clipped += q.clipped;
