@@ -278,7 +278,7 @@ impl Session {
     }
 
     /// A fader/send gain `key` of `owner` must be finite and in
-    /// [`GAIN_DB_MIN`]..=[`GAIN_DB_MAX`].
+    /// [`GAIN_DB_MIN`](super::GAIN_DB_MIN)..=[`GAIN_DB_MAX`](super::GAIN_DB_MAX).
     fn check_gain(&self, owner: &str, key: &str, db: f64) -> Result<()> {
         match gain_problem(db) {
             Some(why) => Err(self.err(format!("{owner}: {key}: {why}"))),
