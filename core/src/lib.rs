@@ -84,12 +84,28 @@ pub use timecode::{FrameRate, Timecode};
 /// The version recorded in reports and in bext coding history.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Whether `x` is digital silence (every sample ±0.0), tested in vector-wide groups.
-/// The DSP that is at rest skips such stretches where processing them would change
-/// nothing (K-weighting, the QC detectors' sums and high-pass, the dither draws).
+/// The index of the first sample of `x` from `from` on for which `hit` holds, or
+/// `x.len()`: tested in groups without an early exit (so the test runs in vector lanes),
+/// then sample by sample inside the group that hits. The QC detectors skip with it the
+/// stretches where a sample changes no state.
+#[inline]
+pub(crate) fn first_where(x: &[f32], from: usize, hit: impl Fn(f32) -> bool) -> usize {
+    const GROUP: usize = 32;
+    let mut at = from;
+    for g in x[from..].chunks(GROUP) {
+        if g.iter().fold(false, |any, &v| any | hit(v)) {
+            return at + g.iter().position(|&v| hit(v)).unwrap_or(g.len());
+        }
+        at += g.len();
+    }
+    x.len()
+}
+
+/// Whether `x` is digital silence (every sample ±0.0). The DSP that is at rest skips
+/// such stretches where processing them would change nothing (K-weighting, the QC
+/// detectors' sums and high-pass, the dither draws).
 pub fn is_digital_silence(x: &[f32]) -> bool {
-    x.chunks(32)
-        .all(|g| g.iter().fold(true, |all, &v| all & (v == 0.0)))
+    first_where(x, 0, |v| v != 0.0) == x.len()
 }
 
 /// Lower-case hex SHA-256 of bytes.

@@ -150,9 +150,9 @@ pub struct QuantizeCounts {
 const GROUP: usize = 8;
 
 /// Quantizes one channel of a tile into interleaved little-endian PCM of `W` bytes (16
-/// or 24 bits) a sample: sample `i` of `src` goes to `out[i * stride + offset..][..W]`, with the
-/// dither drawn for every sample in order when `dither` is on: exactly [`quantize`]
-/// with [`Rng::dither`], sample by sample. The samples go in groups of [`GROUP`],
+/// or 24 bits) a sample: sample `i` of `src` goes to `out[i * stride + offset..][..W]`,
+/// with the dither drawn for every sample in order when `dither` is on: exactly
+/// [`quantize`] with [`Rng::dither`], sample by sample. The samples go in groups of [`GROUP`],
 /// stored with fixed-size moves; a group of digital silence needs no draw. Inlined, so
 /// that a caller passing a constant `stride` (a common layout) gets a loop specialized
 /// for it (about a third faster than a stride known only at run time).
@@ -167,9 +167,8 @@ pub fn quantize_channel<const W: usize>(
 ) -> QuantizeCounts {
     let bits = 8 * W as u32;
     let n = src.len().min(out.len() / stride);
-    let mut c = QuantizeCounts::default();
     let dmask = if dither { u64::MAX } else { 0 };
-    let (mut clipped, mut non_finite, mut peak) = (0u32, 0u32, 0u32);
+    let mut c = QuantizeCounts::default();
     let mut s = rng.state;
     for (src, out) in src[..n].chunks(GROUP).zip(out.chunks_mut(stride * GROUP)) {
         let frames = out.chunks_exact_mut(stride).zip(src);
@@ -189,15 +188,12 @@ pub fn quantize_channel<const W: usize>(
                 .try_into()
                 .expect("W bytes");
             dst.copy_from_slice(&q.code.to_le_bytes()[..W]);
-            clipped += u32::from(q.clipped);
-            non_finite += u32::from(q.non_finite);
-            peak = peak.max(q.code.unsigned_abs());
+            c.clipped += u64::from(q.clipped);
+            c.non_finite += u64::from(q.non_finite);
+            c.peak_code = c.peak_code.max(q.code.unsigned_abs());
         }
     }
     rng.state = s;
-    c.clipped = u64::from(clipped);
-    c.non_finite = u64::from(non_finite);
-    c.peak_code = peak;
     c
 }
 

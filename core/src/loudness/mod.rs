@@ -168,10 +168,7 @@ impl ChannelState {
             let (seg, rest) = x.split_at(take);
             if self.silent_through(seg) {
                 // As in `energy_pass_pair`: nothing to filter.
-                self.cur_frames += take;
-                if self.cur_frames == self.hop {
-                    self.close_energy_hop();
-                }
+                self.advance(take);
                 x = rest;
                 continue;
             }
@@ -191,10 +188,7 @@ impl ChannelState {
             self.kstate = st;
             self.cur_energy = e;
             self.cur_sp = sp;
-            self.cur_frames += take;
-            if self.cur_frames == self.hop {
-                self.close_energy_hop();
-            }
+            self.advance(take);
             x = rest;
         }
     }
@@ -211,12 +205,8 @@ impl ChannelState {
             let (sa, sb) = (&xa[at..at + take], &xb[at..at + take]);
             if a.silent_through(sa) && b.silent_through(sb) {
                 // Filtering changes nothing: the energy and the peaks gain zeros.
-                for ch in [&mut *a, &mut *b] {
-                    ch.cur_frames += take;
-                    if ch.cur_frames == ch.hop {
-                        ch.close_energy_hop();
-                    }
-                }
+                a.advance(take);
+                b.advance(take);
                 at += take;
                 continue;
             }
@@ -236,10 +226,7 @@ impl ChannelState {
                 ch.kstate = k;
                 ch.cur_energy = e[l];
                 ch.cur_sp = seg.iter().fold(ch.cur_sp, |m, v| m.max(v.abs()));
-                ch.cur_frames += take;
-                if ch.cur_frames == ch.hop {
-                    ch.close_energy_hop();
-                }
+                ch.advance(take);
             }
             at += take;
         }
@@ -263,6 +250,14 @@ impl ChannelState {
     /// five empty channels of a dialogue stem).
     fn silent_through(&self, seg: &[f32]) -> bool {
         self.kstate == KWeightState::default() && crate::is_digital_silence(seg)
+    }
+
+    /// Counts `take` more frames of the current hop, closing it when it is full.
+    fn advance(&mut self, take: usize) {
+        self.cur_frames += take;
+        if self.cur_frames == self.hop {
+            self.close_energy_hop();
+        }
     }
 
     fn close_energy_hop(&mut self) {

@@ -226,23 +226,6 @@ fn edge_peaks(tail: &[f32], x: &[f32], i: usize, edge: usize, context: usize) ->
     (peak(1, edge + 1), peak(edge + 1, edge + context + 1))
 }
 
-/// The index of the first sample of `x` from `from` on for which `hit` holds, or
-/// `x.len()`: tested in groups without an early exit (so the test runs in vector lanes),
-/// then sample by sample inside the group that hits. The detectors skip with it the
-/// stretches where a sample changes no state.
-#[inline]
-fn first_where(x: &[f32], from: usize, hit: impl Fn(f32) -> bool) -> usize {
-    const GROUP: usize = 32;
-    let mut at = from;
-    for g in x[from..].chunks(GROUP) {
-        if g.iter().fold(false, |any, &v| any | hit(v)) {
-            return at + g.iter().position(|&v| hit(v)).unwrap_or(g.len());
-        }
-        at += g.len();
-    }
-    x.len()
-}
-
 impl DropoutState {
     /// Keeps the last `keep` samples of the programme for the next block.
     fn remember(&mut self, x: &[f32], keep: usize) {
@@ -588,7 +571,7 @@ impl QcDetectors {
         while i < x.len() {
             // Fast path: ordinary samples with no run open (NaN fails `a < level`).
             if self.clip[ch].run_start.is_none() && self.nan[ch].run_start.is_none() {
-                i = first_where(x, i, |v| v.abs().partial_cmp(&level) != Some(Less));
+                i = crate::first_where(x, i, |v| v.abs().partial_cmp(&level) != Some(Less));
                 if i == x.len() {
                     break;
                 }
@@ -688,10 +671,10 @@ impl QcDetectors {
                 if st.first_signal.is_some() {
                     let from = i;
                     if st.zero.is_none() {
-                        i = first_where(x, i, |v| v.abs() <= level);
+                        i = crate::first_where(x, i, |v| v.abs() <= level);
                         self.any_signal[from..i].fill(true);
                     } else {
-                        i = first_where(x, i, |v| {
+                        i = crate::first_where(x, i, |v| {
                             !matches!(v.abs().partial_cmp(&level), Some(Less | Equal))
                         });
                     }
